@@ -1,0 +1,51 @@
+# The two commands a fresh machine needs: `make demo` and `make test`.
+# Everything else here is a step they call, or a tool for developers.
+
+PYTHON ?= python3
+VENV   ?= .venv
+PY     := $(VENV)/bin/python
+STAMP  := $(VENV)/.installed
+
+.PHONY: install demo test lint typecheck check-generated generate docs bench mosquitto clean
+
+install: $(STAMP)
+
+# Re-install when the packaging changes; the C extensions are built by this step.
+$(STAMP): pyproject.toml setup.py
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip setuptools wheel
+	$(PY) -m pip install --quiet -e '.[dev]'
+	touch $@
+
+demo: install
+	$(VENV)/bin/ev-manager run config/sil-ac.yaml
+
+mosquitto:
+	@command -v mosquitto >/dev/null || { apt-get update -qq && apt-get install -y -qq mosquitto; }
+	@$(PY) -c "import socket; socket.create_connection(('127.0.0.1', 1883), 1).close()" 2>/dev/null \
+		|| mosquitto -d -c config/mosquitto/local.conf
+
+lint: install
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+
+typecheck: install
+	$(VENV)/bin/mypy -p evstack
+
+check-generated: install
+	$(VENV)/bin/ev-codegen check
+
+generate: install
+	$(VENV)/bin/ev-codegen generate
+
+docs: install
+	$(VENV)/bin/ev-codegen docs
+
+test: install mosquitto lint typecheck check-generated
+	$(PY) -m pytest
+
+bench: install mosquitto
+	@for b in bench/bench_*.py; do $(PY) $$b || exit 1; done
+
+clean:
+	rm -rf $(VENV) build .mypy_cache .ruff_cache .pytest_cache

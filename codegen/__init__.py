@@ -1,0 +1,1 @@
+"""ev-codegen: compiles EVerest-format manifests into typed Python, MQTT bindings and docs."""

@@ -1,0 +1,1 @@
+"""C extensions built with cffi at install time."""

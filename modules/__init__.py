@@ -1,0 +1,1 @@
+"""Hand-written charger modules: each folder holds a manifest.yaml and the code behind it."""

@@ -1,0 +1,5 @@
+"""Only for what pyproject.toml cannot say: the cffi extensions built at install time."""
+
+from setuptools import setup
+
+setup(cffi_modules=[])
