@@ -1,0 +1,69 @@
+"""The base class of every module; the generated `<Name>ModuleBase` subclasses it."""
+
+from __future__ import annotations
+
+import abc
+import logging
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any, ClassVar
+
+import msgspec
+
+from evstack.runtime.interface import Client
+from evstack.runtime.link import ErrorHandler, Link
+from evstack.runtime.specs import ProvidedSpec, RequirementSpec
+
+__all__ = ["ModuleBase", "ModuleContext"]
+
+
+@dataclass(frozen=True, slots=True)
+class ModuleContext:
+    """What the runtime hands a module instance when it creates it."""
+
+    module_id: str
+    config: msgspec.Struct
+    requirements: Mapping[str, list[Client]]
+    link: Link
+    log: logging.Logger
+
+
+class ModuleBase(abc.ABC):
+    """One module instance.
+
+    Life cycle: the runtime constructs the module, calls `create_<impl_id>(config)` for
+    every provided implementation, awaits `init()`, announces the module ready, and awaits
+    `ready()` once every module of the charger is ready. Anything published during `init()`
+    is held back until then, so no subscriber misses it.
+    """
+
+    MODULE: ClassVar[str]
+    CONFIG: ClassVar[type[msgspec.Struct]]
+    PROVIDES: ClassVar[Mapping[str, ProvidedSpec]] = {}
+    REQUIRES: ClassVar[Mapping[str, RequirementSpec]] = {}
+
+    config: Any
+
+    def __init__(self, context: ModuleContext) -> None:
+        self.module_id = context.module_id
+        self.config = context.config
+        self.log = context.log
+        self._requirements = context.requirements
+        self._link = context.link
+
+    async def init(self) -> None:  # noqa: B027 - an optional hook, not abstract
+        """Set up state and subscriptions; requirements may already be called."""
+
+    async def ready(self) -> None:  # noqa: B027 - an optional hook, not abstract
+        """Every module is initialised; start the module's own activity here."""
+
+    def _requirement(self, req_id: str) -> list[Client]:
+        return self._requirements[req_id]
+
+    def subscribe_module_crashes(self, handler: ErrorHandler) -> None:
+        """Be told when any supervised module crashes (raise) and is back up (clear).
+
+        The events are `evstack/ModuleCrashed` errors with the module id as sub type,
+        raised by the manager that supervises that module.
+        """
+        self._link.subscribe_module_crashes(handler)
