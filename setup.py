@@ -2,4 +2,8 @@
 
 from setuptools import setup
 
-setup(cffi_modules=[])
+setup(
+    cffi_modules=[
+        "ext/pilot/build_pilot.py:ffibuilder",
+    ]
+)
