@@ -1,0 +1,1 @@
+"""Auth: routes tokens from providers through validators to the EVSE they are meant for."""

@@ -1,0 +1,1 @@
+"""EnergyNode: one fuse of the energy tree, adding its limit to everything behind it."""

@@ -1,0 +1,1 @@
+"""LocalAllowList: a token validator that accepts the tokens on a configured list."""

@@ -1,0 +1,1 @@
+"""RfidSimulator: a token provider that presents scripted RFID cards."""

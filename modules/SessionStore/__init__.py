@@ -1,0 +1,1 @@
+"""SessionStore: keeps finished charging sessions in SQLite across restarts."""
