@@ -5,6 +5,7 @@ in plain Python, kept for the tests. :class:`PilotLine` joins an EVSE's generato
 EV's load on one simulated line, which is what a board simulator needs.
 """
 
+from evstack.pilot.line import EV_RESISTANCE_OHM, LineFlaws, PilotLine
 from evstack.pilot.native import Analyser, Synthesiser, current_for_duty, duty_for_current
 from evstack.pilot.types import (
     DIGITAL_COMMUNICATION_DUTY,
@@ -23,14 +24,17 @@ from evstack.pilot.types import (
 
 __all__ = [
     "DIGITAL_COMMUNICATION_DUTY",
+    "EV_RESISTANCE_OHM",
     "Analyser",
     "AnalyserConfig",
     "DutyMeaning",
     "DutyReading",
     "FaultsChanged",
+    "LineFlaws",
     "Measurement",
     "PilotEvent",
     "PilotFault",
+    "PilotLine",
     "PilotState",
     "PwmChanged",
     "StateChanged",
