@@ -1,0 +1,563 @@
+"""Runs one module instance: wires it to MQTT and drives its life cycle.
+
+A host is the runtime side of `Link`: generated classes call it, it turns calls into
+MQTT messages and incoming messages into handler calls. One host per module instance,
+whether that instance lives in its own process or shares an event loop with others.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import importlib
+import inspect
+import itertools
+import logging
+import os
+import secrets
+import time
+import uuid
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+import msgspec
+from paho.mqtt.client import topic_matches_sub
+
+from evstack.runtime.errors import CommandError, CommandEvent, ConfigurationError
+from evstack.runtime.interface import Client, ImplBase
+from evstack.runtime.link import ErrorHandler, Target, VarHandler
+from evstack.runtime.module import ModuleBase, ModuleContext
+from evstack.runtime.mqtt import BrokerSettings, MqttConnection
+from evstack.runtime.specs import CommandSpec, ErrorSpec, Severity, VarSpec
+from evstack.runtime.wire import (
+    CMD_QOS,
+    CONTROL_QOS,
+    ERROR_QOS,
+    CommandReply,
+    CommandRequest,
+    ErrorEvent,
+    GlobalReady,
+    ModuleAssignment,
+    ModuleReady,
+    ReplyFailure,
+    Topics,
+)
+
+__all__ = ["ModuleHost", "load_class"]
+
+Route = Callable[[str, bytes], None]
+
+_encode = msgspec.json.Encoder().encode
+_decode_request = msgspec.json.Decoder(CommandRequest).decode
+_decode_reply = msgspec.json.Decoder(CommandReply).decode
+_decode_error_event = msgspec.json.Decoder(ErrorEvent).decode
+
+
+def load_class(path: str) -> type[ModuleBase]:
+    """Import `package.module:ClassName` and check it is a module class."""
+    module_name, _, class_name = path.partition(":")
+    try:
+        cls = getattr(importlib.import_module(module_name), class_name)
+    except (ImportError, AttributeError) as exc:
+        raise ConfigurationError(f"cannot load module class {path!r}: {exc}") from exc
+    if not (isinstance(cls, type) and issubclass(cls, ModuleBase)):
+        raise ConfigurationError(f"{path!r} is not a ModuleBase subclass")
+    return cls
+
+
+class _PendingCall:
+    __slots__ = ("future", "spec")
+
+    def __init__(self, future: asyncio.Future[Any], spec: CommandSpec) -> None:
+        self.future = future
+        self.spec = spec
+
+
+class ModuleHost:
+    """Hosts the module instance `module_id`, whose assignment the manager publishes."""
+
+    def __init__(
+        self,
+        broker: BrokerSettings,
+        topics: Topics,
+        module_id: str,
+        *,
+        config_timeout_s: float = 30,
+    ) -> None:
+        self.module_id = module_id
+        self._broker = broker
+        self._topics = topics
+        self._config_timeout_s = config_timeout_s
+        self.log = logging.getLogger(f"evstack.module.{module_id}")
+        self._exact_routes: dict[str, list[Route]] = {}
+        self._wildcard_routes: list[tuple[str, Route]] = []
+        self._subacks: list[asyncio.Future[None]] = []
+        self._tasks: set[asyncio.Task[Any]] = set()
+        self._pending_calls: dict[int, _PendingCall] = {}
+        # A random start keeps ids from a previous incarnation of this module apart.
+        self._call_ids = itertools.count(secrets.randbits(40))
+        self._target_ready: dict[str, asyncio.Event] = {}
+        self._active_errors: dict[str, ErrorEvent] = {}
+        self._last_error_seen: dict[str, ErrorEvent] = {}
+        self._held_back: list[tuple[str, bytes, int, bool]] | None = []
+        self._initialised = False
+        self._closing = False
+        self._global_ready = asyncio.Event()
+        self._assignment_future: asyncio.Future[ModuleAssignment] | None = None
+        self._assignment: ModuleAssignment | None = None
+        self._conn: MqttConnection | None = None
+        self.module: ModuleBase | None = None
+
+    # -- life cycle -------------------------------------------------------------------
+
+    async def run(self, stop: asyncio.Event) -> None:
+        """Start the module, run it until `stop` is set, then shut it down cleanly.
+
+        Raises when the module cannot start or its init()/ready() fails: the supervisor
+        treats that as a crash.
+        """
+        conn = self._conn = MqttConnection(
+            self._broker,
+            f"{self._topics.prefix}:{self.module_id}",
+            self._on_message,
+            # If this process dies, the broker withdraws its retained "ready".
+            will=(self._topics.module_ready(self.module_id), b"", CONTROL_QOS, True),
+        )
+        await conn.connect()
+        try:
+            assignment = await self._receive_assignment()
+            module = self._build(assignment)
+            await module.init()
+            self._initialised = True
+            await asyncio.gather(*self._subacks)
+            self._subacks.clear()
+            ready = ModuleReady(run_id=assignment.run_id, pid=os.getpid())
+            self._publish_now(self._topics.module_ready(self.module_id), _encode(ready), True)
+            await self._wait_for_global_ready(stop)
+            if stop.is_set():
+                return
+            self._release_held_back()
+            await module.ready()
+            await stop.wait()
+        finally:
+            await self._shutdown()
+
+    async def _receive_assignment(self) -> ModuleAssignment:
+        self._assignment_future = asyncio.get_running_loop().create_future()
+        topic = self._topics.config(self.module_id)
+        self._route(topic, self._on_assignment)
+        await self._subscribe(topic, CONTROL_QOS)
+        try:
+            async with asyncio.timeout(self._config_timeout_s):
+                assignment = await self._assignment_future
+        except TimeoutError:
+            raise ConfigurationError(
+                f"no config for module {self.module_id!r} on {topic} "
+                f"after {self._config_timeout_s} s; is ev-manager running with this prefix?"
+            ) from None
+        self._assignment = assignment
+        return assignment
+
+    def _on_assignment(self, topic: str, payload: bytes) -> None:
+        pending = self._assignment_future
+        if not payload or pending is None or pending.done():
+            return
+        try:
+            pending.set_result(msgspec.json.decode(payload, type=ModuleAssignment))
+        except msgspec.DecodeError as exc:
+            pending.set_exception(ConfigurationError(f"malformed config on {topic}: {exc}"))
+
+    def _build(self, assignment: ModuleAssignment) -> ModuleBase:
+        cls = load_class(assignment.module_class)
+        config = _convert(assignment.config_module, cls.CONFIG, f"{self.module_id} config")
+        requirements: dict[str, list[Client]] = {}
+        for req_id, spec in cls.REQUIRES.items():
+            connections = assignment.connections.get(req_id, [])
+            if not spec.min_connections <= len(connections) <= spec.max_connections:
+                raise ConfigurationError(
+                    f"{self.module_id}.{req_id} needs {spec.min_connections}.."
+                    f"{spec.max_connections} connections, got {len(connections)}"
+                )
+            clients = [spec.client(self, Target(*connection)) for connection in connections]
+            requirements[req_id] = clients
+            for client in clients:
+                self._watch_readiness(client.target.module_id)
+        module = cls(ModuleContext(self.module_id, config, requirements, self, self.log))
+        self.module = module
+        for impl_id, provided in cls.PROVIDES.items():
+            impl_config = _convert(
+                assignment.config_implementation.get(impl_id, {}),
+                provided.config,
+                f"{self.module_id}.{impl_id} config",
+            )
+            impl = getattr(module, f"create_{impl_id}")(impl_config)
+            if not isinstance(impl, provided.interface_impl):
+                raise ConfigurationError(
+                    f"{cls.__name__}.create_{impl_id} returned {type(impl).__name__}, "
+                    f"not a {provided.interface_impl.__name__}"
+                )
+            impl._attach(self, impl_id)
+            self._serve_commands(impl)
+        reply_topic = self._topics.reply(self.module_id)
+        self._route(reply_topic, self._on_reply)
+        self._subscribe_soon(reply_topic, CMD_QOS)
+        ready_topic = self._topics.global_ready(assignment.manager)
+        self._route(ready_topic, self._on_global_ready)
+        self._subscribe_soon(ready_topic, CONTROL_QOS)
+        return module
+
+    async def _wait_for_global_ready(self, stop: asyncio.Event) -> None:
+        stopped = asyncio.ensure_future(stop.wait())
+        ready = asyncio.ensure_future(self._global_ready.wait())
+        try:
+            await asyncio.wait((stopped, ready), return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            stopped.cancel()
+            ready.cancel()
+
+    def _on_global_ready(self, topic: str, payload: bytes) -> None:
+        if not payload or self._assignment is None:
+            return
+        try:
+            ready = msgspec.json.decode(payload, type=GlobalReady)
+        except msgspec.DecodeError as exc:
+            self.log.error("malformed global ready on %s: %s", topic, exc)
+            return
+        if ready.run_id == self._assignment.run_id:
+            self._global_ready.set()
+
+    def _release_held_back(self) -> None:
+        held, self._held_back = self._held_back or [], None
+        for topic, payload, qos, retain in held:
+            self._connection().publish(topic, payload, qos, retain)
+
+    async def _shutdown(self) -> None:
+        self._closing = True
+        for pending in self._pending_calls.values():
+            if not pending.future.done():
+                pending.future.set_exception(
+                    CommandError(CommandEvent.SHUTDOWN, f"{self.module_id} is shutting down")
+                )
+        tasks = list(self._tasks)
+        for task in tasks:
+            task.cancel()
+        # Served commands answer "Shutdown" while they unwind.
+        await asyncio.gather(*tasks, return_exceptions=True)
+        conn = self._connection()
+        if conn.connected:
+            for topic in self._active_errors:
+                conn.publish(topic, b"", ERROR_QOS, True)
+            conn.publish(self._topics.module_ready(self.module_id), b"", CONTROL_QOS, True)
+        await conn.disconnect()
+
+    # -- routing ----------------------------------------------------------------------
+
+    def _connection(self) -> MqttConnection:
+        assert self._conn is not None, "the host is not running"
+        return self._conn
+
+    def _route(self, topic_filter: str, route: Route) -> None:
+        if "+" in topic_filter or "#" in topic_filter:
+            self._wildcard_routes.append((topic_filter, route))
+        else:
+            self._exact_routes.setdefault(topic_filter, []).append(route)
+
+    async def _subscribe(self, topic_filter: str, qos: int) -> None:
+        await self._connection().subscribe(topic_filter, qos)
+
+    def _subscribe_soon(self, topic_filter: str, qos: int) -> None:
+        """Subscribe; the module is not announced ready before the broker confirmed it."""
+        acked = self._connection().subscribe(topic_filter, qos)
+        if not self._initialised:
+            self._subacks.append(acked)
+
+    def _on_message(self, topic: str, payload: bytes) -> None:
+        # Exact routes win: in our topic layout a wildcard route that overlaps an exact
+        # one is only ever the fallback for the same kind of message (unknown commands).
+        routes = self._exact_routes.get(topic)
+        if routes is not None:
+            for route in routes:
+                route(topic, payload)
+            return
+        for topic_filter, route in self._wildcard_routes:
+            if topic_matches_sub(topic_filter, topic):
+                route(topic, payload)
+
+    def _spawn(self, awaitable: Awaitable[Any]) -> None:
+        task = asyncio.ensure_future(awaitable)
+        self._tasks.add(task)
+        task.add_done_callback(self._task_done)
+
+    def _task_done(self, task: asyncio.Task[Any]) -> None:
+        self._tasks.discard(task)
+        if not task.cancelled() and task.exception() is not None:
+            self.log.error("handler failed", exc_info=task.exception())
+
+    def _run_handler(self, handler: Callable[[Any], Awaitable[None] | None], value: Any) -> None:
+        try:
+            result = handler(value)
+        except Exception:
+            self.log.exception("handler %r failed", handler)
+            return
+        if inspect.isawaitable(result):
+            self._spawn(result)
+
+    # -- publishing -------------------------------------------------------------------
+
+    def _publish_now(self, topic: str, payload: bytes, retain: bool = False) -> None:
+        self._connection().publish(topic, payload, CONTROL_QOS, retain)
+
+    def _publish(self, topic: str, payload: bytes, qos: int, retain: bool) -> None:
+        if self._held_back is not None:
+            # Before global ready some subscribers may not exist yet: hold it back.
+            self._held_back.append((topic, payload, qos, retain))
+        else:
+            self._connection().publish(topic, payload, qos, retain)
+
+    async def publish_var(self, impl_id: str, spec: VarSpec, value: Any) -> None:
+        topic = self._topics.var(self.module_id, impl_id, spec.name)
+        self._publish(topic, _encode(value), spec.qos, False)
+
+    async def raise_error(
+        self, impl_id: str, spec: ErrorSpec, *, sub_type: str, message: str, severity: Severity
+    ) -> None:
+        topic = self._topics.error(self.module_id, impl_id, spec.type, sub_type)
+        event = ErrorEvent(
+            type=spec.type,
+            sub_type=sub_type,
+            message=message,
+            description=spec.description,
+            severity=severity,
+            origin_module=self.module_id,
+            origin_impl=impl_id,
+            timestamp=time.time(),
+            uuid=uuid.uuid4().hex,
+        )
+        self._active_errors[topic] = event
+        self._publish(topic, _encode(event), ERROR_QOS, True)
+
+    async def clear_error(self, impl_id: str, spec: ErrorSpec, *, sub_type: str) -> None:
+        topic = self._topics.error(self.module_id, impl_id, spec.type, sub_type)
+        if self._active_errors.pop(topic, None) is not None:
+            self._publish(topic, b"", ERROR_QOS, True)
+
+    # -- commands, callee side --------------------------------------------------------
+
+    def _serve_commands(self, impl: ImplBase) -> None:
+        impl_id = impl.impl_id
+        for spec in impl.COMMANDS.values():
+            topic = self._topics.cmd(self.module_id, impl_id, spec.name)
+            self._route(topic, self._command_route(impl, spec))
+        cmd_filter = self._topics.cmd_filter(self.module_id, impl_id)
+        self._route(cmd_filter, self._on_unknown_command)
+        self._subscribe_soon(cmd_filter, CMD_QOS)
+
+    def _command_route(self, impl: ImplBase, spec: CommandSpec) -> Route:
+        handler = getattr(impl, spec.handler)
+        fields = spec.args.__struct_fields__
+        decode_args = msgspec.json.Decoder(spec.args).decode
+
+        def on_request(topic: str, payload: bytes) -> None:
+            request = self._parse_request(topic, payload)
+            if request is None:
+                return
+            if not self._initialised:
+                self._reply_failure(request, CommandEvent.NOT_READY, "init() has not finished")
+                return
+            try:
+                args = decode_args(request.args)
+            except msgspec.ValidationError as exc:
+                self._reply_failure(request, CommandEvent.SCHEMA_VALIDATION_FAILED, str(exc))
+                return
+            except msgspec.DecodeError as exc:
+                self._reply_failure(request, CommandEvent.MESSAGE_PARSING_FAILED, str(exc))
+                return
+            kwargs = {name: getattr(args, name) for name in fields}
+            self._spawn(self._serve(spec, handler(**kwargs), request))
+
+        return on_request
+
+    def _parse_request(self, topic: str, payload: bytes) -> CommandRequest | None:
+        try:
+            return _decode_request(payload)
+        except msgspec.DecodeError as exc:
+            salvaged = _salvage_request(payload)
+            if salvaged is None:
+                self.log.error("dropped an unparseable command on %s: %s", topic, exc)
+            else:
+                self._reply_failure(salvaged, CommandEvent.MESSAGE_PARSING_FAILED, str(exc))
+            return None
+
+    def _on_unknown_command(self, topic: str, payload: bytes) -> None:
+        request = self._parse_request(topic, payload)
+        if request is not None:
+            name = topic.rsplit("/", 1)[-1]
+            self._reply_failure(request, CommandEvent.UNKNOWN_COMMAND, f"no command {name!r}")
+
+    async def _serve(
+        self, spec: CommandSpec, running: Awaitable[Any], request: CommandRequest
+    ) -> None:
+        try:
+            result = await running
+            encoded = _encode(result)
+        except asyncio.CancelledError:
+            self._reply_failure(request, CommandEvent.SHUTDOWN, f"{self.module_id} stopped")
+            raise
+        except Exception as exc:
+            self.log.exception("command %s failed", spec.name)
+            message = f"{type(exc).__name__}: {exc}"
+            self._reply_failure(request, CommandEvent.HANDLER_EXCEPTION, message)
+            return
+        reply = CommandReply(id=request.id, result=msgspec.Raw(encoded))
+        self._connection().publish(self._topics.reply(request.origin), _encode(reply), CMD_QOS)
+
+    def _reply_failure(self, request: CommandRequest, event: CommandEvent, message: str) -> None:
+        reply = CommandReply(id=request.id, error=ReplyFailure(event=event.value, message=message))
+        self._connection().publish(self._topics.reply(request.origin), _encode(reply), CMD_QOS)
+
+    # -- commands, caller side --------------------------------------------------------
+
+    async def call(
+        self,
+        target: Target,
+        spec: CommandSpec,
+        args: msgspec.Struct,
+        timeout: float | None,  # noqa: ASYNC109 - a per-call deadline is the API
+    ) -> Any:
+        if self._closing:
+            raise CommandError(
+                CommandEvent.SHUTDOWN, "the module is shutting down", command=spec.name
+            )
+        assert self._assignment is not None
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + (
+            self._assignment.command_timeout_s if timeout is None else timeout
+        )
+        ready = self._target_ready[target.module_id]
+        if not ready.is_set():
+            try:
+                async with asyncio.timeout_at(deadline):
+                    await ready.wait()
+            except TimeoutError:
+                raise CommandError(
+                    CommandEvent.NOT_READY, f"{target.module_id} is not ready", command=spec.name
+                ) from None
+        call_id = next(self._call_ids)
+        future: asyncio.Future[Any] = loop.create_future()
+        self._pending_calls[call_id] = _PendingCall(future, spec)
+        request = CommandRequest(id=call_id, origin=self.module_id, args=msgspec.Raw(_encode(args)))
+        topic = self._topics.cmd(target.module_id, target.impl_id, spec.name)
+        self._connection().publish(topic, _encode(request), CMD_QOS)
+        try:
+            async with asyncio.timeout_at(deadline):
+                return await future
+        except TimeoutError:
+            raise CommandError(
+                CommandEvent.TIMEOUT,
+                f"no reply from {target.module_id}:{target.impl_id}",
+                command=spec.name,
+            ) from None
+        finally:
+            self._pending_calls.pop(call_id, None)
+
+    def _on_reply(self, topic: str, payload: bytes) -> None:
+        try:
+            reply = _decode_reply(payload)
+        except msgspec.DecodeError as exc:
+            self.log.error("dropped an unparseable reply on %s: %s", topic, exc)
+            return
+        pending = self._pending_calls.get(reply.id)
+        if pending is None or pending.future.done():
+            return  # the caller already timed out
+        name = pending.spec.name
+        if reply.error is not None:
+            try:
+                event = CommandEvent(reply.error.event)
+            except ValueError:
+                event = CommandEvent.HANDLER_EXCEPTION
+            pending.future.set_exception(CommandError(event, reply.error.message, command=name))
+            return
+        try:
+            pending.future.set_result(msgspec.json.decode(reply.result, type=pending.spec.result))
+        except msgspec.DecodeError as exc:
+            pending.future.set_exception(
+                CommandError(CommandEvent.SCHEMA_VALIDATION_FAILED, f"result: {exc}", command=name)
+            )
+
+    def _watch_readiness(self, module_id: str) -> None:
+        if module_id in self._target_ready:
+            return
+        ready = self._target_ready[module_id] = asyncio.Event()
+
+        def on_ready(topic: str, payload: bytes) -> None:
+            # Any non-empty payload means up; the will message empties it on a crash.
+            if payload:
+                ready.set()
+            else:
+                ready.clear()
+
+        topic = self._topics.module_ready(module_id)
+        self._route(topic, on_ready)
+        self._subscribe_soon(topic, CONTROL_QOS)
+
+    # -- subscriptions ----------------------------------------------------------------
+
+    def subscribe_var(self, target: Target, spec: VarSpec, handler: VarHandler) -> None:
+        decode = msgspec.json.Decoder(spec.type).decode
+
+        def on_var(topic: str, payload: bytes) -> None:
+            try:
+                value = decode(payload)
+            except msgspec.DecodeError as exc:
+                self.log.error("dropped an invalid %s on %s: %s", spec.name, topic, exc)
+                return
+            self._run_handler(handler, value)
+
+        topic = self._topics.var(target.module_id, target.impl_id, spec.name)
+        self._route(topic, on_var)
+        self._subscribe_soon(topic, spec.qos)
+
+    def subscribe_errors(self, target: Target, handler: ErrorHandler) -> None:
+        self._subscribe_error_events(
+            self._topics.error_filter(target.module_id, target.impl_id), handler
+        )
+
+    def subscribe_module_crashes(self, handler: ErrorHandler) -> None:
+        self._subscribe_error_events(self._topics.all_manager_errors(), handler)
+
+    def _subscribe_error_events(self, topic_filter: str, handler: ErrorHandler) -> None:
+        def on_error(topic: str, payload: bytes) -> None:
+            if not payload:
+                raised = self._last_error_seen.pop(topic, None)
+                if raised is not None:
+                    self._run_handler(handler, msgspec.structs.replace(raised, active=False))
+                return
+            try:
+                event = _decode_error_event(payload)
+            except msgspec.DecodeError as exc:
+                self.log.error("dropped an invalid error event on %s: %s", topic, exc)
+                return
+            self._last_error_seen[topic] = event
+            self._run_handler(handler, event)
+
+        self._route(topic_filter, on_error)
+        self._subscribe_soon(topic_filter, ERROR_QOS)
+
+
+def _convert(raw: dict[str, Any], struct: type[msgspec.Struct], what: str) -> Any:
+    try:
+        return msgspec.convert(raw, type=struct, strict=False)
+    except msgspec.ValidationError as exc:
+        raise ConfigurationError(f"{what}: {exc}") from exc
+
+
+def _salvage_request(payload: bytes) -> CommandRequest | None:
+    """Find `id` and `origin` in a request whose args are broken, so we can answer it."""
+    try:
+        loose = msgspec.json.decode(payload)
+    except msgspec.DecodeError:
+        return None
+    if isinstance(loose, dict):
+        call_id, origin = loose.get("id"), loose.get("origin")
+        if isinstance(call_id, int) and isinstance(origin, str):
+            return CommandRequest(id=call_id, origin=origin)
+    return None

@@ -1,0 +1,290 @@
+"""`ev-manager`'s engine: broker, module start-up, the global ready handshake, supervision.
+
+The manager publishes each module's assignment (config and wiring) retained, starts the
+module hosts, waits for every module's ready and then publishes the global ready. It
+watches the hosts: a crashed module is restarted with exponential back-off while the
+others keep running, and the crash is published as an `evstack/ModuleCrashed` error
+(sub type: the module id) until the module is ready again.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import os
+import secrets
+import socket
+import time
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+import msgspec
+
+from evstack.runtime.broker import EmbeddedBroker
+from evstack.runtime.host import ModuleHost
+from evstack.runtime.mqtt import BrokerSettings, MqttConnection
+from evstack.runtime.plan import ModulePlan, RunPlan
+from evstack.runtime.process import module_process_context, run_module_process
+from evstack.runtime.specs import Severity
+from evstack.runtime.wire import (
+    CONTROL_QOS,
+    ERROR_QOS,
+    ErrorEvent,
+    GlobalReady,
+    ModuleAssignment,
+    ModuleReady,
+    Topics,
+)
+
+__all__ = ["MODULE_CRASHED", "Manager"]
+
+MODULE_CRASHED = "evstack/ModuleCrashed"
+STOP_GRACE_S = 5.0
+
+log = logging.getLogger(__name__)
+_encode = msgspec.json.Encoder().encode
+
+
+@dataclass(slots=True)
+class _Supervised:
+    plan: ModulePlan
+    restarts: int = 0
+    ready: bool = False
+    stopping: bool = False
+    crashed: bool = False
+    process: Any = None
+    task: asyncio.Task[None] | None = None
+    stop: asyncio.Event = field(default_factory=asyncio.Event)
+    exited: asyncio.Event = field(default_factory=asyncio.Event)
+
+
+class Manager:
+    """Runs a `RunPlan` until `stop` is set.
+
+    `inprocess=True` runs every module host as a task in this event loop (tests, small
+    boards); otherwise each module gets its own process forked from a forkserver.
+    """
+
+    def __init__(self, plan: RunPlan, *, inprocess: bool = False, name: str | None = None) -> None:
+        self.plan = plan
+        self.inprocess = inprocess
+        self.name = name or f"{socket.gethostname()}-{os.getpid()}"
+        self.topics = Topics(plan.prefix)
+        self.run_id = secrets.token_hex(8)
+        self.globally_ready = asyncio.Event()
+        self.startup_s: float | None = None
+        self.broker: BrokerSettings | None = plan.broker
+        self._modules = {m.module_id: _Supervised(m) for m in plan.modules}
+        self._embedded: EmbeddedBroker | None = None
+        self._conn: MqttConnection | None = None
+        self._started_at = 0.0
+        self._restart_handles: set[asyncio.TimerHandle] = set()
+        self._process_context: Any = None
+        self.on_crash: Callable[[str, str], None] | None = None
+
+    async def run(self, stop: asyncio.Event) -> None:
+        self._started_at = time.perf_counter()
+        try:
+            await self._start()
+            await stop.wait()
+        finally:
+            await self._stop()
+
+    async def _start(self) -> None:
+        if self.broker is None:
+            self._embedded = EmbeddedBroker()
+            self.broker = await self._embedded.start()
+            log.info("embedded MQTT broker on %s", self.broker.url)
+        global_ready = self.topics.global_ready(self.name)
+        conn = self._conn = MqttConnection(
+            self.broker,
+            f"{self.plan.prefix}:manager:{self.name}",
+            self._on_message,
+            will=(global_ready, b"", CONTROL_QOS, True),
+        )
+        await conn.connect()
+        conn.publish(global_ready, b"", CONTROL_QOS, retain=True)
+        for supervised in self._modules.values():
+            conn.publish(
+                self.topics.config(supervised.plan.module_id),
+                _encode(self._assignment(supervised.plan)),
+                CONTROL_QOS,
+                retain=True,
+            )
+        await asyncio.gather(
+            *(conn.subscribe(self.topics.module_ready(m), CONTROL_QOS) for m in self._modules)
+        )
+        if not self.inprocess:
+            preload = sorted({m.module_class.partition(":")[0] for m in self.plan.modules})
+            self._process_context = module_process_context(preload)
+        for supervised in self._modules.values():
+            self._launch(supervised)
+
+    def _assignment(self, plan: ModulePlan) -> ModuleAssignment:
+        return ModuleAssignment(
+            run_id=self.run_id,
+            manager=self.name,
+            module_id=plan.module_id,
+            module_class=plan.module_class,
+            config_module=dict(plan.config_module),
+            config_implementation={k: dict(v) for k, v in plan.config_implementation.items()},
+            connections={k: list(v) for k, v in plan.connections.items()},
+            command_timeout_s=self.plan.command_timeout_s,
+        )
+
+    # -- launching and watching -------------------------------------------------------
+
+    def _launch(self, supervised: _Supervised) -> None:
+        assert self.broker is not None
+        module_id = supervised.plan.module_id
+        supervised.stop = asyncio.Event()
+        supervised.exited = asyncio.Event()
+        if self.inprocess:
+            host = ModuleHost(self.broker, self.topics, module_id)
+            supervised.task = asyncio.create_task(host.run(supervised.stop), name=module_id)
+            supervised.task.add_done_callback(lambda task: self._on_task_exit(supervised, task))
+            return
+        process = self._process_context.Process(
+            target=run_module_process,
+            args=(self.broker, self.plan.prefix, module_id, logging.getLogger().level),
+            name=f"evstack-{module_id}",
+        )
+        process.start()
+        supervised.process = process
+        loop = asyncio.get_running_loop()
+        loop.add_reader(process.sentinel, self._on_process_exit, supervised, process)
+
+    def _on_task_exit(self, supervised: _Supervised, task: asyncio.Task[None]) -> None:
+        if task.cancelled():
+            reason = "cancelled"
+        elif (exc := task.exception()) is not None:
+            log.error("module %s failed", supervised.plan.module_id, exc_info=exc)
+            reason = f"{type(exc).__name__}: {exc}"
+        else:
+            reason = "returned"
+        self._exited(supervised, reason)
+
+    def _on_process_exit(self, supervised: _Supervised, process: Any) -> None:
+        asyncio.get_running_loop().remove_reader(process.sentinel)
+        process.join(0)
+        self._exited(supervised, f"exit code {process.exitcode}")
+
+    def _exited(self, supervised: _Supervised, reason: str) -> None:
+        supervised.ready = False
+        supervised.task = None
+        supervised.process = None
+        supervised.exited.set()
+        if supervised.stopping:
+            return
+        module_id = supervised.plan.module_id
+        supervised.crashed = True
+        log.error("module %s crashed (%s)", module_id, reason)
+        self._publish_crash(module_id, reason)
+        if self.on_crash is not None:
+            self.on_crash(module_id, reason)
+        policy = self.plan.restart
+        if supervised.restarts >= policy.max_restarts:
+            log.error(
+                "module %s is not restarted: %d restarts used", module_id, policy.max_restarts
+            )
+            return
+        delay = policy.delay(supervised.restarts)
+        supervised.restarts += 1
+        log.info("restarting %s in %.2f s (restart %d)", module_id, delay, supervised.restarts)
+        handle = asyncio.get_running_loop().call_later(delay, self._restart, supervised)
+        self._restart_handles.add(handle)
+
+    def _restart(self, supervised: _Supervised) -> None:
+        if not supervised.stopping:
+            self._launch(supervised)
+
+    def _publish_crash(self, module_id: str, reason: str) -> None:
+        event = ErrorEvent(
+            type=MODULE_CRASHED,
+            sub_type=module_id,
+            message=reason,
+            description="A module process stopped unexpectedly; the manager restarts it.",
+            severity=Severity.HIGH,
+            origin_module=self.name,
+            origin_impl="manager",
+            timestamp=time.time(),
+            uuid=uuid.uuid4().hex,
+        )
+        topic = self.topics.manager_error(self.name, MODULE_CRASHED, module_id)
+        self._connection().publish(topic, _encode(event), ERROR_QOS, retain=True)
+
+    # -- the ready handshake ----------------------------------------------------------
+
+    def _connection(self) -> MqttConnection:
+        assert self._conn is not None
+        return self._conn
+
+    def _on_message(self, topic: str, payload: bytes) -> None:
+        module_id = topic.rsplit("/", 2)[-2]
+        supervised = self._modules.get(module_id)
+        if supervised is None or not payload:
+            return
+        try:
+            ready = msgspec.json.decode(payload, type=ModuleReady)
+        except msgspec.DecodeError as exc:
+            log.error("malformed module ready on %s: %s", topic, exc)
+            return
+        if ready.run_id != self.run_id:
+            return  # a leftover from an earlier run
+        supervised.ready = True
+        if supervised.crashed:
+            supervised.crashed = False
+            crash_topic = self.topics.manager_error(self.name, MODULE_CRASHED, module_id)
+            self._connection().publish(crash_topic, b"", ERROR_QOS, retain=True)
+        if not self.globally_ready.is_set() and all(m.ready for m in self._modules.values()):
+            announcement = GlobalReady(run_id=self.run_id, modules=sorted(self._modules))
+            self._connection().publish(
+                self.topics.global_ready(self.name), _encode(announcement), CONTROL_QOS, True
+            )
+            self.startup_s = time.perf_counter() - self._started_at
+            self.globally_ready.set()
+            log.info("%d modules ready in %.3f s", len(self._modules), self.startup_s)
+
+    # -- shutdown ---------------------------------------------------------------------
+
+    async def _stop(self) -> None:
+        for handle in self._restart_handles:
+            handle.cancel()
+        for supervised in self._modules.values():
+            supervised.stopping = True
+            supervised.stop.set()
+            if supervised.process is not None and supervised.process.is_alive():
+                supervised.process.terminate()
+        await asyncio.gather(*(self._wait_stopped(s) for s in self._modules.values()))
+        conn = self._conn
+        if conn is not None and conn.connected:
+            conn.publish(self.topics.global_ready(self.name), b"", CONTROL_QOS, retain=True)
+            for module_id, supervised in self._modules.items():
+                conn.publish(self.topics.config(module_id), b"", CONTROL_QOS, retain=True)
+                if supervised.crashed:
+                    topic = self.topics.manager_error(self.name, MODULE_CRASHED, module_id)
+                    conn.publish(topic, b"", ERROR_QOS, retain=True)
+            await conn.disconnect()
+        if self._embedded is not None:
+            await self._embedded.stop()
+
+    async def _wait_stopped(self, supervised: _Supervised) -> None:
+        task, process = supervised.task, supervised.process
+        if task is None and process is None:
+            return
+        try:
+            await asyncio.wait_for(supervised.exited.wait(), STOP_GRACE_S)
+            return
+        except TimeoutError:
+            log.warning("module %s did not stop in %s s", supervised.plan.module_id, STOP_GRACE_S)
+        if task is not None:
+            task.cancel()
+            await asyncio.gather(task, return_exceptions=True)
+        if process is not None:
+            process.kill()
+            process.join(1)
+            with contextlib.suppress(Exception):
+                asyncio.get_running_loop().remove_reader(process.sentinel)

@@ -1,0 +1,100 @@
+"""What `ev-manager` runs: module instances, their wiring and the run settings.
+
+A `RunPlan` is built from a validated runtime config (`from_runtime_config`) or directly
+(tests, embedding). It is plain data, so process mode can ship it to module processes.
+"""
+
+from __future__ import annotations
+
+import importlib
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from evstack.runtime.mqtt import BrokerSettings
+
+__all__ = ["ModulePlan", "RestartPolicy", "RunPlan", "from_runtime_config", "module_class_path"]
+
+
+def module_class_path(module: str) -> str:
+    """The hand-written class of module `Foo` is `evstack.modules.Foo.module:Foo`."""
+    return f"evstack.modules.{module}.module:{module}"
+
+
+@dataclass(frozen=True, slots=True)
+class ModulePlan:
+    module_id: str
+    module_class: str
+    config_module: Mapping[str, Any] = field(default_factory=dict)
+    config_implementation: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
+    # req_id -> [(module_id, impl_id), ...]
+    connections: Mapping[str, list[tuple[str, str]]] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, slots=True)
+class RestartPolicy:
+    """Restart a crashed module after `initial_s`, doubling up to `max_s`, `max_restarts` times."""
+
+    max_restarts: int = 5
+    initial_s: float = 0.5
+    max_s: float = 30.0
+
+    def delay(self, restarts_so_far: int) -> float:
+        return float(min(self.initial_s * 2**restarts_so_far, self.max_s))
+
+
+@dataclass(frozen=True, slots=True)
+class RunPlan:
+    modules: list[ModulePlan]
+    # None: start the embedded broker.
+    broker: BrokerSettings | None = None
+    prefix: str = "evstack"
+    command_timeout_s: float = 30.0
+    restart: RestartPolicy = field(default_factory=RestartPolicy)
+
+
+def from_runtime_config(path: Path) -> RunPlan:
+    """Validate a runtime config with evstack.manifest and turn it into a plan.
+
+    Raises `evstack.manifest.ManifestError` (with file, line and column) on bad input.
+    """
+    # Imported by name: evstack.manifest is written in parallel and its loader is heavy;
+    # `ev-manager` pays for it only when it reads a config file.
+    manifest: Any = importlib.import_module("evstack.manifest")
+    config = manifest.load_runtime_config(path, manifest.load_project_tree())
+    settings = config.settings
+    broker = None
+    if settings.broker_url:
+        broker = BrokerSettings.from_url(
+            settings.broker_url,
+            username=settings.username,
+            password=settings.password,
+            tls_ca=settings.tls_ca,
+            tls_cert=settings.tls_cert,
+            tls_key=settings.tls_key,
+        )
+    modules = [
+        ModulePlan(
+            module_id=instance.module_id,
+            module_class=module_class_path(instance.module),
+            config_module=dict(instance.config_module),
+            config_implementation={k: dict(v) for k, v in instance.config_implementation.items()},
+            connections={
+                req_id: [(c.module_id, c.implementation_id) for c in connections]
+                for req_id, connections in instance.connections.items()
+            },
+        )
+        for instance in config.modules.values()
+    ]
+    return RunPlan(
+        modules=modules,
+        broker=broker,
+        prefix=settings.prefix or "evstack",
+        command_timeout_s=settings.command_timeout_s,
+        restart=RestartPolicy(
+            max_restarts=settings.restart_max,
+            initial_s=settings.restart_backoff_initial_s,
+            max_s=settings.restart_backoff_max_s,
+        ),
+    )

@@ -1,0 +1,48 @@
+"""Entry point of a module process, and the forkserver that makes starting one cheap.
+
+The forkserver imports the runtime (and the module classes) once; every module process is
+then a fork of it, not a fresh interpreter paying the imports again.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import multiprocessing
+import multiprocessing.context
+import signal
+import sys
+
+from evstack.runtime.host import ModuleHost
+from evstack.runtime.mqtt import BrokerSettings
+from evstack.runtime.wire import Topics
+
+__all__ = ["module_process_context", "run_module_process"]
+
+
+def module_process_context(preload: list[str]) -> multiprocessing.context.ForkServerContext:
+    context = multiprocessing.get_context("forkserver")
+    context.set_forkserver_preload(["evstack.runtime.process", *preload])
+    return context
+
+
+def run_module_process(
+    broker: BrokerSettings, prefix: str, module_id: str, log_level: int = logging.INFO
+) -> None:
+    """Run one module until SIGTERM/SIGINT; exit non-zero if it fails (the manager restarts it)."""
+    logging.basicConfig(
+        level=log_level, format=f"%(asctime)s {module_id} %(levelname)s %(name)s: %(message)s"
+    )
+    try:
+        asyncio.run(_run(broker, prefix, module_id))
+    except Exception:
+        logging.getLogger("evstack.runtime").exception("module %s failed", module_id)
+        sys.exit(1)
+
+
+async def _run(broker: BrokerSettings, prefix: str, module_id: str) -> None:
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(signum, stop.set)
+    await ModuleHost(broker, Topics(prefix), module_id).run(stop)
