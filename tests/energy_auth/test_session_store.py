@@ -1,0 +1,112 @@
+"""Session persistence against a real SQLite file, including a process killed mid-write."""
+
+from __future__ import annotations
+
+import os
+import signal
+import sqlite3
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from evstack.modules.SessionStore.store import SessionStore, SessionStoreError
+
+T0 = "2026-11-23T10:00:00Z"
+T1 = "2026-11-23T11:30:00Z"
+
+
+def test_finished_session_survives_reopening(tmp_path: Path) -> None:
+    db = tmp_path / "sessions.db"
+    with SessionStore(db) as store:
+        store.session_started("s1", evse_id=1, id_token="AABBCCDD", started_at=T0, start_wh=1000.0)
+        done = store.session_finished(
+            "s1", stopped_at=T1, stop_wh=12_500.0, stop_reason="EVDisconnected"
+        )
+    assert done.energy_wh == pytest.approx(11_500.0)
+    with SessionStore(db) as reopened:
+        (session,) = reopened.sessions(finished_only=True)
+    assert session == done
+    assert session.id_token == "AABBCCDD"
+    assert session.stop_reason == "EVDisconnected"
+
+
+def test_session_open_at_a_crash_is_closed_on_restart(tmp_path: Path) -> None:
+    db = tmp_path / "sessions.db"
+    with SessionStore(db) as store:
+        store.session_started("s1", 1, "card", T0, 500.0)
+    with SessionStore(db) as restarted:
+        assert restarted.sessions(finished_only=True) == []
+        assert restarted.close_interrupted(stopped_at=T1) == ["s1"]
+        (session,) = restarted.sessions(finished_only=True)
+    assert session.stop_reason == "PowerLoss"
+    assert session.energy_wh == 0.0
+
+
+def test_bad_requests_are_refused_and_change_nothing(tmp_path: Path) -> None:
+    with SessionStore(tmp_path / "sessions.db") as store:
+        store.session_started("s1", 1, None, T0, 0.0)
+        with pytest.raises(SessionStoreError, match="already started"):
+            store.session_started("s1", 2, "other", T1, 5.0)
+        with pytest.raises(SessionStoreError, match="no open session 'nope'"):
+            store.session_finished("nope", T1, 10.0, "Local")
+        store.session_finished("s1", T1, 10.0, "Local")
+        with pytest.raises(SessionStoreError, match="no open session 's1'"):
+            store.session_finished("s1", T1, 99.0, "Local")
+        (session,) = store.sessions()
+    assert (session.evse_id, session.stop_wh) == (1, 10.0)
+
+
+def test_wal_mode_and_full_sync_are_on(tmp_path: Path) -> None:
+    with SessionStore(tmp_path / "sessions.db") as store:
+        assert store._db.execute("PRAGMA journal_mode").fetchone() == ("wal",)
+        assert store._db.execute("PRAGMA synchronous").fetchone() == (2,)  # FULL
+
+
+_WRITER = """
+import sys
+from evstack.modules.SessionStore.store import SessionStore
+
+store = SessionStore(sys.argv[1])
+i = 0
+while True:
+    store.session_started(f"s{i}", 1, "card", "2026-11-23T10:00:00Z", float(i))
+    store.session_finished(f"s{i}", "2026-11-23T10:01:00Z", float(i) + 7.0, "EVDisconnected")
+    print(i, flush=True)  # only after both commits returned
+    i += 1
+"""
+
+
+def test_kill_mid_write_loses_nothing_committed(tmp_path: Path) -> None:
+    db = tmp_path / "sessions.db"
+    writer = subprocess.Popen(
+        [sys.executable, "-c", _WRITER, str(db)], stdout=subprocess.PIPE, text=True
+    )
+    assert writer.stdout is not None
+    confirmed = -1
+    deadline = time.monotonic() + 20
+    while confirmed < 50 and time.monotonic() < deadline:
+        confirmed = int(writer.stdout.readline())
+    os.kill(writer.pid, signal.SIGKILL)  # no chance to close or checkpoint
+    writer.wait()
+    assert confirmed >= 50, "the writer never got going"
+
+    with SessionStore(db) as store:
+        assert store._db.execute("PRAGMA integrity_check").fetchone() == ("ok",)
+        finished = {s.session_id for s in store.sessions(finished_only=True)}
+        assert {f"s{i}" for i in range(confirmed + 1)} <= finished
+        for session in store.sessions(finished_only=True):
+            assert session.energy_wh == 7.0
+        # Whatever was in flight is either absent or a consistent open session.
+        store.close_interrupted(stopped_at=T1)
+        assert all(s.finished for s in store.sessions())
+
+
+def test_corrupt_file_is_reported_not_overwritten(tmp_path: Path) -> None:
+    db = tmp_path / "sessions.db"
+    db.write_bytes(b"this is not a database" * 100)
+    with pytest.raises(sqlite3.DatabaseError):
+        SessionStore(db)
+    assert db.read_bytes().startswith(b"this is not a database")
