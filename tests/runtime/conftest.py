@@ -1,0 +1,79 @@
+"""Brokers and managers for the runtime tests: real Mosquitto and the embedded amqtt."""
+
+from __future__ import annotations
+
+import asyncio
+import secrets
+import socket
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+import pytest
+
+from evstack.runtime.broker import EmbeddedBroker
+from evstack.runtime.manager import Manager
+from evstack.runtime.mqtt import BrokerSettings
+from evstack.runtime.plan import ModulePlan, RunPlan
+
+from . import sample_modules
+
+MOSQUITTO = BrokerSettings(host="127.0.0.1", port=1883)
+
+
+def mosquitto_is_up() -> bool:
+    try:
+        socket.create_connection((MOSQUITTO.host, MOSQUITTO.port), timeout=1).close()
+    except OSError:
+        return False
+    return True
+
+
+@pytest.fixture
+def prefix() -> str:
+    """A topic prefix of our own, so tests sharing one broker never see each other."""
+    return f"test-{secrets.token_hex(6)}"
+
+
+@pytest.fixture
+def mosquitto() -> BrokerSettings:
+    if not mosquitto_is_up():
+        pytest.fail("Mosquitto is not running on 127.0.0.1:1883 (run `make mosquitto`)")
+    return MOSQUITTO
+
+
+@pytest.fixture(params=["mosquitto", "embedded"])
+async def broker(request: pytest.FixtureRequest) -> AsyncIterator[BrokerSettings]:
+    if request.param == "mosquitto":
+        yield request.getfixturevalue("mosquitto")
+        return
+    embedded = EmbeddedBroker()
+    settings = await embedded.start()
+    try:
+        yield settings
+    finally:
+        await embedded.stop()
+
+
+def sample(module_id: str, cls: str, **plan: object) -> ModulePlan:
+    # Named the way pytest imported it, so in-process tests share its INSTANCES registry.
+    return ModulePlan(module_id, f"{sample_modules.__name__}:{cls}", **plan)  # type: ignore[arg-type]
+
+
+@asynccontextmanager
+async def running(
+    plan: RunPlan, *, inprocess: bool = True, name: str | None = None, wait_ready: bool = True
+) -> AsyncIterator[Manager]:
+    """Run a manager in this event loop until the block ends."""
+    manager = Manager(plan, inprocess=inprocess, name=name)
+    stop = asyncio.Event()
+    task = asyncio.create_task(manager.run(stop))
+    try:
+        if wait_ready:
+            ready = asyncio.ensure_future(manager.globally_ready.wait())
+            await asyncio.wait((ready, task), return_when=asyncio.FIRST_COMPLETED)
+            if task.done():
+                task.result()  # raises what stopped the manager
+        yield manager
+    finally:
+        stop.set()
+        await task
