@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from evstack.runtime.errors import ConfigurationError
 from evstack.runtime.mqtt import BrokerSettings
 
 __all__ = ["ModulePlan", "RestartPolicy", "RunPlan", "from_runtime_config", "module_class_path"]
@@ -57,12 +58,16 @@ class RunPlan:
 def from_runtime_config(path: Path) -> RunPlan:
     """Validate a runtime config with evstack.manifest and turn it into a plan.
 
-    Raises `evstack.manifest.ManifestError` (with file, line and column) on bad input.
+    Raises ConfigurationError carrying evstack.manifest's message (file, line, column,
+    hint) when the config or a manifest it uses is wrong.
     """
     # Imported by name: evstack.manifest is written in parallel and its loader is heavy;
     # `ev-manager` pays for it only when it reads a config file.
     manifest: Any = importlib.import_module("evstack.manifest")
-    config = manifest.load_runtime_config(path, manifest.load_project_tree())
+    try:
+        config = manifest.load_runtime_config(path, manifest.load_project_tree())
+    except manifest.ManifestError as exc:
+        raise ConfigurationError(str(exc)) from exc
     settings = config.settings
     broker = None
     if settings.broker_url:

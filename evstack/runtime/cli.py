@@ -1,0 +1,123 @@
+"""`ev-manager`: validate a runtime config, then run its modules."""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+import logging
+import signal
+import sys
+from collections.abc import Awaitable, Callable
+from pathlib import Path
+
+import click
+
+from evstack.runtime.errors import BrokerError, ConfigurationError
+from evstack.runtime.host import ModuleHost
+from evstack.runtime.manager import Manager
+from evstack.runtime.mqtt import BrokerSettings
+from evstack.runtime.plan import RunPlan, from_runtime_config
+from evstack.runtime.wire import Topics
+
+__all__ = ["main"]
+
+EXIT_BAD_CONFIG = 2
+EXIT_BROKER = 3
+
+broker_option = click.option(
+    "--broker",
+    metavar="URL",
+    help="mqtt://[user:pass@]host:port or mqtts://...; default: the config's, else embedded.",
+)
+prefix_option = click.option("--prefix", help="Topic prefix (default: the config's, else evstack).")
+log_option = click.option(
+    "--log-level",
+    type=click.Choice(["DEBUG", "INFO", "WARNING", "ERROR"], case_sensitive=False),
+    default="INFO",
+    show_default=True,
+)
+
+
+@click.group()
+def main() -> None:
+    """Run evstack modules over MQTT."""
+
+
+@main.command()
+@click.argument("config", type=click.Path(path_type=Path))
+@broker_option
+@prefix_option
+@click.option("--inprocess", is_flag=True, help="Run all modules in this process's event loop.")
+@click.option("--name", help="Manager name, unique per broker and prefix (default: host-pid).")
+@log_option
+def run(
+    config: Path,
+    broker: str | None,
+    prefix: str | None,
+    inprocess: bool,
+    name: str | None,
+    log_level: str,
+) -> None:
+    """Validate CONFIG and run its modules until SIGINT/SIGTERM.
+
+    Nothing starts when the config is wrong: the error is printed and the exit code is 2.
+    """
+    _configure_logging(log_level)
+    try:
+        plan = from_runtime_config(config)
+        plan = _override(plan, broker, prefix)
+    except (ConfigurationError, ValueError) as exc:
+        click.echo(f"ev-manager: {exc}", err=True)
+        sys.exit(EXIT_BAD_CONFIG)
+    manager = Manager(plan, inprocess=inprocess, name=name)
+    _run_until_signalled(manager.run)
+
+
+@main.command()
+@click.argument("module_id")
+@broker_option
+@prefix_option
+@log_option
+def module(module_id: str, broker: str | None, prefix: str | None, log_level: str) -> None:
+    """Run one module instance whose manager runs elsewhere (it sends the config)."""
+    _configure_logging(log_level)
+    try:
+        settings = BrokerSettings.from_url(broker) if broker else BrokerSettings()
+        topics = Topics(prefix or "evstack")
+    except ValueError as exc:
+        click.echo(f"ev-manager: {exc}", err=True)
+        sys.exit(EXIT_BAD_CONFIG)
+    _run_until_signalled(ModuleHost(settings, topics, module_id).run)
+
+
+def _override(plan: RunPlan, broker: str | None, prefix: str | None) -> RunPlan:
+    if broker:
+        plan = dataclasses.replace(plan, broker=BrokerSettings.from_url(broker))
+    if prefix:
+        Topics(prefix)  # validates
+        plan = dataclasses.replace(plan, prefix=prefix)
+    return plan
+
+
+def _configure_logging(level: str) -> None:
+    logging.basicConfig(
+        level=level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s"
+    )
+
+
+def _run_until_signalled(target: Callable[[asyncio.Event], Awaitable[None]]) -> None:
+    async def until_signalled() -> None:
+        stop = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for signum in (signal.SIGINT, signal.SIGTERM):
+            loop.add_signal_handler(signum, stop.set)
+        await target(stop)
+
+    try:
+        asyncio.run(until_signalled())
+    except BrokerError as exc:
+        click.echo(f"ev-manager: {exc}", err=True)
+        sys.exit(EXIT_BROKER)
+    except ConfigurationError as exc:
+        click.echo(f"ev-manager: {exc}", err=True)
+        sys.exit(EXIT_BAD_CONFIG)
