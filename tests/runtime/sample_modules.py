@@ -147,6 +147,18 @@ class ConsumerModuleBase(ModuleBase):
 
 # In-process tests look at the instances; module ids are unique per test.
 INSTANCES: dict[str, ModuleBase] = {}
+_INSTANCE_ARRIVED: dict[str, asyncio.Event] = {}
+
+
+def _register(module: ModuleBase) -> None:
+    INSTANCES[module.module_id] = module
+    _INSTANCE_ARRIVED.setdefault(module.module_id, asyncio.Event()).set()
+
+
+async def instance(module_id: str) -> ModuleBase:
+    """The in-process instance of `module_id`, once its init() has started."""
+    await _INSTANCE_ARRIVED.setdefault(module_id, asyncio.Event()).wait()
+    return INSTANCES[module_id]
 
 
 class Calculator(CalculatorImplBase):
@@ -177,7 +189,7 @@ class Provider(ProviderModuleBase):
         return self.main
 
     async def init(self) -> None:
-        INSTANCES[self.module_id] = self
+        _register(self)
         if self.config.crash_marker:
             _crash_once(Path(self.config.crash_marker))
         # Published during init: must still reach subscribers (held back until global ready).
@@ -201,10 +213,11 @@ class Consumer(ConsumerModuleBase):
         self.events = asyncio.Queue[str]()
 
     async def init(self) -> None:
-        INSTANCES[self.module_id] = self
+        _register(self)
         self.r_calc.subscribe_total(self._on_total)
         self.r_calc.subscribe_errors(self._on_error)
-        self.subscribe_module_crashes(self.crashes.append)
+        self.subscribe_module_crashes(self._on_crash)
+        self.events.put_nowait("subscribed")
         # A call made during init waits for the provider to be ready.
         self.init_sum = await self.r_calc.call_add(20, 22)
 
@@ -214,6 +227,10 @@ class Consumer(ConsumerModuleBase):
     def _on_total(self, value: int) -> None:
         self.totals.append(value)
         self.events.put_nowait(f"total {value}")
+
+    def _on_crash(self, event: ErrorEvent) -> None:
+        self.crashes.append(event)
+        self.events.put_nowait(f"crash {event.sub_type} {'raised' if event.active else 'cleared'}")
 
     async def _on_error(self, event: ErrorEvent) -> None:
         self.errors.append(event)
