@@ -1,0 +1,133 @@
+"""PilotLine: the EVSE's generator and the EV's load on one line, read back by the analyser."""
+
+from __future__ import annotations
+
+import pytest
+
+from evstack.pilot import (
+    EV_RESISTANCE_OHM,
+    FaultsChanged,
+    LineFlaws,
+    PilotFault,
+    PilotLine,
+    PilotState,
+    duty_for_current,
+)
+
+from .helpers import duties, states
+
+A, B, C, D, E, F = PilotState
+ROUGH = LineFlaws(rise_s=8e-6, fall_s=12e-6, noise_v=0.3, jitter=0.01)
+
+
+def test_a_basic_charging_session() -> None:
+    line = PilotLine(flaws=ROUGH)
+    seen = line.run(0.1)
+    line.ev_plug()
+    seen += line.run(0.1)
+    line.evse_pwm(duty_for_current(16.0))
+    seen += line.run(0.1)
+    line.ev_state(C)
+    seen += line.run(0.1)
+    line.ev_state(D)
+    seen += line.run(0.1)
+    line.ev_state(B)
+    seen += line.run(0.1)
+    line.evse_x1()
+    seen += line.run(0.1)
+    line.ev_unplug()
+    seen += line.run(0.1)
+    assert states(seen) == [A, B, C, D, B, A]
+    assert duties(seen) == [pytest.approx(duty_for_current(16.0), abs=0.005), None]
+    assert line.state is A
+    assert line.faults == PilotFault.NONE
+
+
+@pytest.mark.parametrize(("state", "volts"), [(B, 8.98), (C, 5.99), (D, 2.93)])
+def test_the_ev_resistors_give_the_standard_levels(state: PilotState, volts: float) -> None:
+    line = PilotLine()
+    line.ev_state(state)
+    line.evse_pwm(0.5)
+    assert line.waveform.high_v == pytest.approx(volts, abs=0.01)
+    assert line.waveform.low_v == -12.0  # the diode blocks the negative half
+    assert states(line.run(0.05)) == [state]
+
+
+@pytest.mark.parametrize("ohms", [1870.0, 4610.0])
+def test_state_b_resistance_tolerance_still_reads_b(ohms: float) -> None:
+    line = PilotLine(flaws=ROUGH)
+    line.ev_resistance(ohms)
+    assert states(line.run(0.05)) == [B]
+
+
+@pytest.mark.parametrize("generator_v", [11.4, 12.6])
+def test_generator_tolerance_keeps_every_state(generator_v: float) -> None:
+    line = PilotLine(flaws=LineFlaws(generator_v=generator_v, noise_v=0.2))
+    seen = line.run(0.05)
+    line.evse_pwm(0.5)
+    for state in (B, C, D):
+        line.ev_state(state)
+        seen += line.run(0.05)
+    assert states(seen) == [A, B, C, D]
+
+
+def test_a_missing_diode_is_a_diode_fault() -> None:
+    line = PilotLine(flaws=ROUGH)
+    line.ev_plug()
+    line.evse_pwm(0.5)
+    line.run(0.05)
+    line.ev_diode(False)
+    assert line.waveform.low_v == pytest.approx(-line.waveform.high_v)
+    faults = [e for e in line.run(0.05) if isinstance(e, FaultsChanged)]
+    assert [e.faults for e in faults] == [PilotFault.DIODE]
+    assert faults[0].onset_s == pytest.approx(0.05, abs=0.002)
+
+
+def test_a_short_to_pe_reads_e_and_heals() -> None:
+    line = PilotLine(flaws=ROUGH)
+    line.ev_plug(C)
+    line.evse_pwm(0.5)
+    line.run(0.05)
+    line.short_to_pe(True)
+    assert states(line.run(0.05)) == [E]
+    line.short_to_pe(False)
+    assert states(line.run(0.05)) == [C]
+
+
+def test_evse_commands_e_and_f() -> None:
+    line = PilotLine(flaws=ROUGH)
+    line.ev_plug()
+    line.run(0.05)
+    line.evse_f()
+    assert states(line.run(0.05)) == [F]
+    line.evse_e()
+    assert states(line.run(0.05)) == [E]
+    line.evse_x1()
+    assert states(line.run(0.05)) == [B]
+
+
+def test_many_short_runs_add_up_to_exact_time() -> None:
+    line = PilotLine(sample_rate_hz=100_000.0)
+    for _ in range(1000):
+        line.run(0.00123)
+    assert line.analyser.position == 123_000
+    assert line.time_s == pytest.approx(1.23)
+
+
+def test_nominal_resistances() -> None:
+    assert EV_RESISTANCE_OHM[B] == 2740.0
+    assert EV_RESISTANCE_OHM[C] == pytest.approx(881.7, abs=0.1)
+    assert EV_RESISTANCE_OHM[D] == pytest.approx(245.8, abs=0.1)
+
+
+def test_impossible_commands_are_refused() -> None:
+    line = PilotLine()
+    for duty in (0.0, 1.0, -0.5):
+        with pytest.raises(ValueError, match="duty"):
+            line.evse_pwm(duty)
+    with pytest.raises(ValueError, match="B, C or D"):
+        line.ev_state(A)
+    with pytest.raises(ValueError, match="positive"):
+        line.ev_resistance(0.0)
+    with pytest.raises(ValueError, match="cannot run"):
+        line.run(-1.0)
