@@ -1,0 +1,1 @@
+"""Helpers shared by the simulated parts of a charger (board, EV, meters)."""

@@ -1,0 +1,1 @@
+"""EvseManager: the charging logic of one EVSE (IEC 61851-1 BASIC charging)."""

@@ -1,0 +1,600 @@
+"""The IEC 61851-1 charging state machine of one EVSE, with no I/O at all.
+
+`Charger` is fed inputs (what the control pilot reads, relay reports, authorization,
+current limits, pauses, faults) together with the current time on a monotonic clock,
+and answers with actions (drive the pilot, allow or forbid power, publish a session
+event). It never reads a clock or touches a socket, so every timing rule of the
+standard can be tested by stepping time by hand, and a simulation can run it faster
+than real time.
+
+Its outputs are recomputed from the whole state after every input (`_settle`)
+rather than emitted from individual transitions. That keeps the safety rule in one
+place: power is allowed only while the EV is in C or D, the pilot runs PWM, a
+transaction is authorized and no fault is active. The single exception is the C1
+grace period the standard asks for: when the EVSE stops the PWM, an EV still drawing
+power gets up to 6 s to return to B before the contactor opens under load.
+"""
+
+from __future__ import annotations
+
+import enum
+from dataclasses import dataclass, field
+
+# IEC 61851-1 timing rules, in seconds.
+C1_TIMEOUT_S = 6.0  # PWM off but EV stays in C: open the contactor under load after this
+PWM_UPDATE_INTERVAL_S = 5.0  # the duty changes at most this often
+STATE_F_MIN_S = 0.3  # after a fault the pilot stays at -12 V at least this long
+MIN_PWM_CURRENT_A = 6.0  # below this no PWM may be signalled: the EVSE pauses instead
+
+
+class CpState(enum.StrEnum):
+    """Control-pilot states as the EVSE reads them off the line."""
+
+    A = "A"  # no EV
+    B = "B"  # EV connected, not ready
+    C = "C"  # EV ready to charge
+    D = "D"  # EV ready, ventilation required
+    E = "E"  # 0 V: short circuit or no supply
+    F = "F"  # -12 V: EVSE not available
+
+
+class ChargerState(enum.StrEnum):
+    """EvseManager's states, named as EVerest names them."""
+
+    DISABLED = "Disabled"
+    IDLE = "Idle"
+    WAITING_FOR_AUTHENTICATION = "WaitingForAuthentication"
+    PREPARE_CHARGING = "PrepareCharging"
+    CHARGING = "Charging"
+    CHARGING_PAUSED_EV = "ChargingPausedEV"
+    CHARGING_PAUSED_EVSE = "ChargingPausedEVSE"
+    STOPPING_CHARGING = "StoppingCharging"
+    FINISHED = "Finished"
+
+
+class SessionEvent(enum.StrEnum):
+    """The session events EvseManager publishes (EVerest's SessionEventEnum)."""
+
+    ENABLED = "Enabled"
+    DISABLED = "Disabled"
+    SESSION_STARTED = "SessionStarted"
+    AUTH_REQUIRED = "AuthRequired"
+    AUTHORIZED = "Authorized"
+    DEAUTHORIZED = "Deauthorized"
+    TRANSACTION_STARTED = "TransactionStarted"
+    PREPARE_CHARGING = "PrepareCharging"
+    CHARGING_STARTED = "ChargingStarted"
+    CHARGING_PAUSED_EV = "ChargingPausedEV"
+    CHARGING_PAUSED_EVSE = "ChargingPausedEVSE"
+    CHARGING_RESUMED = "ChargingResumed"
+    STOPPING_CHARGING = "StoppingCharging"
+    CHARGING_FINISHED = "ChargingFinished"
+    TRANSACTION_FINISHED = "TransactionFinished"
+    SESSION_FINISHED = "SessionFinished"
+
+
+class StopReason(enum.StrEnum):
+    """Why a transaction ended: the subset of EVerest's StopTransactionReason we produce."""
+
+    EV_DISCONNECTED = "EVDisconnected"
+    LOCAL = "Local"
+    REMOTE = "Remote"
+    DEAUTHORIZED = "DeAuthorized"
+    GROUND_FAULT = "GroundFault"
+    OVERCURRENT_FAULT = "OvercurrentFault"
+    EMERGENCY_STOP = "EmergencyStop"
+    OTHER = "Other"
+
+
+class Fault(enum.StrEnum):
+    """Faults that force the safe state, named after EVerest's error types."""
+
+    DIODE_FAULT = "evse_board_support/DiodeFault"
+    VENTILATION_NOT_AVAILABLE = "evse_board_support/VentilationNotAvailable"
+    PILOT_FAULT = "evse_board_support/MREC14PilotFault"
+    GROUND_FAILURE = "evse_board_support/MREC2GroundFailure"
+    OVER_CURRENT = "evse_board_support/MREC4OverCurrentFailure"
+    CONTACTOR_FAULT = "evse_board_support/MREC17EVSEContactorFault"
+    EMERGENCY_STOP = "evse_board_support/MREC8EmergencyStop"
+    PERMANENT_FAULT = "evse_board_support/PermanentFault"
+
+
+_STOP_REASON_FOR_FAULT = {
+    Fault.GROUND_FAILURE: StopReason.GROUND_FAULT,
+    Fault.OVER_CURRENT: StopReason.OVERCURRENT_FAULT,
+    Fault.EMERGENCY_STOP: StopReason.EMERGENCY_STOP,
+}
+
+INOPERATIVE = "evse_manager/Inoperative"
+
+
+# --- inputs -------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class CpChanged:
+    """The pilot analyser confirmed a new state on the line."""
+
+    state: CpState
+
+
+@dataclass(frozen=True)
+class RelayChanged:
+    """The board reports what its contactor really did."""
+
+    power_on: bool
+
+
+@dataclass(frozen=True)
+class CurrentLimit:
+    """Energy management grants this much current; below 6 A the EVSE pauses."""
+
+    amps: float
+
+
+@dataclass(frozen=True)
+class Authorize:
+    """A token was accepted for this EVSE."""
+
+    token: str
+
+
+@dataclass(frozen=True)
+class WithdrawAuthorization:
+    """The authorization is taken back (e.g. the EV never plugged in within the timeout)."""
+
+
+@dataclass(frozen=True)
+class Pause:
+    """The operator or user pauses charging from the EVSE side."""
+
+
+@dataclass(frozen=True)
+class Resume:
+    """Undo `Pause`."""
+
+
+@dataclass(frozen=True)
+class StopTransaction:
+    reason: StopReason = StopReason.LOCAL
+
+
+@dataclass(frozen=True)
+class Enable:
+    enabled: bool
+
+
+@dataclass(frozen=True)
+class FaultChanged:
+    """A fault reported by the board (or another requirement) became active or cleared."""
+
+    fault: Fault
+    active: bool
+
+
+@dataclass(frozen=True)
+class CableAmpacity:
+    """The proximity pilot says the plugged cable carries at most this (None: unknown)."""
+
+    amps: float | None
+
+
+Input = (
+    CpChanged
+    | RelayChanged
+    | CurrentLimit
+    | Authorize
+    | WithdrawAuthorization
+    | Pause
+    | Resume
+    | StopTransaction
+    | Enable
+    | FaultChanged
+    | CableAmpacity
+)
+
+
+# --- actions ------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class SetPwm:
+    """Run the pilot PWM at this duty cycle, in percent."""
+
+    duty_percent: float
+
+
+@dataclass(frozen=True)
+class SetCpX1:
+    """Steady +12 V pilot: no PWM."""
+
+
+@dataclass(frozen=True)
+class SetCpF:
+    """Steady -12 V pilot: EVSE not available."""
+
+
+@dataclass(frozen=True)
+class AllowPower:
+    """Allow (or forbid) the board to close the contactor."""
+
+    allow: bool
+
+
+@dataclass(frozen=True)
+class Publish:
+    """Publish a session event; `stop_reason` is set for TransactionFinished."""
+
+    event: SessionEvent
+    stop_reason: StopReason | None = None
+    token: str | None = None
+
+
+@dataclass(frozen=True)
+class RaiseError:
+    error: str
+
+
+@dataclass(frozen=True)
+class ClearError:
+    error: str
+
+
+Action = SetPwm | SetCpX1 | SetCpF | AllowPower | Publish | RaiseError | ClearError
+
+
+class _Pilot(enum.Enum):
+    UNSET = enum.auto()
+    X1 = enum.auto()
+    PWM = enum.auto()
+    F = enum.auto()
+
+
+def duty_for_current(amps: float) -> float:
+    """Duty cycle (percent) that signals `amps` (IEC 61851-1 Table A.8), for 6-80 A."""
+    if not MIN_PWM_CURRENT_A <= amps <= 80.0:
+        raise ValueError(f"no PWM duty signals {amps} A (6-80 A)")
+    return amps / 0.6 if amps <= 51.0 else amps / 2.5 + 64.0
+
+
+@dataclass
+class ChargerConfig:
+    max_current_a: float = 32.0  # what the hardware can carry
+    has_ventilation: bool = True  # allows state D
+
+
+_PLUGGED = frozenset({CpState.B, CpState.C, CpState.D})
+_DRAWING = frozenset({CpState.C, CpState.D})
+_IN_TRANSACTION = frozenset(
+    {
+        ChargerState.PREPARE_CHARGING,
+        ChargerState.CHARGING,
+        ChargerState.CHARGING_PAUSED_EV,
+        ChargerState.CHARGING_PAUSED_EVSE,
+        ChargerState.STOPPING_CHARGING,
+    }
+)
+
+
+@dataclass
+class Charger:
+    """One EVSE's charging logic: feed it `Input`s and the time, carry out its `Action`s.
+
+    Call :meth:`start` once, then :meth:`handle` for every input and :meth:`tick` no
+    later than :attr:`next_deadline`.
+    """
+
+    config: ChargerConfig = field(default_factory=ChargerConfig)
+
+    state: ChargerState = ChargerState.IDLE
+    cp: CpState | None = None
+    token: str | None = None
+    relay_on: bool = False
+    faults: set[Fault] = field(default_factory=set)
+    current_limit_a: float | None = None
+    cable_ampacity_a: float | None = None
+    user_paused: bool = False
+    enabled: bool = True
+
+    _pilot: _Pilot = _Pilot.UNSET
+    _duty: float = 0.0
+    _power_allowed: bool | None = None
+    _last_duty_change: float | None = None
+    _c1_deadline: float | None = None
+    _f_since: float | None = None
+    _inoperative: bool = False
+    _charged_before: bool = False
+    _stop_reason: StopReason = StopReason.OTHER
+
+    # --- public API -----------------------------------------------------------------
+
+    def start(self, now: float) -> list[Action]:
+        """The first outputs: a safe pilot and power forbidden."""
+        out: list[Action] = [Publish(SessionEvent.ENABLED)]
+        self._settle(now, out)
+        return out
+
+    def handle(self, event: Input, now: float) -> list[Action]:
+        out: list[Action] = []
+        match event:
+            case CpChanged(state=state):
+                self._on_cp(state, out)
+            case RelayChanged(power_on=power_on):
+                self.relay_on = power_on
+            case CurrentLimit(amps=amps):
+                self.current_limit_a = max(amps, 0.0)
+            case CableAmpacity(amps=amps):
+                self.cable_ampacity_a = amps
+            case Authorize(token=token):
+                self._on_authorize(token, out)
+            case WithdrawAuthorization():
+                self._on_withdraw(out)
+            case Pause():
+                self.user_paused = True
+            case Resume():
+                self.user_paused = False
+            case StopTransaction(reason=reason):
+                self._stop(reason, out)
+            case Enable(enabled=enabled):
+                self._on_enable(enabled, out)
+            case FaultChanged(fault=fault, active=active):
+                self._on_fault(fault, active, out)
+        self._settle(now, out)
+        return out
+
+    def tick(self, now: float) -> list[Action]:
+        """Let timers fire; harmless to call at any time."""
+        out: list[Action] = []
+        self._settle(now, out)
+        return out
+
+    @property
+    def next_deadline(self) -> float | None:
+        """When :meth:`tick` must next be called, or None if no timer is running."""
+        deadlines = [self._c1_deadline]
+        if self._pilot is _Pilot.PWM and self._wanted_duty() not in (None, self._duty):
+            assert self._last_duty_change is not None
+            deadlines.append(self._last_duty_change + PWM_UPDATE_INTERVAL_S)
+        held_only_by_timer = not self.faults and self.enabled
+        if self._f_since is not None and self._pilot is _Pilot.F and held_only_by_timer:
+            deadlines.append(self._f_since + STATE_F_MIN_S)
+        pending = [d for d in deadlines if d is not None]
+        return min(pending) if pending else None
+
+    @property
+    def power_allowed(self) -> bool:
+        return bool(self._power_allowed)
+
+    @property
+    def pwm_on(self) -> bool:
+        return self._pilot is _Pilot.PWM
+
+    @property
+    def in_transaction(self) -> bool:
+        return self.state in _IN_TRANSACTION
+
+    # --- transitions ----------------------------------------------------------------
+
+    def _on_cp(self, state: CpState, out: list[Action]) -> None:
+        previous, self.cp = self.cp, state
+        self._line_fault(Fault.PILOT_FAULT, state is CpState.E, out)
+        if state is CpState.F and self._pilot is not _Pilot.F:
+            self._line_fault(Fault.PILOT_FAULT, True, out)
+        if not self.config.has_ventilation:
+            self._line_fault(Fault.VENTILATION_NOT_AVAILABLE, state is CpState.D, out)
+        if state is CpState.A and previous is not CpState.A:
+            self._on_unplug(out)
+
+    def _on_unplug(self, out: list[Action]) -> None:
+        if self.state is ChargerState.STOPPING_CHARGING:
+            self._finish_transaction(self._stop_reason, out)
+        elif self.in_transaction:
+            self._finish_transaction(StopReason.EV_DISCONNECTED, out)
+        if self.state in (ChargerState.WAITING_FOR_AUTHENTICATION, ChargerState.FINISHED):
+            out.append(Publish(SessionEvent.SESSION_FINISHED))
+            self.token = None
+            self.state = ChargerState.IDLE
+
+    def _on_authorize(self, token: str, out: list[Action]) -> None:
+        if self.token is not None or self.state not in (
+            ChargerState.IDLE,
+            ChargerState.WAITING_FOR_AUTHENTICATION,
+        ):
+            return  # already authorized, or the session is over: a new swipe needs a new plug-in
+        self.token = token
+        out.append(Publish(SessionEvent.AUTHORIZED, token=token))
+
+    def _on_withdraw(self, out: list[Action]) -> None:
+        if self.token is None:
+            return
+        if self.in_transaction:
+            self._stop(StopReason.DEAUTHORIZED, out)
+        else:
+            self.token = None
+            out.append(Publish(SessionEvent.DEAUTHORIZED))
+
+    def _on_enable(self, enabled: bool, out: list[Action]) -> None:
+        if enabled == self.enabled:
+            return
+        self.enabled = enabled
+        if not enabled:
+            if self.in_transaction:
+                self._finish_transaction(StopReason.LOCAL, out)
+            self.state = ChargerState.DISABLED
+            self.token = None
+            out.append(Publish(SessionEvent.DISABLED))
+        else:
+            self.state = ChargerState.IDLE
+            out.append(Publish(SessionEvent.ENABLED))
+
+    def _on_fault(self, fault: Fault, active: bool, out: list[Action]) -> None:
+        if active and fault not in self.faults:
+            self.faults.add(fault)
+            if self.in_transaction:
+                self._finish_transaction(_STOP_REASON_FOR_FAULT.get(fault, StopReason.OTHER), out)
+        elif not active:
+            self.faults.discard(fault)
+
+    def _line_fault(self, fault: Fault, active: bool, out: list[Action]) -> None:
+        if active != (fault in self.faults):
+            self._on_fault(fault, active, out)
+
+    def _stop(self, reason: StopReason, out: list[Action]) -> None:
+        if not self.in_transaction or self.state is ChargerState.STOPPING_CHARGING:
+            return
+        self._stop_reason = reason
+        self.state = ChargerState.STOPPING_CHARGING
+        out.append(Publish(SessionEvent.STOPPING_CHARGING))
+
+    def _finish_transaction(self, reason: StopReason, out: list[Action]) -> None:
+        out.append(Publish(SessionEvent.CHARGING_FINISHED))
+        out.append(Publish(SessionEvent.TRANSACTION_FINISHED, stop_reason=reason))
+        self.state = ChargerState.FINISHED
+        self.user_paused = False
+        self._charged_before = False
+
+    def _settle(self, now: float, out: list[Action]) -> None:
+        """Apply the transitions the inputs and the time imply, then drive the outputs.
+
+        Transitions and the pilot feed each other (resuming turns the PWM on, and PWM
+        with the EV in C means charging), so both run until neither moves; power is
+        decided only once they are stable, so it never flickers in between.
+        """
+        for _ in range(16):  # a handful of passes suffice; the bound guards against a cycle
+            moved = self._step(now, out)
+            if not self._drive_pilot(now, out) and not moved:
+                break
+        self._drive_power(now, out)
+        inoperative = bool(self.faults)
+        if inoperative != self._inoperative:
+            self._inoperative = inoperative
+            out.append(RaiseError(INOPERATIVE) if inoperative else ClearError(INOPERATIVE))
+
+    def _step(self, now: float, out: list[Action]) -> bool:
+        """One state transition that the current situation calls for; False if none."""
+        plugged = self.cp in _PLUGGED
+        drawing = self.cp in _DRAWING
+        state = self.state
+        if state is ChargerState.DISABLED or self._wanted_pilot(now) is _Pilot.F:
+            return False
+        if state is ChargerState.IDLE and plugged:
+            out.append(Publish(SessionEvent.SESSION_STARTED))
+            if self.token is None:
+                out.append(Publish(SessionEvent.AUTH_REQUIRED))
+            self.state = ChargerState.WAITING_FOR_AUTHENTICATION
+            return True
+        if state is ChargerState.WAITING_FOR_AUTHENTICATION and self.token is not None:
+            out.append(Publish(SessionEvent.TRANSACTION_STARTED, token=self.token))
+            out.append(Publish(SessionEvent.PREPARE_CHARGING))
+            self.state = ChargerState.PREPARE_CHARGING
+            return True
+        if state is ChargerState.STOPPING_CHARGING:
+            c1_expired = self._c1_deadline is not None and now >= self._c1_deadline
+            if not drawing or c1_expired or not self._power_allowed:
+                self._finish_transaction(self._stop_reason, out)
+                return True
+            return False
+        if not self.in_transaction:
+            return False
+        if self._evse_wants_pause() and state is not ChargerState.CHARGING_PAUSED_EVSE:
+            out.append(Publish(SessionEvent.CHARGING_PAUSED_EVSE))
+            self.state = ChargerState.CHARGING_PAUSED_EVSE
+            return True
+        if state is ChargerState.CHARGING_PAUSED_EVSE and not self._evse_wants_pause():
+            self.state = ChargerState.PREPARE_CHARGING
+            return True
+        if state is ChargerState.PREPARE_CHARGING and drawing and self._pilot is _Pilot.PWM:
+            resumed = self._charged_before
+            out.append(
+                Publish(SessionEvent.CHARGING_RESUMED if resumed else SessionEvent.CHARGING_STARTED)
+            )
+            self._charged_before = True
+            self.state = ChargerState.CHARGING
+            return True
+        if state is ChargerState.CHARGING and not drawing:
+            out.append(Publish(SessionEvent.CHARGING_PAUSED_EV))
+            self.state = ChargerState.CHARGING_PAUSED_EV
+            return True
+        if state is ChargerState.CHARGING_PAUSED_EV and drawing:
+            out.append(Publish(SessionEvent.CHARGING_RESUMED))
+            self.state = ChargerState.CHARGING
+            return True
+        return False
+
+    # --- outputs --------------------------------------------------------------------
+
+    def _evse_wants_pause(self) -> bool:
+        return self.user_paused or self._wanted_duty() is None
+
+    def _available_current(self) -> float:
+        amps = self.config.max_current_a
+        for limit in (self.current_limit_a, self.cable_ampacity_a):
+            if limit is not None:
+                amps = min(amps, limit)
+        return min(amps, 80.0)
+
+    def _wanted_duty(self) -> float | None:
+        amps = self._available_current()
+        return duty_for_current(amps) if amps >= MIN_PWM_CURRENT_A else None
+
+    def _wanted_pilot(self, now: float) -> _Pilot:
+        if self.faults or not self.enabled:
+            return _Pilot.F
+        held = self._f_since is not None and now < self._f_since + STATE_F_MIN_S
+        if self._pilot is _Pilot.F and held:
+            return _Pilot.F
+        pwm_states = (
+            ChargerState.PREPARE_CHARGING,
+            ChargerState.CHARGING,
+            ChargerState.CHARGING_PAUSED_EV,
+        )
+        if self.state in pwm_states and self.token is not None and not self._evse_wants_pause():
+            return _Pilot.PWM
+        return _Pilot.X1
+
+    def _wanted_power(self, now: float) -> bool:
+        if self.faults or not self.enabled or self.cp not in _DRAWING or self.token is None:
+            return False
+        if self._pilot is _Pilot.PWM:
+            return self.state is ChargerState.CHARGING
+        in_grace = self._c1_deadline is not None and now < self._c1_deadline
+        return in_grace and bool(self._power_allowed)
+
+    def _drive_pilot(self, now: float, out: list[Action]) -> bool:
+        """Bring the pilot output in line with the state; True if it changed mode."""
+        pilot = self._wanted_pilot(now)
+        if pilot is self._pilot:
+            if pilot is _Pilot.PWM:
+                self._update_duty(now, out)
+            return False
+        if self._pilot is _Pilot.PWM and self._power_allowed and self.cp in _DRAWING:
+            self._c1_deadline = now + C1_TIMEOUT_S
+        if pilot is _Pilot.PWM:
+            duty = self._wanted_duty()
+            assert duty is not None  # no PWM is wanted while no current is available
+            self._duty, self._last_duty_change = duty, now
+            self._c1_deadline = None
+            out.append(SetPwm(duty))
+        elif pilot is _Pilot.X1:
+            out.append(SetCpX1())
+        else:
+            self._f_since = now
+            out.append(SetCpF())
+        self._pilot = pilot
+        return True
+
+    def _update_duty(self, now: float, out: list[Action]) -> None:
+        duty = self._wanted_duty()
+        assert self._last_duty_change is not None
+        due = now >= self._last_duty_change + PWM_UPDATE_INTERVAL_S
+        if duty is not None and duty != self._duty and due:
+            self._duty, self._last_duty_change = duty, now
+            out.append(SetPwm(duty))
+
+    def _drive_power(self, now: float, out: list[Action]) -> None:
+        allow = self._wanted_power(now)
+        if allow != self._power_allowed:
+            self._power_allowed = allow
+            out.append(AllowPower(allow))
+        if not allow:
+            self._c1_deadline = None
