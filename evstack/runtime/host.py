@@ -271,6 +271,8 @@ class ModuleHost:
             self._subacks.append(acked)
 
     def _on_message(self, topic: str, payload: bytes) -> None:
+        # Topics without a route are ignored; amqtt 0.12 sends a new client retained
+        # messages matching other clients' subscriptions.
         # Exact routes win: in our topic layout a wildcard route that overlaps an exact
         # one is only ever the fallback for the same kind of message (unknown commands).
         routes = self._exact_routes.get(topic)
@@ -380,11 +382,8 @@ class ModuleHost:
         try:
             return _decode_request(payload)
         except msgspec.DecodeError as exc:
-            salvaged = _salvage_request(payload)
-            if salvaged is None:
-                self.log.error("dropped an unparseable command on %s: %s", topic, exc)
-            else:
-                self._reply_failure(salvaged, CommandEvent.MESSAGE_PARSING_FAILED, str(exc))
+            # Without a well-formed id and origin there is nobody to answer.
+            self.log.error("dropped an unparseable command on %s: %s", topic, exc)
             return None
 
     def _on_unknown_command(self, topic: str, payload: bytes) -> None:
@@ -548,16 +547,3 @@ def _convert(raw: dict[str, Any], struct: type[msgspec.Struct], what: str) -> An
         return msgspec.convert(raw, type=struct, strict=False)
     except msgspec.ValidationError as exc:
         raise ConfigurationError(f"{what}: {exc}") from exc
-
-
-def _salvage_request(payload: bytes) -> CommandRequest | None:
-    """Find `id` and `origin` in a request whose args are broken, so we can answer it."""
-    try:
-        loose = msgspec.json.decode(payload)
-    except msgspec.DecodeError:
-        return None
-    if isinstance(loose, dict):
-        call_id, origin = loose.get("id"), loose.get("origin")
-        if isinstance(call_id, int) and isinstance(origin, str):
-            return CommandRequest(id=call_id, origin=origin)
-    return None

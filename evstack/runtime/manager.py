@@ -78,6 +78,7 @@ class Manager:
         self.startup_s: float | None = None
         self.broker: BrokerSettings | None = plan.broker
         self._modules = {m.module_id: _Supervised(m) for m in plan.modules}
+        self._ready_topics = {self.topics.module_ready(m): m for m in self._modules}
         self._embedded: EmbeddedBroker | None = None
         self._conn: MqttConnection | None = None
         self._started_at = 0.0
@@ -114,9 +115,7 @@ class Manager:
                 CONTROL_QOS,
                 retain=True,
             )
-        await asyncio.gather(
-            *(conn.subscribe(self.topics.module_ready(m), CONTROL_QOS) for m in self._modules)
-        )
+        await asyncio.gather(*(conn.subscribe(t, CONTROL_QOS) for t in self._ready_topics))
         if not self.inprocess:
             preload = sorted({m.module_class.partition(":")[0] for m in self.plan.modules})
             self._process_context = module_process_context(preload)
@@ -223,10 +222,12 @@ class Manager:
         return self._conn
 
     def _on_message(self, topic: str, payload: bytes) -> None:
-        module_id = topic.rsplit("/", 2)[-2]
-        supervised = self._modules.get(module_id)
-        if supervised is None or not payload:
+        # Only topics we subscribed to count: amqtt 0.12 also sends a new client retained
+        # messages matching *other* clients' subscriptions.
+        module_id = self._ready_topics.get(topic)
+        if module_id is None or not payload:
             return
+        supervised = self._modules[module_id]
         try:
             ready = msgspec.json.decode(payload, type=ModuleReady)
         except msgspec.DecodeError as exc:

@@ -9,10 +9,11 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 import pytest
+from paho.mqtt.client import topic_matches_sub
 
 from evstack.runtime.broker import EmbeddedBroker
 from evstack.runtime.manager import Manager
-from evstack.runtime.mqtt import BrokerSettings
+from evstack.runtime.mqtt import BrokerSettings, MqttConnection
 from evstack.runtime.plan import ModulePlan, RunPlan
 
 from . import sample_modules
@@ -77,3 +78,34 @@ async def running(
     finally:
         stop.set()
         await task
+
+
+class Probe:
+    """A bare MQTT client for poking at the protocol from outside any module."""
+
+    def __init__(self, broker: BrokerSettings, name: str) -> None:
+        self.messages: asyncio.Queue[tuple[str, bytes]] = asyncio.Queue()
+        self._filters: list[str] = []
+        self._conn = MqttConnection(broker, name, self._on_message)
+
+    def _on_message(self, topic: str, payload: bytes) -> None:
+        # amqtt 0.12 also delivers retained messages for other clients' subscriptions.
+        if any(topic_matches_sub(f, topic) for f in self._filters):
+            self.messages.put_nowait((topic, payload))
+
+    async def __aenter__(self) -> Probe:
+        await self._conn.connect()
+        return self
+
+    async def __aexit__(self, *exc_info: object) -> None:
+        await self._conn.disconnect()
+
+    async def subscribe(self, topic_filter: str) -> None:
+        self._filters.append(topic_filter)
+        await self._conn.subscribe(topic_filter, 1)
+
+    def publish(self, topic: str, payload: bytes, retain: bool = False) -> None:
+        self._conn.publish(topic, payload, 1, retain)
+
+    async def next(self, timeout: float = 10) -> tuple[str, bytes]:  # noqa: ASYNC109
+        return await asyncio.wait_for(self.messages.get(), timeout)
