@@ -1,0 +1,299 @@
+"""A simulated EV: its battery, its side of the control pilot, and the script it follows.
+
+Like EvseManager's core this is sans-IO: the module feeds it what the EV's board sees
+(pilot duty, contactor reports) and the time, and carries out what it answers (present
+state B or C, draw current, fail a diode...). Script commands are either done or
+blocked; a blocked command is retried every 250 ms, as in EVerest's simulator.
+
+Between commands the EV behaves like a car: once told to charge it asks for C only
+while the PWM offers a current it may use, falls back to B when the PWM stops or the
+battery is full, and in regulated mode follows the PWM limit.
+"""
+
+from __future__ import annotations
+
+import enum
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+from evstack.modules.EvSimulator.script import Command
+from evstack.pilot import DutyMeaning, current_for_duty
+
+RETRY_INTERVAL_S = 0.25  # a blocked command is tried again this often
+BATTERY_STEP_S = 1.0  # while drawing, the battery is integrated at least this often
+NOMINAL_VOLTAGE_V = 230.0  # phase-to-neutral, for the energy the EV takes in
+
+
+class EvCpState(enum.StrEnum):
+    """What the EV side can make of the pilot (EVerest's EvCpState, plus A for unplugged)."""
+
+    A = "A"
+    B = "B"
+    C = "C"
+    D = "D"
+    E = "E"
+
+
+@dataclass
+class Battery:
+    """A battery that fills linearly; good enough to end sessions at 100 %."""
+
+    capacity_kwh: float = 60.0
+    soc_percent: float = 30.0
+    max_current_a: float = 32.0
+    phases: int = 3
+
+    def __post_init__(self) -> None:
+        if self.capacity_kwh <= 0:
+            raise ValueError("battery capacity must be positive")
+        if not 0 <= self.soc_percent <= 100:
+            raise ValueError("state of charge must be 0-100 %")
+        if self.phases not in (1, 3):
+            raise ValueError("an EV charges on 1 or 3 phases")
+
+    @property
+    def full(self) -> bool:
+        return self.soc_percent >= 100.0
+
+    def charge(self, watts: float, seconds: float) -> None:
+        kwh = watts * seconds / 3_600_000.0
+        self.soc_percent = min(100.0, self.soc_percent + 100.0 * kwh / self.capacity_kwh)
+
+
+# --- what the EV's board tells it -------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class DutySeen:
+    """The PWM duty (percent) the EV reads on the pilot; None without PWM."""
+
+    duty_percent: float | None
+
+
+@dataclass(frozen=True, slots=True)
+class PowerSeen:
+    """The EVSE's contactor closed (True) or opened."""
+
+    on: bool
+
+
+EvInput = DutySeen | PowerSeen
+
+
+# --- what the EV does --------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class SetCpState:
+    state: EvCpState
+
+
+@dataclass(frozen=True, slots=True)
+class SetDiodeFail:
+    failed: bool
+
+
+@dataclass(frozen=True, slots=True)
+class SetRcdCurrent:
+    milliamps: float
+
+
+@dataclass(frozen=True, slots=True)
+class DrawCurrent:
+    """The current the EV now draws per phase, on this many phases."""
+
+    amps: float
+    phases: int
+
+
+@dataclass(frozen=True, slots=True)
+class CommandDone:
+    """A script command finished; for logs and for tests."""
+
+    command: Command
+
+
+EvAction = SetCpState | SetDiodeFail | SetRcdCurrent | DrawCurrent | CommandDone
+
+
+@dataclass
+class Ev:
+    """One simulated EV running one script."""
+
+    script: Sequence[Command]
+    battery: Battery = field(default_factory=Battery)
+    plugged: bool = True
+
+    wants_charge: bool = False
+    error_e: bool = False
+    diode_failed: bool = False
+    rcd_milliamps: float = 0.0
+    duty_percent: float | None = None
+    power_on: bool = False
+    regulated: bool = True
+    target_amps: float | None = None  # None: whatever the battery takes
+    target_phases: int | None = None
+    energy_wh: float = 0.0
+
+    _next: int = 0
+    _command_started: float | None = None
+    _last_try: float = 0.0
+    _last_integrated: float | None = None
+    _cp: EvCpState | None = None
+    _draw: DrawCurrent | None = None
+    _diode_reported: bool = False
+    _rcd_reported: float = 0.0
+
+    @property
+    def finished(self) -> bool:
+        return self._next >= len(self.script)
+
+    @property
+    def current_command(self) -> Command | None:
+        return None if self.finished else self.script[self._next]
+
+    @property
+    def cp(self) -> EvCpState | None:
+        return self._cp
+
+    @property
+    def drawing(self) -> DrawCurrent:
+        return self._draw or DrawCurrent(0.0, self.battery.phases)
+
+    def handle(self, event: EvInput, now: float) -> list[EvAction]:
+        self._integrate(now)
+        match event:
+            case DutySeen(duty_percent=duty):
+                self.duty_percent = duty
+            case PowerSeen(on=on):
+                self.power_on = on
+        out: list[EvAction] = []
+        self._run_script(now, out)
+        self._behave(out)
+        return out
+
+    def tick(self, now: float) -> list[EvAction]:
+        """Run due commands and integrate the battery; call at :attr:`next_deadline`."""
+        self._integrate(now)
+        out: list[EvAction] = []
+        self._run_script(now, out)
+        self._behave(out)
+        return out
+
+    @property
+    def next_deadline(self) -> float | None:
+        deadlines: list[float] = []
+        command = self.current_command
+        if command is not None:
+            retry = self._last_try + RETRY_INTERVAL_S
+            if command.name == "sleep" and self._command_started is not None:
+                retry = min(retry, self._command_started + command.args[0])
+            deadlines.append(retry)
+        if self.drawing.amps > 0 and self._last_integrated is not None:
+            deadlines.append(self._last_integrated + BATTERY_STEP_S)
+        return min(deadlines) if deadlines else None
+
+    # --- the script -----------------------------------------------------------------
+
+    def _run_script(self, now: float, out: list[EvAction]) -> None:
+        self._last_try = now
+        while (command := self.current_command) is not None:
+            if self._command_started is None:
+                self._command_started = now
+            if not self._execute(command, now):
+                return
+            out.append(CommandDone(command))
+            self._next += 1
+            self._command_started = None
+            self._behave(out)  # later commands see the pilot as this one left it
+
+    def _execute(self, command: Command, now: float) -> bool:
+        """Carry out one command; False while it is blocked."""
+        args = command.args
+        match command.name:
+            case "sleep":
+                assert self._command_started is not None
+                return now >= self._command_started + args[0]
+            case "iec_wait_pwr_ready":
+                self.wants_charge, self.error_e = True, False
+                return self.power_on
+            case "draw_power_regulated" | "draw_power_fixed":
+                self.regulated = command.name == "draw_power_regulated"
+                self.target_amps, self.target_phases = args[0], int(args[1])
+            case "pause":
+                self.wants_charge, self.error_e = False, False
+            case "unplug":
+                self.plugged, self.wants_charge, self.error_e = False, False, False
+            case "plugin":
+                self.plugged, self.error_e = True, False
+            case "set_soc":
+                self.battery.soc_percent = args[0]
+            case "error_e":
+                self.error_e = True
+            case "diode_fail":
+                self.diode_failed = True
+            case "rcd_current":
+                self.rcd_milliamps = args[0]
+            case _:  # parse_script admits only known commands
+                raise AssertionError(f"unhandled command {command.name}")
+        return True
+
+    # --- the car ----------------------------------------------------------------------
+
+    def _offered_amps(self) -> float | None:
+        """The current the PWM allows, or None if it allows no charging."""
+        if self.duty_percent is None:
+            return None
+        reading = current_for_duty(self.duty_percent / 100.0)
+        return reading.amps if reading.meaning is DutyMeaning.AMPS else None
+
+    def _wanted_cp(self) -> EvCpState:
+        if not self.plugged:
+            return EvCpState.A
+        if self.error_e:
+            return EvCpState.E
+        charge = self.wants_charge and not self.battery.full
+        return EvCpState.C if charge and self._offered_amps() is not None else EvCpState.B
+
+    def _wanted_draw(self, cp: EvCpState) -> DrawCurrent:
+        phases = min(self.target_phases or self.battery.phases, self.battery.phases)
+        offered = self._offered_amps()
+        if cp is not EvCpState.C or not self.power_on:
+            return DrawCurrent(0.0, phases)
+        target = self.battery.max_current_a if self.target_amps is None else self.target_amps
+        if not self.regulated:
+            return DrawCurrent(target, phases)  # e.g. a faulty EV ignoring the limit
+        limit = min(target, self.battery.max_current_a, offered or 0.0)
+        return DrawCurrent(limit, phases)
+
+    def _behave(self, out: list[EvAction]) -> None:
+        cp = self._wanted_cp()
+        draw = self._wanted_draw(cp)
+        # Stop drawing before leaving C, start only after entering it: like a real car.
+        if draw.amps < self.drawing.amps:
+            self._set_draw(draw, out)
+        if cp is not self._cp:
+            self._cp = cp
+            out.append(SetCpState(cp))
+        self._set_draw(draw, out)
+        if self.diode_failed != self._diode_reported:
+            self._diode_reported = self.diode_failed
+            out.append(SetDiodeFail(self.diode_failed))
+        if self.rcd_milliamps != self._rcd_reported:
+            self._rcd_reported = self.rcd_milliamps
+            out.append(SetRcdCurrent(self.rcd_milliamps))
+
+    def _set_draw(self, draw: DrawCurrent, out: list[EvAction]) -> None:
+        if draw.amps == self.drawing.amps and (draw.amps == 0 or draw == self._draw):
+            return  # phases do not matter while nothing flows
+        self._draw = draw
+        out.append(draw)
+
+    def _integrate(self, now: float) -> None:
+        """Account the energy taken in since the last call."""
+        if self._last_integrated is not None and self.power_on:
+            seconds = max(0.0, now - self._last_integrated)
+            watts = self.drawing.amps * self.drawing.phases * NOMINAL_VOLTAGE_V
+            self.battery.charge(watts, seconds)
+            self.energy_wh += watts * seconds / 3600.0
+        self._last_integrated = now

@@ -1,0 +1,88 @@
+"""The EV simulator's command language, as newcomers to EVerest's SIL know it.
+
+A script is commands separated by ``;`` or newlines, lower case, each a name followed
+by arguments split by spaces or commas: ``sleep 1;iec_wait_pwr_ready;draw_power_regulated
+16,3;sleep 30;unplug``. Parsing is strict and complete before anything runs, so a typo
+in the last command is reported with its position instead of surfacing minutes into a
+simulated session.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from dataclasses import dataclass
+
+ARITY: dict[str, int] = {
+    "sleep": 1,  # seconds
+    "iec_wait_pwr_ready": 0,  # ask for C once PWM runs; done when the contactor is closed
+    "draw_power_regulated": 2,  # amps, phases: follow the PWM limit up to amps
+    "draw_power_fixed": 2,  # amps, phases: draw amps whatever the PWM says
+    "pause": 0,  # back to B: stop asking for power
+    "unplug": 0,
+    "plugin": 0,
+    "set_soc": 1,  # percent
+    "error_e": 0,  # short the pilot to PE
+    "diode_fail": 0,  # the pilot diode goes missing
+    "rcd_current": 1,  # residual current in mA
+}
+"""Every command the simulator understands and how many numbers it takes."""
+
+_SEPARATORS = re.compile(r"[;\n]")
+_ARG_SPLIT = re.compile(r"[\s,]+")
+
+
+class ScriptError(ValueError):
+    """A script that cannot run; the message says which command and why."""
+
+
+@dataclass(frozen=True, slots=True)
+class Command:
+    name: str
+    args: tuple[float, ...] = ()
+    index: int = 0  # position in the script, for messages
+
+    def __str__(self) -> str:
+        return " ".join([self.name, ",".join(f"{a:g}" for a in self.args)]).strip()
+
+
+def parse_script(text: str) -> list[Command]:
+    """Parse a whole script, or raise :class:`ScriptError` naming the first bad command."""
+    commands: list[Command] = []
+    for raw in _SEPARATORS.split(text):
+        words = [w for w in _ARG_SPLIT.split(raw.strip()) if w]
+        if not words:
+            continue
+        name, *arg_words = words
+        where = f"command {len(commands) + 1} ({raw.strip()!r})"
+        if name not in ARITY:
+            raise ScriptError(f"{where}: unknown command {name!r}")
+        if len(arg_words) != ARITY[name]:
+            raise ScriptError(f"{where}: {name} takes {ARITY[name]} argument(s)")
+        args = tuple(_number(word, where) for word in arg_words)
+        _check_ranges(name, args, where)
+        commands.append(Command(name, args, len(commands)))
+    return commands
+
+
+def _number(word: str, where: str) -> float:
+    try:
+        value = float(word)
+    except ValueError:
+        raise ScriptError(f"{where}: {word!r} is not a number") from None
+    if not math.isfinite(value):
+        raise ScriptError(f"{where}: {word!r} is not a finite number")
+    return value
+
+
+def _check_ranges(name: str, args: tuple[float, ...], where: str) -> None:
+    if name in ("draw_power_regulated", "draw_power_fixed"):
+        amps, phases = args
+        if amps < 0:
+            raise ScriptError(f"{where}: current must not be negative")
+        if phases not in (1, 3):
+            raise ScriptError(f"{where}: phases must be 1 or 3")
+    elif name == "set_soc" and not 0 <= args[0] <= 100:
+        raise ScriptError(f"{where}: state of charge must be 0-100 %")
+    elif name in ("sleep", "rcd_current") and args[0] < 0:
+        raise ScriptError(f"{where}: {name} must not be negative")
