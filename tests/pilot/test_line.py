@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from evstack.pilot import (
     EV_RESISTANCE_OHM,
@@ -131,3 +135,54 @@ def test_impossible_commands_are_refused() -> None:
         line.ev_resistance(0.0)
     with pytest.raises(ValueError, match="cannot run"):
         line.run(-1.0)
+
+
+Action = tuple[str, object]
+actions = st.one_of(
+    st.tuples(st.just("evse_pwm"), st.floats(0.05, 0.96)),
+    st.tuples(st.sampled_from(["evse_x1", "evse_f", "evse_e", "ev_unplug"]), st.none()),
+    st.tuples(st.just("ev_state"), st.sampled_from([B, C, D])),
+    st.tuples(st.just("short_to_pe"), st.booleans()),
+)
+
+
+@dataclass
+class Circuit:
+    """The test's own model of both sides: what the standard says the line must read."""
+
+    generator: str = "x1"  # x1, pwm, f or e
+    ev: PilotState | None = None
+    shorted: bool = False
+
+    def apply(self, name: str, argument: object) -> None:
+        if name.startswith("evse_"):
+            self.generator = name.removeprefix("evse_")
+        elif name == "ev_unplug":
+            self.ev = None
+        elif name == "ev_state":
+            assert isinstance(argument, PilotState)
+            self.ev = argument
+        else:
+            self.shorted = bool(argument)
+
+    @property
+    def state(self) -> PilotState:
+        if self.shorted or self.generator == "e":
+            return E
+        if self.generator == "f":
+            return F
+        return self.ev or A
+
+
+@settings(max_examples=40, deadline=None)
+@given(st.lists(st.tuples(actions, st.floats(0.06, 0.3)), min_size=1, max_size=12))
+def test_the_analysed_state_always_follows_the_circuit(steps: list[tuple[Action, float]]) -> None:
+    line, circuit = PilotLine(flaws=ROUGH), Circuit()
+    line.run(0.05)
+    for (name, argument), seconds in steps:
+        method = getattr(line, name)
+        method() if argument is None else method(argument)
+        circuit.apply(name, argument)
+        line.run(seconds)
+        assert line.state is circuit.state
+        assert line.faults == PilotFault.NONE
