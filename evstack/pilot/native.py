@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from array import array
 from collections.abc import Sequence
+from dataclasses import fields
 from typing import Any
 
 from evstack.ext._pilot import ffi, lib
@@ -88,8 +89,8 @@ class Analyser:
         self.config.validate(sample_rate_hz)
         self.sample_rate_hz = float(sample_rate_hz)
         c_config = ffi.new("cp_config *")
-        for name in AnalyserConfig.__slots__:
-            setattr(c_config, name, getattr(self.config, name))
+        for field in fields(AnalyserConfig):
+            setattr(c_config, field.name, getattr(self.config, field.name))
         if lib.cp_config_check(c_config, self.sample_rate_hz) != 0:
             raise ValueError(f"the C analyser refused {self.config} at {sample_rate_hz} Hz")
         raw = lib.cp_analyser_new(self.sample_rate_hz, c_config, int(keep_measurements))
