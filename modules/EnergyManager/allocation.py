@@ -22,7 +22,7 @@ never push a fuse over its limit.
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 
 PHASES = (1, 2, 3)
@@ -103,23 +103,21 @@ def allocate(root: Node, nominal_volts: float = 230.0) -> dict[str, float]:
     evses = list(walk_evses(root))
     if len({e.uuid for e in evses}) != len(evses):
         raise ValueError("every EVSE in the energy tree needs its own uuid")
-    constraints = constraints_of(root, nominal_volts)
+    filling = _Filling(constraints_of(root, nominal_volts))
     ceiling = {e.uuid: _ceiling(e, nominal_volts) for e in evses}
     current = dict.fromkeys(ceiling, 0.0)
-
-    def room(c: Constraint) -> float:
-        return c.capacity - sum(w * current[uuid] for uuid, w in c.weights.items())
 
     granted: list[str] = []
     for evse in evses:
         minimum = max(evse.min_amps, 0.0)
         if not evse.active or not evse.phases or ceiling[evse.uuid] < max(minimum, _EPS):
             continue
-        if all(c.weights.get(evse.uuid, 0.0) * minimum <= room(c) + _EPS for c in constraints):
+        if filling.fits(evse.uuid, minimum):
+            filling.raise_by(evse.uuid, minimum)
             current[evse.uuid] = minimum
             granted.append(evse.uuid)
 
-    _fill(granted, current, ceiling, constraints, room)
+    filling.fill(granted, current, ceiling)
     return {uuid: _round_down(value) for uuid, value in current.items()}
 
 
@@ -128,33 +126,51 @@ def _ceiling(evse: EvseDemand, nominal_volts: float) -> float:
     return max(min(evse.max_amps, by_power), 0.0)
 
 
-def _fill(
-    rising: list[str],
-    current: dict[str, float],
-    ceiling: Mapping[str, float],
-    constraints: list[Constraint],
-    room: Callable[[Constraint], float],
-) -> None:
-    """Progressive filling from the current levels; mutates ``current``."""
-    unfrozen = [u for u in rising if current[u] < ceiling[u] - _EPS]
-    # Each round freezes an EVSE, fills a constraint or merges two levels, so this terminates.
-    for _ in range(4 * (len(rising) + len(constraints)) + 4):
-        if not unfrozen:
-            return
-        level = min(current[u] for u in unfrozen)
-        lowest = [u for u in unfrozen if current[u] <= level + _EPS]
-        higher = [current[u] for u in unfrozen if current[u] > level + _EPS]
-        step = min([*higher, *(ceiling[u] for u in lowest)]) - level
-        for c in constraints:
-            weight = sum(c.weights.get(u, 0.0) for u in lowest)
-            if weight > 0:
-                step = min(step, max(room(c), 0.0) / weight)
-        for u in lowest:
-            current[u] += step
-        full = [c for c in constraints if room(c) <= _EPS]
-        blocked = {u for c in full for u, w in c.weights.items() if w > 0}
-        unfrozen = [u for u in unfrozen if u not in blocked and current[u] < ceiling[u] - _EPS]
-    raise AssertionError("progressive filling did not converge")  # pragma: no cover
+class _Filling:
+    """The room left in every constraint, kept up to date as currents rise."""
+
+    def __init__(self, constraints: list[Constraint]) -> None:
+        self._room = [c.capacity for c in constraints]
+        self._members = [c.weights for c in constraints]
+        self._of: dict[str, list[tuple[int, float]]] = {}
+        for index, c in enumerate(constraints):
+            for uuid, weight in c.weights.items():
+                if weight > 0:
+                    self._of.setdefault(uuid, []).append((index, weight))
+
+    def fits(self, uuid: str, amps: float) -> bool:
+        return all(w * amps <= self._room[i] + _EPS for i, w in self._of.get(uuid, ()))
+
+    def raise_by(self, uuid: str, amps: float) -> None:
+        for index, weight in self._of.get(uuid, ()):
+            self._room[index] -= weight * amps
+
+    def fill(
+        self, rising: list[str], current: dict[str, float], ceiling: Mapping[str, float]
+    ) -> None:
+        """Progressive filling from the current levels; mutates ``current``."""
+        unfrozen = [u for u in rising if current[u] < ceiling[u] - _EPS]
+        # Each round freezes an EVSE, fills a constraint or merges two levels: it terminates.
+        for _ in range(4 * (len(rising) + len(self._room)) + 4):
+            if not unfrozen:
+                return
+            level = min(current[u] for u in unfrozen)
+            lowest = [u for u in unfrozen if current[u] <= level + _EPS]
+            higher = [current[u] for u in unfrozen if current[u] > level + _EPS]
+            step = min([*higher, *(ceiling[u] for u in lowest)]) - level
+            load: dict[int, float] = {}
+            for u in lowest:
+                for index, weight in self._of.get(u, ()):
+                    load[index] = load.get(index, 0.0) + weight
+            for index, weight in load.items():
+                step = min(step, max(self._room[index], 0.0) / weight)
+            for u in lowest:
+                current[u] += step
+                self.raise_by(u, step)
+            full = [i for i in load if self._room[i] <= _EPS]
+            blocked = {u for i in full for u, w in self._members[i].items() if w > 0}
+            unfrozen = [u for u in unfrozen if u not in blocked and current[u] < ceiling[u] - _EPS]
+        raise AssertionError("progressive filling did not converge")  # pragma: no cover
 
 
 def _round_down(value: float) -> float:
