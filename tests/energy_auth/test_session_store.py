@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from evstack.modules.SessionStore.store import SessionStore, SessionStoreError
+from evstack.modules.SessionStore.database import SessionDatabase, SessionDatabaseError
 
 T0 = "2026-11-23T10:00:00Z"
 T1 = "2026-11-23T11:30:00Z"
@@ -20,13 +20,13 @@ T1 = "2026-11-23T11:30:00Z"
 
 def test_finished_session_survives_reopening(tmp_path: Path) -> None:
     db = tmp_path / "sessions.db"
-    with SessionStore(db) as store:
+    with SessionDatabase(db) as store:
         store.session_started("s1", evse_id=1, id_token="AABBCCDD", started_at=T0, start_wh=1000.0)
         done = store.session_finished(
             "s1", stopped_at=T1, stop_wh=12_500.0, stop_reason="EVDisconnected"
         )
     assert done.energy_wh == pytest.approx(11_500.0)
-    with SessionStore(db) as reopened:
+    with SessionDatabase(db) as reopened:
         (session,) = reopened.sessions(finished_only=True)
     assert session == done
     assert session.id_token == "AABBCCDD"
@@ -35,9 +35,9 @@ def test_finished_session_survives_reopening(tmp_path: Path) -> None:
 
 def test_session_open_at_a_crash_is_closed_on_restart(tmp_path: Path) -> None:
     db = tmp_path / "sessions.db"
-    with SessionStore(db) as store:
+    with SessionDatabase(db) as store:
         store.session_started("s1", 1, "card", T0, 500.0)
-    with SessionStore(db) as restarted:
+    with SessionDatabase(db) as restarted:
         assert restarted.sessions(finished_only=True) == []
         assert restarted.close_interrupted(stopped_at=T1) == ["s1"]
         (session,) = restarted.sessions(finished_only=True)
@@ -46,30 +46,30 @@ def test_session_open_at_a_crash_is_closed_on_restart(tmp_path: Path) -> None:
 
 
 def test_bad_requests_are_refused_and_change_nothing(tmp_path: Path) -> None:
-    with SessionStore(tmp_path / "sessions.db") as store:
+    with SessionDatabase(tmp_path / "sessions.db") as store:
         store.session_started("s1", 1, None, T0, 0.0)
-        with pytest.raises(SessionStoreError, match="already started"):
+        with pytest.raises(SessionDatabaseError, match="already started"):
             store.session_started("s1", 2, "other", T1, 5.0)
-        with pytest.raises(SessionStoreError, match="no open session 'nope'"):
+        with pytest.raises(SessionDatabaseError, match="no open session 'nope'"):
             store.session_finished("nope", T1, 10.0, "Local")
         store.session_finished("s1", T1, 10.0, "Local")
-        with pytest.raises(SessionStoreError, match="no open session 's1'"):
+        with pytest.raises(SessionDatabaseError, match="no open session 's1'"):
             store.session_finished("s1", T1, 99.0, "Local")
         (session,) = store.sessions()
     assert (session.evse_id, session.stop_wh) == (1, 10.0)
 
 
 def test_wal_mode_and_full_sync_are_on(tmp_path: Path) -> None:
-    with SessionStore(tmp_path / "sessions.db") as store:
+    with SessionDatabase(tmp_path / "sessions.db") as store:
         assert store._db.execute("PRAGMA journal_mode").fetchone() == ("wal",)
         assert store._db.execute("PRAGMA synchronous").fetchone() == (2,)  # FULL
 
 
 _WRITER = """
 import sys
-from evstack.modules.SessionStore.store import SessionStore
+from evstack.modules.SessionStore.database import SessionDatabase
 
-store = SessionStore(sys.argv[1])
+store = SessionDatabase(sys.argv[1])
 i = 0
 while True:
     store.session_started(f"s{i}", 1, "card", "2026-11-23T10:00:00Z", float(i))
@@ -93,7 +93,7 @@ def test_kill_mid_write_loses_nothing_committed(tmp_path: Path) -> None:
     writer.wait()
     assert confirmed >= 50, "the writer never got going"
 
-    with SessionStore(db) as store:
+    with SessionDatabase(db) as store:
         assert store._db.execute("PRAGMA integrity_check").fetchone() == ("ok",)
         finished = {s.session_id for s in store.sessions(finished_only=True)}
         assert {f"s{i}" for i in range(confirmed + 1)} <= finished
@@ -108,5 +108,5 @@ def test_corrupt_file_is_reported_not_overwritten(tmp_path: Path) -> None:
     db = tmp_path / "sessions.db"
     db.write_bytes(b"this is not a database" * 100)
     with pytest.raises(sqlite3.DatabaseError):
-        SessionStore(db)
+        SessionDatabase(db)
     assert db.read_bytes().startswith(b"this is not a database")

@@ -54,11 +54,11 @@ class StoredSession:
         return None if self.stop_wh is None else self.stop_wh - self.start_wh
 
 
-class SessionStoreError(Exception):
+class SessionDatabaseError(Exception):
     """A session could not be recorded as asked; nothing was written."""
 
 
-class SessionStore:
+class SessionDatabase:
     """The sessions database at ``path``; open it once per process and close it on shutdown."""
 
     def __init__(self, path: str | Path) -> None:
@@ -75,7 +75,7 @@ class SessionStore:
     def close(self) -> None:
         self._db.close()
 
-    def __enter__(self) -> SessionStore:
+    def __enter__(self) -> SessionDatabase:
         return self
 
     def __exit__(self, *exc_info: object) -> None:
@@ -102,7 +102,7 @@ class SessionStore:
                     (session_id, evse_id, id_token, started_at, start_wh),
                 )
         except sqlite3.IntegrityError:
-            raise SessionStoreError(f"session {session_id!r} was already started") from None
+            raise SessionDatabaseError(f"session {session_id!r} was already started") from None
 
     def session_finished(
         self, session_id: str, stopped_at: str, stop_wh: float, stop_reason: str
@@ -114,7 +114,7 @@ class SessionStore:
                 (stopped_at, stop_wh, stop_reason, session_id),
             ).rowcount
         if updated != 1:
-            raise SessionStoreError(f"no open session {session_id!r} to finish")
+            raise SessionDatabaseError(f"no open session {session_id!r} to finish")
         found = self.get(session_id)
         assert found is not None
         return found
