@@ -1,0 +1,1 @@
+"""BoardSimulator: the charger's and the EV's boards on one simulated cable."""
