@@ -59,7 +59,7 @@ STEP_S = 0.005
 _KNOWN_FAULTS = {f.value: f for f in Fault}
 
 
-class SafetyViolation(AssertionError):
+class SafetyViolationError(AssertionError):
     pass
 
 
@@ -149,9 +149,9 @@ class ChargePoint:
         for action in actions:
             match action:
                 case SetCpState(state=state):
-                    if state.value not in ("C", "D") and self.board.relay_on:
-                        if self._open_deadline is None:
-                            self._open_deadline = self.now + CONTACTOR_OPEN_DEADLINE_S
+                    leaving = state.value not in ("C", "D") and self.board.relay_on
+                    if leaving and self._open_deadline is None:
+                        self._open_deadline = self.now + CONTACTOR_OPEN_DEADLINE_S
                     self.board.ev_set_cp_state(state.value)
                 case SetDiodeFail(failed=failed):
                     self.board.ev_diode_fail(failed)
@@ -170,7 +170,7 @@ class ChargePoint:
         if self._f_at is not None:
             held = self.now - self._f_at
             if held < STATE_F_MIN_S - 1e-9:
-                raise SafetyViolation(f"state F released after {held:.3f} s at t={self.now:.3f}")
+                raise SafetyViolationError(f"F released after {held:.3f} s (t={self.now:.3f})")
             self._f_at = None
 
     def check_safety(self) -> None:
@@ -179,7 +179,7 @@ class ChargePoint:
             self._open_deadline = None
             return
         if self._open_deadline is not None and self.now > self._open_deadline + 1e-9:
-            raise SafetyViolation(f"contactor still closed 100 ms after C/D ended (t={self.now})")
+            raise SafetyViolationError(f"contactor closed 100 ms after C/D ended (t={self.now})")
         if not board.power_allowed:
             # Only the contactor's drop-out time may separate a withdrawal from the opening.
             return
@@ -195,4 +195,4 @@ class ChargePoint:
             if off_for > C1_TIMEOUT_S + STEP_S + 1e-9:
                 problems.append(f"PWM off for {off_for:.3f} s")
         if problems:
-            raise SafetyViolation(f"power on at t={self.now:.3f} although " + ", ".join(problems))
+            raise SafetyViolationError(f"power on at t={self.now:.3f}: " + ", ".join(problems))
