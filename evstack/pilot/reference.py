@@ -77,7 +77,7 @@ class ReferenceSynthesiser:
         down = _NOMINAL_SWING_V * self.dt / w.fall_s if w.fall_s > 0.0 else 0.0
         out = array("f")
         for _ in range(count):
-            target = w.high_v if self._phase < w.duty * self._period else w.low_v
+            target = self._target(w)
             level = self._level
             if level < target:
                 level = level + up if up > 0.0 and level + up < target else target
@@ -93,6 +93,24 @@ class ReferenceSynthesiser:
                 self._phase = self._phase - self._period
                 self._period = self._next_period(w)
         return out
+
+    def _target(self, w: Waveform) -> float:
+        """The ideal line averaged over this sample's interval (an integrating ADC)."""
+        if w.duty >= 1.0:
+            return w.high_v
+        if w.duty <= 0.0:
+            return w.low_v
+        end = self._phase + self.dt
+        high_end = w.duty * self._period
+        high_time = max(min(end, high_end) - self._phase, 0.0)
+        if end > self._period:
+            high_time = high_time + min(end - self._period, high_end)
+        fraction = high_time / self.dt
+        if fraction >= 1.0:
+            return w.high_v
+        if fraction <= 0.0:
+            return w.low_v
+        return w.low_v + (w.high_v - w.low_v) * fraction
 
     def _next_period(self, w: Waveform) -> float:
         period = 1.0 / w.frequency_hz
@@ -137,6 +155,7 @@ class ReferenceAnalyser:
         self._window_emitted = False
         self._ring = [0.0] * _RING
         # the PWM period being assembled
+        self._period_sum = 0.0
         self._have_rise = False
         self._rise_at = 0
         self._have_high = False
@@ -198,6 +217,7 @@ class ReferenceAnalyser:
             ring[t % _RING] = x
             if x < -cfg.schmitt_v if self._high else x > cfg.schmitt_v:
                 self._on_edge(not self._high)
+            self._period_sum = self._period_sum + x
             if t - self._edge_at >= self._guard:
                 self._sum = self._sum + x
                 self._counted += 1
@@ -226,6 +246,13 @@ class ReferenceAnalyser:
             total = total + self._ring[j % _RING]
         return total / (hi - lo)
 
+    def _period_duty(self, period: int, high_v: float, low_v: float) -> float:
+        swing = high_v - low_v
+        if swing < 2.0 * self.config.schmitt_v:
+            return (self._fall_at - self._rise_at) / period
+        duty = (self._period_sum / period - low_v) / swing
+        return 0.0 if duty < 0.0 else 1.0 if duty > 1.0 else duty
+
     def _on_edge(self, rising: bool) -> None:
         measurable = self._segment_from_edge and not self._window_emitted
         if not rising:
@@ -236,20 +263,22 @@ class ReferenceAnalyser:
         else:
             if self._have_rise and self._have_high and measurable:
                 period = self._t - self._rise_at
+                low_v = self._plateau()
                 self._take(
                     Measurement(
                         start=self._rise_at,
                         end=self._t,
                         pwm=True,
                         frequency_hz=self.sample_rate_hz / period,
-                        duty=(self._fall_at - self._rise_at) / period,
+                        duty=self._period_duty(period, self._high_v, low_v),
                         high_v=self._high_v,
-                        low_v=self._plateau(),
+                        low_v=low_v,
                     )
                 )
             self._have_rise = True
             self._rise_at = self._t
             self._have_high = False
+            self._period_sum = 0.0
         self._high = rising
         self._segment_from_edge = True
         self._edge_at = self._window_start = self._t

@@ -90,6 +90,30 @@ static double next_period(cp_synth *synth, const cp_waveform *w)
     return period;
 }
 
+/*
+ * The ideal line averaged over this sample's interval, as an integrating ADC sees it: a
+ * sample that straddles an edge lands between the plateaus, which keeps the exact edge
+ * position in the samples (the analyser's duty uses it) instead of rounding it to a sample.
+ */
+static double sample_target(const cp_synth *synth, const cp_waveform *w)
+{
+    if (w->duty >= 1.0)
+        return w->high_v;
+    if (w->duty <= 0.0)
+        return w->low_v;
+    const double end = synth->phase + synth->dt;
+    const double high_end = w->duty * synth->period;
+    double high_time = fmax(fmin(end, high_end) - synth->phase, 0.0);
+    if (end > synth->period) /* the interval runs into the next period, which starts high */
+        high_time = high_time + fmin(end - synth->period, high_end);
+    const double fraction = high_time / synth->dt;
+    if (fraction >= 1.0)
+        return w->high_v;
+    if (fraction <= 0.0)
+        return w->low_v;
+    return w->low_v + (w->high_v - w->low_v) * fraction;
+}
+
 int cp_synth_render(cp_synth *synth, const cp_waveform *w, float *out, size_t n)
 {
     if (synth == NULL || w == NULL || (out == NULL && n > 0) || cp_waveform_check(w) != CP_OK)
@@ -102,7 +126,7 @@ int cp_synth_render(cp_synth *synth, const cp_waveform *w, float *out, size_t n)
     const double up = w->rise_s > 0.0 ? NOMINAL_SWING_V * synth->dt / w->rise_s : 0.0;
     const double down = w->fall_s > 0.0 ? NOMINAL_SWING_V * synth->dt / w->fall_s : 0.0;
     for (size_t i = 0; i < n; i++) {
-        const double target = synth->phase < w->duty * synth->period ? w->high_v : w->low_v;
+        const double target = sample_target(synth, w);
         if (synth->level < target)
             synth->level = up > 0.0 && synth->level + up < target ? synth->level + up : target;
         else if (synth->level > target)
@@ -191,6 +215,7 @@ struct cp_analyser {
     float ring[RING];
 
     /* the PWM period being assembled */
+    double period_sum; /* every sample since the rising edge: its mean gives the duty */
     int have_rise;
     uint64_t rise_at;
     int have_high;
@@ -444,6 +469,21 @@ static double plateau(const cp_analyser *a)
     return sum / (double)(hi - lo);
 }
 
+/*
+ * Where the period's mean sits between its plateaus. Counting samples above the threshold
+ * would round both edges to whole samples (0.5 % of duty at 200 kS/s, 0.3 A of current);
+ * the mean also weighs the samples that straddle an edge. Falls back to counting when the
+ * plateaus are too close to tell apart.
+ */
+static double period_duty(const cp_analyser *a, uint64_t period, double high_v, double low_v)
+{
+    const double swing = high_v - low_v;
+    if (swing < 2.0 * a->cfg.schmitt_v)
+        return (double)(a->fall_at - a->rise_at) / (double)period;
+    const double duty = (a->period_sum / (double)period - low_v) / swing;
+    return duty < 0.0 ? 0.0 : duty > 1.0 ? 1.0 : duty;
+}
+
 static void on_edge(cp_analyser *a, int rising)
 {
     const int measurable = a->segment_from_edge && !a->window_emitted;
@@ -461,14 +501,15 @@ static void on_edge(cp_analyser *a, int rising)
             m.end = a->t;
             m.pwm = 1;
             m.frequency_hz = a->fs / (double)period;
-            m.duty = (double)(a->fall_at - a->rise_at) / (double)period;
             m.high_v = a->high_v;
             m.low_v = plateau(a);
+            m.duty = period_duty(a, period, m.high_v, m.low_v);
             take_measurement(a, &m);
         }
         a->have_rise = 1;
         a->rise_at = a->t;
         a->have_high = 0;
+        a->period_sum = 0.0;
     }
     a->high = rising;
     a->segment_from_edge = 1;
@@ -510,6 +551,7 @@ size_t cp_analyser_feed(cp_analyser *a, const float *samples, size_t n)
         a->ring[a->t % RING] = x;
         if (a->high ? x < -a->cfg.schmitt_v : x > a->cfg.schmitt_v)
             on_edge(a, !a->high);
+        a->period_sum = a->period_sum + x;
         if (a->t - a->edge_at >= a->guard) {
             a->sum = a->sum + x;
             a->counted++;

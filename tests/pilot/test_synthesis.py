@@ -131,3 +131,11 @@ def test_c_and_reference_draw_identical_samples(
     fast, slow = Synthesiser(sample_rate_hz, seed), ReferenceSynthesiser(sample_rate_hz, seed)
     for waveform, count in pieces:
         assert fast.render(waveform, count) == slow.render(waveform, count)
+
+
+def test_a_sample_straddling_an_edge_averages_its_interval() -> None:
+    # 100 kS/s: 10 us per sample; 0.2533 duty puts the falling edge 3.3 us into sample 25.
+    samples = Synthesiser(100_000.0).render(Waveform(9.0, duty=0.2533), 100)
+    assert samples[24] == 9.0
+    assert samples[25] == pytest.approx(-12.0 + 21.0 * 0.33, abs=1e-4)
+    assert samples[26] == -12.0
