@@ -102,6 +102,10 @@ class ReferenceSynthesiser:
             return w.low_v
         end = self._phase + self.dt
         high_end = w.duty * self._period
+        if end <= high_end:
+            return w.high_v
+        if self._phase >= high_end and end <= self._period:
+            return w.low_v
         high_time = max(min(end, high_end) - self._phase, 0.0)
         if end > self._period:
             high_time = high_time + min(end - self._period, high_end)

@@ -103,6 +103,10 @@ static double sample_target(const cp_synth *synth, const cp_waveform *w)
         return w->low_v;
     const double end = synth->phase + synth->dt;
     const double high_end = w->duty * synth->period;
+    if (end <= high_end)
+        return w->high_v;
+    if (synth->phase >= high_end && end <= synth->period)
+        return w->low_v;
     double high_time = fmax(fmin(end, high_end) - synth->phase, 0.0);
     if (end > synth->period) /* the interval runs into the next period, which starts high */
         high_time = high_time + fmin(end - synth->period, high_end);
