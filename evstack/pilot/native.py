@@ -7,6 +7,7 @@ hand them any slice of time it likes.
 
 from __future__ import annotations
 
+import math
 from array import array
 from collections.abc import Sequence
 from dataclasses import fields
@@ -41,8 +42,8 @@ class Synthesiser:
     """Draws a sampled pilot waveform, deterministic for a given seed."""
 
     def __init__(self, sample_rate_hz: float, seed: int = 0) -> None:
-        if not sample_rate_hz > 0.0:
-            raise ValueError(f"sample rate must be positive, got {sample_rate_hz}")
+        if not (math.isfinite(sample_rate_hz) and sample_rate_hz > 0.0):
+            raise ValueError(f"sample rate must be positive and finite, got {sample_rate_hz}")
         if not 0 <= seed < 2**64:
             raise ValueError("seed must fit in 64 unsigned bits")
         self.sample_rate_hz = float(sample_rate_hz)
@@ -53,6 +54,8 @@ class Synthesiser:
 
     def render(self, waveform: Waveform, count: int) -> array[float]:
         """The next ``count`` samples of ``waveform``."""
+        if count < 0:
+            raise ValueError(f"cannot render {count} samples")
         out = array("f", bytes(4 * count))
         self.render_into(waveform, out)
         return out

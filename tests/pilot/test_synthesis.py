@@ -139,3 +139,14 @@ def test_a_sample_straddling_an_edge_averages_its_interval() -> None:
     assert samples[24] == 9.0
     assert samples[25] == pytest.approx(-12.0 + 21.0 * 0.33, abs=1e-4)
     assert samples[26] == -12.0
+
+
+@pytest.mark.parametrize("sample_rate_hz", [0.0, -1.0, math.nan, math.inf])
+def test_an_impossible_sample_rate_is_refused(sample_rate_hz: float) -> None:
+    with pytest.raises(ValueError, match="sample rate"):
+        Synthesiser(sample_rate_hz)
+
+
+def test_a_negative_count_is_refused() -> None:
+    with pytest.raises(ValueError, match="cannot render -1"):
+        Synthesiser(100_000.0).render(Waveform(9.0), -1)
