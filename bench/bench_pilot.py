@@ -7,7 +7,6 @@ and rates are per sample, so the slices compare. The last line is the BENCH summ
 
 from __future__ import annotations
 
-import sys
 import time
 from array import array
 from collections.abc import Callable
@@ -80,4 +79,4 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    main()
