@@ -250,3 +250,11 @@ def test_feed_accepts_plain_sequences() -> None:
     values = list(script([(steady(D), 0.02)], FS))
     assert states(Analyser(FS).feed(values)) == [D]
     assert states(Analyser(FS).feed(array("d", values))) == [D]
+
+
+def test_an_empty_chunk_is_a_no_op() -> None:
+    analyser = Analyser(FS)
+    assert analyser.feed(array("f")) == []
+    assert analyser.feed([]) == []
+    assert analyser.position == 0
+    assert analyser.state is None
