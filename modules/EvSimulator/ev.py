@@ -123,6 +123,7 @@ class Ev:
     script: Sequence[Command]
     battery: Battery = field(default_factory=Battery)
     plugged: bool = True
+    follows_pilot: bool = True  # False: a faulty EV that keeps drawing when the PWM stops
 
     wants_charge: bool = False
     error_e: bool = False
@@ -140,6 +141,7 @@ class Ev:
     _last_try: float = 0.0
     _last_integrated: float | None = None
     _cp: EvCpState | None = None
+    _last_offered: float | None = None
     _draw: DrawCurrent | None = None
     _diode_reported: bool = False
     _rcd_reported: float = 0.0
@@ -243,9 +245,14 @@ class Ev:
     def _offered_amps(self) -> float | None:
         """The current the PWM allows, or None if it allows no charging."""
         if self.duty_percent is None:
-            return None
-        reading = current_for_duty(self.duty_percent / 100.0)
-        return reading.amps if reading.meaning is DutyMeaning.AMPS else None
+            offered = None
+        else:
+            reading = current_for_duty(self.duty_percent / 100.0)
+            offered = reading.amps if reading.meaning is DutyMeaning.AMPS else None
+        if offered is None and not self.follows_pilot and self._cp is EvCpState.C:
+            return self._last_offered  # the faulty EV carries on with what it last saw
+        self._last_offered = offered
+        return offered
 
     def _wanted_cp(self) -> EvCpState:
         if not self.plugged:
