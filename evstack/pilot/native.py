@@ -3,16 +3,23 @@
 The C objects are streaming: a :class:`Synthesiser` continues its waveform and an
 :class:`Analyser` its periods and debouncing from one chunk to the next, so a simulator can
 hand them any slice of time it likes.
+
+Importing this module checks that the compiled extension matches the C sources next to it:
+in an editable install, editing ``ext/pilot/`` without reinstalling would otherwise run the
+old code silently (and the bit-exact tests against the reference would fail mysteriously).
 """
 
 from __future__ import annotations
 
+import hashlib
 import math
 from array import array
 from collections.abc import Sequence
 from dataclasses import fields
+from pathlib import Path
 from typing import Any
 
+import evstack.ext
 from evstack.ext._pilot import ffi, lib
 from evstack.pilot.types import (
     AnalyserConfig,
@@ -29,6 +36,24 @@ from evstack.pilot.types import (
 )
 
 _DRAIN = 64  # events or measurements copied out per call
+_SOURCES = ("pilot.h", "pilot.c")  # in the order ext/pilot/build_pilot.py hashes them
+
+
+def _check_build() -> None:
+    sources = [Path(evstack.ext.__file__).parent / "pilot" / name for name in _SOURCES]
+    if not all(source.is_file() for source in sources):
+        return  # an install without the sources: nothing to compare with
+    digest = hashlib.sha256()
+    for source in sources:
+        digest.update(source.read_bytes())
+    if ffi.string(lib.cp_source_digest()).decode() != digest.hexdigest():
+        raise ImportError(
+            "evstack.ext._pilot was built from older ext/pilot/ sources; "
+            "rebuild it with `pip install -e .` (or `make install`)"
+        )
+
+
+_check_build()
 
 
 def as_samples(samples: Sequence[float]) -> array[float]:
