@@ -131,7 +131,7 @@ def test_battery_full_ends_charging_by_the_ev() -> None:
 # --- safety as a property ---------------------------------------------------------------
 
 _ev_commands = st.one_of(
-    st.floats(0.05, 4).map(lambda s: f"sleep {s:.2f}"),
+    st.floats(0.05, 8).map(lambda s: f"sleep {s:.2f}"),
     st.just("iec_wait_pwr_ready"),
     st.tuples(st.integers(0, 40), st.sampled_from([1, 3])).map(
         lambda a: f"draw_power_regulated {a[0]},{a[1]}"
@@ -160,7 +160,7 @@ _evse_inputs: st.SearchStrategy[Input] = st.one_of(
     suppress_health_check=[HealthCheck.too_slow],
 )
 @given(
-    commands=st.lists(_ev_commands, min_size=1, max_size=12),
+    commands=st.lists(_ev_commands, min_size=1, max_size=8),
     injections=st.lists(st.tuples(st.floats(0, 12), _evse_inputs), max_size=6),
     plugged=st.booleans(),
     follows_pilot=st.booleans(),
@@ -184,4 +184,4 @@ def test_power_is_never_on_unless_safe(
     for at, event in sorted(injections, key=lambda i: i[0]):
         cp.run(max(0.0, at - cp.now))
         cp.send(event)
-    cp.run(max(0.0, 14 - cp.now))
+    cp.run(max(0.0, 20 - cp.now))
