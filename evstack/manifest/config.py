@@ -86,8 +86,12 @@ def load_runtime_config(path: Path, tree: ManifestTree) -> RuntimeConfig:
     modules = checker.check_modules()
     settings = checker.settings()
     if checker.problems:
-        raise ManifestError(checker.problems)
+        raise ManifestError(sorted(checker.problems, key=_position))
     return RuntimeConfig(path=path, modules=modules, settings=settings)
+
+
+def _position(problem: Problem) -> tuple[int, int]:
+    return (problem.line or 0, problem.column or 0)
 
 
 class _ConfigChecker:
