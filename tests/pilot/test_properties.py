@@ -115,3 +115,23 @@ def test_detection_latency_at_the_edge_of_tolerance(state: PilotState) -> None:
     first, second = (e for e in events if isinstance(e, StateChanged))
     assert (first.state, second.state) == (A, state)
     assert second.time_s - 0.1 <= LATENCY_LIMIT_S
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    st.floats(0.05, 0.96),
+    st.sampled_from([B, C, D]),
+    st.floats(0.0, 0.4),
+    st.floats(0.0, 10e-6),
+    st.sampled_from([100_000.0, 200_000.0, 1_000_000.0]),
+)
+def test_the_reported_duty_is_the_signalled_one(
+    duty: float, state: PilotState, noise_v: float, ramp_s: float, sample_rate_hz: float
+) -> None:
+    """Within 0.1 % of duty (0.06 A), even where one sample is 1 % of a period."""
+    waveform = Waveform(
+        state.nominal_v, duty=duty, noise_v=noise_v, rise_s=ramp_s, fall_s=ramp_s, jitter=0.005
+    )
+    analyser = Analyser(sample_rate_hz)
+    analyser.feed(script([(waveform, 0.03)], sample_rate_hz))
+    assert analyser.duty == pytest.approx(duty, abs=0.001)
