@@ -128,6 +128,7 @@ class Analyser:
         self._events = ffi.new(f"cp_event[{_DRAIN}]")
         self._measurements: list[Measurement] = []
         self._measurement_buffer = ffi.new(f"cp_measurement[{_DRAIN}]")
+        self._last = ffi.new("cp_measurement *")
         self._out_duty = ffi.new("double *")
         self._out_frequency = ffi.new("double *")
 
@@ -154,6 +155,13 @@ class Analyser:
     def position(self) -> int:
         """Samples analysed so far."""
         return int(lib.cp_analyser_position(self._analyser))
+
+    @property
+    def last_measurement(self) -> Measurement | None:
+        """The latest period or steady window: plateau voltages and duty for telemetry."""
+        if not lib.cp_analyser_last_measurement(self._analyser, self._last):
+            return None
+        return _measurement(self._last)
 
     @property
     def state(self) -> PilotState | None:

@@ -187,6 +187,7 @@ class ReferenceAnalyser:
         self._fault_runs = [_Debounced() for _ in _FAULT_BITS]
         self._events: list[PilotEvent] = []
         self._measurements: list[Measurement] = []
+        self.last_measurement: Measurement | None = None
 
     @property
     def position(self) -> int:
@@ -314,6 +315,7 @@ class ReferenceAnalyser:
     # -- classification and debouncing
 
     def _take(self, m: Measurement) -> None:
+        self.last_measurement = m
         if self._keep_measurements:
             self._measurements.append(m)
         seen = self._classify(m.high_v if m.pwm else m.low_v, m.pwm)

@@ -256,6 +256,8 @@ struct cp_analyser {
     cp_measurement measurements[MEASUREMENT_CAP];
     size_t measurement_head;
     size_t measurement_count;
+    int have_last;
+    cp_measurement last;
 };
 
 cp_analyser *cp_analyser_new(double fs, const cp_config *config, int keep_measurements)
@@ -441,6 +443,8 @@ static void debounce_faults(cp_analyser *a, const cp_measurement *m, int32_t see
 
 static void take_measurement(cp_analyser *a, const cp_measurement *m)
 {
+    a->last = *m;
+    a->have_last = 1;
     if (a->keep_measurements && a->measurement_count < MEASUREMENT_CAP) {
         a->measurements[(a->measurement_head + a->measurement_count) % MEASUREMENT_CAP] = *m;
         a->measurement_count++;
@@ -590,6 +594,13 @@ size_t cp_analyser_drain_measurements(cp_analyser *a, cp_measurement *out, size_
 }
 
 uint64_t cp_analyser_position(const cp_analyser *a) { return a->t; }
+
+int cp_analyser_last_measurement(const cp_analyser *a, cp_measurement *out)
+{
+    if (a->have_last)
+        *out = a->last;
+    return a->have_last;
+}
 
 int32_t cp_analyser_state(const cp_analyser *a) { return a->state; }
 

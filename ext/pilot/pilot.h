@@ -117,6 +117,8 @@ size_t cp_analyser_feed(cp_analyser *analyser, const float *samples, size_t n);
 size_t cp_analyser_drain_events(cp_analyser *analyser, cp_event *out, size_t capacity);
 size_t cp_analyser_drain_measurements(cp_analyser *analyser, cp_measurement *out, size_t capacity);
 uint64_t cp_analyser_position(const cp_analyser *analyser);
+/* 1 and the latest measurement (kept or not), or 0 before the first one. */
+int cp_analyser_last_measurement(const cp_analyser *analyser, cp_measurement *out);
 int32_t cp_analyser_state(const cp_analyser *analyser);
 uint32_t cp_analyser_faults(const cp_analyser *analyser);
 /* 1 and the last reported duty and frequency while PWM is reported, else 0. */

@@ -238,6 +238,7 @@ def test_c_and_reference_agree_on_a_rough_session() -> None:
         assert len(events) > 10
         assert events == slow.feed(samples)
         assert fast.take_measurements() == slow.take_measurements()
+        assert fast.last_measurement == slow.last_measurement
         assert (fast.state, fast.duty, fast.faults, fast.position) == (
             slow.state,
             slow.duty,
@@ -258,3 +259,14 @@ def test_an_empty_chunk_is_a_no_op() -> None:
     assert analyser.feed([]) == []
     assert analyser.position == 0
     assert analyser.state is None
+
+
+def test_the_last_measurement_is_there_for_telemetry() -> None:
+    analyser = Analyser(FS)
+    assert analyser.last_measurement is None
+    analyser.feed(script([(pwm(C, 0.5), 0.02)], FS))
+    last = analyser.last_measurement
+    assert last is not None
+    assert last.pwm
+    assert (last.high_v, last.low_v, last.duty) == (6.0, -12.0, 0.5)
+    assert last.end <= analyser.position
