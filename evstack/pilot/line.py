@@ -13,9 +13,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from evstack.pilot.native import Analyser, Synthesiser
+from evstack.pilot.native import Analyser, Synthesiser, current_for_duty
 from evstack.pilot.types import (
     AnalyserConfig,
+    DutyReading,
     PilotEvent,
     PilotFault,
     PilotState,
@@ -178,6 +179,12 @@ class PilotLine:
     @property
     def faults(self) -> PilotFault:
         return self.analyser.faults
+
+    @property
+    def ev_reading(self) -> DutyReading | None:
+        """What the EV makes of the PWM it sees; ``None`` while there is no PWM."""
+        duty = self.analyser.duty
+        return None if duty is None else current_for_duty(duty)
 
     def _plateaus(self) -> tuple[float, float]:
         """Line voltage while the generator is high and while it is low."""

@@ -263,7 +263,8 @@ def test_an_empty_chunk_is_a_no_op() -> None:
 
 def test_the_last_measurement_is_there_for_telemetry() -> None:
     analyser = Analyser(FS)
-    assert analyser.last_measurement is None
+    before = analyser.last_measurement
+    assert before is None
     analyser.feed(script([(pwm(C, 0.5), 0.02)], FS))
     last = analyser.last_measurement
     assert last is not None

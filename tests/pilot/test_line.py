@@ -9,13 +9,15 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from evstack.pilot import (
+    DIGITAL_COMMUNICATION_DUTY,
     EV_RESISTANCE_OHM,
+    DutyMeaning,
+    DutyReading,
     FaultsChanged,
     LineFlaws,
     PilotFault,
     PilotLine,
     PilotState,
-    current_for_duty,
     duty_for_current,
 )
 
@@ -201,5 +203,15 @@ def test_the_ev_reads_the_current_the_evse_signals(amps: float) -> None:
     line.ev_plug()
     line.evse_pwm(duty_for_current(amps))
     line.run(0.05)
-    assert line.duty is not None
-    assert current_for_duty(line.duty).amps == pytest.approx(amps, abs=0.1)
+    assert line.ev_reading is not None
+    assert line.ev_reading.amps == pytest.approx(amps, abs=0.1)
+
+
+def test_the_ev_reads_nothing_without_pwm_and_digital_at_5_percent() -> None:
+    line = PilotLine()
+    line.ev_plug()
+    line.run(0.05)
+    assert line.ev_reading is None
+    line.evse_pwm(DIGITAL_COMMUNICATION_DUTY)
+    line.run(0.05)
+    assert line.ev_reading == DutyReading(DutyMeaning.DIGITAL)
