@@ -159,7 +159,8 @@ class AnalyserConfig:
 
     With the defaults a change is reported 5 measurements (5 PWM periods, or 5 steady windows
     of 1.5 ms) after it shows, so about 10 ms late at worst: well inside the 50 ms budget,
-    while anything longer than ~8 ms, such as a 150 ms C glitch, is still reported.
+    while anything that lasts 10 ms, such as a 150 ms C glitch, is still reported. Blips
+    shorter than 5 ms are never reported (6 ms with PWM, 8 ms steady always are).
     """
 
     window_v: float = 1.0  # a plateau within level +- window_v enters that state
