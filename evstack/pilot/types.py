@@ -160,7 +160,7 @@ class AnalyserConfig:
     With the defaults a change is reported 5 measurements (5 PWM periods, or 5 steady windows
     of 1.5 ms) after it shows, so about 10 ms late at worst: well inside the 50 ms budget,
     while anything that lasts 10 ms, such as a 150 ms C glitch, is still reported. Blips
-    shorter than 5 ms are never reported (6 ms with PWM, 8 ms steady always are).
+    shorter than 4 ms are never reported: they cannot hold 5 measurements.
     """
 
     window_v: float = 1.0  # a plateau within level +- window_v enters that state

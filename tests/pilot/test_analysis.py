@@ -274,12 +274,12 @@ def test_the_last_measurement_is_there_for_telemetry() -> None:
 
 
 @pytest.mark.parametrize("with_pwm", [True, False])
-def test_blips_under_5_ms_are_never_states_and_10_ms_always_are(with_pwm: bool) -> None:
+def test_blips_under_4_ms_are_never_states_and_10_ms_always_are(with_pwm: bool) -> None:
     def line(state: PilotState) -> Waveform:
         return pwm(state, 0.5) if with_pwm else steady(state)
 
-    for shift_s in (0.0, 0.0003, 0.0007, 0.0011):
-        blip = [(line(B), 0.05 + shift_s), (line(C), 0.0049), (line(B), 0.05)]
+    for shift_s in [i * 0.00005 for i in range(30)]:
+        blip = [(line(B), 0.05 + shift_s), (line(C), 0.0039), (line(B), 0.05)]
         assert states(Analyser(FS).feed(script(blip, FS))) == [B]
         short_state = [(line(B), 0.05 + shift_s), (line(C), 0.010), (line(B), 0.05)]
         assert states(Analyser(FS).feed(script(short_state, FS))) == [B, C, B]
