@@ -1,0 +1,5 @@
+import sys
+
+from evstack.codegen.exi.importer import main
+
+sys.exit(main())

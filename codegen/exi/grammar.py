@@ -1,0 +1,407 @@
+"""Schema-informed EXI grammars (EXI 1.0, section 8.5.4) derived from a loaded schema.
+
+The output is a plain table that both runtimes (Python and C) interpret: one grammar per
+type, each a list of states, each state a list of productions already in event-code order.
+With strict=false every state also owns an escape to second-level events, so a runtime
+derives a state's event-code width as bit_length(len(productions)); the table never
+stores widths, which keeps the one rule in one place.
+
+Production encodings (JSON arrays, first item the kind):
+  ["SE", name, grammar, next]   start element `name`, its content read with `grammar`
+  ["AT", name, datatype, next]  attribute
+  ["CH", datatype, next]        typed character data
+  ["EE"]                        end element
+  ["ANY", next]                 SE(*) from an xs:any wildcard (no schema grammar)
+  ["TEXT", next]                untyped character data in mixed content
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+from typing import Any
+
+from evstack.codegen.exi.xsd import (
+    UNBOUNDED,
+    AttributeUse,
+    ComplexType,
+    ElementDecl,
+    Group,
+    Particle,
+    QName,
+    Schema,
+    SchemaError,
+    SimpleType,
+    Wildcard,
+)
+
+# N-bit integers are used when the value range fits in 4096 values (EXI 7.1.9).
+NBIT_MAX_VALUES = 4096
+
+# Event classes in event-code order (EXI 8.5.4.4.2); SE keeps schema order inside its class.
+_CLASS_ORDER = {"AT": 0, "SE": 1, "ANY": 2, "EE": 3, "CH": 4, "TEXT": 4}
+
+
+@dataclasses.dataclass(frozen=True)
+class _Prod:
+    kind: str  # SE, ANY, AT, CH, TEXT, EE, EPS
+    item: Any = None  # ElementDecl | AttributeUse | SimpleType | Wildcard
+    target: int = -1
+
+
+class _Proto:
+    """A grammar under construction: states of productions, start state 0, EPS allowed."""
+
+    def __init__(self, states: list[list[_Prod]]) -> None:
+        self.states = states
+
+    @classmethod
+    def single(cls, prod_kind: str, item: Any) -> _Proto:
+        return cls([[_Prod(prod_kind, item, 1)], [_Prod("EE")]])
+
+    @classmethod
+    def empty(cls) -> _Proto:
+        return cls([[_Prod("EE")]])
+
+    def copy_shifted(self, offset: int) -> list[list[_Prod]]:
+        return [
+            [dataclasses.replace(p, target=p.target + offset) if p.target >= 0 else p for p in s]
+            for s in self.states
+        ]
+
+    def then(self, other: _Proto) -> _Proto:
+        """Concatenation: every EE of self continues with other's start."""
+        offset = len(self.states)
+        first = [
+            [_Prod("EPS", None, offset) if p.kind == "EE" else p for p in state]
+            for state in self.states
+        ]
+        return _Proto(first + other.copy_shifted(offset))
+
+    def optional(self) -> _Proto:
+        states = [list(s) for s in self.states]
+        if not any(p.kind == "EE" for p in states[0]):
+            states[0].append(_Prod("EE"))
+        return _Proto(states)
+
+    def looped(self) -> _Proto:
+        """Zero or more repetitions: the start may end, every other end loops back."""
+        states = [
+            [_Prod("EPS", None, 0) if p.kind == "EE" else p for p in state] for state in self.states
+        ]
+        states[0] = [p for p in states[0] if p.kind != "EPS" or p.target != 0]
+        states[0].append(_Prod("EE"))
+        return _Proto(states)
+
+
+class GrammarBuilder:
+    """Turns a `Schema` into the JSON-ready table described in the module docstring."""
+
+    def __init__(self, schema: Schema) -> None:
+        self.schema = schema
+        self.names: list[QName] = []
+        self._name_index: dict[QName, int] = {}
+        self.datatypes: list[dict[str, Any]] = []
+        self._datatype_index: dict[str, int] = {}
+        self.grammars: list[dict[str, Any]] = []
+        self._grammar_index: dict[object, int] = {}
+
+    # -- public --------------------------------------------------------------------------
+
+    def document(self) -> list[list[int]]:
+        """Global elements in EXI order (local name, then namespace): [name, grammar]."""
+        decls = sorted(self.schema.elements.values(), key=lambda d: d.name)
+        return [[self.name(d.name), self.grammar_for(d)] for d in decls]
+
+    def fragment(self) -> list[list[int]]:
+        """All element names of the schema for fragment grammars: [name, grammar].
+
+        EXI allows one name to carry different types in different places (a relaxed
+        grammar then applies); the V2G fragments only need the global declarations, so
+        names declared with conflicting types are left out rather than guessed.
+        """
+        by_name: dict[QName, ElementDecl | None] = {}
+        for decl in self._all_elements():
+            known = by_name.get(decl.name, decl)
+            by_name[decl.name] = decl if known is not None and known.type is decl.type else None
+        return [
+            [self.name(name), self.grammar_for(decl)]
+            for name, decl in sorted(by_name.items())
+            if decl is not None
+        ]
+
+    def table(self, schema_set: str, sources: list[str], fragment: bool) -> dict[str, Any]:
+        roots = self.fragment() if fragment else self.document()
+        return {
+            "format": 1,
+            "schema_set": schema_set,
+            "fragment": fragment,
+            "sources": sources,
+            "roots": roots,
+            "names": [[q.local, q.ns] for q in self.names],
+            "datatypes": self.datatypes,
+            "grammars": self.grammars,
+        }
+
+    # -- names and datatypes -------------------------------------------------------------
+
+    def name(self, qname: QName) -> int:
+        if qname not in self._name_index:
+            self._name_index[qname] = len(self.names)
+            self.names.append(qname)
+        return self._name_index[qname]
+
+    def datatype(self, stype: SimpleType) -> int:
+        spec = _datatype_spec(stype)
+        key = repr(sorted(spec.items()))
+        if key not in self._datatype_index:
+            self._datatype_index[key] = len(self.datatypes)
+            self.datatypes.append(spec)
+        return self._datatype_index[key]
+
+    # -- grammars ------------------------------------------------------------------------
+
+    def grammar_for(self, decl: ElementDecl) -> int:
+        if decl.type is None:
+            raise SchemaError(f"element {decl.name} has no resolved type")
+        return self._type_grammar(decl.type, decl.name)
+
+    def _type_grammar(self, stype: ComplexType | SimpleType, context: QName) -> int:
+        # simple types share one grammar per encoding; complex types are unique objects
+        key: object = ("CH", self.datatype(stype)) if isinstance(stype, SimpleType) else id(stype)
+        if key in self._grammar_index:
+            return self._grammar_index[key]
+        index = len(self.grammars)
+        self._grammar_index[key] = index
+        label = str(stype.name.local) if stype.name else f"{context.local} (anonymous type)"
+        entry: dict[str, Any] = {"name": label, "states": []}
+        self.grammars.append(entry)  # reserve the slot: types may be recursive
+        if isinstance(stype, SimpleType):
+            proto = _Proto.single("CH", stype)
+            lists: list[int] = []
+        else:
+            proto = self._complex(stype)
+            lists = sorted(self.name(q) for q in _repeatable_names(stype.content))
+        entry["states"] = self._emit(_normalize(proto))
+        if lists:
+            entry["lists"] = lists
+        return index
+
+    def _complex(self, ctype: ComplexType) -> _Proto:
+        attributes = _Proto.empty()
+        for use in sorted(ctype.attributes, key=lambda u: u.name):
+            step = _Proto.single("AT", use)
+            attributes = attributes.then(step if use.required else step.optional())
+        content = ctype.content
+        if isinstance(content, SimpleType):
+            body = _Proto.single("CH", content)
+        elif isinstance(content, Particle):
+            body = self._particle(content)
+        else:
+            body = _Proto.empty()
+        if ctype.mixed and not isinstance(content, SimpleType):
+            body = _Proto([[*state, _Prod("TEXT", None, i)] for i, state in enumerate(body.states)])
+        return attributes.then(body)
+
+    def _particle(self, particle: Particle) -> _Proto:
+        term = self._term(particle.term)
+        proto = _Proto.empty()
+        for _ in range(particle.min_occurs):
+            proto = proto.then(term)
+        if particle.max_occurs == UNBOUNDED:
+            proto = proto.then(term.looped())
+        else:
+            # A? A? A? written as (A (A (A)?)?)?: the same language and event codes, but
+            # deterministic by construction, so 1024 copies stay linear in size
+            tail = _Proto.empty()
+            for _ in range(particle.max_occurs - particle.min_occurs):
+                tail = term.then(tail).optional()
+            proto = proto.then(tail)
+        return proto
+
+    def _term(self, term: ElementDecl | Group | Wildcard) -> _Proto:
+        if isinstance(term, Wildcard):
+            return _Proto.single("ANY", term)
+        if isinstance(term, ElementDecl):
+            members = self.schema.substitutes(term.name) if term.is_global else [term]
+            start = [_Prod("SE", member, 1) for member in members]
+            return _Proto([start, [_Prod("EE")]])
+        parts = [self._particle(p) for p in term.particles]
+        if term.kind == "sequence":
+            proto = _Proto.empty()
+            for part in parts:
+                proto = proto.then(part)
+            return proto
+        # choice: a fresh start state that may take any branch, in schema order
+        states: list[list[_Prod]] = [[]]
+        for part in parts:
+            offset = len(states)
+            states[0].append(_Prod("EPS", None, offset))
+            states.extend(part.copy_shifted(offset))
+        if not parts:
+            states[0].append(_Prod("EE"))
+        return _Proto(states)
+
+    def _emit(self, states: list[list[_Prod]]) -> list[list[list[Any]]]:
+        out: list[list[list[Any]]] = []
+        for state in states:
+            row: list[list[Any]] = []
+            for p in state:
+                if p.kind == "SE":
+                    row.append(["SE", self.name(p.item.name), self.grammar_for(p.item), p.target])
+                elif p.kind == "AT":
+                    assert isinstance(p.item, AttributeUse)
+                    assert p.item.type is not None
+                    row.append(["AT", self.name(p.item.name), self.datatype(p.item.type), p.target])
+                elif p.kind == "CH":
+                    row.append(["CH", self.datatype(p.item), p.target])
+                elif p.kind in ("ANY", "TEXT"):
+                    row.append([p.kind, p.target])
+                else:
+                    row.append(["EE"])
+            out.append(row)
+        return out
+
+    def _all_elements(self) -> list[ElementDecl]:
+        seen: dict[int, ElementDecl] = {}
+
+        def visit_type(stype: ComplexType | SimpleType | None) -> None:
+            if isinstance(stype, ComplexType) and isinstance(stype.content, Particle):
+                visit_particle(stype.content)
+
+        def visit_particle(particle: Particle) -> None:
+            term = particle.term
+            if isinstance(term, Group):
+                for part in term.particles:
+                    visit_particle(part)
+            elif isinstance(term, ElementDecl) and id(term) not in seen:
+                seen[id(term)] = term
+                visit_type(term.type)
+
+        for decl in self.schema.elements.values():
+            if id(decl) not in seen:
+                seen[id(decl)] = decl
+                visit_type(decl.type)
+        return list(seen.values())
+
+
+def _normalize(proto: _Proto) -> list[list[_Prod]]:
+    """Remove EPS productions, merge same-event productions, order by event code.
+
+    Bounded repetition (maxOccurs="20") leaves one state with several SE(x) productions
+    leading to different copies; EXI merges their targets into one new state (8.5.4.2),
+    which is a subset construction over the epsilon-free grammar.
+    """
+
+    def closure(index: int) -> list[_Prod]:
+        result: list[_Prod] = []
+        visiting = {index}
+        stack = [iter(proto.states[index])]
+        while stack:
+            prod = next(stack[-1], None)
+            if prod is None:
+                stack.pop()
+            elif prod.kind != "EPS":
+                result.append(prod)
+            elif prod.target not in visiting:
+                visiting.add(prod.target)
+                stack.append(iter(proto.states[prod.target]))
+        return result
+
+    expanded = [closure(i) for i in range(len(proto.states))]
+    numbering: dict[frozenset[int], int] = {frozenset({0}): 0}
+    pending: list[tuple[int, ...]] = [(0,)]
+    states: list[list[_Prod]] = []
+    while pending:
+        members = pending.pop(0)
+        groups: dict[tuple[str, Any], tuple[_Prod, dict[int, None]]] = {}
+        for index in members:
+            for prod in expanded[index]:
+                key = _event_key(prod)
+                _, targets = groups.setdefault(key, (prod, {}))
+                if prod.target >= 0:
+                    targets[prod.target] = None
+        prods: list[_Prod] = []
+        for first, targets in groups.values():
+            if not targets:
+                prods.append(first)
+                continue
+            subset = frozenset(targets)
+            if subset not in numbering:
+                numbering[subset] = len(numbering)
+                pending.append(tuple(targets))
+            prods.append(dataclasses.replace(first, target=numbering[subset]))
+        attrs = sorted((p for p in prods if p.kind == "AT"), key=lambda p: p.item.name)
+        rest = sorted((p for p in prods if p.kind != "AT"), key=lambda p: _CLASS_ORDER[p.kind])
+        states.append(attrs + rest)
+    return states
+
+
+def _event_key(prod: _Prod) -> tuple[str, Any]:
+    if prod.kind in ("SE", "AT"):
+        return (prod.kind, prod.item.name)
+    return (prod.kind, None)
+
+
+def _repeatable_names(content: Particle | SimpleType | None) -> set[QName]:
+    """Names that may occur more than once in one element: they map to JSON arrays."""
+    seen: dict[QName, int] = {}
+    repeat: set[QName] = set()
+
+    def walk(particle: Particle, repeated: bool) -> None:
+        repeated = repeated or particle.max_occurs == UNBOUNDED or particle.max_occurs > 1
+        term = particle.term
+        if isinstance(term, Group):
+            for part in term.particles:
+                walk(part, repeated)
+        elif isinstance(term, ElementDecl):
+            seen[term.name] = seen.get(term.name, 0) + 1
+            if repeated or seen[term.name] > 1:
+                repeat.add(term.name)
+
+    if isinstance(content, Particle):
+        walk(content, False)
+    return repeat
+
+
+def _datatype_spec(stype: SimpleType) -> dict[str, Any]:
+    """How EXI encodes values of this type (EXI 7.1), with the facets a decoder enforces."""
+    builtin = stype.builtin
+    if stype.enumeration is not None:
+        return {"kind": "enum", "values": stype.enumeration}
+    if builtin == "boolean":
+        return {"kind": "bool"}
+    if builtin in ("hexBinary", "base64Binary"):
+        return _with_lengths({"kind": "binary", "encoding": builtin}, stype)
+    if builtin == "decimal":
+        return {"kind": "decimal"}
+    if builtin in ("float", "double"):
+        return {"kind": "float"}
+    from evstack.codegen.exi.xsd import BUILTIN_INTEGER_BOUNDS, BUILTIN_STRINGS
+
+    if builtin in BUILTIN_INTEGER_BOUNDS:
+        low, high = BUILTIN_INTEGER_BOUNDS[builtin]
+        if stype.min_inclusive is not None:
+            low = stype.min_inclusive if low is None else max(low, stype.min_inclusive)
+        if stype.max_inclusive is not None:
+            high = stype.max_inclusive if high is None else min(high, stype.max_inclusive)
+        if low is not None and high is not None and high - low + 1 <= NBIT_MAX_VALUES:
+            bits = math.ceil(math.log2(high - low + 1)) if high > low else 0
+            return {"kind": "nbit", "bits": bits, "min": low, "max": high}
+        spec: dict[str, Any] = {"kind": "uint" if low is not None and low >= 0 else "int"}
+        if low is not None:
+            spec["min"] = low
+        if high is not None:
+            spec["max"] = high
+        return spec
+    if builtin in BUILTIN_STRINGS:
+        return _with_lengths({"kind": "string"}, stype)
+    raise SchemaError(f"no EXI encoding for built-in xs:{builtin}")
+
+
+def _with_lengths(spec: dict[str, Any], stype: SimpleType) -> dict[str, Any]:
+    if stype.min_length is not None:
+        spec["min_length"] = stype.min_length
+    if stype.max_length is not None:
+        spec["max_length"] = stype.max_length
+    return spec

@@ -1,0 +1,288 @@
+"""Schema-informed EXI with the V2G options, interpreted from the derived grammar tables.
+
+V2G options (ISO 15118-2 / DIN 70121 / ISO 15118-20): header byte 0x80, bit-packed,
+strict=false, valuePartitionCapacity=0, nothing preserved. strict=false gives every
+grammar state an escape to second-level events, so a state with n productions codes its
+events in bit_length(n) bits; V2G peers never use those events and this codec refuses them.
+
+The JSON form (also documented in docs/exi.md): an element is a dict keyed by child local
+names in schema order, "@name" for attributes and "$" for character data next to
+attributes; an element of simple type is its bare value. Names the schema lets repeat are
+always arrays. Values: integers as ints, booleans as bools, enumerations and strings as
+str, hexBinary/base64Binary as lowercase hex str.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from evstack.exi.bits import BitReader, BitWriter
+from evstack.exi.errors import ExiError, ExiErrorCode
+from evstack.exi.tables import AT, CH, EE, SE, Grammar, Tables
+
+HEADER = 0x80
+MAX_DEPTH = 32  # deeper than any V2G message (ISO-20 needs about 10)
+MAX_VALUE_LENGTH = 65535  # characters or bytes, when the schema gives no maxLength
+
+Json = Any
+
+
+def decode(tables: Tables, data: bytes) -> dict[str, Json]:
+    """Decode one EXI document (or fragment) into the JSON form; all bytes must be used."""
+    if not data or data[0] != HEADER:
+        raise ExiError(ExiErrorCode.BAD_HEADER, "expected 0x80 (V2G EXI options, version 1)")
+    reader = BitReader(data, start_byte=1)
+    roots = tables.roots
+    # DocContent: one code per global element plus SE(*); FragmentContent adds ED
+    choices = len(roots) + (2 if tables.fragment else 1)
+    code = reader.read((choices - 1).bit_length())
+    if code >= len(roots):
+        raise ExiError(ExiErrorCode.UNSUPPORTED_EVENT, f"document event code {code}")
+    name, grammar = roots[code]
+    value = _Decoder(tables, reader).element(tables.grammars[grammar], 1)
+    if tables.fragment:
+        end = reader.read((choices - 1).bit_length())
+        if end != len(roots) + 1:
+            raise ExiError(ExiErrorCode.UNSUPPORTED_EVENT, "fragment with more than one element")
+    if not reader.padding_is_zero():
+        raise ExiError(ExiErrorCode.TRAILING_BYTES, "non-zero padding bits")
+    if reader.bytes_used != len(data):
+        raise ExiError(
+            ExiErrorCode.TRAILING_BYTES, f"document ends at byte {reader.bytes_used} of {len(data)}"
+        )
+    return {name: value}
+
+
+def encode(tables: Tables, message: dict[str, Json]) -> bytes:
+    """Encode the JSON form of one document (a dict with exactly one root element)."""
+    if not isinstance(message, dict) or len(message) != 1:
+        raise ExiError(ExiErrorCode.INVALID_MESSAGE, "a message is a dict with one root element")
+    [(name, value)] = message.items()
+    index = tables.root_index(name)
+    writer = BitWriter()
+    writer.write(HEADER, 8)
+    choices = len(tables.roots) + (2 if tables.fragment else 1)
+    width = (choices - 1).bit_length()
+    writer.write(index, width)
+    _Encoder(tables, writer).element(tables.grammars[tables.roots[index][1]], value, name, 1)
+    if tables.fragment:
+        writer.write(len(tables.roots) + 1, width)
+    return writer.getvalue()
+
+
+class _Decoder:
+    __slots__ = ("datatypes", "grammars", "reader")
+
+    def __init__(self, tables: Tables, reader: BitReader) -> None:
+        self.reader = reader
+        self.grammars = tables.grammars
+        self.datatypes = tables.datatypes
+
+    def element(self, grammar: Grammar, depth: int) -> Json:
+        if depth > MAX_DEPTH:
+            raise ExiError(ExiErrorCode.DEPTH_EXCEEDED, f"nesting deeper than {MAX_DEPTH}")
+        reader = self.reader
+        fields: dict[str, Json] = {}
+        text: Json = None
+        state = grammar.states[0]
+        while True:
+            count = len(state)
+            code = reader.read(count.bit_length())
+            if code >= count:
+                raise ExiError(
+                    ExiErrorCode.UNSUPPORTED_EVENT, f"second-level event in {grammar.label}"
+                )
+            prod = state[code]
+            kind = prod.kind
+            if kind == SE:
+                child = self.element(self.grammars[prod.ref], depth + 1)
+                if prod.name in grammar.lists:
+                    fields.setdefault(prod.name, []).append(child)
+                else:
+                    fields[prod.name] = child
+            elif kind == AT:
+                fields[prod.name] = self.value(prod.ref)
+            elif kind == CH:
+                text = self.value(prod.ref)
+            elif kind == EE:
+                break
+            else:
+                raise ExiError(
+                    ExiErrorCode.UNSUPPORTED_EVENT, f"wildcard or mixed content in {grammar.label}"
+                )
+            state = grammar.states[prod.next]
+        if grammar.simple:
+            return text
+        if text is not None:
+            fields["$"] = text
+        return fields
+
+    def value(self, datatype: int) -> Json:
+        spec = self.datatypes[datatype]
+        kind = spec["kind"]
+        reader = self.reader
+        if kind == "nbit":
+            value = reader.read(spec["bits"]) + spec["min"]
+            if value > spec["max"]:
+                raise ExiError(ExiErrorCode.VALUE_OUT_OF_RANGE, f"{value} > {spec['max']}")
+            return value
+        if kind == "uint":
+            value = reader.uint()
+            if value > spec.get("max", value):
+                raise ExiError(ExiErrorCode.VALUE_OUT_OF_RANGE, f"{value} > {spec['max']}")
+            return value
+        if kind == "int":
+            negative = reader.read(1)
+            magnitude = reader.uint()
+            value = -magnitude - 1 if negative else magnitude
+            if not spec.get("min", value) <= value <= spec.get("max", value):
+                raise ExiError(ExiErrorCode.VALUE_OUT_OF_RANGE, f"{value} outside its type")
+            return value
+        if kind == "bool":
+            return bool(reader.read(1))
+        if kind == "enum":
+            values = spec["values"]
+            index = reader.read((len(values) - 1).bit_length())
+            if index >= len(values):
+                raise ExiError(ExiErrorCode.VALUE_OUT_OF_RANGE, f"enumeration index {index}")
+            return values[index]
+        if kind == "string":
+            length = reader.uint()
+            if length < 2:
+                raise ExiError(ExiErrorCode.STRING_TABLE_HIT, "value-table hit with capacity 0")
+            length -= 2
+            self._check_length(spec, length, 8)
+            chars = [reader.uint() for _ in range(length)]
+            if any(c > 0x10FFFF or 0xD800 <= c <= 0xDFFF for c in chars):
+                raise ExiError(ExiErrorCode.VALUE_OUT_OF_RANGE, "invalid code point")
+            return "".join(map(chr, chars))
+        if kind == "binary":
+            length = reader.uint()
+            self._check_length(spec, length, 8)
+            return bytes(reader.read(8) for _ in range(length)).hex()
+        raise ExiError(ExiErrorCode.UNSUPPORTED_EVENT, f"datatype {kind}")
+
+    def _check_length(self, spec: dict[str, Any], length: int, min_bits: int) -> None:
+        # refuse before allocating: each item needs at least min_bits of input
+        limit = spec.get("max_length", MAX_VALUE_LENGTH)
+        if length > limit:
+            raise ExiError(ExiErrorCode.LENGTH_EXCEEDED, f"length {length} > {limit}")
+        if length * min_bits > self.reader.remaining_bits:
+            raise ExiError(ExiErrorCode.TRUNCATED, f"length {length} beyond the input")
+
+
+class _Encoder:
+    __slots__ = ("datatypes", "grammars", "writer")
+
+    def __init__(self, tables: Tables, writer: BitWriter) -> None:
+        self.writer = writer
+        self.grammars = tables.grammars
+        self.datatypes = tables.datatypes
+
+    def element(self, grammar: Grammar, value: Json, path: str, depth: int) -> None:
+        if depth > MAX_DEPTH:
+            raise ExiError(ExiErrorCode.DEPTH_EXCEEDED, f"{path}: nesting deeper than {MAX_DEPTH}")
+        pending: dict[str, list[Json]] = {}
+        if grammar.simple:
+            pending["$"] = [value]
+        elif not isinstance(value, dict):
+            raise ExiError(ExiErrorCode.INVALID_MESSAGE, f"{path}: expected an object")
+        else:
+            for key, item in value.items():
+                if key in grammar.lists:
+                    if not isinstance(item, list):
+                        raise ExiError(
+                            ExiErrorCode.INVALID_MESSAGE, f"{path}.{key}: expected an array"
+                        )
+                    pending[key] = list(reversed(item))
+                else:
+                    pending[key] = [item]
+        writer = self.writer
+        state = grammar.states[0]
+        while True:
+            chosen = -1
+            for code, prod in enumerate(state):
+                kind = prod.kind
+                if kind == EE:
+                    if not pending:
+                        chosen = code
+                        break
+                elif kind == CH:
+                    if "$" in pending:
+                        chosen = code
+                        break
+                elif prod.name in pending and kind in (SE, AT):
+                    chosen = code
+                    break
+            if chosen < 0:
+                expected = [p.name or ("text" if p.kind == CH else "end") for p in state]
+                raise ExiError(
+                    ExiErrorCode.INVALID_MESSAGE,
+                    f"{path}: cannot place {sorted(pending)}; expected one of {expected}",
+                )
+            writer.write(chosen, len(state).bit_length())
+            prod = state[chosen]
+            if prod.kind == EE:
+                return
+            key = prod.name or "$"
+            items = pending[key]
+            item = items.pop()
+            if not items:
+                del pending[key]
+            if prod.kind == SE:
+                self.element(self.grammars[prod.ref], item, f"{path}.{key}", depth + 1)
+            else:
+                self.value(prod.ref, item, f"{path}.{key}")
+            state = grammar.states[prod.next]
+
+    def value(self, datatype: int, value: Json, path: str) -> None:
+        spec = self.datatypes[datatype]
+        kind = spec["kind"]
+        writer = self.writer
+        if kind in ("nbit", "uint", "int"):
+            if not isinstance(value, int) or isinstance(value, bool):
+                raise ExiError(ExiErrorCode.INVALID_MESSAGE, f"{path}: expected an integer")
+            if not spec.get("min", value) <= value <= spec.get("max", value):
+                raise ExiError(ExiErrorCode.VALUE_OUT_OF_RANGE, f"{path}: {value} outside its type")
+            if kind == "nbit":
+                writer.write(value - spec["min"], spec["bits"])
+            elif kind == "uint":
+                writer.uint(value)
+            else:
+                writer.write(1 if value < 0 else 0, 1)
+                writer.uint(-value - 1 if value < 0 else value)
+        elif kind == "bool":
+            if not isinstance(value, bool):
+                raise ExiError(ExiErrorCode.INVALID_MESSAGE, f"{path}: expected a boolean")
+            writer.write(int(value), 1)
+        elif kind == "enum":
+            values = spec["values"]
+            if value not in values:
+                raise ExiError(
+                    ExiErrorCode.VALUE_OUT_OF_RANGE, f"{path}: {value!r} not in {values}"
+                )
+            writer.write(values.index(value), (len(values) - 1).bit_length())
+        elif kind == "string":
+            if not isinstance(value, str):
+                raise ExiError(ExiErrorCode.INVALID_MESSAGE, f"{path}: expected a string")
+            self._check_length(spec, len(value), path)
+            writer.uint(len(value) + 2)
+            for char in value:
+                writer.uint(ord(char))
+        elif kind == "binary":
+            try:
+                raw = bytes.fromhex(value)
+            except (TypeError, ValueError):
+                raise ExiError(ExiErrorCode.INVALID_MESSAGE, f"{path}: expected hex") from None
+            self._check_length(spec, len(raw), path)
+            writer.uint(len(raw))
+            for byte in raw:
+                writer.write(byte, 8)
+        else:
+            raise ExiError(ExiErrorCode.UNSUPPORTED_EVENT, f"{path}: datatype {kind}")
+
+    @staticmethod
+    def _check_length(spec: dict[str, Any], length: int, path: str) -> None:
+        limit = spec.get("max_length", MAX_VALUE_LENGTH)
+        if length > limit:
+            raise ExiError(ExiErrorCode.LENGTH_EXCEEDED, f"{path}: length {length} > {limit}")

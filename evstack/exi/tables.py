@@ -1,0 +1,100 @@
+"""The derived grammar tables (generated/exi/<set>.json), loaded once per schema set."""
+
+from __future__ import annotations
+
+import dataclasses
+import functools
+import importlib.resources
+import json
+from typing import Any
+
+from evstack.exi.errors import ExiError, ExiErrorCode
+
+SCHEMA_SETS = (
+    "app",
+    "din",
+    "iso2",
+    "iso20",
+    "iso20_ac",
+    "iso20_dc",
+    "iso20_acdp",
+    "iso20_wpt",
+    "iso2_fragment",
+    "xmldsig_fragment",
+)
+
+# Production kinds as small ints: cheap to dispatch on, and identical in the C tables.
+SE, AT, CH, EE, ANY, TEXT = range(6)
+_KINDS = {"SE": SE, "AT": AT, "CH": CH, "EE": EE, "ANY": ANY, "TEXT": TEXT}
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class Production:
+    kind: int
+    name: str  # JSON key: local name for SE, "@" + local name for AT, "" otherwise
+    ref: int  # grammar for SE, datatype for AT and CH, -1 otherwise
+    next: int  # next state, -1 for EE
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class Grammar:
+    label: str
+    states: tuple[tuple[Production, ...], ...]
+    lists: frozenset[str]  # child names that always map to JSON arrays
+    simple: bool  # only character data: the JSON value is a bare scalar
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class Tables:
+    schema_set: str
+    fragment: bool
+    roots: tuple[tuple[str, int], ...]  # (element local name, grammar) in event-code order
+    datatypes: tuple[dict[str, Any], ...]
+    grammars: tuple[Grammar, ...]
+    raw: dict[str, Any]  # the JSON as derived, for the C table emitter
+
+    def root_index(self, name: str) -> int:
+        for index, (root, _) in enumerate(self.roots):
+            if root == name:
+                return index
+        raise ExiError(ExiErrorCode.INVALID_MESSAGE, f"{name!r} is not a root of {self.schema_set}")
+
+
+@functools.cache
+def load(schema_set: str) -> Tables:
+    """The tables of one schema set; raises ExiError(UNKNOWN_SCHEMA) for an unknown id."""
+    if schema_set not in SCHEMA_SETS:
+        raise ExiError(
+            ExiErrorCode.UNKNOWN_SCHEMA, f"{schema_set!r}; known: {', '.join(SCHEMA_SETS)}"
+        )
+    resource = importlib.resources.files("evstack.generated.exi") / f"{schema_set}.json"
+    raw = json.loads(resource.read_text(encoding="utf-8"))
+    names = [local for local, _ in raw["names"]]
+    grammars = []
+    for entry in raw["grammars"]:
+        states = tuple(tuple(_production(p, names) for p in state) for state in entry["states"])
+        kinds = {p.kind for state in states for p in state}
+        simple = CH in kinds and kinds <= {CH, EE}
+        lists = frozenset(names[i] for i in entry.get("lists", ()))
+        grammars.append(Grammar(entry["name"], states, lists, simple))
+    return Tables(
+        schema_set=schema_set,
+        fragment=raw["fragment"],
+        roots=tuple((names[n], g) for n, g in raw["roots"]),
+        datatypes=tuple(raw["datatypes"]),
+        grammars=tuple(grammars),
+        raw=raw,
+    )
+
+
+def _production(item: list[Any], names: list[str]) -> Production:
+    kind = _KINDS[item[0]]
+    if kind == SE:
+        return Production(SE, names[item[1]], item[2], item[3])
+    if kind == AT:
+        return Production(AT, "@" + names[item[1]], item[2], item[3])
+    if kind == CH:
+        return Production(CH, "", item[1], item[2])
+    if kind in (ANY, TEXT):
+        return Production(kind, "", -1, item[1])
+    return Production(EE, "", -1, -1)
