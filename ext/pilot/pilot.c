@@ -82,35 +82,35 @@ int cp_waveform_check(const cp_waveform *w)
     return CP_OK;
 }
 
-static double next_period(cp_synth *synth, const cp_waveform *w)
+static double next_period(uint64_t *rng, const cp_waveform *w)
 {
     double period = 1.0 / w->frequency_hz;
     if (w->jitter > 0.0)
-        period = period * (1.0 + w->jitter * next_symmetric(&synth->rng));
+        period = period * (1.0 + w->jitter * next_symmetric(rng));
     return period;
 }
 
 /*
- * The ideal line averaged over this sample's interval, as an integrating ADC sees it: a
- * sample that straddles an edge lands between the plateaus, which keeps the exact edge
- * position in the samples (the analyser's duty uses it) instead of rounding it to a sample.
+ * The ideal line averaged over the sample interval [phase, phase + dt), as an integrating ADC
+ * sees it: a sample that straddles an edge lands between the plateaus, which keeps the exact
+ * edge position in the samples (the analyser's duty uses it) instead of rounding it away.
  */
-static double sample_target(const cp_synth *synth, const cp_waveform *w)
+static double sample_target(const cp_waveform *w, double phase, double period, double dt)
 {
     if (w->duty >= 1.0)
         return w->high_v;
     if (w->duty <= 0.0)
         return w->low_v;
-    const double end = synth->phase + synth->dt;
-    const double high_end = w->duty * synth->period;
+    const double end = phase + dt;
+    const double high_end = w->duty * period;
     if (end <= high_end)
         return w->high_v;
-    if (synth->phase >= high_end && end <= synth->period)
+    if (phase >= high_end && end <= period)
         return w->low_v;
-    double high_time = fmax(fmin(end, high_end) - synth->phase, 0.0);
-    if (end > synth->period) /* the interval runs into the next period, which starts high */
-        high_time = high_time + fmin(end - synth->period, high_end);
-    const double fraction = high_time / synth->dt;
+    double high_time = fmax(fmin(end, high_end) - phase, 0.0);
+    if (end > period) /* the interval runs into the next period, which starts high */
+        high_time = high_time + fmin(end - period, high_end);
+    const double fraction = high_time / dt;
     if (fraction >= 1.0)
         return w->high_v;
     if (fraction <= 0.0)
@@ -118,34 +118,43 @@ static double sample_target(const cp_synth *synth, const cp_waveform *w)
     return w->low_v + (w->high_v - w->low_v) * fraction;
 }
 
-int cp_synth_render(cp_synth *synth, const cp_waveform *w, float *out, size_t n)
+int cp_synth_render(cp_synth *synth, const cp_waveform *waveform, float *out, size_t n)
 {
-    if (synth == NULL || w == NULL || (out == NULL && n > 0) || cp_waveform_check(w) != CP_OK)
+    if (synth == NULL || waveform == NULL || (out == NULL && n > 0) ||
+        cp_waveform_check(waveform) != CP_OK)
         return CP_EINVAL;
+    /* Work on copies: kept in memory, the state would make a round trip per sample. */
+    const cp_waveform w = *waveform;
+    const double dt = synth->dt;
+    uint64_t rng = synth->rng;
+    double phase = synth->phase, period = synth->period, level = synth->level;
     if (!synth->started) {
-        synth->period = next_period(synth, w);
-        synth->level = w->duty > 0.0 ? w->high_v : w->low_v;
+        period = next_period(&rng, &w);
+        level = w.duty > 0.0 ? w.high_v : w.low_v;
         synth->started = 1;
     }
-    const double up = w->rise_s > 0.0 ? NOMINAL_SWING_V * synth->dt / w->rise_s : 0.0;
-    const double down = w->fall_s > 0.0 ? NOMINAL_SWING_V * synth->dt / w->fall_s : 0.0;
+    const double up = w.rise_s > 0.0 ? NOMINAL_SWING_V * dt / w.rise_s : 0.0;
+    const double down = w.fall_s > 0.0 ? NOMINAL_SWING_V * dt / w.fall_s : 0.0;
     for (size_t i = 0; i < n; i++) {
-        const double target = sample_target(synth, w);
-        if (synth->level < target)
-            synth->level = up > 0.0 && synth->level + up < target ? synth->level + up : target;
-        else if (synth->level > target)
-            synth->level =
-                down > 0.0 && synth->level - down > target ? synth->level - down : target;
-        double v = synth->level;
-        if (w->noise_v > 0.0)
-            v = v + w->noise_v * next_symmetric(&synth->rng);
+        const double target = sample_target(&w, phase, period, dt);
+        if (level < target)
+            level = up > 0.0 && level + up < target ? level + up : target;
+        else if (level > target)
+            level = down > 0.0 && level - down > target ? level - down : target;
+        double v = level;
+        if (w.noise_v > 0.0)
+            v = v + w.noise_v * next_symmetric(&rng);
         out[i] = (float)v;
-        synth->phase = synth->phase + synth->dt;
-        if (synth->phase >= synth->period) {
-            synth->phase = synth->phase - synth->period;
-            synth->period = next_period(synth, w);
+        phase = phase + dt;
+        if (phase >= period) {
+            phase = phase - period;
+            period = next_period(&rng, &w);
         }
     }
+    synth->rng = rng;
+    synth->phase = phase;
+    synth->period = period;
+    synth->level = level;
     return CP_OK;
 }
 
@@ -545,30 +554,47 @@ static void on_steady_window(cp_analyser *a)
     a->have_high = 0;
 }
 
+/*
+ * The per-sample loop keeps the running sums and the clock in locals and hands them back to
+ * the struct only around edges and steady windows: left in the struct, every sum would make
+ * a round trip through memory per sample, which made the loop three times slower.
+ */
 size_t cp_analyser_feed(cp_analyser *a, const float *samples, size_t n)
 {
     if (a == NULL || samples == NULL)
         return 0;
-    for (size_t i = 0; i < n; i++) {
+    const double schmitt_v = a->cfg.schmitt_v;
+    uint64_t t = a->t;
+    double sum = a->sum, period_sum = a->period_sum;
+    uint64_t counted = a->counted;
+    size_t i = 0;
+    for (; i < n; i++) {
         if (EVENT_CAP - a->event_count < EVENTS_PER_MEASUREMENT ||
             (a->keep_measurements && a->measurement_count == MEASUREMENT_CAP))
-            return i;
+            break;
         const float x = samples[i];
-        if (a->t == 0)
+        if (t == 0)
             a->high = x >= 0.0f;
-        a->ring[a->t % RING] = x;
-        if (a->high ? x < -a->cfg.schmitt_v : x > a->cfg.schmitt_v)
+        a->ring[t % RING] = x;
+        if (a->high ? x < -schmitt_v : x > schmitt_v) {
+            a->t = t, a->sum = sum, a->period_sum = period_sum, a->counted = counted;
             on_edge(a, !a->high);
-        a->period_sum = a->period_sum + x;
-        if (a->t - a->edge_at >= a->guard) {
-            a->sum = a->sum + x;
-            a->counted++;
+            sum = a->sum, period_sum = a->period_sum, counted = a->counted;
         }
-        if (a->t + 1 - a->window_start >= a->steady_len)
+        period_sum = period_sum + x;
+        if (t - a->edge_at >= a->guard) {
+            sum = sum + x;
+            counted++;
+        }
+        if (t + 1 - a->window_start >= a->steady_len) {
+            a->t = t, a->sum = sum, a->period_sum = period_sum, a->counted = counted;
             on_steady_window(a);
-        a->t++;
+            sum = a->sum, period_sum = a->period_sum, counted = a->counted;
+        }
+        t++;
     }
-    return n;
+    a->t = t, a->sum = sum, a->period_sum = period_sum, a->counted = counted;
+    return i;
 }
 
 size_t cp_analyser_drain_events(cp_analyser *a, cp_event *out, size_t capacity)
