@@ -2,7 +2,7 @@
 
 This is the yardstick the tests hold the C extension to: same algorithm, same order of
 floating-point operations, so both give the same samples and the same events, bit for bit.
-It is readable rather than fast (50-200 times slower, see bench/bench_pilot.py); use
+It is readable rather than fast (100-170 times slower, see bench/bench_pilot.py); use
 :mod:`evstack.pilot.native` for real work.
 """
 
