@@ -97,6 +97,9 @@ int main(void)
         check(state >= CP_STATE_UNKNOWN && state <= CP_STATE_F, "state in range");
         check(cp_analyser_faults(analyser) < 8, "fault bits");
         (void)cp_analyser_pwm(analyser, &duty, &frequency);
+        cp_measurement last;
+        if (cp_analyser_last_measurement(analyser, &last))
+            check(last.end <= fed, "the last measurement lies in the past");
         cp_analyser_free(analyser);
         cp_synth_free(synth);
     }
