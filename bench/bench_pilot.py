@@ -2,16 +2,19 @@
 
 Both analyse the same samples (a noisy, jittery 1 MS/s line going through a charging
 session) in the same run; the reference gets a shorter slice because it is so much slower,
-and rates are per sample, so the slices compare. The last line is the BENCH summary.
+and rates are per sample, so the slices compare. It also reports the detection latency of
+state changes on that line, in simulated time. The last line is the BENCH summary.
 """
 
 from __future__ import annotations
 
+import random
+import statistics
 import time
 from array import array
 from collections.abc import Callable
 
-from evstack.pilot import Analyser, Synthesiser, Waveform
+from evstack.pilot import Analyser, StateChanged, Synthesiser, Waveform
 from evstack.pilot.reference import ReferenceAnalyser, ReferenceSynthesiser
 
 SAMPLE_RATE_HZ = 1_000_000.0
@@ -60,6 +63,25 @@ def analyse(analyser: Analyser | ReferenceAnalyser, samples: array[float]) -> in
     return events
 
 
+def latencies_ms(transitions: int) -> list[float]:
+    """Confirmation delay of each state change in a random walk over B, C and D with PWM."""
+    rng = random.Random(7)
+    synth, analyser = Synthesiser(SAMPLE_RATE_HZ, seed=7), Analyser(SAMPLE_RATE_HZ)
+    state, levels = 9.0, (9.0, 6.0, 3.0)
+    changes_at: list[int] = []
+    delays: list[float] = []
+    for _ in range(transitions):
+        state = rng.choice([v for v in levels if v != state])
+        changes_at.append(analyser.position)
+        waveform = Waveform(state, duty=rng.uniform(0.05, 0.96), **FLAWS)
+        seconds = rng.uniform(0.15, 0.4)
+        for event in analyser.feed(synth.render(waveform, round(seconds * SAMPLE_RATE_HZ))):
+            if isinstance(event, StateChanged) and event.previous is not None:
+                delays.append((event.sample - changes_at[-1]) / SAMPLE_RATE_HZ * 1000)
+    assert len(delays) == transitions - 1, "every change after the first is reported once"
+    return delays
+
+
 def main() -> None:
     long = session(Synthesiser(SAMPLE_RATE_HZ, seed=1), 3.0)
     short = long[: len(long) // 10]
@@ -82,16 +104,23 @@ def main() -> None:
         len(short),
     )
 
+    delays = latencies_ms(200)
+
     print(f"samples: {len(long)} (C), {len(short)} (Python) at {SAMPLE_RATE_HZ / 1e6:g} MS/s")
     print(f"analyse    C {c_analyse / 1e6:8.1f} MS/s   Python {py_analyse / 1e6:6.2f} MS/s")
     print(f"synthesise C {c_synth / 1e6:8.1f} MS/s   Python {py_synth / 1e6:6.2f} MS/s")
     print(f"real time: one C core analyses {c_analyse / SAMPLE_RATE_HZ:.0f} lines at 1 MS/s")
+    print(
+        f"detection latency over {len(delays)} state changes (simulated time):"
+        f" mean {statistics.fmean(delays):.1f} ms, max {max(delays):.1f} ms (limit 50 ms)"
+    )
     print(
         "BENCH pilot"
         f" c_analyse_msps={c_analyse / 1e6:.1f} py_analyse_msps={py_analyse / 1e6:.3f}"
         f" ratio={c_analyse / py_analyse:.0f}"
         f" c_synth_msps={c_synth / 1e6:.1f} py_synth_msps={py_synth / 1e6:.3f}"
         f" synth_ratio={c_synth / py_synth:.0f}"
+        f" latency_mean_ms={statistics.fmean(delays):.1f} latency_max_ms={max(delays):.1f}"
     )
 
 
