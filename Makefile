@@ -10,8 +10,8 @@ STAMP  := $(VENV)/.installed
 
 install: $(STAMP)
 
-# Re-install when the packaging changes; the C extensions are built by this step.
-$(STAMP): pyproject.toml setup.py
+# Re-install when the packaging or any C source changes: the C extensions are built by this step.
+$(STAMP): pyproject.toml setup.py $(wildcard ext/*/*.c ext/*/*.h ext/*/build_*.py)
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip setuptools wheel
 	$(PY) -m pip install --quiet -e '.[dev]'
