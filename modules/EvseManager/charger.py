@@ -25,6 +25,9 @@ C1_TIMEOUT_S = 6.0  # PWM off but EV stays in C: open the contactor under load a
 PWM_UPDATE_INTERVAL_S = 5.0  # the duty changes at most this often
 STATE_F_MIN_S = 0.3  # after a fault the pilot stays at -12 V at least this long
 MIN_PWM_CURRENT_A = 6.0  # below this no PWM may be signalled: the EVSE pauses instead
+EV_FOLLOW_S = 6.0  # EVs may take this long to follow a lower PWM limit
+OVERCURRENT_MARGIN_A = 2.0  # measurement and EV tolerance before current counts as excess
+OVERCURRENT_TRIP_S = 1.0  # excess current for this long ends the transaction
 
 
 class CpState(enum.StrEnum):
@@ -173,6 +176,13 @@ class FaultChanged:
 
 
 @dataclass(frozen=True)
+class MeasuredCurrent:
+    """The meter's highest phase current, in A."""
+
+    amps: float
+
+
+@dataclass(frozen=True)
 class CableAmpacity:
     """The proximity pilot says the plugged cable carries at most this (None: unknown)."""
 
@@ -191,6 +201,7 @@ Input = (
     | Enable
     | FaultChanged
     | CableAmpacity
+    | MeasuredCurrent
 )
 
 
@@ -305,6 +316,9 @@ class Charger:
     _inoperative: bool = False
     _charged_before: bool = False
     _stop_reason: StopReason = StopReason.OTHER
+    _signalled: list[tuple[float, float]] = field(default_factory=list)  # (since, amps)
+    _excess_since: float | None = None
+    _no_grace: bool = False
 
     # --- public API -----------------------------------------------------------------
 
@@ -325,6 +339,8 @@ class Charger:
                 self.current_limit_a = max(amps, 0.0)
             case CableAmpacity(amps=amps):
                 self.cable_ampacity_a = amps
+            case MeasuredCurrent(amps=amps):
+                self._check_overcurrent(amps, now, out)
             case Authorize(token=token):
                 self._on_authorize(token, out)
             case WithdrawAuthorization():
@@ -567,13 +583,16 @@ class Charger:
             if pilot is _Pilot.PWM:
                 self._update_duty(now, out)
             return False
-        if self._pilot is _Pilot.PWM and self._power_allowed and self.cp in _DRAWING:
+        drawing = self._power_allowed and self.cp in _DRAWING
+        if self._pilot is _Pilot.PWM and drawing and not self._no_grace:
             self._c1_deadline = now + C1_TIMEOUT_S
+        self._no_grace = False
         if pilot is _Pilot.PWM:
             duty = self._wanted_duty()
             assert duty is not None  # no PWM is wanted while no current is available
             self._duty, self._last_duty_change = duty, now
             self._c1_deadline = None
+            self._signal(now)
             out.append(SetPwm(duty))
         elif pilot is _Pilot.X1:
             out.append(SetCpX1())
@@ -589,7 +608,39 @@ class Charger:
         due = now >= self._last_duty_change + PWM_UPDATE_INTERVAL_S
         if duty is not None and duty != self._duty and due:
             self._duty, self._last_duty_change = duty, now
+            self._signal(now)
             out.append(SetPwm(duty))
+
+    def _signal(self, now: float) -> None:
+        """Remember the limit now on the wire, for the over-current check."""
+        self._signalled.append((now, self._available_current()))
+        self._allowed_current(now)
+
+    def _allowed_current(self, now: float) -> float:
+        """The highest limit signalled within the EV's follow time (the one in force included)."""
+        while len(self._signalled) > 1 and self._signalled[1][0] <= now - EV_FOLLOW_S:
+            self._signalled.pop(0)
+        return max(amps for _, amps in self._signalled)
+
+    def _check_overcurrent(self, amps: float, now: float, out: list[Action]) -> None:
+        """End the transaction if the EV draws more than it was offered, for too long.
+
+        The yardstick is the highest limit signalled within the last 6 s, not the
+        limit wanted now: an EV that has not yet caught up with a lowered PWM is
+        within its rights, and tripping it would be the false alarm peers suffer.
+        """
+        if self.state is not ChargerState.CHARGING or not self._signalled:
+            self._excess_since = None
+            return
+        if amps <= self._allowed_current(now) + OVERCURRENT_MARGIN_A:
+            self._excess_since = None
+            return
+        if self._excess_since is None:
+            self._excess_since = now
+        if now - self._excess_since >= OVERCURRENT_TRIP_S:
+            self._excess_since = None
+            self._no_grace = True  # an EV ignoring the PWM gets no C1 grace either
+            self._finish_transaction(StopReason.OVERCURRENT_FAULT, out)
 
     def _drive_power(self, now: float, out: list[Action]) -> None:
         allow = self._wanted_power(now)

@@ -33,6 +33,7 @@ from evstack.modules.EvseManager.charger import (
     Fault,
     FaultChanged,
     Input,
+    MeasuredCurrent,
     Publish,
     RelayChanged,
     SessionEvent,
@@ -55,6 +56,7 @@ from evstack.modules.EvSimulator.script import parse_script
 
 CONTACTOR_OPEN_DEADLINE_S = 0.1
 STEP_S = 0.005
+METER_INTERVAL_S = 0.5
 
 _KNOWN_FAULTS = {f.value: f for f in Fault}
 
@@ -87,6 +89,7 @@ class ChargePoint:
         self.session_events: list[Publish] = []
         self.relay_log: list[tuple[float, bool]] = []
         self._unsafe_since: float | None = None
+        self._next_reading = 0.0
         self._ev_state = "A"
         self._pwm_off_at: float | None = None
         self._f_at: float | None = None
@@ -105,6 +108,10 @@ class ChargePoint:
             self.now = min(self.now + STEP_S, end)
             for event in self.board.advance(self.now):
                 self._route(event)
+            if self.now >= self._next_reading:
+                self._next_reading = self.now + METER_INTERVAL_S
+                reading = MeasuredCurrent(self.board.meter.current_a)
+                self._apply_evse(self.charger.handle(reading, self.now))
             self._apply_evse(self.charger.tick(self.now))
             self._apply_ev(self.ev.tick(self.now))
             self.check_safety()

@@ -24,6 +24,7 @@ from evstack.modules.EvseManager.charger import (
     Fault,
     FaultChanged,
     Input,
+    MeasuredCurrent,
     Pause,
     Publish,
     RaiseError,
@@ -343,3 +344,33 @@ def test_duty_for_current_table() -> None:
     assert duty_for_current(80) == pytest.approx(96)
     with pytest.raises(ValueError, match="no PWM duty"):
         duty_for_current(5.9)
+
+
+def test_overcurrent_ends_the_transaction_after_a_second() -> None:
+    run = Run().charging()
+    run.wait(10)
+    run.send(MeasuredCurrent(33))  # offered 32 A: within the margin
+    run.wait(5)
+    run.send(MeasuredCurrent(40))
+    run.wait(0.5)
+    run.send(MeasuredCurrent(40))
+    assert run.charger.power_allowed
+    run.wait(0.5)
+    fresh = run.send(MeasuredCurrent(40))
+    assert AllowPower(False) in fresh
+    assert run.stop_reasons() == [StopReason.OVERCURRENT_FAULT]
+
+
+def test_overcurrent_is_judged_against_what_was_signalled_recently() -> None:
+    run = Run().charging()
+    run.wait(10)
+    run.send(CurrentLimit(10))  # PWM drops to 10 A; the EV has 6 s to follow
+    for _ in range(11):
+        run.wait(0.5)
+        run.send(MeasuredCurrent(31))
+    assert run.charger.power_allowed  # 5.5 s after the change: still excused
+    run.wait(1)
+    run.send(MeasuredCurrent(31))
+    run.wait(1)
+    run.send(MeasuredCurrent(31))
+    assert run.stop_reasons() == [StopReason.OVERCURRENT_FAULT]

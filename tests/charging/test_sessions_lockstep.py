@@ -128,6 +128,15 @@ def test_battery_full_ends_charging_by_the_ev() -> None:
     assert not cp.board.relay_on
 
 
+def test_ev_ignoring_the_pwm_limit_is_stopped_for_overcurrent() -> None:
+    cp = ChargePoint("draw_power_fixed 32,3;iec_wait_pwr_ready;sleep 60")
+    cp.send(CurrentLimit(16))
+    cp.send(Authorize("tag-1"))
+    cp.run(10)
+    assert stop_reasons(cp) == [StopReason.OVERCURRENT_FAULT]
+    assert not cp.board.relay_on
+
+
 # --- safety as a property ---------------------------------------------------------------
 
 _ev_commands = st.one_of(
