@@ -181,7 +181,7 @@ class GrammarBuilder:
             lists: list[int] = []
         else:
             proto = self._complex(stype)
-            lists = sorted(self.name(q) for q in _repeatable_names(stype.content))
+            lists = [self.name(q) for q in sorted(_repeatable_names(stype.content))]
         entry["states"] = self._emit(_normalize(proto))
         if lists:
             entry["lists"] = lists

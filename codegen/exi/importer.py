@@ -11,6 +11,7 @@ import json
 import pathlib
 import sys
 
+from evstack.codegen.exi.c_tables import write_c_tables
 from evstack.codegen.exi.grammar import GrammarBuilder
 from evstack.codegen.exi.xsd import Schema, SchemaError
 
@@ -57,6 +58,7 @@ def write_all(schema_dir: pathlib.Path, output_dir: pathlib.Path, set_ids: list[
         text = text.replace(',{"name":', ',\n{"name":')
         (output_dir / f"{set_id}.json").write_text(text + "\n", encoding="utf-8")
         print(f"{set_id}: {len(table['grammars'])} grammars")  # type: ignore[arg-type]
+    write_c_tables(output_dir, list(SCHEMA_SETS), output_dir / "exi_tables.c")
 
 
 def main(argv: list[str] | None = None) -> int:

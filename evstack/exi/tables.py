@@ -42,6 +42,11 @@ class Grammar:
     states: tuple[tuple[Production, ...], ...]
     lists: frozenset[str]  # child names that always map to JSON arrays
     simple: bool  # only character data: the JSON value is a bare scalar
+    # JSON key -> (name index, grammar or datatype): one meaning per key within a type
+    # (XSD's "element declarations consistent"), which lets a flat event stream be built
+    # without walking the states
+    keys: dict[str, tuple[int, int]]
+    text: int  # datatype of the character data, -1 without
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
@@ -51,6 +56,8 @@ class Tables:
     roots: tuple[tuple[str, int], ...]  # (element local name, grammar) in event-code order
     datatypes: tuple[dict[str, Any], ...]
     grammars: tuple[Grammar, ...]
+    names: tuple[str, ...]  # local name per name index
+    root_names: dict[str, tuple[int, int]]  # root local name -> (name index, grammar)
     raw: dict[str, Any]  # the JSON as derived, for the C table emitter
 
     def root_index(self, name: str) -> int:
@@ -76,13 +83,23 @@ def load(schema_set: str) -> Tables:
         kinds = {p.kind for state in states for p in state}
         simple = CH in kinds and kinds <= {CH, EE}
         lists = frozenset(names[i] for i in entry.get("lists", ()))
-        grammars.append(Grammar(entry["name"], states, lists, simple))
+        keys: dict[str, tuple[int, int]] = {}
+        text = -1
+        for state in entry["states"]:
+            for item in state:
+                if item[0] in ("SE", "AT"):
+                    keys[("@" if item[0] == "AT" else "") + names[item[1]]] = (item[1], item[2])
+                elif item[0] == "CH":
+                    text = item[1]
+        grammars.append(Grammar(entry["name"], states, lists, simple, keys, text))
     return Tables(
         schema_set=schema_set,
         fragment=raw["fragment"],
         roots=tuple((names[n], g) for n, g in raw["roots"]),
         datatypes=tuple(raw["datatypes"]),
         grammars=tuple(grammars),
+        names=tuple(names),
+        root_names={names[n]: (n, g) for n, g in raw["roots"]},
         raw=raw,
     )
 

@@ -1,0 +1,221 @@
+"""The C codec (evstack.ext._exi) behind the same JSON form as the Python codec.
+
+C turns bits into a flat event array and back; this module only maps events to the JSON
+form, which needs no grammar walk because each key has one meaning within a type.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from evstack.exi.errors import ExiError, ExiErrorCode
+from evstack.exi.tables import Grammar, Tables
+
+try:
+    from evstack.ext import _exi
+except ImportError:  # not built (no compiler at install): the Python codec serves alone
+    _exi = None  # type: ignore[assignment]
+
+SE, AT, CH, EE = 0, 1, 2, 3
+MAX_DEPTH = 32
+Json = Any
+
+_schemas: dict[str, Any] = {}
+
+
+def available() -> bool:
+    return _exi is not None
+
+
+def _schema(tables: Tables) -> Any:
+    found = _schemas.get(tables.schema_set)
+    if found is None:
+        found = _exi.lib.exi_schema_find(tables.schema_set.encode())
+        if found == _exi.ffi.NULL:
+            raise ExiError(ExiErrorCode.UNKNOWN_SCHEMA, tables.schema_set)
+        _schemas[tables.schema_set] = found
+    return found
+
+
+def decode(tables: Tables, data: bytes) -> dict[str, Json]:
+    ffi, lib = _exi.ffi, _exi.lib
+    # every event costs at least one bit and every character one byte of input, so these
+    # caps follow the input size and can never be exceeded by a valid stream
+    max_events = len(data) * 8 + 2
+    arena_cap = len(data) * 4
+    events = ffi.new("exi_event[]", max_events)
+    arena = ffi.new("uint8_t[]", max(arena_cap, 1))
+    counts = ffi.new("size_t[3]")
+    err = lib.exi_decode(
+        _schema(tables), data, len(data), events, max_events, counts,
+        arena, arena_cap, counts + 1, counts + 2,
+    )  # fmt: skip
+    if err:
+        raise ExiError(ExiErrorCode(err), f"at bit {counts[2]}")
+    raw = bytes(ffi.buffer(arena, counts[1]))
+    return _build(tables, events, counts[0], raw)
+
+
+def _build(tables: Tables, events: Any, count: int, raw: bytes) -> dict[str, Json]:
+    grammars, datatypes, names = tables.grammars, tables.datatypes, tables.names
+    # one frame per open element: [grammar, fields, text, name]
+    root = events[0]
+    stack: list[list[Any]] = [[grammars[root.ref], {}, None, names[root.name]]]
+    for index in range(1, count):
+        ev = events[index]
+        kind = ev.kind
+        if kind == SE:
+            stack.append([grammars[ev.ref], {}, None, names[ev.name]])
+        elif kind == EE:
+            grammar, fields, text, name = stack.pop()
+            if grammar.simple:
+                value: Json = text
+            else:
+                value = fields
+                if text is not None:
+                    fields["$"] = text
+            if not stack:
+                return {name: value}
+            parent_grammar, parent_fields = stack[-1][0], stack[-1][1]
+            if name in parent_grammar.lists:
+                parent_fields.setdefault(name, []).append(value)
+            else:
+                parent_fields[name] = value
+        elif kind == AT:
+            stack[-1][1]["@" + names[ev.name]] = _value(datatypes[ev.ref], ev, raw)
+        else:
+            stack[-1][2] = _value(datatypes[ev.ref], ev, raw)
+    raise ExiError(ExiErrorCode.TRUNCATED, "events end inside an element")
+
+
+def encode(tables: Tables, message: dict[str, Json]) -> bytes:
+    """Encode through C; keys must follow schema order (as `decode` returns them)."""
+    ffi, lib = _exi.ffi, _exi.lib
+    if not isinstance(message, dict) or len(message) != 1:
+        raise ExiError(ExiErrorCode.INVALID_MESSAGE, "a message is a dict with one root element")
+    [(name, value)] = message.items()
+    if name not in tables.root_names:
+        raise ExiError(
+            ExiErrorCode.INVALID_MESSAGE, f"{name!r} is not a root of {tables.schema_set}"
+        )
+    flat: list[tuple[int, int, int, int, int]] = []  # kind, name, neg, mag, len
+    arena = bytearray()
+    name_index, grammar = tables.root_names[name]
+    _flatten(tables, tables.grammars[grammar], name_index, value, flat, arena, 1)
+    events = ffi.new("exi_event[]", len(flat))
+    for ev, (kind, nm, neg, mag, length) in zip(events, flat, strict=True):
+        ev.kind, ev.name, ev.neg, ev.mag, ev.len = kind, nm, neg, mag, length
+    # an event is at most a 16-bit code plus a value of at most 10 bytes per character
+    out_cap = 16 + len(flat) * 12 + len(arena) * 10
+    out = ffi.new("uint8_t[]", out_cap)
+    counts = ffi.new("size_t[2]")
+    err = lib.exi_encode(
+        _schema(tables), events, len(flat), bytes(arena), len(arena), out, out_cap,
+        counts, counts + 1,
+    )  # fmt: skip
+    if err:
+        raise ExiError(ExiErrorCode(err), f"at event {counts[1]}")
+    return bytes(ffi.buffer(out, counts[0]))
+
+
+def _flatten(
+    tables: Tables,
+    grammar: Grammar,
+    name: int,
+    value: Json,
+    flat: list[tuple[int, int, int, int, int]],
+    arena: bytearray,
+    depth: int,
+) -> None:
+    if depth > MAX_DEPTH:
+        raise ExiError(ExiErrorCode.DEPTH_EXCEEDED, f"nesting deeper than {MAX_DEPTH}")
+    flat.append((SE, name, 0, 0, 0))
+    if grammar.simple:
+        _put_value(tables.datatypes[grammar.text], CH, 0, value, flat, arena)
+    elif not isinstance(value, dict):
+        raise ExiError(ExiErrorCode.INVALID_MESSAGE, f"{tables.names[name]}: expected an object")
+    else:
+        for key, item in value.items():
+            if key == "$":
+                if grammar.text < 0:
+                    raise ExiError(ExiErrorCode.INVALID_MESSAGE, f"{key}: no text here")
+                _put_value(tables.datatypes[grammar.text], CH, 0, item, flat, arena)
+                continue
+            found = grammar.keys.get(key)
+            if found is None:
+                raise ExiError(ExiErrorCode.INVALID_MESSAGE, f"unknown key {key!r}")
+            child_name, ref = found
+            if key[0] == "@":
+                _put_value(tables.datatypes[ref], AT, child_name, item, flat, arena)
+            elif key in grammar.lists:
+                if not isinstance(item, list):
+                    raise ExiError(ExiErrorCode.INVALID_MESSAGE, f"{key}: expected an array")
+                for element in item:
+                    _flatten(
+                        tables, tables.grammars[ref], child_name, element, flat, arena, depth + 1
+                    )
+            else:
+                _flatten(tables, tables.grammars[ref], child_name, item, flat, arena, depth + 1)
+    flat.append((EE, 0, 0, 0, 0))
+
+
+def _put_value(
+    spec: dict[str, Any],
+    kind: int,
+    name: int,
+    value: Json,
+    flat: list[tuple[int, int, int, int, int]],
+    arena: bytearray,
+) -> None:
+    vkind = spec["kind"]
+    if vkind in ("nbit", "uint", "int"):
+        if not isinstance(value, int) or isinstance(value, bool):
+            raise ExiError(ExiErrorCode.INVALID_MESSAGE, f"expected an integer, got {value!r}")
+        if not -(2**63) <= value < 2**64:
+            raise ExiError(ExiErrorCode.VALUE_OUT_OF_RANGE, f"{value} outside 64 bits")
+        flat.append((kind, name, int(value < 0), abs(value), 0))
+    elif vkind == "bool":
+        if not isinstance(value, bool):
+            raise ExiError(ExiErrorCode.INVALID_MESSAGE, f"expected a boolean, got {value!r}")
+        flat.append((kind, name, 0, int(value), 0))
+    elif vkind == "enum":
+        try:
+            index = spec["values"].index(value)
+        except ValueError:
+            raise ExiError(
+                ExiErrorCode.VALUE_OUT_OF_RANGE, f"{value!r} not in {spec['values']}"
+            ) from None
+        flat.append((kind, name, 0, index, 0))
+    else:
+        if not isinstance(value, str):
+            raise ExiError(ExiErrorCode.INVALID_MESSAGE, f"expected a string, got {value!r}")
+        if vkind == "string":
+            try:
+                data = value.encode("utf-8")
+            except UnicodeEncodeError:
+                raise ExiError(
+                    ExiErrorCode.INVALID_MESSAGE, "string with lone surrogates"
+                ) from None
+        else:
+            try:
+                data = bytes.fromhex(value)
+            except ValueError:
+                raise ExiError(
+                    ExiErrorCode.INVALID_MESSAGE, f"expected hex, got {value!r}"
+                ) from None
+        flat.append((kind, name, 0, len(arena), len(data)))
+        arena += data
+
+
+def _value(spec: dict[str, Any], ev: Any, raw: bytes) -> Json:
+    kind = spec["kind"]
+    if kind in ("nbit", "uint", "int"):
+        return -ev.mag if ev.neg else ev.mag
+    if kind == "bool":
+        return bool(ev.mag)
+    if kind == "enum":
+        return spec["values"][ev.mag]
+    chunk = raw[ev.mag : ev.mag + ev.len]
+    if kind == "string":
+        return chunk.decode("utf-8")
+    return chunk.hex()

@@ -1,0 +1,498 @@
+/* The EXI interpreter: see exi.h for the contract and the safety rules. */
+#include "exi.h"
+
+#include <string.h>
+
+#define EXI_HEADER 0x80u
+#define MAX_UINT_GROUPS 10 /* 70 bits: enough for unsignedLong, refuses endless runs */
+#define NO_LENGTH_FACET 0xFFFFFFFFu
+#define MAX_VALUE_LENGTH 65535u /* the cap when the schema gives no maxLength */
+
+/* ---- bit reader ------------------------------------------------------------------- */
+
+typedef struct {
+    const uint8_t *data;
+    size_t bit, end; /* positions in bits */
+} reader;
+
+static int read_bits(reader *r, unsigned width, uint32_t *out) {
+    uint32_t value = 0;
+    if (width > r->end - r->bit) return EXI_ERR_TRUNCATED;
+    while (width > 0) {
+        unsigned used = (unsigned)(r->bit & 7u), avail = 8u - used;
+        unsigned take = width < avail ? width : avail;
+        unsigned byte = r->data[r->bit >> 3];
+        value = (value << take) | ((byte >> (avail - take)) & ((1u << take) - 1u));
+        r->bit += take;
+        width -= take;
+    }
+    *out = value;
+    return EXI_OK;
+}
+
+static int read_uint(reader *r, uint64_t *out) {
+    uint64_t value = 0;
+    for (unsigned i = 0; i < MAX_UINT_GROUPS; i++) {
+        uint32_t group;
+        int err = read_bits(r, 8, &group);
+        if (err) return err;
+        if (i == 9 && (group & 0x7Eu)) return EXI_ERR_VALUE_OUT_OF_RANGE; /* > 64 bits */
+        value |= (uint64_t)(group & 0x7Fu) << (7u * i);
+        if (group < 0x80u) {
+            *out = value;
+            return EXI_OK;
+        }
+    }
+    return EXI_ERR_VALUE_OUT_OF_RANGE;
+}
+
+/* ---- bit writer ------------------------------------------------------------------- */
+
+typedef struct {
+    uint8_t *out;
+    size_t bit, cap; /* cap in bits */
+} writer;
+
+static int write_bits(writer *w, unsigned width, uint32_t value) {
+    if (width > w->cap - w->bit) return EXI_ERR_NO_MEMORY;
+    while (width > 0) {
+        unsigned used = (unsigned)(w->bit & 7u), avail = 8u - used;
+        unsigned take = width < avail ? width : avail;
+        unsigned part = (value >> (width - take)) & ((1u << take) - 1u);
+        if (used == 0) w->out[w->bit >> 3] = 0;
+        w->out[w->bit >> 3] |= (uint8_t)(part << (avail - take));
+        w->bit += take;
+        width -= take;
+    }
+    return EXI_OK;
+}
+
+static int write_uint(writer *w, uint64_t value) {
+    while (value >= 0x80u) {
+        int err = write_bits(w, 8, (uint32_t)((value & 0x7Fu) | 0x80u));
+        if (err) return err;
+        value >>= 7;
+    }
+    return write_bits(w, 8, (uint32_t)value);
+}
+
+static unsigned bit_length(uint32_t n) {
+    unsigned bits = 0;
+    while (n) {
+        bits++;
+        n >>= 1;
+    }
+    return bits;
+}
+
+/* ---- schema lookup ---------------------------------------------------------------- */
+
+const exi_schema *exi_schema_find(const char *schema_set) {
+    for (size_t i = 0; i < exi_schema_count; i++)
+        if (strcmp(exi_schemas[i]->id, schema_set) == 0) return exi_schemas[i];
+    return NULL;
+}
+
+static unsigned document_width(const exi_schema *s) {
+    /* DocContent: every root plus SE(*); FragmentContent also has ED */
+    return bit_length((uint32_t)s->n_roots + (s->fragment ? 1u : 0u));
+}
+
+/* ---- decoding --------------------------------------------------------------------- */
+
+typedef struct {
+    uint16_t grammar;
+    uint16_t state;
+} frame;
+
+typedef struct {
+    exi_event *events;
+    size_t max_events, n_events;
+    uint8_t *arena;
+    size_t arena_cap, arena_used;
+} sink;
+
+static int put_utf8(sink *k, uint64_t cp) {
+    uint8_t buf[4];
+    size_t n;
+    if (cp > 0x10FFFFu || (cp >= 0xD800u && cp <= 0xDFFFu)) return EXI_ERR_VALUE_OUT_OF_RANGE;
+    if (cp < 0x80u) {
+        buf[0] = (uint8_t)cp;
+        n = 1;
+    } else if (cp < 0x800u) {
+        buf[0] = (uint8_t)(0xC0u | (cp >> 6));
+        buf[1] = (uint8_t)(0x80u | (cp & 0x3Fu));
+        n = 2;
+    } else if (cp < 0x10000u) {
+        buf[0] = (uint8_t)(0xE0u | (cp >> 12));
+        buf[1] = (uint8_t)(0x80u | ((cp >> 6) & 0x3Fu));
+        buf[2] = (uint8_t)(0x80u | (cp & 0x3Fu));
+        n = 3;
+    } else {
+        buf[0] = (uint8_t)(0xF0u | (cp >> 18));
+        buf[1] = (uint8_t)(0x80u | ((cp >> 12) & 0x3Fu));
+        buf[2] = (uint8_t)(0x80u | ((cp >> 6) & 0x3Fu));
+        buf[3] = (uint8_t)(0x80u | (cp & 0x3Fu));
+        n = 4;
+    }
+    if (n > k->arena_cap - k->arena_used) return EXI_ERR_NO_MEMORY;
+    memcpy(k->arena + k->arena_used, buf, n);
+    k->arena_used += n;
+    return EXI_OK;
+}
+
+static int check_length(const exi_datatype *dt, uint64_t length, const reader *r) {
+    uint64_t limit = dt->max_length == NO_LENGTH_FACET ? MAX_VALUE_LENGTH : dt->max_length;
+    if (length > limit) return EXI_ERR_LENGTH_EXCEEDED;
+    /* every character or byte costs at least 8 bits: refuse lengths beyond the input */
+    if (length > (r->end - r->bit) / 8u) return EXI_ERR_TRUNCATED;
+    return EXI_OK;
+}
+
+static int decode_value(const exi_datatype *dt, reader *r, sink *k, exi_event *ev) {
+    uint32_t bits;
+    uint64_t u;
+    int err;
+    switch (dt->kind) {
+    case EXI_DT_NBIT:
+        if ((err = read_bits(r, dt->bits, &bits))) return err;
+        if (bits > dt->max - (uint64_t)dt->min) return EXI_ERR_VALUE_OUT_OF_RANGE;
+        {
+            int64_t v = dt->min + (int64_t)bits;
+            ev->neg = v < 0;
+            ev->mag = v < 0 ? (uint64_t)(-v) : (uint64_t)v;
+        }
+        return EXI_OK;
+    case EXI_DT_UINT:
+        if ((err = read_uint(r, &u))) return err;
+        if (dt->has_max && u > dt->max) return EXI_ERR_VALUE_OUT_OF_RANGE;
+        ev->mag = u;
+        return EXI_OK;
+    case EXI_DT_INT:
+        if ((err = read_bits(r, 1, &bits))) return err;
+        if ((err = read_uint(r, &u))) return err;
+        if (bits) { /* negative: the magnitude is stored minus one */
+            if (u >= (uint64_t)INT64_MAX) return EXI_ERR_VALUE_OUT_OF_RANGE;
+            u += 1;
+            if (dt->has_min && (dt->min >= 0 || u > (uint64_t)(-dt->min)))
+                return EXI_ERR_VALUE_OUT_OF_RANGE;
+            ev->neg = 1;
+        } else if (dt->has_max && u > dt->max) {
+            return EXI_ERR_VALUE_OUT_OF_RANGE;
+        }
+        ev->mag = u;
+        return EXI_OK;
+    case EXI_DT_BOOL:
+        if ((err = read_bits(r, 1, &bits))) return err;
+        ev->mag = bits;
+        return EXI_OK;
+    case EXI_DT_ENUM:
+        if ((err = read_bits(r, dt->bits, &bits))) return err;
+        if (bits >= dt->count) return EXI_ERR_VALUE_OUT_OF_RANGE;
+        ev->mag = bits;
+        return EXI_OK;
+    case EXI_DT_STRING:
+        if ((err = read_uint(r, &u))) return err;
+        if (u < 2) return EXI_ERR_STRING_TABLE_HIT; /* impossible with capacity 0 */
+        u -= 2;
+        if ((err = check_length(dt, u, r))) return err;
+        ev->mag = k->arena_used;
+        for (uint64_t i = 0; i < u; i++) {
+            uint64_t cp;
+            if ((err = read_uint(r, &cp))) return err;
+            if ((err = put_utf8(k, cp))) return err;
+        }
+        ev->len = (uint32_t)(k->arena_used - ev->mag);
+        return EXI_OK;
+    case EXI_DT_BINARY:
+        if ((err = read_uint(r, &u))) return err;
+        if ((err = check_length(dt, u, r))) return err;
+        if (u > k->arena_cap - k->arena_used) return EXI_ERR_NO_MEMORY;
+        ev->mag = k->arena_used;
+        ev->len = (uint32_t)u;
+        for (uint64_t i = 0; i < u; i++) {
+            read_bits(r, 8, &bits); /* in bounds: check_length saw the input */
+            k->arena[k->arena_used++] = (uint8_t)bits;
+        }
+        return EXI_OK;
+    default:
+        return EXI_ERR_UNSUPPORTED_EVENT;
+    }
+}
+
+static exi_event *next_event(sink *k, uint8_t kind, uint16_t name, uint16_t ref) {
+    exi_event *ev;
+    if (k->n_events >= k->max_events) return NULL;
+    ev = &k->events[k->n_events++];
+    memset(ev, 0, sizeof *ev);
+    ev->kind = kind;
+    ev->name = name;
+    ev->ref = ref;
+    return ev;
+}
+
+int exi_decode(const exi_schema *s, const uint8_t *data, size_t len, exi_event *events,
+               size_t max_events, size_t *n_events, uint8_t *arena, size_t arena_cap,
+               size_t *arena_used, size_t *error_position) {
+    reader r = {data, 8, len * 8u};
+    sink k = {events, max_events, 0, arena, arena_cap, 0};
+    frame stack[EXI_MAX_DEPTH];
+    size_t depth = 0;
+    uint32_t code;
+    int err = EXI_OK;
+    unsigned width;
+    exi_event *ev;
+
+    *n_events = 0;
+    *arena_used = 0;
+    *error_position = 0;
+    if (len == 0 || data[0] != EXI_HEADER) return EXI_ERR_BAD_HEADER;
+    width = document_width(s);
+    if ((err = read_bits(&r, width, &code))) goto fail;
+    if (code >= s->n_roots) {
+        err = EXI_ERR_UNSUPPORTED_EVENT;
+        goto fail;
+    }
+    if (!(ev = next_event(&k, EXI_SE, s->roots[code].name, s->roots[code].grammar))) {
+        err = EXI_ERR_NO_MEMORY;
+        goto fail;
+    }
+    stack[depth].grammar = s->roots[code].grammar;
+    stack[depth++].state = 0;
+
+    while (depth > 0) {
+        frame *top = &stack[depth - 1];
+        const exi_state *st = &s->states[s->grammars[top->grammar].first + top->state];
+        const exi_prod *p;
+        if ((err = read_bits(&r, bit_length(st->count), &code))) goto fail;
+        if (code >= st->count) { /* the escape to second-level events */
+            err = EXI_ERR_UNSUPPORTED_EVENT;
+            goto fail;
+        }
+        p = &s->prods[st->first + code];
+        if (p->kind == EXI_P_ANY || p->kind == EXI_P_TEXT) {
+            err = EXI_ERR_UNSUPPORTED_EVENT;
+            goto fail;
+        }
+        if (!(ev = next_event(&k, p->kind, p->name, p->ref))) {
+            err = EXI_ERR_NO_MEMORY;
+            goto fail;
+        }
+        if (p->kind == EXI_P_EE) {
+            depth--;
+            continue;
+        }
+        top->state = p->next;
+        if (p->kind == EXI_P_SE) {
+            if (depth == EXI_MAX_DEPTH) {
+                err = EXI_ERR_DEPTH_EXCEEDED;
+                goto fail;
+            }
+            stack[depth].grammar = p->ref;
+            stack[depth++].state = 0;
+        } else if ((err = decode_value(&s->datatypes[p->ref], &r, &k, ev))) {
+            goto fail;
+        }
+    }
+    if (s->fragment) {
+        if ((err = read_bits(&r, width, &code))) goto fail;
+        if (code != (uint32_t)s->n_roots + 1u) {
+            err = EXI_ERR_UNSUPPORTED_EVENT;
+            goto fail;
+        }
+    }
+    /* the padding must be zero and the document must end at the last byte */
+    if (r.bit & 7u) {
+        if ((err = read_bits(&r, 8u - (unsigned)(r.bit & 7u), &code))) goto fail;
+        if (code) {
+            err = EXI_ERR_TRAILING_BYTES;
+            goto fail;
+        }
+    }
+    if (r.bit != r.end) {
+        err = EXI_ERR_TRAILING_BYTES;
+        goto fail;
+    }
+    *n_events = k.n_events;
+    *arena_used = k.arena_used;
+    return EXI_OK;
+fail:
+    *error_position = r.bit;
+    return err;
+}
+
+/* ---- encoding --------------------------------------------------------------------- */
+
+/* UTF-8 to code points; counts characters first so the length can lead. */
+static int utf8_next(const uint8_t *p, size_t n, size_t *i, uint32_t *cp) {
+    uint8_t c = p[*i];
+    unsigned extra;
+    uint32_t v;
+    if (c < 0x80u) {
+        *cp = c;
+        (*i)++;
+        return EXI_OK;
+    }
+    if ((c & 0xE0u) == 0xC0u) {
+        extra = 1;
+        v = c & 0x1Fu;
+    } else if ((c & 0xF0u) == 0xE0u) {
+        extra = 2;
+        v = c & 0x0Fu;
+    } else if ((c & 0xF8u) == 0xF0u) {
+        extra = 3;
+        v = c & 0x07u;
+    } else {
+        return EXI_ERR_INVALID_MESSAGE;
+    }
+    if (extra > n - *i - 1u) return EXI_ERR_INVALID_MESSAGE;
+    for (unsigned j = 1; j <= extra; j++) {
+        uint8_t cc = p[*i + j];
+        if ((cc & 0xC0u) != 0x80u) return EXI_ERR_INVALID_MESSAGE;
+        v = (v << 6) | (cc & 0x3Fu);
+    }
+    if (v > 0x10FFFFu || (v >= 0xD800u && v <= 0xDFFFu)) return EXI_ERR_INVALID_MESSAGE;
+    *i += extra + 1u;
+    *cp = v;
+    return EXI_OK;
+}
+
+static int encode_value(const exi_datatype *dt, const exi_event *ev, const uint8_t *arena,
+                        size_t arena_len, writer *w) {
+    int err;
+    switch (dt->kind) {
+    case EXI_DT_NBIT: {
+        int64_t v;
+        if (ev->mag > (uint64_t)INT64_MAX) return EXI_ERR_VALUE_OUT_OF_RANGE;
+        v = ev->neg ? -(int64_t)ev->mag : (int64_t)ev->mag;
+        if (v < dt->min || (uint64_t)(v - dt->min) > dt->max - (uint64_t)dt->min)
+            return EXI_ERR_VALUE_OUT_OF_RANGE;
+        return write_bits(w, dt->bits, (uint32_t)(v - dt->min));
+    }
+    case EXI_DT_UINT:
+        if (ev->neg || (dt->has_max && ev->mag > dt->max)) return EXI_ERR_VALUE_OUT_OF_RANGE;
+        return write_uint(w, ev->mag);
+    case EXI_DT_INT:
+        if (ev->neg) {
+            if (ev->mag == 0) return EXI_ERR_INVALID_MESSAGE;
+            if (dt->has_min && (dt->min >= 0 || ev->mag > (uint64_t)(-dt->min)))
+                return EXI_ERR_VALUE_OUT_OF_RANGE;
+            if ((err = write_bits(w, 1, 1))) return err;
+            return write_uint(w, ev->mag - 1u);
+        }
+        if (dt->has_max && ev->mag > dt->max) return EXI_ERR_VALUE_OUT_OF_RANGE;
+        if ((err = write_bits(w, 1, 0))) return err;
+        return write_uint(w, ev->mag);
+    case EXI_DT_BOOL:
+        if (ev->mag > 1) return EXI_ERR_VALUE_OUT_OF_RANGE;
+        return write_bits(w, 1, (uint32_t)ev->mag);
+    case EXI_DT_ENUM:
+        if (ev->mag >= dt->count) return EXI_ERR_VALUE_OUT_OF_RANGE;
+        return write_bits(w, dt->bits, (uint32_t)ev->mag);
+    case EXI_DT_STRING:
+    case EXI_DT_BINARY: {
+        const uint8_t *p;
+        size_t i = 0, chars = 0;
+        uint32_t cp;
+        uint64_t limit = dt->max_length == NO_LENGTH_FACET ? MAX_VALUE_LENGTH : dt->max_length;
+        if (ev->mag > arena_len || ev->len > arena_len - ev->mag) return EXI_ERR_INVALID_MESSAGE;
+        p = arena + ev->mag;
+        if (dt->kind == EXI_DT_BINARY) {
+            if (ev->len > limit) return EXI_ERR_LENGTH_EXCEEDED;
+            if ((err = write_uint(w, ev->len))) return err;
+            for (i = 0; i < ev->len; i++)
+                if ((err = write_bits(w, 8, p[i]))) return err;
+            return EXI_OK;
+        }
+        while (i < ev->len) {
+            if ((err = utf8_next(p, ev->len, &i, &cp))) return err;
+            chars++;
+        }
+        if (chars > limit) return EXI_ERR_LENGTH_EXCEEDED;
+        if ((err = write_uint(w, chars + 2u))) return err;
+        for (i = 0; i < ev->len;) {
+            utf8_next(p, ev->len, &i, &cp); /* validated above */
+            if ((err = write_uint(w, cp))) return err;
+        }
+        return EXI_OK;
+    }
+    default:
+        return EXI_ERR_UNSUPPORTED_EVENT;
+    }
+}
+
+int exi_encode(const exi_schema *s, const exi_event *events, size_t n_events,
+               const uint8_t *arena, size_t arena_len, uint8_t *out, size_t out_cap,
+               size_t *out_len, size_t *error_event) {
+    writer w = {out, 0, out_cap * 8u};
+    frame stack[EXI_MAX_DEPTH];
+    size_t depth = 0, i = 0;
+    unsigned width = document_width(s);
+    uint16_t root;
+    int err;
+
+    *out_len = 0;
+    *error_event = 0;
+    if (out_cap > SIZE_MAX / 8u) return EXI_ERR_NO_MEMORY;
+    if (n_events == 0 || events[0].kind != EXI_SE) return EXI_ERR_INVALID_MESSAGE;
+    for (root = 0; root < s->n_roots; root++)
+        if (s->roots[root].name == events[0].name) break;
+    if (root == s->n_roots) return EXI_ERR_INVALID_MESSAGE;
+    if ((err = write_bits(&w, 8, EXI_HEADER)) || (err = write_bits(&w, width, root))) goto fail;
+    stack[depth].grammar = s->roots[root].grammar;
+    stack[depth++].state = 0;
+
+    for (i = 1; depth > 0; i++) {
+        frame *top = &stack[depth - 1];
+        const exi_state *st = &s->states[s->grammars[top->grammar].first + top->state];
+        const exi_event *ev;
+        const exi_prod *p = NULL;
+        uint16_t code;
+        if (i >= n_events) {
+            err = EXI_ERR_INVALID_MESSAGE; /* the events end inside an element */
+            goto fail;
+        }
+        ev = &events[i];
+        for (code = 0; code < st->count; code++) {
+            const exi_prod *cand = &s->prods[st->first + code];
+            if (cand->kind == ev->kind &&
+                ((ev->kind != EXI_SE && ev->kind != EXI_AT) || cand->name == ev->name)) {
+                p = cand;
+                break;
+            }
+        }
+        if (!p) {
+            err = EXI_ERR_INVALID_MESSAGE; /* this event is not allowed here */
+            goto fail;
+        }
+        if ((err = write_bits(&w, bit_length(st->count), code))) goto fail;
+        if (p->kind == EXI_P_EE) {
+            depth--;
+            continue;
+        }
+        top->state = p->next;
+        if (p->kind == EXI_P_SE) {
+            if (depth == EXI_MAX_DEPTH) {
+                err = EXI_ERR_DEPTH_EXCEEDED;
+                goto fail;
+            }
+            stack[depth].grammar = p->ref;
+            stack[depth++].state = 0;
+        } else if ((err = encode_value(&s->datatypes[p->ref], ev, arena, arena_len, &w))) {
+            goto fail;
+        }
+    }
+    if (i != n_events) {
+        err = EXI_ERR_INVALID_MESSAGE; /* events after the end of the document */
+        goto fail;
+    }
+    if (s->fragment && (err = write_bits(&w, width, (uint32_t)s->n_roots + 1u))) goto fail;
+    if (w.bit & 7u) {
+        if ((err = write_bits(&w, 8u - (unsigned)(w.bit & 7u), 0))) goto fail;
+    }
+    *out_len = w.bit / 8u;
+    return EXI_OK;
+fail:
+    *error_event = i;
+    return err;
+}
