@@ -5,5 +5,6 @@ from setuptools import setup
 setup(
     cffi_modules=[
         "ext/pilot/build_pilot.py:ffibuilder",
+        "ext/exi/build_exi.py:ffibuilder",
     ]
 )
