@@ -16,6 +16,7 @@ contactor's real state after its switching delay, never the commanded one.
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
 
 from evstack.pilot import (
@@ -60,6 +61,7 @@ class BoardConfig:
     relay_close_s: float = 0.08  # contactor pull-in time
     relay_open_s: float = 0.03  # contactor drop-out time
     rcd_trip_ma: float = 30.0  # type A residual-current device
+    power_watchdog_s: float | None = 3.0  # a permission not repeated within this lapses
     sample_rate_hz: float = 100_000.0
     step_s: float = 0.005  # how finely the line and the contactor are interleaved
     seed: int = 0
@@ -157,6 +159,7 @@ class Board:
         self._rcd_tripped = False
         self._pending: list[BoardEvent] = []
         self._pwm_running = False
+        self._allow_until = math.inf
         self.line.ev_unplug()
 
     # --- EVSE side (evse_board_support) -----------------------------------------------
@@ -181,7 +184,14 @@ class Board:
         self.line.evse_e()
 
     def allow_power_on(self, allow: bool) -> None:
+        """Permit the contactor; with a watchdog the permission must be repeated to last.
+
+        The watchdog is what makes a crashed EvseManager safe: nobody repeats the
+        permission, so the contactor opens a few seconds later on its own.
+        """
         self.power_allowed = allow
+        if allow and self.config.power_watchdog_s is not None:
+            self._allow_until = self.time + self.config.power_watchdog_s
         self._steer_relay()
 
     # --- EV side (ev_board_support) -----------------------------------------------------
@@ -235,6 +245,9 @@ class Board:
                 self.time += step
                 for event in events:
                     self._on_pilot(event)
+            if self.power_allowed and self.time >= self._allow_until:
+                self.power_allowed = False  # the controller went quiet
+                self._steer_relay()
             self._switch_relay_if_due()
             if now - self.time < 1e-9:
                 self.time = now  # absorb float dust instead of running a sub-ns step

@@ -28,6 +28,7 @@ MIN_PWM_CURRENT_A = 6.0  # below this no PWM may be signalled: the EVSE pauses i
 EV_FOLLOW_S = 6.0  # EVs may take this long to follow a lower PWM limit
 OVERCURRENT_MARGIN_A = 2.0  # measurement and EV tolerance before current counts as excess
 OVERCURRENT_TRIP_S = 1.0  # excess current for this long ends the transaction
+POWER_REFRESH_S = 1.0  # a granted permission is repeated this often: the board's watchdog
 
 
 class CpState(enum.StrEnum):
@@ -319,6 +320,7 @@ class Charger:
     _signalled: list[tuple[float, float]] = field(default_factory=list)  # (since, amps)
     _excess_since: float | None = None
     _no_grace: bool = False
+    _allow_sent_at: float = 0.0
 
     # --- public API -----------------------------------------------------------------
 
@@ -368,6 +370,8 @@ class Charger:
     def next_deadline(self) -> float | None:
         """When :meth:`tick` must next be called, or None if no timer is running."""
         deadlines = [self._c1_deadline]
+        if self._power_allowed:
+            deadlines.append(self._allow_sent_at + POWER_REFRESH_S)
         if self._pilot is _Pilot.PWM and self._wanted_duty() not in (None, self._duty):
             assert self._last_duty_change is not None
             deadlines.append(self._last_duty_change + PWM_UPDATE_INTERVAL_S)
@@ -644,8 +648,10 @@ class Charger:
 
     def _drive_power(self, now: float, out: list[Action]) -> None:
         allow = self._wanted_power(now)
-        if allow != self._power_allowed:
+        refresh_due = allow and now >= self._allow_sent_at + POWER_REFRESH_S
+        if allow != self._power_allowed or refresh_due:
             self._power_allowed = allow
+            self._allow_sent_at = now
             out.append(AllowPower(allow))
         if not allow:
             self._c1_deadline = None

@@ -80,11 +80,23 @@ def test_contactor_opens_within_100_ms_when_the_ev_leaves_c(leave_to: str) -> No
 
 
 def test_meter_follows_the_current_drawn() -> None:
-    board = charging_board()
+    board = charging_board(power_watchdog_s=None)
     start = board.meter.energy_wh
     board.advance(board.time + 60)
     assert board.meter.energy_wh - start == pytest.approx(16 * 3 * 230 / 60, rel=1e-6)
     assert board.meter.power_w == pytest.approx(16 * 3 * 230)
+
+
+def test_permission_lapses_without_refresh() -> None:
+    board = charging_board(power_watchdog_s=3.0)
+    board.advance(board.time + 2.0)
+    board.allow_power_on(True)  # the controller is alive
+    board.advance(board.time + 2.0)
+    assert board.relay_on
+    events = board.advance(board.time + 1.5)  # ... and then it is not
+    (opened,) = of_type(events, RelaySwitched)
+    assert not opened.on  # type: ignore[attr-defined]
+    assert not board.power_allowed
 
 
 def test_diode_fault_is_raised_under_pwm_and_cleared_when_pwm_stops() -> None:
