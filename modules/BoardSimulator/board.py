@@ -322,11 +322,17 @@ class Board:
         self._set_fault(RCD_AC, self._rcd_tripped)
         self._set_fault(GROUND_FAILURE, self._rcd_tripped)
 
-    def _report_cable(self) -> None:
-        plugged = self._ev_state != "A"
+    @property
+    def cable_amps(self) -> float | None:
+        """The plugged cable's rating from its proximity resistor; None if none or unplugged."""
         ohms = self.config.pp_resistor_ohm
-        if ohms is None:
+        if ohms is None or self._ev_state == "A":
+            return None
+        return ampacity_for_pp(ohms)
+
+    def _report_cable(self) -> None:
+        if self.config.pp_resistor_ohm is None:
             return
-        amps = ampacity_for_pp(ohms) if plugged else None
-        self._set_fault(PROXIMITY_FAULT, plugged and amps is None)
-        self._pending.append(CableRating(amps, self.time))
+        plugged = self._ev_state != "A"
+        self._set_fault(PROXIMITY_FAULT, plugged and self.cable_amps is None)
+        self._pending.append(CableRating(self.cable_amps, self.time))
