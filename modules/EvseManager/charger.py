@@ -301,7 +301,7 @@ class Charger:
     state: ChargerState = ChargerState.IDLE
     cp: CpState | None = None
     token: str | None = None
-    relay_on: bool = False
+    relay_on: bool = False  # what the board last reported; for displays, not decisions
     faults: set[Fault] = field(default_factory=set)
     current_limit_a: float | None = None
     cable_ampacity_a: float | None = None
