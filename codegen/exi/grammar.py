@@ -182,6 +182,8 @@ class GrammarBuilder:
         else:
             proto = self._complex(stype)
             lists = [self.name(q) for q in sorted(_repeatable_names(stype.content))]
+            if _interleaves(stype.content):
+                entry["ordered"] = True
         entry["states"] = self._emit(_normalize(proto))
         if lists:
             entry["lists"] = lists
@@ -362,6 +364,31 @@ def _repeatable_names(content: Particle | SimpleType | None) -> set[QName]:
     if isinstance(content, Particle):
         walk(content, False)
     return repeat
+
+
+def _interleaves(content: Particle | SimpleType | None) -> bool:
+    """Whether children of different names can alternate (a repeated choice, or one name
+    in two places): then only an ordered list of children is lossless in JSON."""
+    names: list[QName] = []
+
+    def walk(particle: Particle, repeated: bool) -> bool:
+        repeated = repeated or particle.max_occurs == UNBOUNDED or particle.max_occurs > 1
+        term = particle.term
+        if isinstance(term, Group):
+            before = len(names)
+            if any(walk(part, repeated) for part in term.particles):
+                return True
+            distinct = len(set(names[before:])) + sum(
+                isinstance(p.term, Wildcard) for p in term.particles
+            )
+            return repeated and distinct > 1
+        if isinstance(term, ElementDecl):
+            if term.name in names:
+                return True
+            names.append(term.name)
+        return False
+
+    return isinstance(content, Particle) and walk(content, False)
 
 
 def _datatype_spec(stype: SimpleType) -> dict[str, Any]:

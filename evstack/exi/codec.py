@@ -18,7 +18,7 @@ from typing import Any
 
 from evstack.exi.bits import BitReader, BitWriter
 from evstack.exi.errors import ExiError, ExiErrorCode
-from evstack.exi.tables import AT, CH, EE, SE, Grammar, Tables
+from evstack.exi.tables import AT, CH, EE, ITEMS_KEY, SE, Grammar, Tables
 
 HEADER = 0x80
 MAX_DEPTH = 32  # deeper than any V2G message (ISO-20 needs about 10)
@@ -96,7 +96,9 @@ class _Decoder:
             kind = prod.kind
             if kind == SE:
                 child = self.element(self.grammars[prod.ref], depth + 1)
-                if prod.name in grammar.lists:
+                if grammar.ordered:
+                    fields.setdefault(ITEMS_KEY, []).append({prod.name: child})
+                elif prod.name in grammar.lists:
                     fields.setdefault(prod.name, []).append(child)
                 else:
                     fields[prod.name] = child
@@ -171,6 +173,14 @@ class _Decoder:
             raise ExiError(ExiErrorCode.TRUNCATED, f"length {length} beyond the input")
 
 
+def _ordered_children(items: Json, path: str) -> list[tuple[str, Json]]:
+    if not isinstance(items, list) or not all(isinstance(i, dict) and len(i) == 1 for i in items):
+        raise ExiError(
+            ExiErrorCode.INVALID_MESSAGE, f"{path}: {ITEMS_KEY} is a list of one-key objects"
+        )
+    return [next(iter(i.items())) for i in reversed(items)]
+
+
 class _Encoder:
     __slots__ = ("datatypes", "grammars", "writer")
 
@@ -183,13 +193,16 @@ class _Encoder:
         if depth > MAX_DEPTH:
             raise ExiError(ExiErrorCode.DEPTH_EXCEEDED, f"{path}: nesting deeper than {MAX_DEPTH}")
         pending: dict[str, list[Json]] = {}
+        ordered: list[tuple[str, Json]] = []  # children of an ordered grammar, reversed
         if grammar.simple:
             pending["$"] = [value]
         elif not isinstance(value, dict):
             raise ExiError(ExiErrorCode.INVALID_MESSAGE, f"{path}: expected an object")
         else:
             for key, item in value.items():
-                if key in grammar.lists:
+                if grammar.ordered and key == ITEMS_KEY:
+                    ordered = _ordered_children(item, path)
+                elif key in grammar.lists:
                     if not isinstance(item, list):
                         raise ExiError(
                             ExiErrorCode.INVALID_MESSAGE, f"{path}.{key}: expected an array"
@@ -201,17 +214,20 @@ class _Encoder:
         state = grammar.states[0]
         while True:
             chosen = -1
+            next_child = ordered[-1][0] if ordered else None
             for code, prod in enumerate(state):
                 kind = prod.kind
                 if kind == EE:
-                    if not pending:
+                    if not pending and not ordered:
                         chosen = code
                         break
                 elif kind == CH:
                     if "$" in pending:
                         chosen = code
                         break
-                elif prod.name in pending and kind in (SE, AT):
+                elif (kind == AT and prod.name in pending) or (
+                    kind == SE and (prod.name in pending or prod.name == next_child)
+                ):
                     chosen = code
                     break
             if chosen < 0:
@@ -225,10 +241,13 @@ class _Encoder:
             if prod.kind == EE:
                 return
             key = prod.name or "$"
-            items = pending[key]
-            item = items.pop()
-            if not items:
-                del pending[key]
+            if prod.kind == SE and grammar.ordered:
+                item = ordered.pop()[1]
+            else:
+                items = pending[key]
+                item = items.pop()
+                if not items:
+                    del pending[key]
             if prod.kind == SE:
                 self.element(self.grammars[prod.ref], item, f"{path}.{key}", depth + 1)
             else:

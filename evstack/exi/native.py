@@ -9,7 +9,7 @@ from __future__ import annotations
 from typing import Any
 
 from evstack.exi.errors import ExiError, ExiErrorCode
-from evstack.exi.tables import Grammar, Tables
+from evstack.exi.tables import ITEMS_KEY, Grammar, Tables
 
 try:
     from evstack.ext import _exi
@@ -77,7 +77,9 @@ def _build(tables: Tables, events: Any, count: int, raw: bytes) -> dict[str, Jso
             if not stack:
                 return {name: value}
             parent_grammar, parent_fields = stack[-1][0], stack[-1][1]
-            if name in parent_grammar.lists:
+            if parent_grammar.ordered:
+                parent_fields.setdefault(ITEMS_KEY, []).append({name: value})
+            elif name in parent_grammar.lists:
                 parent_fields.setdefault(name, []).append(value)
             else:
                 parent_fields[name] = value
@@ -140,6 +142,21 @@ def _flatten(
                 if grammar.text < 0:
                     raise ExiError(ExiErrorCode.INVALID_MESSAGE, f"{key}: no text here")
                 _put_value(tables.datatypes[grammar.text], CH, 0, item, flat, arena)
+                continue
+            if key == ITEMS_KEY and grammar.ordered:
+                if not isinstance(item, list):
+                    raise ExiError(ExiErrorCode.INVALID_MESSAGE, f"{key}: expected an array")
+                for child in item:
+                    if not isinstance(child, dict) or len(child) != 1:
+                        raise ExiError(ExiErrorCode.INVALID_MESSAGE, f"{key}: one-key objects")
+                    [(child_key, child_value)] = child.items()
+                    found = grammar.keys.get(child_key)
+                    if found is None or child_key[0] == "@":
+                        raise ExiError(ExiErrorCode.INVALID_MESSAGE, f"unknown key {child_key!r}")
+                    _flatten(
+                        tables, tables.grammars[found[1]], found[0], child_value, flat, arena,
+                        depth + 1,
+                    )  # fmt: skip
                 continue
             found = grammar.keys.get(key)
             if found is None:

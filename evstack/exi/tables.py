@@ -23,6 +23,10 @@ SCHEMA_SETS = (
     "xmldsig_fragment",
 )
 
+# JSON keys with a fixed meaning: character data next to attributes, ordered children.
+TEXT_KEY = "$"
+ITEMS_KEY = "$items"
+
 # Production kinds as small ints: cheap to dispatch on, and identical in the C tables.
 SE, AT, CH, EE, ANY, TEXT = range(6)
 _KINDS = {"SE": SE, "AT": AT, "CH": CH, "EE": EE, "ANY": ANY, "TEXT": TEXT}
@@ -47,6 +51,9 @@ class Grammar:
     # without walking the states
     keys: dict[str, tuple[int, int]]
     text: int  # datatype of the character data, -1 without
+    # children of different names may alternate (xmldsig's repeated choices): they go,
+    # in document order, to an ITEMS list of one-key objects instead of keyed fields
+    ordered: bool
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
@@ -91,7 +98,8 @@ def load(schema_set: str) -> Tables:
                     keys[("@" if item[0] == "AT" else "") + names[item[1]]] = (item[1], item[2])
                 elif item[0] == "CH":
                     text = item[1]
-        grammars.append(Grammar(entry["name"], states, lists, simple, keys, text))
+        ordered = bool(entry.get("ordered"))
+        grammars.append(Grammar(entry["name"], states, lists, simple, keys, text, ordered))
     return Tables(
         schema_set=schema_set,
         fragment=raw["fragment"],

@@ -141,6 +141,9 @@ static int put_utf8(sink *k, uint64_t cp) {
     return EXI_OK;
 }
 
+/* |v| for a negative v, without the overflow of -INT64_MIN */
+static uint64_t magnitude_of(int64_t v) { return (uint64_t)0 - (uint64_t)v; }
+
 static int check_length(const exi_datatype *dt, uint64_t length, const reader *r) {
     uint64_t limit = dt->max_length == NO_LENGTH_FACET ? MAX_VALUE_LENGTH : dt->max_length;
     if (length > limit) return EXI_ERR_LENGTH_EXCEEDED;
@@ -160,7 +163,7 @@ static int decode_value(const exi_datatype *dt, reader *r, sink *k, exi_event *e
         {
             int64_t v = dt->min + (int64_t)bits;
             ev->neg = v < 0;
-            ev->mag = v < 0 ? (uint64_t)(-v) : (uint64_t)v;
+            ev->mag = v < 0 ? magnitude_of(v) : (uint64_t)v;
         }
         return EXI_OK;
     case EXI_DT_UINT:
@@ -172,9 +175,9 @@ static int decode_value(const exi_datatype *dt, reader *r, sink *k, exi_event *e
         if ((err = read_bits(r, 1, &bits))) return err;
         if ((err = read_uint(r, &u))) return err;
         if (bits) { /* negative: the magnitude is stored minus one */
-            if (u >= (uint64_t)INT64_MAX) return EXI_ERR_VALUE_OUT_OF_RANGE;
+            if (u > (uint64_t)INT64_MAX) return EXI_ERR_VALUE_OUT_OF_RANGE;
             u += 1;
-            if (dt->has_min && (dt->min >= 0 || u > (uint64_t)(-dt->min)))
+            if (dt->has_min && (dt->min >= 0 || u > magnitude_of(dt->min)))
                 return EXI_ERR_VALUE_OUT_OF_RANGE;
             ev->neg = 1;
         } else if (dt->has_max && u > dt->max) {
@@ -375,7 +378,7 @@ static int encode_value(const exi_datatype *dt, const exi_event *ev, const uint8
     case EXI_DT_INT:
         if (ev->neg) {
             if (ev->mag == 0) return EXI_ERR_INVALID_MESSAGE;
-            if (dt->has_min && (dt->min >= 0 || ev->mag > (uint64_t)(-dt->min)))
+            if (dt->has_min && (dt->min >= 0 || ev->mag > magnitude_of(dt->min)))
                 return EXI_ERR_VALUE_OUT_OF_RANGE;
             if ((err = write_bits(w, 1, 1))) return err;
             return write_uint(w, ev->mag - 1u);
