@@ -74,6 +74,10 @@ class BitWriter:
             self._out.append((self._acc >> self._bits) & 0xFF)
         self._acc &= (1 << self._bits) - 1
 
+    @property
+    def bits_written(self) -> int:
+        return len(self._out) * 8 + self._bits
+
     def uint(self, value: int) -> None:
         while value >= 0x80:
             self.write((value & 0x7F) | 0x80, 8)
