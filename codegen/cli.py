@@ -1,0 +1,80 @@
+"""`ev-codegen`: generate, check, scaffold and document from EVerest-format manifests."""
+
+from __future__ import annotations
+
+import sys
+import time
+from pathlib import Path
+
+import click
+
+from evstack.codegen.output import OutputNotOwnedError, compare, write
+from evstack.codegen.render import render_tree
+from evstack.manifest import ManifestError, ManifestTree, load_tree
+
+__all__ = ["main"]
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+DEFAULT_OUT = PROJECT_ROOT / "generated"
+
+_root_option = click.option(
+    "--root",
+    type=click.Path(file_okay=False, path_type=Path),
+    default=PROJECT_ROOT,
+    show_default="the evstack repository",
+    help="Tree with interfaces/, types/, errors/ and modules/**/manifest.yaml.",
+)
+_out_option = click.option(
+    "--out",
+    type=click.Path(file_okay=False, path_type=Path),
+    default=DEFAULT_OUT,
+    show_default="generated/ of the evstack repository",
+    help="Package folder to write; ev-codegen owns its types/, errors/, interfaces/, modules/.",
+)
+
+
+def _load(root: Path) -> ManifestTree:
+    try:
+        return load_tree(root)
+    except ManifestError as exc:
+        raise click.ClickException(str(exc)) from exc
+
+
+@click.group()
+def main() -> None:
+    """Compile EVerest-format manifests into typed Python bindings and docs."""
+
+
+@main.command()
+@_root_option
+@_out_option
+def generate(root: Path, out: Path) -> None:
+    """Write the generated package (only what changed)."""
+    started = time.perf_counter()
+    tree = _load(root)
+    try:
+        changes = write(render_tree(tree), out)
+    except OutputNotOwnedError as exc:
+        raise click.ClickException(str(exc)) from exc
+    summary = (
+        f"{len(changes.missing)} new, {len(changes.stale)} updated, {len(changes.extra)} removed"
+    )
+    elapsed = time.perf_counter() - started
+    click.echo(f"ev-codegen: {out}: {summary} ({elapsed:.2f} s)")
+
+
+@main.command()
+@_root_option
+@_out_option
+def check(root: Path, out: Path) -> None:
+    """Exit non-zero, listing the files, when the generated package is out of date."""
+    tree = _load(root)
+    try:
+        result = compare(render_tree(tree), out)
+    except OutputNotOwnedError as exc:
+        raise click.ClickException(str(exc)) from exc
+    if not result.up_to_date:
+        click.echo(result.describe(), err=True)
+        click.echo(f"ev-codegen: {out} is out of date; run `ev-codegen generate`.", err=True)
+        sys.exit(1)
+    click.echo(f"ev-codegen: {out} is up to date.")

@@ -1,0 +1,112 @@
+"""Small helpers for writing Python source that ruff accepts as it is: docstrings, comments
+and import blocks sorted and wrapped the way ruff's isort rules want them."""
+
+from __future__ import annotations
+
+import re
+import textwrap
+from collections import defaultdict
+
+__all__ = ["ImportBlock", "comment", "docstring", "sorted_exports"]
+
+LINE_LENGTH = 100
+
+
+def _paragraphs(text: str) -> list[str]:
+    parts = re.split(r"\n\s*\n", text.strip())
+    return [" ".join(part.split()) for part in parts if part.strip()]
+
+
+def docstring(text: str, indent: int) -> str:
+    """A docstring literal for `text`, wrapped to the line length at this indent."""
+    paragraphs = _paragraphs(text) or ["(no description in the manifest)"]
+    safe = [p.replace("\\", "\\\\").replace('"""', '\\"\\"\\"') for p in paragraphs]
+    if safe[-1].endswith('"'):
+        safe[-1] = safe[-1][:-1] + '\\"'
+    pad = " " * indent
+    if len(safe) == 1 and indent + len(safe[0]) + 6 <= LINE_LENGTH:
+        return f'"""{safe[0]}"""'
+    width = LINE_LENGTH - indent - 3
+    lines: list[str] = []
+    for index, paragraph in enumerate(safe):
+        if index:
+            lines.append("")
+        lines.extend(
+            textwrap.wrap(paragraph, width, break_long_words=False, break_on_hyphens=False)
+        )
+    body = ("\n").join((pad + line) if line and i else line for i, line in enumerate(lines))
+    return f'"""{body}\n{pad}"""'
+
+
+def comment(text: str, indent: int) -> str:
+    """`text` as `#` comment lines at this indent."""
+    pad = " " * indent
+    width = max(LINE_LENGTH - indent - 2, 40)
+    lines = []
+    for index, paragraph in enumerate(_paragraphs(text)):
+        if index:
+            lines.append(f"{pad}#")
+        lines.extend(
+            f"{pad}# {line}" for line in textwrap.wrap(paragraph, width, break_long_words=False)
+        )
+    return "\n".join(lines)
+
+
+def _member_key(name: str) -> tuple[int, str]:
+    # ruff's order-by-type: CONSTANTS, then Classes, then everything else.
+    if name.isupper() and len(name) > 1:
+        return (0, name)
+    if name[:1].isupper():
+        return (1, name)
+    return (2, name)
+
+
+def sorted_exports(names: list[str]) -> list[str]:
+    """`__all__` in the order ruff's RUF022 wants: constants, classes, the rest."""
+    return sorted(names, key=_member_key)
+
+
+class ImportBlock:
+    """Collects imports and prints them in ruff's order: future, stdlib, third party,
+    first party (evstack), then relative imports from the furthest to the closest."""
+
+    def __init__(self) -> None:
+        self._plain: dict[str, set[str]] = defaultdict(set)
+        self._from: dict[tuple[str, str], set[str]] = defaultdict(set)
+        self._aliased: dict[str, set[tuple[str, str, str]]] = defaultdict(set)
+
+    def plain(self, section: str, module: str) -> None:
+        self._plain[section].add(module)
+
+    def names(self, section: str, module: str, *names: str) -> None:
+        self._from[(section, module)].update(names)
+
+    def aliased(self, module: str, name: str, alias: str) -> None:
+        """`from <module> import <name> as <alias>`, a relative import (its own section)."""
+        self._aliased[module].add((module, name, alias))
+
+    def render(self) -> str:
+        sections = []
+        for section in ("future", "stdlib", "third", "first"):
+            lines = [f"import {m}" for m in sorted(self._plain[section])]
+            for (sec, module), names in sorted(self._from.items()):
+                if sec == section and names:
+                    lines.append(self._from_line(module, sorted(names, key=_member_key)))
+            if lines:
+                sections.append("\n".join(lines))
+        relative = []
+        # Furthest first: `..` before `.`.
+        for module in sorted(self._aliased, key=lambda m: (-len(m) + len(m.lstrip(".")), m)):
+            for _, name, alias in sorted(self._aliased[module], key=lambda x: _member_key(x[1])):
+                relative.append(f"from {module} import {name} as {alias}")
+        if relative:
+            sections.append("\n".join(relative))
+        return "\n\n".join(sections)
+
+    @staticmethod
+    def _from_line(module: str, names: list[str]) -> str:
+        line = f"from {module} import {', '.join(names)}"
+        if len(line) <= LINE_LENGTH:
+            return line
+        inner = "".join(f"    {name},\n" for name in names)
+        return f"from {module} import (\n{inner})"

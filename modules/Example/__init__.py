@@ -1,0 +1,1 @@
+"""The Example module; the class lives in `module.py`."""
