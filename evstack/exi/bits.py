@@ -41,10 +41,15 @@ class BitReader:
 
     def uint(self) -> int:
         value, shift = 0, 0
-        for _ in range(MAX_UINT_GROUPS):
+        for index in range(MAX_UINT_GROUPS):
             group = self.read(8)
             value |= (group & 0x7F) << shift
             if group < 0x80:
+                if group == 0 and index > 0:
+                    # non-minimal: no encoder writes it, and decode -> encode must be exact
+                    raise ExiError(ExiErrorCode.VALUE_OUT_OF_RANGE, "non-minimal integer")
+                if value >> 64:
+                    break
                 return value
             shift += 7
         raise ExiError(ExiErrorCode.VALUE_OUT_OF_RANGE, "unsigned integer longer than 64 bits")

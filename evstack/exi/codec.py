@@ -154,10 +154,13 @@ class _Decoder:
                 raise ExiError(ExiErrorCode.STRING_TABLE_HIT, "value-table hit with capacity 0")
             length -= 2
             self._check_length(spec, length, 8)
-            chars = [reader.uint() for _ in range(length)]
-            if any(c > 0x10FFFF or 0xD800 <= c <= 0xDFFF for c in chars):
-                raise ExiError(ExiErrorCode.VALUE_OUT_OF_RANGE, "invalid code point")
-            return "".join(map(chr, chars))
+            chars = []
+            for _ in range(length):
+                char = reader.uint()
+                if char > 0x10FFFF or 0xD800 <= char <= 0xDFFF:
+                    raise ExiError(ExiErrorCode.VALUE_OUT_OF_RANGE, f"code point {char:#x}")
+                chars.append(chr(char))
+            return "".join(chars)
         if kind == "binary":
             length = reader.uint()
             self._check_length(spec, length, 8)

@@ -39,6 +39,9 @@ static int read_uint(reader *r, uint64_t *out) {
         if (i == 9 && (group & 0x7Eu)) return EXI_ERR_VALUE_OUT_OF_RANGE; /* > 64 bits */
         value |= (uint64_t)(group & 0x7Fu) << (7u * i);
         if (group < 0x80u) {
+            /* a zero last group after others is a non-minimal encoding: no encoder writes
+               one, and refusing it keeps decode -> encode byte-exact */
+            if (group == 0 && i > 0) return EXI_ERR_VALUE_OUT_OF_RANGE;
             *out = value;
             return EXI_OK;
         }

@@ -165,7 +165,7 @@ def test_unknown_schema_set() -> None:
 @pytest.mark.skipif(not native.available(), reason="evstack.ext._exi not built")
 @pytest.mark.parametrize("schema", ["app", "din", "iso2", "iso20", "iso20_dc"])
 @given(data=st.binary(max_size=64))
-@settings(max_examples=300, deadline=None)
+@settings(max_examples=1000, deadline=None)
 def test_random_bytes_get_the_same_verdict_in_c_and_python(schema: str, data: bytes) -> None:
     grammar = tables.load(schema)
     verdicts = []
