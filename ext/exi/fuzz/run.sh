@@ -21,4 +21,4 @@ if [ -f "$vectors" ]; then
 fi
 printf '\x80\x00' > "$work/corpus-$schema/minimal"
 EXI_FUZZ_SCHEMA=$schema "$work/fuzz_decode" -max_total_time="$seconds" -max_len=4096 \
-    -rss_limit_mb=512 -print_final_stats=1 "$work/corpus-$schema"
+    -rss_limit_mb=512 -print_final_stats=1 -artifact_prefix="$work/" "$work/corpus-$schema"
