@@ -104,7 +104,10 @@ class WithdrawAuthorization:
 
 @dataclass(frozen=True)
 class StopTransaction:
+    """Stop the transaction on ``evse_id``; ``token`` is the card presented to stop it."""
+
     evse_id: int
+    token: Token
 
 
 Effect = PublishStatus | ValidateToken | Authorize | WithdrawAuthorization | StopTransaction
@@ -171,7 +174,7 @@ class AuthCore:
         running = [e for e in self._evses.values() if _holds(e.transaction, token)]
         if running:
             effects.append(PublishStatus(token, TokenValidationStatus.USED_TO_STOP))
-            effects.extend(StopTransaction(e.evse_id) for e in running)
+            effects.extend(StopTransaction(e.evse_id, token) for e in running)
             return effects
         if any(_holds(e.authorized, token) for e in self._evses.values()):
             # A second swipe of a card already granted somewhere: one card, one EVSE.

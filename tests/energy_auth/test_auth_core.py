@@ -154,9 +154,10 @@ def test_same_token_stops_its_transaction(clock: FakeClock) -> None:
     core.on_plug_in(1)
     accept(core)
     core.on_transaction_started(1)
-    effects = core.on_token(Token("aabbccdd"))  # ids compare case-insensitively
+    stopper = Token("aabbccdd")  # ids compare case-insensitively
+    effects = core.on_token(stopper)
     assert statuses(effects) == [S.PROCESSING, S.USED_TO_STOP]
-    assert StopTransaction(1) in effects
+    assert StopTransaction(1, stopper) in effects
 
 
 def test_second_swipe_of_granted_card_does_not_take_another_evse(clock: FakeClock) -> None:

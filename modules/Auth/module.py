@@ -1,0 +1,200 @@
+"""The Auth module: drives :class:`AuthCore` from tokens, validators and EVSE session events.
+
+EVSE ids are the positions of the ``evse_manager`` connections, counted from 1, as in EVerest.
+Validators are asked in the order they are connected and the first ``Accepted`` wins; one that
+fails (times out, raises) counts as not accepting, so a broken backend cannot block a local
+list behind it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import functools
+from collections.abc import Awaitable
+from typing import Any
+
+from evstack.generated.interfaces.auth import AuthImplBase
+from evstack.generated.interfaces.evse_manager import EvseManagerClient
+from evstack.generated.modules.auth import AuthModuleBase
+from evstack.generated.types.authorization import (
+    AuthorizationStatus,
+    ProvidedIdToken,
+    TokenValidationStatus,
+    TokenValidationStatusMessage,
+    ValidationResult,
+    WithdrawAuthorizationRequest,
+    WithdrawAuthorizationResult,
+)
+from evstack.generated.types.evse_manager import (
+    SessionEvent,
+    SessionEventEnum,
+    StopTransactionReason,
+    StopTransactionRequest,
+)
+from evstack.modules.Auth.auth_core import (
+    AuthCore,
+    Authorize,
+    Effect,
+    PublishStatus,
+    SelectionAlgorithm,
+    StopTransaction,
+    Token,
+    ValidateToken,
+    WithdrawAuthorization,
+)
+from evstack.runtime import CommandError
+from evstack.sim.clock import ScaledClock
+
+
+class _Main(AuthImplBase):
+    def __init__(self, auth: Auth) -> None:
+        self._auth = auth
+
+    async def handle_set_connection_timeout(self, connection_timeout: int) -> None:
+        self._auth.core.connection_timeout = float(connection_timeout)
+
+    async def handle_withdraw_authorization(
+        self, request: WithdrawAuthorizationRequest
+    ) -> WithdrawAuthorizationResult:
+        token = request.id_token.value if request.id_token is not None else None
+        result, effects = self._auth.core.withdraw(request.evse_id, token)
+        await self._auth.carry_out(effects)
+        return WithdrawAuthorizationResult(result.value)
+
+
+class Auth(AuthModuleBase):
+    def create_main(self, config: object) -> AuthImplBase:
+        self._main = _Main(self)
+        return self._main
+
+    async def init(self) -> None:
+        self._clock = ScaledClock(self.config.sim_speedup)
+        self.core = AuthCore(
+            evse_ids=range(1, len(self.r_evse_manager) + 1),
+            clock=self._clock.now,
+            connection_timeout=float(self.config.connection_timeout),
+            selection=SelectionAlgorithm(self.config.selection_algorithm),
+        )
+        # The wire form of each token and its accepted result, for statuses and authorize_response.
+        self._provided: dict[str, ProvidedIdToken] = {}
+        self._results: dict[str, ValidationResult] = {}
+        self._changed = asyncio.Event()
+        self._validations: set[asyncio.Task[None]] = set()
+        for provider in self.r_token_provider:
+            provider.subscribe_provided_token(self._on_token)
+        for evse_id, evse in enumerate(self.r_evse_manager, start=1):
+            evse.subscribe_session_event(functools.partial(self._on_session_event, evse_id))
+
+    async def ready(self) -> None:
+        self._timer = asyncio.create_task(self._expire_forever())
+
+    # --- inputs -----------------------------------------------------------------------------
+
+    async def _on_token(self, provided: ProvidedIdToken) -> None:
+        token = Token(
+            value=provided.id_token.value,
+            connectors=tuple(provided.connectors or ()),
+            prevalidated=bool(provided.prevalidated),
+        )
+        self._provided[token.key] = provided
+        if token.prevalidated:
+            self._results[token.key] = ValidationResult(
+                authorization_status=AuthorizationStatus.Accepted
+            )
+        await self.carry_out(self.core.on_token(token))
+
+    async def _on_session_event(self, evse_id: int, event: SessionEvent) -> None:
+        match event.event:
+            case SessionEventEnum.SessionStarted:
+                effects = self.core.on_plug_in(evse_id)
+            case SessionEventEnum.SessionFinished:
+                effects = self.core.on_unplug(evse_id)
+            case SessionEventEnum.TransactionStarted:
+                effects = self.core.on_transaction_started(evse_id)
+            case SessionEventEnum.TransactionFinished:
+                effects = self.core.on_transaction_finished(evse_id)
+            case SessionEventEnum.Enabled | SessionEventEnum.Disabled:
+                enabled = event.event == SessionEventEnum.Enabled
+                effects = self.core.set_enabled(evse_id, enabled)
+            case _:
+                return
+        await self.carry_out(effects)
+
+    async def _validate(self, token: Token) -> None:
+        provided = self._provided[token.key]
+        accepted: ValidationResult | None = None
+        for validator in self.r_token_validator:
+            try:
+                result = await validator.call_validate_token(provided)
+            except CommandError as error:
+                self.log.warning("validator %s failed: %s", validator.target, error)
+                continue
+            if result.authorization_status == AuthorizationStatus.Accepted:
+                accepted = result
+                break
+        if accepted is not None:
+            self._results[token.key] = accepted
+        await self.carry_out(self.core.on_validated(token, accepted is not None))
+
+    # --- effects ----------------------------------------------------------------------------
+
+    async def carry_out(self, effects: list[Effect]) -> None:
+        for effect in effects:
+            match effect:
+                case PublishStatus(token=token, status=status):
+                    message = TokenValidationStatusMessage(
+                        token=self._provided[token.key],
+                        status=TokenValidationStatus(status.value),
+                    )
+                    await self._main.publish_token_validation_status(message)
+                case ValidateToken(token=token):
+                    # Validators may take long (a backend); never hold up other tokens meanwhile.
+                    task = asyncio.create_task(self._validate(token))
+                    self._validations.add(task)  # a task nobody references may be collected
+                    task.add_done_callback(self._validations.discard)
+                case Authorize(evse_id=evse_id, token=token):
+                    await self._tell_evse(
+                        evse_id,
+                        self._evse(evse_id).call_authorize_response(
+                            self._provided[token.key], self._results[token.key]
+                        ),
+                    )
+                case WithdrawAuthorization(evse_id=evse_id):
+                    await self._tell_evse(
+                        evse_id, self._evse(evse_id).call_withdraw_authorization()
+                    )
+                case StopTransaction(evse_id=evse_id, token=token):
+                    request = StopTransactionRequest(
+                        reason=StopTransactionReason.Local, id_tag=self._provided[token.key]
+                    )
+                    await self._tell_evse(
+                        evse_id, self._evse(evse_id).call_stop_transaction(request)
+                    )
+        self._changed.set()  # deadlines may have moved
+
+    def _evse(self, evse_id: int) -> EvseManagerClient:
+        return self.r_evse_manager[evse_id - 1]
+
+    async def _tell_evse(self, evse_id: int, call: Awaitable[object]) -> None:
+        """An EVSE that cannot be reached must not stop Auth serving the others."""
+        try:
+            await call
+        except CommandError as error:
+            self.log.warning("EVSE %d did not take the command: %s", evse_id, error)
+
+    async def _expire_forever(self) -> None:
+        while True:
+            deadline = self.core.next_deadline()
+            self._changed.clear()
+            waiters: list[asyncio.Future[Any]] = [asyncio.ensure_future(self._changed.wait())]
+            if deadline is not None:
+                waiters.append(
+                    asyncio.ensure_future(self._clock.sleep(deadline - self._clock.now()))
+                )
+            await asyncio.wait(waiters, return_when=asyncio.FIRST_COMPLETED)
+            for waiter in waiters:
+                waiter.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await waiter
+            await self.carry_out(self.core.tick())

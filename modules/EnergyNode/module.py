@@ -1,0 +1,114 @@
+"""The EnergyNode module: one fuse between the energy manager and what is behind it.
+
+Upwards it republishes its consumers' requests as children of its own, with the fuse limit
+(tightened by any external limit) as its import limit; it does so on every change, passing a
+priority flag through so an EV plugging in is answered at once. Downwards it hands each
+``enforce_limits`` to the consumer whose subtree holds the target uuid. The fuse itself does
+no enforcing: the energy manager already kept every grant within it.
+"""
+
+from __future__ import annotations
+
+import datetime
+import functools
+import math
+from collections.abc import Iterator
+
+from evstack.generated.interfaces.energy import EnergyClient, EnergyImplBase
+from evstack.generated.interfaces.external_energy_limits import ExternalEnergyLimitsImplBase
+from evstack.generated.modules.energy_node import EnergyNodeModuleBase
+from evstack.generated.types.energy import (
+    EnergyFlowRequest,
+    EnforcedLimits,
+    ExternalLimits,
+    IntegerWithSource,
+    LimitsReq,
+    NodeType,
+    NumberWithSource,
+    ScheduleReqEntry,
+)
+
+
+class UnknownNodeError(LookupError):
+    """``enforce_limits`` named a uuid that is neither this node nor below it."""
+
+
+def uuids_in(request: EnergyFlowRequest) -> Iterator[str]:
+    yield request.uuid
+    for child in request.children:
+        yield from uuids_in(child)
+
+
+class _Grid(EnergyImplBase):
+    def __init__(self, node: EnergyNode) -> None:
+        self._node = node
+
+    async def handle_enforce_limits(self, value: EnforcedLimits) -> None:
+        await self._node.route_down(value)
+
+
+class _ExternalLimits(ExternalEnergyLimitsImplBase):
+    def __init__(self, node: EnergyNode) -> None:
+        self._node = node
+
+    async def handle_set_external_limits(self, value: ExternalLimits) -> None:
+        await self._node.set_external_limits(value)
+
+
+class EnergyNode(EnergyNodeModuleBase):
+    def create_energy_grid(self, config: object) -> EnergyImplBase:
+        self._grid = _Grid(self)
+        return self._grid
+
+    def create_external_limits(self, config: object) -> ExternalEnergyLimitsImplBase:
+        return _ExternalLimits(self)
+
+    async def init(self) -> None:
+        self._children: dict[int, EnergyFlowRequest] = {}
+        self._external_amps = math.inf
+        for index, consumer in enumerate(self.r_energy_consumer):
+            consumer.subscribe_energy_flow_request(functools.partial(self._on_child, index))
+
+    async def _on_child(self, index: int, request: EnergyFlowRequest) -> None:
+        self._children[index] = request
+        await self._publish(priority=bool(request.priority_request))
+
+    async def set_external_limits(self, value: ExternalLimits) -> None:
+        entries = value.schedule_import
+        limit = entries[0].limits_to_root.ac_max_current_A if entries else None
+        self._external_amps = math.inf if limit is None else max(limit.value, 0.0)
+        await self._publish(priority=True)
+
+    async def _publish(self, *, priority: bool) -> None:
+        amps = min(self.config.fuse_limit_A, self._external_amps)
+        limits = LimitsReq(
+            ac_max_current_A=NumberWithSource(value=amps, source=self.module_id),
+            ac_max_phase_count=IntegerWithSource(
+                value=self.config.phase_count, source=self.module_id
+            ),
+        )
+        now = datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds")
+        await self._grid.publish_energy_flow_request(
+            EnergyFlowRequest(
+                uuid=self.module_id,
+                node_type=NodeType.Generic,
+                children=[self._children[i] for i in sorted(self._children)],
+                priority_request=priority,
+                schedule_import=[
+                    ScheduleReqEntry(timestamp=now, limits_to_root=limits, limits_to_leaves=limits)
+                ],
+                schedule_export=[],
+            )
+        )
+
+    async def route_down(self, limits: EnforcedLimits) -> None:
+        if limits.uuid == self.module_id:
+            return  # our own share: the grants below already respect it
+        consumer = self._consumer_holding(limits.uuid)
+        await consumer.call_enforce_limits(limits)
+
+    def _consumer_holding(self, uuid: str) -> EnergyClient:
+        for index, request in self._children.items():
+            if uuid in uuids_in(request):
+                return self.r_energy_consumer[index]
+        raise UnknownNodeError(f"no node {uuid!r} behind {self.module_id}")
