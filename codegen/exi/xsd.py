@@ -430,7 +430,7 @@ class Schema:
                 self._resolve_element(term)
 
     def substitutes(self, head: QName) -> list[ElementDecl]:
-        """Every non-abstract element that may appear where `head` is referenced."""
+        """Every element that may appear where `head` is referenced, in EXI order."""
         members: list[ElementDecl] = []
         for decl in self.elements.values():
             group, seen = decl.substitution_group, {decl.name}
@@ -440,9 +440,9 @@ class Schema:
                     break
                 seen.add(group)
                 group = self.elements[group].substitution_group if group in self.elements else None
-        head_decl = self.elements[head]
-        if not head_decl.abstract:
-            members.append(head_decl)
+        # the head is listed even when abstract: EXIficient (the interoperability reference
+        # for V2G) gives ISO-2's abstract BodyElement an event code of its own
+        members.append(self.elements[head])
         return sorted(members, key=lambda d: d.name)
 
 
