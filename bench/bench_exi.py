@@ -1,0 +1,302 @@
+"""EXI codec benchmark: C level against libcbv2g, Python level against the pure-Python codec.
+
+    python bench/bench_exi.py
+
+C level: a small driver is compiled with the same compiler and flags for both codecs and
+times decode + encode per message. libcbv2g (EVerest's generated C codec) is the
+baseline when it is built at /work/oracles/libcbv2g (or $LIBCBV2G); without it the C
+figures are printed alone. Python level: `evstack.exi.decode` + `encode` (C-backed)
+against the pure-Python interpreter of the same tables, in the same run.
+Also printed: code and table sizes, and the memory the decoder needs for the largest
+message (events + arena), next to libcbv2g's fixed document struct.
+"""
+
+from __future__ import annotations
+
+import csv
+import os
+import pathlib
+import subprocess
+import sys
+import tempfile
+import time
+
+from evstack import exi
+from evstack.exi import codec, tables
+
+ROOT = pathlib.Path(__file__).resolve().parents[1]
+LIBCBV2G = pathlib.Path(os.environ.get("LIBCBV2G", "/work/oracles/libcbv2g"))
+VECTORS = pathlib.Path("/work/shared/reference/exi/vectors-public.tsv")
+CFLAGS = ["-O2", "-std=gnu11"]
+
+
+def _pv(multiplier: int, unit: str, value: int) -> dict[str, object]:
+    return {"Multiplier": multiplier, "Unit": unit, "Value": value}
+
+
+def iso2_messages() -> dict[str, dict[str, object]]:
+    header = {"SessionID": "0102030405060708"}
+    status = {
+        "NotificationMaxDelay": 0,
+        "EVSENotification": "None",
+        "EVSEIsolationStatus": "Valid",
+        "EVSEStatusCode": "EVSE_Ready",
+    }
+    bodies: dict[str, dict[str, object]] = {
+        "SessionSetupReq": {"EVCCID": "00010203a0b0"},
+        "CurrentDemandReq": {
+            "DC_EVStatus": {"EVReady": True, "EVErrorCode": "NO_ERROR", "EVRESSSOC": 55},
+            "EVTargetCurrent": _pv(0, "A", 120),
+            "EVMaximumVoltageLimit": _pv(0, "V", 450),
+            "EVMaximumCurrentLimit": _pv(0, "A", 200),
+            "EVMaximumPowerLimit": _pv(3, "W", 90),
+            "BulkChargingComplete": False,
+            "ChargingComplete": False,
+            "RemainingTimeToFullSoC": _pv(0, "s", 1800),
+            "RemainingTimeToBulkSoC": _pv(0, "s", 1200),
+            "EVTargetVoltage": _pv(0, "V", 400),
+        },
+        "CurrentDemandRes": {
+            "ResponseCode": "OK",
+            "DC_EVSEStatus": status,
+            "EVSEPresentVoltage": _pv(0, "V", 400),
+            "EVSEPresentCurrent": _pv(0, "A", 120),
+            "EVSECurrentLimitAchieved": False,
+            "EVSEVoltageLimitAchieved": False,
+            "EVSEPowerLimitAchieved": False,
+            "EVSEMaximumVoltageLimit": _pv(0, "V", 500),
+            "EVSEMaximumCurrentLimit": _pv(0, "A", 200),
+            "EVSEMaximumPowerLimit": _pv(3, "W", 100),
+            "EVSEID": "DE*ABC*E123456",
+            "SAScheduleTupleID": 1,
+            "MeterInfo": {"MeterID": "METER-1", "MeterReading": 123456, "TMeter": 1700000000},
+            "ReceiptRequired": False,
+        },
+        "ChargeParameterDiscoveryRes": {
+            "ResponseCode": "OK",
+            "EVSEProcessing": "Finished",
+            "SAScheduleList": {
+                "SAScheduleTuple": [
+                    {
+                        "SAScheduleTupleID": 1,
+                        "PMaxSchedule": {
+                            "PMaxScheduleEntry": [
+                                {
+                                    "RelativeTimeInterval": {"start": i * 900},
+                                    "PMax": _pv(3, "W", 50),
+                                }
+                                for i in range(12)  # libcbv2g holds at most 12
+                            ]
+                        },
+                        "SalesTariff": {
+                            "@Id": "t1",
+                            "SalesTariffID": 1,
+                            "NumEPriceLevels": 4,
+                            "SalesTariffEntry": [
+                                {"RelativeTimeInterval": {"start": i * 900}, "EPriceLevel": i % 4}
+                                for i in range(12)  # libcbv2g holds at most 12
+                            ],
+                        },
+                    }
+                ]
+            },
+            "DC_EVSEChargeParameter": {
+                "DC_EVSEStatus": status,
+                "EVSEMaximumCurrentLimit": _pv(0, "A", 200),
+                "EVSEMaximumPowerLimit": _pv(3, "W", 100),
+                "EVSEMaximumVoltageLimit": _pv(0, "V", 500),
+                "EVSEMinimumCurrentLimit": _pv(0, "A", 0),
+                "EVSEMinimumVoltageLimit": _pv(0, "V", 150),
+                "EVSEPeakCurrentRipple": _pv(0, "A", 1),
+            },
+        },
+    }
+    return {
+        name: {"V2G_Message": {"Header": header, "Body": {name: body}}}
+        for name, body in bodies.items()
+    }
+
+
+def cases() -> list[tuple[str, str, bytes]]:
+    """(label, schema set, EXI bytes)."""
+    found = [
+        (f"iso2.{name}", "iso2", exi.encode("iso2", message))
+        for name, message in iso2_messages().items()
+    ]
+    if VECTORS.exists():
+        with VECTORS.open(newline="") as handle:
+            rows = [r for r in csv.DictReader(handle, delimiter="\t")]
+        longest = max(
+            (r for r in rows if r["message"] == "ScheduleExchangeRes"),
+            key=lambda r: len(r["exi_hex"]),
+        )
+        found.append(("iso20.ScheduleExchangeRes", "iso20", bytes.fromhex(longest["exi_hex"])))
+    return found
+
+
+_CBV2G = {
+    "iso2": ("iso_2/iso2_msgDefDecoder.h", "iso_2/iso2_msgDefEncoder.h", "iso2"),
+    "iso20": (
+        "iso_20/iso20_CommonMessages_Decoder.h",
+        "iso_20/iso20_CommonMessages_Encoder.h",
+        "iso20",
+    ),
+}
+
+
+def driver_source(items: list[tuple[str, str, bytes]], with_cbv2g: bool) -> str:
+    lines = [
+        "#include <stdio.h>",
+        "#include <string.h>",
+        "#include <time.h>",
+        '#include "exi.h"',
+    ]
+    if with_cbv2g:
+        for decoder, encoder, _ in _CBV2G.values():
+            lines += [f'#include "cbv2g/{decoder}"', f'#include "cbv2g/{encoder}"']
+    lines += [
+        "static double now(void) { struct timespec t; clock_gettime(CLOCK_MONOTONIC, &t);",
+        "  return t.tv_sec + t.tv_nsec * 1e-9; }",
+        "static exi_event events[65536]; static uint8_t arena[65536], out[65536];",
+    ]
+    if with_cbv2g:
+        lines.append("static struct iso2_exiDocument d2; static struct iso20_exiDocument d20;")
+    lines.append("int main(void) {")
+    lines.append("  size_t ne, na, w, ol; double t0; long i, n;")
+    for index, (label, schema, data) in enumerate(items):
+        array = ",".join(str(b) for b in data)
+        lines.append(f"  {{ static uint8_t msg[] = {{{array}}}; size_t len = {len(data)};")
+        lines.append(f'    const exi_schema *s = exi_schema_find("{schema}");')
+        lines.append("    n = 20000000 / (len + 20); t0 = now();")
+        lines.append("    for (i = 0; i < n; i++) {")
+        lines.append(
+            "      if (exi_decode(s, msg, len, events, 65536, &ne, arena, 65536, &na, &w))"
+            " return 1;"
+        )
+        lines.append(
+            "      if (exi_encode(s, events, ne, arena, na, out, 65536, &ol, &w)) return 2;"
+        )
+        lines.append("    }")
+        lines.append("    if (ol != len || memcmp(out, msg, len)) return 3;")
+        lines.append(
+            f'    printf("{label} evstack %.3f %zu\\n", (now() - t0) / n * 1e6, '
+            "ne * sizeof(exi_event) + na);"
+        )
+        if with_cbv2g and schema in _CBV2G:
+            prefix = _CBV2G[schema][2]
+            doc = "d2" if schema == "iso2" else "d20"
+            lines += [
+                "    t0 = now();",
+                "    for (i = 0; i < n; i++) {",
+                "      exi_bitstream_t a, b;",
+                "      exi_bitstream_init(&a, msg, len, 0, NULL);",
+                f"      if (decode_{prefix}_exiDocument(&a, &{doc})) return 4;",
+                "      exi_bitstream_init(&b, out, sizeof out, 0, NULL);",
+                f"      if (encode_{prefix}_exiDocument(&b, &{doc})) return 5;",
+                "    }",
+                f'    printf("{label} libcbv2g %.3f %zu\\n", (now() - t0) / n * 1e6,'
+                f" sizeof {doc});",
+            ]
+        lines.append(f"  }} /* {index} */")
+    lines.append("  return 0;\n}")
+    return "\n".join(lines) + "\n"
+
+
+def c_level(items: list[tuple[str, str, bytes]]) -> dict[str, dict[str, tuple[float, int]]]:
+    with_cbv2g = (LIBCBV2G / "out" / "libcbv2g_iso_2.a").exists()
+    results: dict[str, dict[str, tuple[float, int]]] = {}
+    with tempfile.TemporaryDirectory() as tmp:
+        source = pathlib.Path(tmp) / "driver.c"
+        source.write_text(driver_source(items, with_cbv2g))
+        command = [
+            "gcc", *CFLAGS, f"-I{ROOT / 'ext' / 'exi'}", str(source),
+            str(ROOT / "ext" / "exi" / "exi.c"), str(ROOT / "generated" / "exi" / "exi_tables.c"),
+            "-o", f"{tmp}/driver",
+        ]  # fmt: skip
+        if with_cbv2g:
+            out = LIBCBV2G / "out"
+            command[2:2] = [f"-I{LIBCBV2G / 'include'}"]
+            command += [
+                str(out / "libcbv2g_iso_2.a"),
+                str(out / "libcbv2g_iso_20.a"),
+                str(out / "libcbv2g_common.a"),
+            ]
+        subprocess.run(command, check=True)
+        run = subprocess.run([f"{tmp}/driver"], capture_output=True, text=True, check=False)
+        if run.returncode:
+            sys.exit(f"C driver failed with status {run.returncode}: {run.stdout}{run.stderr}")
+        for line in run.stdout.splitlines():
+            label, codec_name, micros, memory = line.split()
+            results.setdefault(label, {})[codec_name] = (float(micros), int(memory))
+    return results
+
+
+def python_level(items: list[tuple[str, str, bytes]]) -> dict[str, tuple[float, float]]:
+    """(µs per round trip through evstack.exi, through the pure-Python codec)."""
+    results = {}
+    for label, schema, data in items:
+        grammar = tables.load(schema)
+        timings = []
+        rounds = max(20, 200000 // (len(data) * 10))
+        for use_api in (True, False):
+            start = time.perf_counter()
+            for _ in range(rounds):
+                if use_api:
+                    again = exi.encode(schema, exi.decode(schema, data))
+                else:
+                    again = codec.encode(grammar, codec.decode(grammar, data))
+                assert again == data
+            timings.append((time.perf_counter() - start) / rounds * 1e6)
+        results[label] = (timings[0], timings[1])
+    return results
+
+
+def code_sizes() -> dict[str, int]:
+    with tempfile.TemporaryDirectory() as tmp:
+        sizes: dict[str, int] = {}
+        for name, source in (
+            ("runtime", ROOT / "ext" / "exi" / "exi.c"),
+            ("tables", ROOT / "generated" / "exi" / "exi_tables.c"),
+        ):
+            obj = f"{tmp}/{name}.o"
+            include = f"-I{ROOT / 'ext' / 'exi'}"
+            subprocess.run(["gcc", *CFLAGS, "-c", include, str(source), "-o", obj], check=True)
+            out = subprocess.run(["size", "-A", obj], capture_output=True, text=True, check=True)
+            for line in out.stdout.splitlines():
+                parts = line.split()
+                section = parts[0] if parts else ""
+                if section in (".text", ".rodata") or section.startswith(".data.rel.ro"):
+                    sizes[f"{name}{parts[0]}"] = sizes.get(f"{name}{parts[0]}", 0) + int(parts[1])
+        return sizes
+
+
+def main() -> None:
+    items = cases()
+    c_results = c_level(items)
+    py_results = python_level(items)
+    ratios = []
+    for label, _, data in items:
+        ours = c_results[label]["evstack"]
+        line = f"{label:32s} {len(data):5d} B  C {ours[0]:8.3f} µs"
+        if "libcbv2g" in c_results[label]:
+            theirs = c_results[label]["libcbv2g"]
+            ratios.append(ours[0] / theirs[0])
+            line += f"  libcbv2g {theirs[0]:8.3f} µs  ratio {ours[0] / theirs[0]:5.2f}"
+            line += f"  memory {ours[1]} B vs {theirs[1]} B"
+        fast, slow = py_results[label]
+        line += f"  | Python API {fast:8.1f} µs, pure Python {slow:8.1f} µs"
+        print(line)
+    sizes = code_sizes()
+    print("sizes (bytes):", " ".join(f"{k}={v}" for k, v in sorted(sizes.items())))
+    worst = max(ratios) if ratios else float("nan")
+    py_speedup = min(slow / fast for fast, slow in py_results.values())
+    session = c_results[items[0][0]]["evstack"][0]
+    print(
+        f"BENCH exi c_session_setup_us={session:.3f} worst_ratio_vs_libcbv2g={worst:.2f} "
+        f"python_api_speedup_vs_pure_python={py_speedup:.1f} "
+        f"runtime_text={sizes.get('runtime.text', 0)} tables_rodata={sizes.get('tables.rodata', 0)}"
+    )
+
+
+if __name__ == "__main__":
+    main()
