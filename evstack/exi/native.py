@@ -6,6 +6,8 @@ form, which needs no grammar walk because each key has one meaning within a type
 
 from __future__ import annotations
 
+import struct
+from collections.abc import Callable, Iterator
 from typing import Any
 
 from evstack.exi.errors import ExiError, ExiErrorCode
@@ -17,6 +19,13 @@ except ImportError:  # not built (no compiler at install): the Python codec serv
     _exi = None  # type: ignore[assignment]
 
 SE, AT, CH, EE = 0, 1, 2, 3
+# exi_event as laid out by the C compiler (checked below): kind, neg, name, ref, len, mag
+EVENT = struct.Struct("=BBHH2xI4xQ")
+if _exi is not None:
+    _layout = [_exi.ffi.offsetof("exi_event", f) for f in ("neg", "name", "ref", "len", "mag")]
+    if _exi.ffi.sizeof("exi_event") != EVENT.size or _layout != [1, 2, 4, 8, 16]:
+        # an unexpected ABI: use the Python codec rather than misread events
+        _exi = None  # type: ignore[assignment]
 MAX_DEPTH = 32
 Json = Any
 
@@ -53,21 +62,21 @@ def decode(tables: Tables, data: bytes) -> dict[str, Json]:
     if err:
         raise ExiError(ExiErrorCode(err), f"at bit {counts[2]}")
     raw = bytes(ffi.buffer(arena, counts[1]))
-    return _build(tables, events, counts[0], raw)
+    packed = ffi.buffer(events, counts[0] * EVENT.size)
+    return _build(tables, EVENT.iter_unpack(packed), raw)
 
 
-def _build(tables: Tables, events: Any, count: int, raw: bytes) -> dict[str, Json]:
-    grammars, datatypes, names = tables.grammars, tables.datatypes, tables.names
+def _build(tables: Tables, events: Iterator[tuple[int, ...]], raw: bytes) -> dict[str, Json]:
+    grammars, names = tables.grammars, tables.names
+    convert = _converters(tables)
     # one frame per open element: [grammar, fields, text, name]
-    root = events[0]
-    stack: list[list[Any]] = [[grammars[root.ref], {}, None, names[root.name]]]
-    for index in range(1, count):
-        ev = events[index]
-        kind = ev.kind
+    _, _, root_name, root_ref, _, _ = next(events)
+    stack: list[list[Any]] = [[grammars[root_ref], {}, None, names[root_name]]]
+    for kind, neg, name, ref, length, mag in events:
         if kind == SE:
-            stack.append([grammars[ev.ref], {}, None, names[ev.name]])
+            stack.append([grammars[ref], {}, None, names[name]])
         elif kind == EE:
-            grammar, fields, text, name = stack.pop()
+            grammar, fields, text, own_name = stack.pop()
             if grammar.simple:
                 value: Json = text
             else:
@@ -75,19 +84,46 @@ def _build(tables: Tables, events: Any, count: int, raw: bytes) -> dict[str, Jso
                 if text is not None:
                     fields["$"] = text
             if not stack:
-                return {name: value}
+                return {own_name: value}
             parent_grammar, parent_fields = stack[-1][0], stack[-1][1]
             if parent_grammar.ordered:
-                parent_fields.setdefault(ITEMS_KEY, []).append({name: value})
-            elif name in parent_grammar.lists:
-                parent_fields.setdefault(name, []).append(value)
+                parent_fields.setdefault(ITEMS_KEY, []).append({own_name: value})
+            elif own_name in parent_grammar.lists:
+                parent_fields.setdefault(own_name, []).append(value)
             else:
-                parent_fields[name] = value
+                parent_fields[own_name] = value
         elif kind == AT:
-            stack[-1][1]["@" + names[ev.name]] = _value(datatypes[ev.ref], ev, raw)
+            stack[-1][1]["@" + names[name]] = convert[ref](neg, mag, length, raw)
         else:
-            stack[-1][2] = _value(datatypes[ev.ref], ev, raw)
+            stack[-1][2] = convert[ref](neg, mag, length, raw)
     raise ExiError(ExiErrorCode.TRUNCATED, "events end inside an element")
+
+
+Converter = Callable[[int, int, int, bytes], Json]
+_converter_cache: dict[str, list[Converter]] = {}
+
+
+def _converters(tables: Tables) -> list[Converter]:
+    """Per datatype: (neg, mag, len, arena) -> JSON value."""
+    found = _converter_cache.get(tables.schema_set)
+    if found is None:
+        found = [_converter(spec) for spec in tables.datatypes]
+        _converter_cache[tables.schema_set] = found
+    return found
+
+
+def _converter(spec: dict[str, Any]) -> Converter:
+    kind = spec["kind"]
+    if kind in ("nbit", "uint", "int"):
+        return lambda neg, mag, _len, _raw: -mag if neg else mag
+    if kind == "bool":
+        return lambda _neg, mag, _len, _raw: bool(mag)
+    if kind == "enum":
+        values = spec["values"]
+        return lambda _neg, mag, _len, _raw: values[mag]
+    if kind == "string":
+        return lambda _neg, mag, length, raw: raw[mag : mag + length].decode("utf-8")
+    return lambda _neg, mag, length, raw: raw[mag : mag + length].hex()
 
 
 def encode(tables: Tables, message: dict[str, Json]) -> bytes:
@@ -104,9 +140,10 @@ def encode(tables: Tables, message: dict[str, Json]) -> bytes:
     arena = bytearray()
     name_index, grammar = tables.root_names[name]
     _flatten(tables, tables.grammars[grammar], name_index, value, flat, arena, 1)
-    events = ffi.new("exi_event[]", len(flat))
-    for ev, (kind, nm, neg, mag, length) in zip(events, flat, strict=True):
-        ev.kind, ev.name, ev.neg, ev.mag, ev.len = kind, nm, neg, mag, length
+    packed = bytearray(EVENT.size * len(flat))
+    for index, (kind, nm, neg, mag, length) in enumerate(flat):
+        EVENT.pack_into(packed, index * EVENT.size, kind, neg, nm, 0, length, mag)
+    events = ffi.from_buffer("exi_event[]", packed)
     # an event is at most a 16-bit code plus a value of at most 10 bytes per character
     out_cap = 16 + len(flat) * 12 + len(arena) * 10
     out = ffi.new("uint8_t[]", out_cap)
@@ -222,17 +259,3 @@ def _put_value(
                 ) from None
         flat.append((kind, name, 0, len(arena), len(data)))
         arena += data
-
-
-def _value(spec: dict[str, Any], ev: Any, raw: bytes) -> Json:
-    kind = spec["kind"]
-    if kind in ("nbit", "uint", "int"):
-        return -ev.mag if ev.neg else ev.mag
-    if kind == "bool":
-        return bool(ev.mag)
-    if kind == "enum":
-        return spec["values"][ev.mag]
-    chunk = raw[ev.mag : ev.mag + ev.len]
-    if kind == "string":
-        return chunk.decode("utf-8")
-    return chunk.hex()

@@ -17,7 +17,18 @@ typedef struct {
 
 static int read_bits(reader *r, unsigned width, uint32_t *out) {
     uint32_t value = 0;
+    size_t byte = r->bit >> 3;
     if (width > r->end - r->bit) return EXI_ERR_TRUNCATED;
+    if (width > 0 && byte + 8u <= r->end >> 3) {
+        /* fast path: a 64-bit window covers any 32-bit read at any bit offset */
+        const uint8_t *p = r->data + byte;
+        uint64_t window = (uint64_t)p[0] << 56 | (uint64_t)p[1] << 48 | (uint64_t)p[2] << 40 |
+                          (uint64_t)p[3] << 32 | (uint64_t)p[4] << 24 | (uint64_t)p[5] << 16 |
+                          (uint64_t)p[6] << 8 | (uint64_t)p[7];
+        *out = (uint32_t)((window << (r->bit & 7u)) >> (64u - width));
+        r->bit += width;
+        return EXI_OK;
+    }
     while (width > 0) {
         unsigned used = (unsigned)(r->bit & 7u), avail = 8u - used;
         unsigned take = width < avail ? width : avail;
@@ -53,21 +64,31 @@ static int read_uint(reader *r, uint64_t *out) {
 
 typedef struct {
     uint8_t *out;
-    size_t bit, cap; /* cap in bits */
+    size_t bit, cap; /* bits written, capacity in bits */
+    size_t pos;      /* whole bytes stored in out */
+    uint64_t acc;    /* pending bits, fewer than 8 between calls */
+    unsigned pending;
 } writer;
 
 static int write_bits(writer *w, unsigned width, uint32_t value) {
     if (width > w->cap - w->bit) return EXI_ERR_NO_MEMORY;
-    while (width > 0) {
-        unsigned used = (unsigned)(w->bit & 7u), avail = 8u - used;
-        unsigned take = width < avail ? width : avail;
-        unsigned part = (value >> (width - take)) & ((1u << take) - 1u);
-        if (used == 0) w->out[w->bit >> 3] = 0;
-        w->out[w->bit >> 3] |= (uint8_t)(part << (avail - take));
-        w->bit += take;
-        width -= take;
+    w->acc = (w->acc << width) | (value & ((1ull << width) - 1u));
+    w->pending += width;
+    w->bit += width;
+    while (w->pending >= 8) {
+        w->pending -= 8;
+        w->out[w->pos++] = (uint8_t)(w->acc >> w->pending);
     }
     return EXI_OK;
+}
+
+/* Pads the last byte with zero bits. */
+static void flush_bits(writer *w) {
+    if (w->pending) {
+        w->out[w->pos++] = (uint8_t)(w->acc << (8u - w->pending));
+        w->bit += 8u - w->pending;
+        w->pending = 0;
+    }
 }
 
 static int write_uint(writer *w, uint64_t value) {
@@ -80,12 +101,16 @@ static int write_uint(writer *w, uint64_t value) {
 }
 
 static unsigned bit_length(uint32_t n) {
+#if defined(__GNUC__)
+    return n ? 32u - (unsigned)__builtin_clz(n) : 0u;
+#else
     unsigned bits = 0;
     while (n) {
         bits++;
         n >>= 1;
     }
     return bits;
+#endif
 }
 
 /* ---- schema lookup ---------------------------------------------------------------- */
@@ -430,7 +455,7 @@ static int encode_value(const exi_datatype *dt, const exi_event *ev, const uint8
 int exi_encode(const exi_schema *s, const exi_event *events, size_t n_events,
                const uint8_t *arena, size_t arena_len, uint8_t *out, size_t out_cap,
                size_t *out_len, size_t *error_event) {
-    writer w = {out, 0, out_cap * 8u};
+    writer w = {out, 0, out_cap * 8u, 0, 0, 0};
     frame stack[EXI_MAX_DEPTH];
     size_t depth = 0, i = 0;
     unsigned width = document_width(s);
@@ -493,10 +518,8 @@ int exi_encode(const exi_schema *s, const exi_event *events, size_t n_events,
         goto fail;
     }
     if (s->fragment && (err = write_bits(&w, width, (uint32_t)s->n_roots + 1u))) goto fail;
-    if (w.bit & 7u) {
-        if ((err = write_bits(&w, 8u - (unsigned)(w.bit & 7u), 0))) goto fail;
-    }
-    *out_len = w.bit / 8u;
+    flush_bits(&w); /* cannot overflow: the capacity is whole bytes */
+    *out_len = w.pos;
     return EXI_OK;
 fail:
     *error_event = i;
