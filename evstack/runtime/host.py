@@ -22,6 +22,7 @@ from typing import Any
 import msgspec
 from paho.mqtt.client import topic_matches_sub
 
+from evstack.runtime.eager import Finished, start_eagerly
 from evstack.runtime.errors import CommandError, CommandEvent, ConfigurationError
 from evstack.runtime.interface import Client, ImplBase
 from evstack.runtime.link import ErrorHandler, Target, VarHandler
@@ -297,11 +298,12 @@ class ModuleHost:
     def _run_handler(self, handler: Callable[[Any], Awaitable[None] | None], value: Any) -> None:
         try:
             result = handler(value)
+            if inspect.iscoroutine(result):
+                started = start_eagerly(result)
+                if not isinstance(started, Finished):
+                    self._spawn(started)
         except Exception:
             self.log.exception("handler %r failed", handler)
-            return
-        if inspect.isawaitable(result):
-            self._spawn(result)
 
     # -- publishing -------------------------------------------------------------------
 
@@ -374,7 +376,7 @@ class ModuleHost:
                 self._reply_failure(request, CommandEvent.MESSAGE_PARSING_FAILED, str(exc))
                 return
             kwargs = {name: getattr(args, name) for name in fields}
-            self._spawn(self._serve(spec, handler(**kwargs), request))
+            self._serve(spec, handler, kwargs, request)
 
         return on_request
 
@@ -392,22 +394,52 @@ class ModuleHost:
             name = topic.rsplit("/", 1)[-1]
             self._reply_failure(request, CommandEvent.UNKNOWN_COMMAND, f"no command {name!r}")
 
-    async def _serve(
+    def _serve(
+        self,
+        spec: CommandSpec,
+        handler: Callable[..., Any],
+        kwargs: dict[str, Any],
+        request: CommandRequest,
+    ) -> None:
+        try:
+            running = handler(**kwargs)
+            started = start_eagerly(running) if inspect.iscoroutine(running) else Finished(running)
+        except Exception as exc:
+            self._reply_handler_exception(spec, request, exc)
+            return
+        if isinstance(started, Finished):
+            self._reply_result(spec, request, started.value)
+        else:
+            self._spawn(self._finish_serving(spec, started, request))
+
+    async def _finish_serving(
         self, spec: CommandSpec, running: Awaitable[Any], request: CommandRequest
     ) -> None:
         try:
             result = await running
-            encoded = _encode(result)
         except asyncio.CancelledError:
             self._reply_failure(request, CommandEvent.SHUTDOWN, f"{self.module_id} stopped")
             raise
         except Exception as exc:
-            self.log.exception("command %s failed", spec.name)
-            message = f"{type(exc).__name__}: {exc}"
-            self._reply_failure(request, CommandEvent.HANDLER_EXCEPTION, message)
+            self._reply_handler_exception(spec, request, exc)
+            return
+        self._reply_result(spec, request, result)
+
+    def _reply_result(self, spec: CommandSpec, request: CommandRequest, result: Any) -> None:
+        try:
+            encoded = _encode(result)
+        except (TypeError, msgspec.EncodeError) as exc:
+            self._reply_handler_exception(spec, request, exc)
             return
         reply = CommandReply(id=request.id, result=msgspec.Raw(encoded))
         self._connection().publish(self._topics.reply(request.origin), _encode(reply), CMD_QOS)
+
+    def _reply_handler_exception(
+        self, spec: CommandSpec, request: CommandRequest, exc: Exception
+    ) -> None:
+        self.log.error("command %s failed", spec.name, exc_info=exc)
+        message = f"{type(exc).__name__}: {exc}"
+        self._reply_failure(request, CommandEvent.HANDLER_EXCEPTION, message)
 
     def _reply_failure(self, request: CommandRequest, event: CommandEvent, message: str) -> None:
         reply = CommandReply(id=request.id, error=ReplyFailure(event=event.value, message=message))

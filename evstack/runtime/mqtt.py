@@ -89,6 +89,10 @@ class MqttConnection:
         self._max_backoff_s = max_backoff_s
         self._misc_timer: asyncio.TimerHandle | None = None
         self._reconnect_task: asyncio.Task[None] | None = None
+        self._write_check_scheduled = False
+        self._watching = False
+        self._publishing = False
+        self._reading = False
         # Publishes not yet written (QoS 0) or acknowledged (QoS 1/2), for flush().
         self._unpublished = 0
         self._all_published = asyncio.Event()
@@ -178,7 +182,23 @@ class MqttConnection:
         """Queue a publish; paho keeps QoS > 0 messages across a reconnect."""
         self._unpublished += 1
         self._all_published.clear()
-        self._client.publish(topic, payload, qos, retain)
+        # Write now rather than on the next loop iteration: a command round trip crosses
+        # four publishes, and each deferred write would add a trip through the selector.
+        self._publishing = True
+        try:
+            self._client.publish(topic, payload, qos, retain)
+        finally:
+            self._publishing = False
+        # Inside a paho callback (we are in _read) paho holds a lock its write path takes
+        # again: _read writes once it returns.
+        if not self._reading:
+            self._write_now()
+
+    def _write_now(self) -> None:
+        if self._connected.is_set() and self._client.want_write():
+            self._client.loop_write()
+        if self._client.want_write():
+            self._watch_if_still_writing(self._client.socket())
 
     def subscribe(self, topic_filter: str, qos: int) -> asyncio.Future[None]:
         """Subscribe (and again after every reconnect); the future resolves on SUBACK."""
@@ -205,21 +225,40 @@ class MqttConnection:
         self._loop.add_reader(sock, self._read, sock)
 
     def _read(self, sock: Any) -> None:
-        self._client.loop_read()
-        # TLS may hold decrypted bytes the kernel no longer reports as readable.
-        pending = getattr(sock, "pending", None)
-        while pending is not None and pending() > 0 and self._client.socket() is sock:
+        self._reading = True
+        try:
             self._client.loop_read()
+            # TLS may hold decrypted bytes the kernel no longer reports as readable.
+            pending = getattr(sock, "pending", None)
+            while pending is not None and pending() > 0 and self._client.socket() is sock:
+                self._client.loop_read()
+        finally:
+            self._reading = False
+        self._write_now()
 
     def _on_socket_close(self, client: paho.Client, userdata: Any, sock: Any) -> None:
         self._loop.remove_reader(sock)
         self._loop.remove_writer(sock)
+        self._watching = False
 
     def _on_socket_register_write(self, client: paho.Client, userdata: Any, sock: Any) -> None:
-        self._loop.add_writer(sock, client.loop_write)
+        # Usually publish() writes the packet at once; watch the socket only if bytes are
+        # still queued afterwards (a full send buffer), saving two epoll calls per message.
+        if not (self._publishing or self._reading or self._write_check_scheduled):
+            self._write_check_scheduled = True
+            self._loop.call_soon(self._watch_if_still_writing, sock)
+
+    def _watch_if_still_writing(self, sock: Any) -> None:
+        self._write_check_scheduled = False
+        same_socket = self._client.socket() is sock  # not closed or replaced meanwhile
+        if self._client.want_write() and same_socket and not self._watching:
+            self._watching = True
+            self._loop.add_writer(sock, self._client.loop_write)
 
     def _on_socket_unregister_write(self, client: paho.Client, userdata: Any, sock: Any) -> None:
-        self._loop.remove_writer(sock)
+        if self._watching:
+            self._watching = False
+            self._loop.remove_writer(sock)
 
     def _schedule_misc(self) -> None:
         self._client.loop_misc()

@@ -1,0 +1,190 @@
+"""Command round trip between two modules over Mosquitto, against raw paho-mqtt.
+
+Both runs use a private Mosquitto with the shipped settings (TCP_NODELAY), the same QoS
+(commands travel at QoS 0, see docs/runtime-protocol.md) and a callee in another process.
+The raw baseline is the least a Python program can do: a paho echo process and a caller
+that drives paho's network loop itself while it waits.
+
+    python bench/bench_rpc.py [--calls N]
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import multiprocessing
+import statistics
+import time
+from typing import Any, ClassVar
+
+import msgspec
+import paho.mqtt.client as paho
+from paho.mqtt.enums import CallbackAPIVersion
+
+from evstack.runtime import (
+    Client,
+    CommandSpec,
+    ImplBase,
+    ModuleBase,
+    ProvidedSpec,
+    RequirementSpec,
+)
+from evstack.runtime.manager import Manager
+from evstack.runtime.mosquitto import PrivateMosquitto
+from evstack.runtime.mqtt import BrokerSettings
+from evstack.runtime.plan import ModulePlan, RunPlan
+from evstack.runtime.wire import CMD_QOS
+
+WARM_UP = 200
+
+# -- an `echo` interface in the style ev-codegen generates ------------------------------
+
+
+class _EchoArgs(msgspec.Struct, frozen=True):
+    value: int
+
+
+class _NoConfig(msgspec.Struct, frozen=True):
+    pass
+
+
+class EchoImplBase(ImplBase):
+    INTERFACE = "echo"
+    COMMANDS: ClassVar = {"echo": CommandSpec("echo", _EchoArgs, int, "handle_echo")}
+
+
+class EchoClient(Client):
+    INTERFACE = "echo"
+
+    async def call_echo(self, value: int) -> int:
+        result: int = await self._call(EchoImplBase.COMMANDS["echo"], _EchoArgs(value=value))
+        return result
+
+
+class Echo(EchoImplBase):
+    async def handle_echo(self, value: int) -> int:
+        return value
+
+
+class Callee(ModuleBase):
+    MODULE = "Callee"
+    CONFIG = _NoConfig
+    PROVIDES: ClassVar = {"main": ProvidedSpec("main", EchoImplBase, _NoConfig)}
+
+    def create_main(self, config: _NoConfig) -> Echo:
+        return Echo()
+
+
+CALLERS: list[Caller] = []
+
+
+class Caller(ModuleBase):
+    MODULE = "Caller"
+    CONFIG = _NoConfig
+    REQUIRES: ClassVar = {"echo": RequirementSpec("echo", EchoClient)}
+
+    async def init(self) -> None:
+        CALLERS.append(self)
+
+    @property
+    def echo(self) -> EchoClient:
+        client = self._requirement("echo")[0]
+        assert isinstance(client, EchoClient)
+        return client
+
+
+# -- the two measurements --------------------------------------------------------------
+
+
+def percentiles(samples: list[float]) -> tuple[float, float]:
+    cuts = statistics.quantiles(samples, n=100)
+    return cuts[49] * 1e3, cuts[98] * 1e3
+
+
+async def measure_evstack(broker: BrokerSettings, calls: int) -> list[float]:
+    prefix = "bench-rpc"
+    callee_side = RunPlan([ModulePlan("callee", "bench_rpc:Callee")], broker=broker, prefix=prefix)
+    caller_side = RunPlan(
+        [ModulePlan("caller", f"{__name__}:Caller", connections={"echo": [("callee", "main")]})],
+        broker=broker,
+        prefix=prefix,
+    )
+    stop = asyncio.Event()
+    callee = Manager(callee_side, inprocess=False, name="callee-side")
+    caller = Manager(caller_side, inprocess=True, name="caller-side")
+    tasks = [asyncio.create_task(m.run(stop)) for m in (callee, caller)]
+    await asyncio.wait_for(
+        asyncio.gather(callee.globally_ready.wait(), caller.globally_ready.wait()), 30
+    )
+    echo = CALLERS[0].echo
+    samples = []
+    for i in range(WARM_UP + calls):
+        started = time.perf_counter()
+        assert await echo.call_echo(i) == i
+        if i >= WARM_UP:
+            samples.append(time.perf_counter() - started)
+    stop.set()
+    await asyncio.gather(*tasks)
+    return samples
+
+
+def raw_echo_server(broker: BrokerSettings, ready: Any) -> None:
+    client = paho.Client(CallbackAPIVersion.VERSION2, client_id="raw-echo")
+    client.on_socket_open = lambda c, u, sock: sock.setsockopt(6, 1, 1)  # TCP_NODELAY
+
+    def on_message(c: paho.Client, userdata: Any, message: Any) -> None:
+        c.publish("raw/reply", message.payload, CMD_QOS)
+
+    client.on_message = on_message
+    client.connect(broker.host, broker.port)
+    client.subscribe("raw/request", CMD_QOS)
+    client.on_subscribe = lambda *args: ready.set()
+    client.loop_forever()
+
+
+def measure_raw(broker: BrokerSettings, calls: int) -> list[float]:
+    ready = multiprocessing.Event()
+    server = multiprocessing.Process(target=raw_echo_server, args=(broker, ready), daemon=True)
+    server.start()
+    ready.wait(10)
+    got: list[bytes] = []
+    client = paho.Client(CallbackAPIVersion.VERSION2, client_id="raw-caller")
+    client.on_socket_open = lambda c, u, sock: sock.setsockopt(6, 1, 1)
+    client.on_message = lambda c, u, message: got.append(message.payload)
+    client.connect(broker.host, broker.port)
+    client.subscribe("raw/reply", CMD_QOS)
+    while not client.is_connected():
+        client.loop(0.1)
+    client.loop(0.1)
+    samples = []
+    for i in range(WARM_UP + calls):
+        got.clear()
+        payload = b'{"id":%d,"args":{"value":%d}}' % (i, i)
+        started = time.perf_counter()
+        client.publish("raw/request", payload, CMD_QOS)
+        while not got:
+            client.loop(1.0)
+        if i >= WARM_UP:
+            samples.append(time.perf_counter() - started)
+    client.disconnect()
+    server.kill()
+    return samples
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--calls", type=int, default=3000)
+    calls = parser.parse_args().calls
+    with PrivateMosquitto() as broker:
+        raw_p50, raw_p99 = percentiles(measure_raw(broker, calls))
+        ours_p50, ours_p99 = percentiles(asyncio.run(measure_evstack(broker, calls)))
+    print(f"raw paho   p50 {raw_p50:.3f} ms  p99 {raw_p99:.3f} ms")
+    print(f"evstack    p50 {ours_p50:.3f} ms  p99 {ours_p99:.3f} ms")
+    print(
+        f"BENCH rpc qos={CMD_QOS} calls={calls} p50_ms={ours_p50:.3f} p99_ms={ours_p99:.3f} "
+        f"raw_p50_ms={raw_p50:.3f} raw_p99_ms={raw_p99:.3f} ratio_p50={ours_p50 / raw_p50:.2f}"
+    )
+
+
+if __name__ == "__main__":
+    main()
