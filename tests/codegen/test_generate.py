@@ -6,7 +6,6 @@ import importlib
 import shutil
 import subprocess
 import sys
-from collections.abc import Iterator
 from pathlib import Path
 from types import ModuleType
 
@@ -105,8 +104,8 @@ def test_broken_manifest_is_reported_and_nothing_written(tmp_path: Path, out: Pa
 
 
 @pytest.fixture
-def example_types() -> Iterator[ModuleType]:
-    yield importlib.import_module("evstack.generated.types.example")
+def example_types() -> ModuleType:
+    return importlib.import_module("evstack.generated.types.example")
 
 
 def test_generated_structs_validate_on_decode(example_types: ModuleType) -> None:
