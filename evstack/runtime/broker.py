@@ -24,8 +24,9 @@ class EmbeddedBroker:
         """Start listening (port 0 picks a free one) and return how to reach the broker."""
         from amqtt.broker import Broker  # heavy import, only paid when embedding
 
-        # amqtt logs every connection at INFO; that is noise in ev-manager's output.
-        logging.getLogger("amqtt").setLevel(logging.WARNING)
+        # amqtt and its state machine log every connection at INFO: noise in our output.
+        for noisy in ("amqtt", "transitions"):
+            logging.getLogger(noisy).setLevel(logging.WARNING)
         self._broker = Broker(
             {
                 "listeners": {"default": {"type": "tcp", "bind": f"{self._host}:{self._port}"}},

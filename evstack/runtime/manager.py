@@ -85,9 +85,11 @@ class Manager:
         self._restart_handles: set[asyncio.TimerHandle] = set()
         self._process_context: Any = None
         self.on_crash: Callable[[str, str], None] | None = None
+        self._stop_requested = asyncio.Event()
 
     async def run(self, stop: asyncio.Event) -> None:
         self._started_at = time.perf_counter()
+        self._stop_requested = stop
         try:
             await self._start()
             await stop.wait()
@@ -167,16 +169,20 @@ class Manager:
         self._exited(supervised, reason)
 
     def _on_process_exit(self, supervised: _Supervised, process: Any) -> None:
-        asyncio.get_running_loop().remove_reader(process.sentinel)
+        loop = asyncio.get_running_loop()
+        loop.remove_reader(process.sentinel)
         process.join(0)
-        self._exited(supervised, f"exit code {process.exitcode}")
+        # A SIGINT/SIGTERM sent to the whole process group (Ctrl-C, `timeout`) also ends
+        # the forkserver and the modules; give our own signal handler a moment to mark
+        # the stop, so that this is not mistaken for a crash.
+        loop.call_later(0.1, self._exited, supervised, f"exit code {process.exitcode}")
 
     def _exited(self, supervised: _Supervised, reason: str) -> None:
         supervised.ready = False
         supervised.task = None
         supervised.process = None
         supervised.exited.set()
-        if supervised.stopping:
+        if supervised.stopping or self._stop_requested.is_set():
             return
         module_id = supervised.plan.module_id
         supervised.crashed = True

@@ -250,7 +250,7 @@ class MqttConnection:
 
     def _watch_if_still_writing(self, sock: Any) -> None:
         self._write_check_scheduled = False
-        same_socket = self._client.socket() is sock  # not closed or replaced meanwhile
+        same_socket = sock is not None and self._client.socket() is sock  # not closed meanwhile
         if self._client.want_write() and same_socket and not self._watching:
             self._watching = True
             self._loop.add_writer(sock, self._client.loop_write)

@@ -75,9 +75,9 @@ def from_runtime_config(path: Path) -> RunPlan:
             settings.broker_url,
             username=settings.username,
             password=settings.password,
-            tls_ca=settings.tls_ca,
-            tls_cert=settings.tls_cert,
-            tls_key=settings.tls_key,
+            tls_ca=_optional_str(settings.tls_ca),
+            tls_cert=_optional_str(settings.tls_cert),
+            tls_key=_optional_str(settings.tls_key),
         )
     modules = [
         ModulePlan(
@@ -103,3 +103,7 @@ def from_runtime_config(path: Path) -> RunPlan:
             max_s=settings.restart_backoff_max_s,
         ),
     )
+
+
+def _optional_str(path: object) -> str | None:
+    return None if path is None else str(path)
