@@ -59,7 +59,7 @@ def _one_set(table: dict[str, Any]) -> tuple[str, str]:
         for state in grammar["states"]:
             states.append(f"{{{len(prods)},{len(state)}}}")
             prods.extend(_prod(p) for p in state)
-    roots = [f"{{{name},{grammar}}}" for name, grammar in table["roots"]]
+    roots = [f"{{{name},{grammar if grammar >= 0 else NONE}}}" for name, grammar in table["roots"]]
     datatypes = [_datatype(d) for d in table["datatypes"]]
 
     def array(ctype: str, name: str, items: list[str]) -> str:

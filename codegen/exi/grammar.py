@@ -114,20 +114,20 @@ class GrammarBuilder:
         return [[self.name(d.name), self.grammar_for(d)] for d in decls]
 
     def fragment(self) -> list[list[int]]:
-        """All element names of the schema for fragment grammars: [name, grammar].
+        """Every element name of the schema, for fragment grammars: [name, grammar].
 
-        EXI allows one name to carry different types in different places (a relaxed
-        grammar then applies); the V2G fragments only need the global declarations, so
-        names declared with conflicting types are left out rather than guessed.
+        A name declared with different types in different places takes EXI's relaxed
+        element-fragment grammar, which this codec does not implement: such names keep
+        their event code (so the codes of all others are right) with grammar -1, which
+        both runtimes refuse.
         """
         by_name: dict[QName, ElementDecl | None] = {}
         for decl in self._all_elements():
             known = by_name.get(decl.name, decl)
             by_name[decl.name] = decl if known is not None and known.type is decl.type else None
         return [
-            [self.name(name), self.grammar_for(decl)]
+            [self.name(name), self.grammar_for(decl) if decl is not None else -1]
             for name, decl in sorted(by_name.items())
-            if decl is not None
         ]
 
     def table(self, schema_set: str, sources: list[str], fragment: bool) -> dict[str, Any]:

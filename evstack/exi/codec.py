@@ -39,6 +39,8 @@ def decode(tables: Tables, data: bytes) -> dict[str, Json]:
     if code >= len(roots):
         raise ExiError(ExiErrorCode.UNSUPPORTED_EVENT, f"document event code {code}")
     name, grammar = roots[code]
+    if grammar < 0:
+        raise ExiError(ExiErrorCode.UNSUPPORTED_EVENT, f"relaxed fragment grammar of {name}")
     value = _Decoder(tables, reader).element(tables.grammars[grammar], 1)
     if tables.fragment:
         end = reader.read((choices - 1).bit_length())
@@ -59,6 +61,8 @@ def encode(tables: Tables, message: dict[str, Json]) -> bytes:
         raise ExiError(ExiErrorCode.INVALID_MESSAGE, "a message is a dict with one root element")
     [(name, value)] = message.items()
     index = tables.root_index(name)
+    if tables.roots[index][1] < 0:
+        raise ExiError(ExiErrorCode.INVALID_MESSAGE, f"relaxed fragment grammar of {name}")
     writer = BitWriter()
     writer.write(HEADER, 8)
     choices = len(tables.roots) + (2 if tables.fragment else 1)

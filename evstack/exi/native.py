@@ -139,6 +139,8 @@ def encode(tables: Tables, message: dict[str, Json]) -> bytes:
     flat: list[tuple[int, int, int, int, int]] = []  # kind, name, neg, mag, len
     arena = bytearray()
     name_index, grammar = tables.root_names[name]
+    if grammar < 0:
+        raise ExiError(ExiErrorCode.INVALID_MESSAGE, f"relaxed fragment grammar of {name}")
     _flatten(tables, tables.grammars[grammar], name_index, value, flat, arena, 1)
     packed = bytearray(EVENT.size * len(flat))
     for index, (kind, nm, neg, mag, length) in enumerate(flat):

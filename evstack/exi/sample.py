@@ -18,7 +18,8 @@ _TEXT = "abcXYZ019:-_ /"
 
 def message(tables: Tables, rnd: random.Random, root: str | None = None) -> dict[str, Json]:
     """A random message; `root` picks the root element (default: any)."""
-    index = tables.root_index(root) if root else rnd.randrange(len(tables.roots))
+    usable = [i for i, (_, grammar) in enumerate(tables.roots) if grammar >= 0]
+    index = tables.root_index(root) if root else rnd.choice(usable)
     name, grammar = tables.roots[index]
     return {name: _element(tables, grammar, rnd, 1)}
 

@@ -280,7 +280,8 @@ int exi_decode(const exi_schema *s, const uint8_t *data, size_t len, exi_event *
     if (len == 0 || data[0] != EXI_HEADER) return EXI_ERR_BAD_HEADER;
     width = document_width(s);
     if ((err = read_bits(&r, width, &code))) goto fail;
-    if (code >= s->n_roots) {
+    if (code >= s->n_roots || s->roots[code].grammar == EXI_NONE) {
+        /* SE(*), or a fragment name whose relaxed grammar is not implemented */
         err = EXI_ERR_UNSUPPORTED_EVENT;
         goto fail;
     }
@@ -468,7 +469,7 @@ int exi_encode(const exi_schema *s, const exi_event *events, size_t n_events,
     if (n_events == 0 || events[0].kind != EXI_SE) return EXI_ERR_INVALID_MESSAGE;
     for (root = 0; root < s->n_roots; root++)
         if (s->roots[root].name == events[0].name) break;
-    if (root == s->n_roots) return EXI_ERR_INVALID_MESSAGE;
+    if (root == s->n_roots || s->roots[root].grammar == EXI_NONE) return EXI_ERR_INVALID_MESSAGE;
     if ((err = write_bits(&w, 8, EXI_HEADER)) || (err = write_bits(&w, width, root))) goto fail;
     stack[depth].grammar = s->roots[root].grammar;
     stack[depth++].state = 0;
