@@ -10,6 +10,7 @@ import asyncio
 import logging
 import multiprocessing
 import multiprocessing.context
+import os
 import signal
 import sys
 
@@ -20,7 +21,11 @@ from evstack.runtime.wire import Topics
 __all__ = ["module_process_context", "run_module_process"]
 
 
-def module_process_context(preload: list[str]) -> multiprocessing.context.ForkServerContext:
+def module_process_context(preload: list[str]) -> multiprocessing.context.BaseContext:
+    """Forkserver with `preload` imported once; EVSTACK_START_METHOD=spawn starts each
+    module in a fresh interpreter instead (what bench_startup compares against)."""
+    if os.environ.get("EVSTACK_START_METHOD") == "spawn":
+        return multiprocessing.get_context("spawn")
     context = multiprocessing.get_context("forkserver")
     context.set_forkserver_preload(["evstack.runtime.process", *preload])
     return context
