@@ -59,7 +59,7 @@ class _Main(AuthImplBase):
     ) -> WithdrawAuthorizationResult:
         token = request.id_token.value if request.id_token is not None else None
         result, effects = self._auth.core.withdraw(request.evse_id, token)
-        await self._auth.carry_out(effects)
+        self._auth.later(effects)
         return WithdrawAuthorizationResult(result.value)
 
 
@@ -81,6 +81,8 @@ class Auth(AuthModuleBase):
         self._results: dict[str, ValidationResult] = {}
         self._changed = asyncio.Event()
         self._validations: set[asyncio.Task[None]] = set()
+        self._effects: asyncio.Queue[list[Effect]] = asyncio.Queue()
+        self._worker = asyncio.create_task(self._carry_out_forever())
         for provider in self.r_token_provider:
             provider.subscribe_provided_token(self._on_token)
         for evse_id, evse in enumerate(self.r_evse_manager, start=1):
@@ -91,7 +93,7 @@ class Auth(AuthModuleBase):
 
     # --- inputs -----------------------------------------------------------------------------
 
-    async def _on_token(self, provided: ProvidedIdToken) -> None:
+    def _on_token(self, provided: ProvidedIdToken) -> None:
         token = Token(
             value=provided.id_token.value,
             connectors=tuple(provided.connectors or ()),
@@ -102,9 +104,9 @@ class Auth(AuthModuleBase):
             self._results[token.key] = ValidationResult(
                 authorization_status=AuthorizationStatus.Accepted
             )
-        await self.carry_out(self.core.on_token(token))
+        self.later(self.core.on_token(token))
 
-    async def _on_session_event(self, evse_id: int, event: SessionEvent) -> None:
+    def _on_session_event(self, evse_id: int, event: SessionEvent) -> None:
         match event.event:
             case SessionEventEnum.SessionStarted:
                 effects = self.core.on_plug_in(evse_id)
@@ -119,7 +121,7 @@ class Auth(AuthModuleBase):
                 effects = self.core.set_enabled(evse_id, enabled)
             case _:
                 return
-        await self.carry_out(effects)
+        self.later(effects)
 
     async def _validate(self, token: Token) -> None:
         provided = self._provided[token.key]
@@ -135,11 +137,26 @@ class Auth(AuthModuleBase):
                 break
         if accepted is not None:
             self._results[token.key] = accepted
-        await self.carry_out(self.core.on_validated(token, accepted is not None))
+        self.later(self.core.on_validated(token, accepted is not None))
 
     # --- effects ----------------------------------------------------------------------------
 
-    async def carry_out(self, effects: list[Effect]) -> None:
+    def later(self, effects: list[Effect]) -> None:
+        """Queue effects for the one worker that carries them out.
+
+        Inputs change the core at once, in the order they arrive; the calls to EVSEs that
+        follow go through a single queue so they reach each EVSE in that same order, and no
+        input handler ever waits on another module.
+        """
+        if effects:
+            self._effects.put_nowait(effects)
+        self._changed.set()  # deadlines may have moved
+
+    async def _carry_out_forever(self) -> None:
+        while True:
+            await self._carry_out(await self._effects.get())
+
+    async def _carry_out(self, effects: list[Effect]) -> None:
         for effect in effects:
             match effect:
                 case PublishStatus(token=token, status=status):
@@ -171,7 +188,6 @@ class Auth(AuthModuleBase):
                     await self._tell_evse(
                         evse_id, self._evse(evse_id).call_stop_transaction(request)
                     )
-        self._changed.set()  # deadlines may have moved
 
     def _evse(self, evse_id: int) -> EvseManagerClient:
         return self.r_evse_manager[evse_id - 1]
@@ -197,4 +213,4 @@ class Auth(AuthModuleBase):
                 waiter.cancel()
                 with contextlib.suppress(asyncio.CancelledError):
                     await waiter
-            await self.carry_out(self.core.tick())
+            self.later(self.core.tick())

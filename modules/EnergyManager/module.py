@@ -12,7 +12,7 @@ from evstack.generated.types.energy import EnergyFlowRequest
 from evstack.modules.EnergyManager.allocation import allocate
 from evstack.modules.EnergyManager.schedule import RecomputeSchedule
 from evstack.modules.EnergyManager.tree import enforced_limits, tree_from_request
-from evstack.runtime import CommandError
+from evstack.runtime import CommandError, CommandEvent
 from evstack.sim.clock import Clock, ScaledClock
 
 
@@ -73,6 +73,7 @@ class EnergyManager(EnergyManagerModuleBase):
         ]
         for outcome in await asyncio.gather(*calls, return_exceptions=True):
             if isinstance(outcome, CommandError):
-                self.log.warning("enforce_limits failed: %s", outcome)
+                if outcome.event is not CommandEvent.SHUTDOWN:  # stopping is no news
+                    self.log.warning("enforce_limits failed: %s", outcome)
             elif isinstance(outcome, BaseException):
                 raise outcome

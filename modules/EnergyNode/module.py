@@ -9,6 +9,7 @@ no enforcing: the energy manager already kept every grant within it.
 
 from __future__ import annotations
 
+import asyncio
 import datetime
 import functools
 import math
@@ -44,7 +45,9 @@ class _Grid(EnergyImplBase):
         self._node = node
 
     async def handle_enforce_limits(self, value: EnforcedLimits) -> None:
-        await self._node.route_down(value)
+        # In a task of its own: the runtime may run a handler's first step outside any task,
+        # where the nested call could not arm its timeout.
+        await asyncio.create_task(self._node.route_down(value))
 
 
 class _ExternalLimits(ExternalEnergyLimitsImplBase):

@@ -1,0 +1,140 @@
+"""Test-only modules that stand where an EVSE and a display would be, hosted by the real runtime.
+
+The energy probe is an EVSE's energy side and nothing else: it publishes an EVSE node's request
+(its state and maximum current), and keeps each enforced limit in a
+:class:`~evstack.modules.EnergyManager.validity.LimitWindow`, exactly as an EvseManager must. The
+status watcher subscribes to Auth's token statuses the way a display would.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import datetime
+from typing import ClassVar
+
+import msgspec
+
+from evstack.generated.interfaces.auth import AuthClient
+from evstack.generated.interfaces.energy import EnergyImplBase
+from evstack.generated.types.authorization import TokenValidationStatusMessage
+from evstack.generated.types.energy import (
+    EnergyFlowRequest,
+    EnforcedLimits,
+    EvseState,
+    LimitsReq,
+    NodeType,
+    NumberWithSource,
+    ScheduleReqEntry,
+)
+from evstack.modules.EnergyManager.validity import LimitWindow
+from evstack.runtime import ModuleBase, ProvidedSpec, RequirementSpec
+from evstack.sim.clock import ScaledClock
+
+INSTANCES: dict[str, ModuleBase] = {}
+_ARRIVED: dict[str, asyncio.Event] = {}
+
+
+def _register(module: ModuleBase) -> None:
+    INSTANCES[module.module_id] = module
+    _ARRIVED.setdefault(module.module_id, asyncio.Event()).set()
+
+
+async def instance(module_id: str) -> ModuleBase:
+    await _ARRIVED.setdefault(module_id, asyncio.Event()).wait()
+    return INSTANCES[module_id]
+
+
+class NoConfig(msgspec.Struct, frozen=True):
+    pass
+
+
+class EnergyProbeConfig(msgspec.Struct, frozen=True):
+    max_amps: float = 32.0
+    state: str = "Charging"
+
+
+class _EvseNode(EnergyImplBase):
+    def __init__(self, probe: EnergyProbe) -> None:
+        self._probe = probe
+
+    async def handle_enforce_limits(self, value: EnforcedLimits) -> None:
+        self._probe.enforce(value)
+
+
+class EnergyProbe(ModuleBase):
+    MODULE = "EnergyProbe"
+    CONFIG = EnergyProbeConfig
+    PROVIDES: ClassVar = {"energy_grid": ProvidedSpec("energy_grid", _EvseNode, NoConfig)}
+    config: EnergyProbeConfig
+
+    def create_energy_grid(self, config: NoConfig) -> EnergyImplBase:
+        self.grid = _EvseNode(self)
+        return self.grid
+
+    async def init(self) -> None:
+        self.window = LimitWindow(ScaledClock().now)
+        self.state = EvseState(self.config.state)
+        self.grants: list[float] = []
+        _register(self)
+
+    async def ready(self) -> None:
+        self._ticker = asyncio.create_task(self._request_forever())
+
+    def enforce(self, limits: EnforcedLimits) -> None:
+        assert limits.uuid == self.module_id, f"{limits.uuid} routed to {self.module_id}"
+        amps = limits.limits_root_side.ac_max_current_A
+        self.window.apply(amps.value if amps else 0.0, limits.valid_for)
+        self.grants.append(self.window.amps)
+
+    async def set_state(self, state: EvseState) -> None:
+        self.state = state
+        await self._publish(priority=True)
+
+    async def _request_forever(self) -> None:
+        while True:
+            await self._publish(priority=False)
+            await asyncio.sleep(0.2)
+
+    async def _publish(self, *, priority: bool) -> None:
+        limits = LimitsReq(
+            ac_max_current_A=NumberWithSource(value=self.config.max_amps, source=self.module_id),
+            ac_min_current_A=NumberWithSource(value=6.0, source=self.module_id),
+        )
+        now = datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds")
+        await self.grid.publish_energy_flow_request(
+            EnergyFlowRequest(
+                uuid=self.module_id,
+                node_type=NodeType.Evse,
+                evse_state=self.state,
+                priority_request=priority,
+                children=[],
+                schedule_import=[
+                    ScheduleReqEntry(timestamp=now, limits_to_root=limits, limits_to_leaves=limits)
+                ],
+                schedule_export=[],
+            )
+        )
+
+    async def amps_become(self, amps: float, timeout: float = 10.0) -> None:  # noqa: ASYNC109
+        """Wait until the valid limit is ``amps``; fail with what it was instead."""
+        deadline = asyncio.get_running_loop().time() + timeout
+        while self.window.amps != amps:
+            if asyncio.get_running_loop().time() > deadline:
+                raise AssertionError(
+                    f"{self.module_id} has {self.window.amps} A, wanted {amps} A"
+                    f" (last grants {self.grants[-5:]})"
+                )
+            await asyncio.sleep(0.05)
+
+
+class StatusWatcher(ModuleBase):
+    MODULE = "StatusWatcher"
+    CONFIG = NoConfig
+    REQUIRES: ClassVar = {"auth": RequirementSpec("auth", AuthClient, 1, 1)}
+
+    async def init(self) -> None:
+        self.statuses: asyncio.Queue[TokenValidationStatusMessage] = asyncio.Queue()
+        client = self._requirement("auth")[0]
+        assert isinstance(client, AuthClient)
+        client.subscribe_token_validation_status(self.statuses.put_nowait)
+        _register(self)

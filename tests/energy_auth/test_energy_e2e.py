@@ -1,0 +1,96 @@
+"""The energy tree over the real broker: EnergyManager -> EnergyNode (fuse) -> two EVSEs."""
+
+from __future__ import annotations
+
+import asyncio
+
+import pytest
+
+from evstack.generated.types.energy import EvseState
+from evstack.runtime.mqtt import BrokerSettings
+from evstack.runtime.plan import ModulePlan, RunPlan
+
+from .conftest import ours, probe, running
+from .e2e_modules import EnergyProbe, instance
+
+pytestmark = pytest.mark.mosquitto
+
+
+def site(prefix: str, *, evse2_state: str = "Charging") -> list[ModulePlan]:
+    """Two EVSEs behind one 32 A fuse, each able to take 32 A alone."""
+    return [
+        ours(
+            f"{prefix}-em",
+            "EnergyManager",
+            config_module={"update_interval": 0.2, "limits_valid_for": 1},
+            connections={"energy_trunk": [(f"{prefix}-fuse", "energy_grid")]},
+        ),
+        ours(
+            f"{prefix}-fuse",
+            "EnergyNode",
+            config_module={"fuse_limit_A": 32.0},
+            connections={
+                "energy_consumer": [
+                    (f"{prefix}-evse1", "energy_grid"),
+                    (f"{prefix}-evse2", "energy_grid"),
+                ]
+            },
+        ),
+        probe(f"{prefix}-evse1", "EnergyProbe", config_module={"max_amps": 32.0}),
+        probe(
+            f"{prefix}-evse2", "EnergyProbe", config_module={"max_amps": 32.0, "state": evse2_state}
+        ),
+    ]
+
+
+async def probes(prefix: str) -> tuple[EnergyProbe, EnergyProbe]:
+    evse1, evse2 = await instance(f"{prefix}-evse1"), await instance(f"{prefix}-evse2")
+    assert isinstance(evse1, EnergyProbe)
+    assert isinstance(evse2, EnergyProbe)
+    return evse1, evse2
+
+
+async def test_two_evses_share_a_fuse_then_one_takes_it_all(
+    mosquitto: BrokerSettings, prefix: str
+) -> None:
+    async with running(RunPlan(site(prefix), broker=mosquitto, prefix=prefix)):
+        evse1, evse2 = await probes(prefix)
+        await evse1.amps_become(16.0)
+        await evse2.amps_become(16.0)
+        await evse2.set_state(EvseState.Unplugged)
+        await evse1.amps_become(32.0)
+        await evse2.amps_become(0.0)
+
+
+async def test_evse_granted_nothing_while_idle_gets_current_when_it_wakes(
+    mosquitto: BrokerSettings, prefix: str
+) -> None:
+    # The NoEnergy deadlock of peers: 0 A while waiting must not stick.
+    async with running(
+        RunPlan(site(prefix, evse2_state="Unplugged"), broker=mosquitto, prefix=prefix)
+    ):
+        evse1, evse2 = await probes(prefix)
+        await evse1.amps_become(32.0)
+        await evse2.amps_become(0.0)
+        await evse2.set_state(EvseState.WaitForEnergy)
+        await evse2.amps_become(16.0)
+        await evse1.amps_become(16.0)
+
+
+@pytest.mark.timeout(90)
+async def test_silent_energy_manager_drives_evses_to_zero(
+    mosquitto: BrokerSettings, prefix: str
+) -> None:
+    manager_plan, *tree_plans = site(prefix)
+    # Two managers, as two processes would be: stopping one silences the energy manager only.
+    async with running(RunPlan(tree_plans, broker=mosquitto, prefix=prefix)):
+        evse1, evse2 = await probes(prefix)
+        async with running(RunPlan([manager_plan], broker=mosquitto, prefix=prefix)):
+            await evse1.amps_become(16.0)
+            await evse2.amps_become(16.0)
+        # The manager is gone; within valid_for (1 s) both EVSEs must be at 0 A.
+        await evse1.amps_become(0.0, timeout=5.0)
+        await evse2.amps_become(0.0, timeout=5.0)
+        granted_before = len(evse1.grants)
+        await asyncio.sleep(0.5)
+        assert len(evse1.grants) == granted_before  # and nobody is granting any more
