@@ -10,6 +10,7 @@ import click
 
 from evstack.codegen.output import OutputNotOwnedError, compare, write
 from evstack.codegen.render import render_tree
+from evstack.codegen.scaffold import ScaffoldError, parse_provide, parse_require, scaffold
 from evstack.manifest import ManifestError, ManifestTree, load_tree
 
 __all__ = ["main"]
@@ -78,3 +79,48 @@ def check(root: Path, out: Path) -> None:
         click.echo(f"ev-codegen: {out} is out of date; run `ev-codegen generate`.", err=True)
         sys.exit(1)
     click.echo(f"ev-codegen: {out} is up to date.")
+
+
+@main.command("new-module")
+@click.argument("name")
+@click.option("--provides", "provides", multiple=True, metavar="IMPL:INTERFACE")
+@click.option("--requires", "requires", multiple=True, metavar="REQ:INTERFACE[:MIN[:MAX]]")
+@_root_option
+@_out_option
+@click.option(
+    "--tests",
+    "tests_dir",
+    type=click.Path(file_okay=False, path_type=Path),
+    default=None,
+    help="Where the test goes (default: tests/modules/ under --root).",
+)
+def new_module(
+    name: str,
+    provides: tuple[str, ...],
+    requires: tuple[str, ...],
+    root: Path,
+    out: Path,
+    tests_dir: Path | None,
+) -> None:
+    """Write a module skeleton (manifest, module.py, a test) and regenerate the bindings.
+
+    Never overwrites a file: if any of the files exists, nothing is written.
+    """
+    tree = _load(root)
+    try:
+        written = scaffold(
+            tree,
+            name,
+            [parse_provide(p) for p in provides],
+            [parse_require(r) for r in requires],
+            tests_dir=tests_dir or root / "tests" / "modules",
+        )
+    except ScaffoldError as exc:
+        raise click.ClickException(str(exc)) from exc
+    try:
+        write(render_tree(_load(root)), out)
+    except OutputNotOwnedError as exc:
+        raise click.ClickException(str(exc)) from exc
+    for path in written:
+        click.echo(f"wrote {path}")
+    click.echo(f"regenerated {out}; implement the handlers in {written[2]}")

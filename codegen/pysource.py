@@ -74,6 +74,7 @@ class ImportBlock:
         self._plain: dict[str, set[str]] = defaultdict(set)
         self._from: dict[tuple[str, str], set[str]] = defaultdict(set)
         self._aliased: dict[str, set[tuple[str, str, str]]] = defaultdict(set)
+        self._absolute_aliased: set[tuple[str, str, str]] = set()
 
     def plain(self, section: str, module: str) -> None:
         self._plain[section].add(module)
@@ -82,16 +83,26 @@ class ImportBlock:
         self._from[(section, module)].update(names)
 
     def aliased(self, module: str, name: str, alias: str) -> None:
-        """`from <module> import <name> as <alias>`, a relative import (its own section)."""
-        self._aliased[module].add((module, name, alias))
+        """`from <module> import <name> as <alias>`; relative modules get their own section."""
+        if module.startswith("."):
+            self._aliased[module].add((module, name, alias))
+        else:
+            self._from[("first", module)]  # keeps the section non-empty
+            self._absolute_aliased.add((module, name, alias))
 
     def render(self) -> str:
         sections = []
         for section in ("future", "stdlib", "third", "first"):
             lines = [f"import {m}" for m in sorted(self._plain[section])]
-            for (sec, module), names in sorted(self._from.items()):
+            entries: list[tuple[str, str, str]] = []
+            for (sec, module), names in self._from.items():
                 if sec == section and names:
-                    lines.append(self._from_line(module, sorted(names, key=_member_key)))
+                    line = self._from_line(module, sorted(names, key=_member_key))
+                    entries.append((module, "", line))
+            if section == "first":
+                for module, name, alias in self._absolute_aliased:
+                    entries.append((module, name, f"from {module} import {name} as {alias}"))
+            lines.extend(line for _, _, line in sorted(entries))
             if lines:
                 sections.append("\n".join(lines))
         relative = []

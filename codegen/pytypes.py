@@ -130,8 +130,18 @@ class TypeScope:
     is, if any: references into it need no import.
     """
 
-    def __init__(self, tree: ManifestTree, types_package: str, own_file: str | None = None) -> None:
+    def __init__(
+        self,
+        tree: ManifestTree,
+        types_package: str,
+        own_file: str | None = None,
+        *,
+        constraints: bool = True,
+    ) -> None:
         self.tree = tree
+        # Off for hand-written skeletons: a handler's signature reads better without them,
+        # and the generated args struct checks them anyway.
+        self.constraints = constraints
         self.types_package = types_package
         self.own_file = own_file
         self.structs: dict[str, StructDef] = {}
@@ -248,7 +258,7 @@ class TypeScope:
         return " | ".join(parts)
 
     def _constrained(self, base: str, meta: dict[str, Any]) -> str:
-        if not meta:
+        if not meta or not self.constraints:
             return base
         self.typing_names.add("Annotated")
         arguments = ", ".join(f"{key}={literal(value)}" for key, value in meta.items())

@@ -48,7 +48,7 @@ PACKAGE_DOCS = {
 
 
 @functools.cache
-def _environment() -> jinja2.Environment:
+def template_environment() -> jinja2.Environment:
     environment = jinja2.Environment(
         loader=jinja2.FileSystemLoader(Path(__file__).parent / "templates"),
         trim_blocks=True,
@@ -64,7 +64,7 @@ def _environment() -> jinja2.Environment:
 
 
 def _render(template: str, **context: Any) -> str:
-    text = _environment().get_template(template).render(**context)
+    text = template_environment().get_template(template).render(**context)
     # Templates may leave runs of blank lines; two is the most Python wants.
     while "\n\n\n\n" in text:
         text = text.replace("\n\n\n\n", "\n\n\n")
@@ -194,8 +194,25 @@ def interface_class_names(name: str) -> tuple[str, str]:
     return f"{camel(name)}ImplBase", f"{camel(name)}Client"
 
 
-def render_interface(tree: ManifestTree, interface: Interface) -> str:
-    scope = TypeScope(tree, "..types")
+@dataclass(frozen=True, slots=True)
+class InterfaceApi:
+    """What an interface looks like in Python: its classes, commands and vars."""
+
+    scope: TypeScope
+    impl_class: str
+    client_class: str
+    commands: list[_CommandView]
+    vars: list[_VarView]
+
+
+def interface_api(
+    tree: ManifestTree,
+    interface: Interface,
+    types_package: str = "..types",
+    *,
+    constraints: bool = True,
+) -> InterfaceApi:
+    scope = TypeScope(tree, types_package, constraints=constraints)
     prefix = camel(interface.name)
     impl_class, client_class = interface_class_names(interface.name)
     scope.reserved.update((impl_class, client_class))
@@ -237,6 +254,13 @@ def render_interface(tree: ManifestTree, interface: Interface) -> str:
         )
         for var in interface.vars.values()
     ]
+    return InterfaceApi(scope, impl_class, client_class, commands, variables)
+
+
+def render_interface(tree: ManifestTree, interface: Interface) -> str:
+    api = interface_api(tree, interface)
+    scope, commands, variables = api.scope, api.commands, api.vars
+    impl_class, client_class = api.impl_class, api.client_class
     imports = ImportBlock()
     imports.names("future", "__future__", "annotations")
     if commands:

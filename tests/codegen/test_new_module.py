@@ -1,0 +1,103 @@
+"""`ev-codegen new-module`: the skeleton imports, passes mypy --strict and its own test,
+and nothing is ever overwritten."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from evstack.codegen.cli import main
+
+PROJECT = Path(__file__).resolve().parents[2]
+VENV_BIN = Path(sys.executable).parent
+
+
+@pytest.fixture
+def project(tmp_path: Path) -> Path:
+    """A copy of the project's layout whose `evstack` package sees the copy's modules."""
+    root = tmp_path / "proj"
+    for folder in ("interfaces", "types", "errors"):
+        shutil.copytree(PROJECT / folder, root / folder)
+    (root / "modules").mkdir()
+    shutil.copy(PROJECT / "modules/__init__.py", root / "modules/__init__.py")
+    package = root / "evstack"
+    package.mkdir()
+    shutil.copy(PROJECT / "evstack/__init__.py", package / "__init__.py")
+    (package / "py.typed").touch()
+    for sub in ("runtime", "manifest", "codegen"):
+        (package / sub).symlink_to(PROJECT / "evstack" / sub)
+    (package / "modules").symlink_to(root / "modules")
+    (package / "generated").symlink_to(root / "generated")
+    return root
+
+
+def new_module(root: Path, *args: str) -> tuple[int, str]:
+    result = CliRunner().invoke(
+        main, ["new-module", *args, "--root", str(root), "--out", str(root / "generated")]
+    )
+    return result.exit_code, result.output
+
+
+@pytest.mark.timeout(180)
+def test_skeleton_imports_type_checks_and_passes_its_test(project: Path) -> None:
+    code, output = new_module(
+        project, "Door", "--provides", "main:example", "--provides", "store:kvs",
+        "--requires", "others:kvs:0:2", "--requires", "ex:example",
+    )  # fmt: skip
+    assert code == 0, output
+    module = (project / "modules/Door/module.py").read_text()
+    assert "class Door(DoorModuleBase):" in module
+    assert 'raise NotImplementedError("Door.main: handle_measure is not written yet")' in module
+    env = {**os.environ, "PYTHONPATH": str(project), "MYPYPATH": str(project)}
+    tests = subprocess.run(
+        [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider",
+         "-o", "asyncio_mode=auto", "tests/modules/test_door.py"],
+        cwd=project, env=env, capture_output=True, text=True, check=False,
+    )  # fmt: skip
+    assert tests.returncode == 0, tests.stdout + tests.stderr
+    assert "3 passed" in tests.stdout
+    mypy = subprocess.run(
+        [VENV_BIN / "mypy", "--strict", "--no-incremental", "--explicit-package-bases",
+         "modules/Door/module.py", "tests/modules/test_door.py"],
+        cwd=project, env=env, capture_output=True, text=True, check=False,
+    )  # fmt: skip
+    assert mypy.returncode == 0, mypy.stdout
+    lint = subprocess.run(
+        [VENV_BIN / "ruff", "check", "--no-cache", "--config", str(PROJECT / "pyproject.toml"),
+         "modules/Door", "tests/modules"],
+        cwd=project, capture_output=True, text=True, check=False,
+    )  # fmt: skip
+    assert lint.returncode == 0, lint.stdout
+
+
+def test_never_overwrites(project: Path) -> None:
+    test_file = project / "tests/modules/test_door.py"
+    test_file.parent.mkdir(parents=True)
+    test_file.write_text("# mine\n")
+    code, output = new_module(project, "Door", "--provides", "main:example")
+    assert code != 0
+    assert "will not overwrite" in output
+    assert test_file.read_text() == "# mine\n"
+    assert not (project / "modules/Door").exists()
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["Door", "--provides", "main:exampel"], "did you mean 'example'?"),
+        (["door"], "use CamelCase"),
+        (["Door", "--requires", "x:kvs:3:1"], "need 0 <= min <= max"),
+        (["Door", "--provides", "main"], "impl_id:interface"),
+    ],
+)
+def test_bad_requests_write_nothing(project: Path, args: list[str], message: str) -> None:
+    code, output = new_module(project, *args)
+    assert code != 0
+    assert message in output
+    assert not (project / "modules/Door").exists()
