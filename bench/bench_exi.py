@@ -28,6 +28,27 @@ ROOT = pathlib.Path(__file__).resolve().parents[1]
 LIBCBV2G = pathlib.Path(os.environ.get("LIBCBV2G", "/work/oracles/libcbv2g"))
 VECTORS = pathlib.Path("/work/shared/reference/exi/vectors-public.tsv")
 CFLAGS = ["-O2", "-std=gnu11"]
+# A Python that has the PyPI `iso15118` package (EXIficient behind py4j, Java 17): when set
+# (or found at the default place), the Python API is also timed against EXIficient.
+ORACLE_PYTHON = pathlib.Path(os.environ.get("EXI_ORACLE_PYTHON", "/work/venv-iso15118/bin/python"))
+NAMESPACES = {
+    "iso2": "urn:iso:15118:2:2013:MsgDef",
+    "iso20": "urn:iso:std:iso:15118:-20:CommonMessages",
+}
+_ORACLE_SCRIPT = """
+import json, sys, time
+from iso15118.shared.exificient_exi_codec import ExificientEXICodec
+codec = ExificientEXICodec()
+for line in sys.stdin:
+    namespace, hex_data = line.split()
+    data = bytes.fromhex(hex_data)
+    text = codec.decode(data, namespace)
+    codec.encode(text, namespace)  # warm-up
+    start, rounds = time.perf_counter(), 20
+    for _ in range(rounds):
+        codec.encode(codec.decode(data, namespace), namespace)
+    print((time.perf_counter() - start) / rounds * 1e6, flush=True)
+"""
 
 
 def _pv(multiplier: int, unit: str, value: int) -> dict[str, object]:
@@ -251,6 +272,22 @@ def python_level(items: list[tuple[str, str, bytes]]) -> dict[str, tuple[float, 
     return results
 
 
+def exificient_level(items: list[tuple[str, str, bytes]]) -> dict[str, float]:
+    """µs per decode + encode through EXIficient, or nothing when it is not installed."""
+    if not ORACLE_PYTHON.exists():
+        return {}
+    lines = "".join(f"{NAMESPACES[schema]} {data.hex()}\n" for _, schema, data in items)
+    run = subprocess.run(
+        [str(ORACLE_PYTHON), "-c", _ORACLE_SCRIPT],
+        input=lines, capture_output=True, text=True, check=False, timeout=600,
+    )  # fmt: skip
+    values = run.stdout.split()
+    if run.returncode or len(values) != len(items):
+        print(f"EXIficient timing skipped: {run.stderr.strip()[-300:]}")
+        return {}
+    return {label: float(v) for (label, _, _), v in zip(items, values, strict=True)}
+
+
 def code_sizes() -> dict[str, int]:
     with tempfile.TemporaryDirectory() as tmp:
         sizes: dict[str, int] = {}
@@ -274,6 +311,7 @@ def main() -> None:
     items = cases()
     c_results = c_level(items)
     py_results = python_level(items)
+    oracle = exificient_level(items)
     ratios = []
     for label, _, data in items:
         ours = c_results[label]["evstack"]
@@ -285,15 +323,19 @@ def main() -> None:
             line += f"  memory {ours[1]} B vs {theirs[1]} B"
         fast, slow = py_results[label]
         line += f"  | Python API {fast:8.1f} µs, pure Python {slow:8.1f} µs"
+        if label in oracle:
+            line += f", EXIficient {oracle[label]:8.0f} µs ({oracle[label] / fast:.0f}x)"
         print(line)
     sizes = code_sizes()
     print("sizes (bytes):", " ".join(f"{k}={v}" for k, v in sorted(sizes.items())))
     worst = max(ratios) if ratios else float("nan")
     py_speedup = min(slow / fast for fast, slow in py_results.values())
     session = c_results[items[0][0]]["evstack"][0]
+    vs_exificient = min((oracle[k] / py_results[k][0] for k in oracle), default=float("nan"))
     print(
         f"BENCH exi c_session_setup_us={session:.3f} worst_ratio_vs_libcbv2g={worst:.2f} "
         f"python_api_speedup_vs_pure_python={py_speedup:.1f} "
+        f"python_api_min_speedup_vs_exificient={vs_exificient:.0f} "
         f"runtime_text={sizes.get('runtime.text', 0)} tables_rodata={sizes.get('tables.rodata', 0)}"
     )
 
