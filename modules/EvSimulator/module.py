@@ -1,0 +1,138 @@
+"""EvSimulator on the bus: the `Ev` core driving an ev_board_support board.
+
+The EV hears the pilot through its board's vars (PWM duty, contactor events) and acts
+through the board's commands. A script comes from the config at start, or replaces
+the running one through the `execute` command.
+"""
+
+from __future__ import annotations
+
+from evstack.generated.interfaces.ev_manager import EvManagerImplBase
+from evstack.generated.interfaces.ev_simulator import EvSimulatorImplBase
+from evstack.generated.modules.ev_simulator import EvSimulatorModuleBase
+from evstack.generated.types.board_support_common import BspEvent, BspMeasurement
+from evstack.generated.types.ev_board_support import EvCpState as WireCpState
+from evstack.generated.types.evse_manager import EVInfo
+from evstack.modules.EvSimulator.ev import (
+    Battery,
+    CommandDone,
+    DrawCurrent,
+    DutySeen,
+    Ev,
+    EvAction,
+    EvInput,
+    PowerSeen,
+    SetCpState,
+    SetDiodeFail,
+    SetRcdCurrent,
+)
+from evstack.modules.EvSimulator.script import Command, ScriptError, parse_script
+from evstack.sim.clock import ScaledClock
+from evstack.sim.stepper import Stepper
+from evstack.sim.tasks import run_alongside
+
+
+class EvView(EvManagerImplBase):
+    """What neighbours see of the EV: its pilot events and its battery."""
+
+
+class Control(EvSimulatorImplBase):
+    def __init__(self, module: EvSimulator) -> None:
+        self.module = module
+
+    async def handle_execute(self, commands: str) -> str:
+        try:
+            script = parse_script(commands)
+        except ScriptError as error:
+            return str(error)
+        self.module.start_script(script)
+        return ""
+
+
+class EvSimulator(EvSimulatorModuleBase):
+    view: EvView
+    control: Control
+
+    def create_main(self, config: object) -> EvView:
+        self.view = EvView()
+        return self.view
+
+    def create_control(self, config: object) -> Control:
+        self.control = Control(self)
+        return self.control
+
+    async def init(self) -> None:
+        c = self.config
+        self.clock = ScaledClock(c.sim_speedup)
+        self.battery = Battery(
+            capacity_kwh=c.battery_capacity_kWh,
+            soc_percent=c.soc_percent,
+            max_current_a=c.max_current_A,
+            phases=1 if c.phases < 3 else 3,
+        )
+        # A bad script fails the module's start, with the reason in the log.
+        self.ev = Ev(
+            parse_script(c.auto_exec_commands),
+            self.battery,
+            plugged=c.plugged_in,
+            follows_pilot=c.follows_pilot,
+        )
+        self.stepper: Stepper[EvInput, EvAction] = Stepper(
+            self.ev, self.clock, self._perform, poll_s=1.0
+        )
+        self.r_ev_board.subscribe_bsp_event(self._on_bsp_event)
+        self.r_ev_board.subscribe_bsp_measurement(self._on_measurement)
+
+    async def ready(self) -> None:
+        await self.r_ev_board.call_enable(value=True)
+        run_alongside(self.stepper.run(self.ev.tick(self.clock.now())))
+
+    def start_script(self, script: list[Command]) -> None:
+        """Replace the running script; the EV keeps its plug, battery, faults and view."""
+        old = self.ev
+        self.ev = Ev(
+            script,
+            self.battery,
+            plugged=old.plugged,
+            follows_pilot=old.follows_pilot,
+            error_e=old.error_e,
+            diode_failed=old.diode_failed,
+            rcd_milliamps=old.rcd_milliamps,
+            duty_percent=old.duty_percent,
+            power_on=old.power_on,
+        )
+        self.stepper.core = self.ev
+        self.stepper.feed(DutySeen(old.duty_percent))  # wake the stepper for the new script
+
+    def _on_bsp_event(self, event: BspEvent) -> None:
+        if event.event in ("PowerOn", "PowerOff"):
+            self.stepper.feed(PowerSeen(event.event == "PowerOn"))
+
+    def _on_measurement(self, measurement: BspMeasurement) -> None:
+        duty = measurement.cp_pwm_duty_cycle
+        self.stepper.feed(DutySeen(None if duty <= 0 or duty >= 100 else duty))
+
+    async def _perform(self, action: EvAction) -> None:
+        board = self.r_ev_board
+        match action:
+            case SetCpState(state=state):
+                await board.call_set_cp_state(cp_state=WireCpState(state.value))
+                await self.view.publish_bsp_event(BspEvent(event=state.value))
+            case DrawCurrent(amps=amps, phases=phases):
+                await board.call_set_three_phases(three_phases=phases == 3)
+                await board.call_set_ac_max_current(current=amps)
+            case SetDiodeFail(failed=failed):
+                await board.call_diode_fail(value=failed)
+            case SetRcdCurrent(milliamps=ma):
+                await board.call_set_rcd_error(rcd_current_mA=ma)
+            case CommandDone(command=command):
+                self.log.info("done: %s", command)
+                next_command = self.ev.current_command
+                await self.control.publish_script_state(str(next_command or ""))
+                await self.control.publish_energy_Wh(self.ev.energy_wh)
+                await self.view.publish_ev_info(
+                    EVInfo(
+                        soc=self.battery.soc_percent,
+                        battery_capacity=self.battery.capacity_kwh * 1000.0,
+                    )
+                )

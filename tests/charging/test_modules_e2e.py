@@ -1,0 +1,212 @@
+"""Whole sessions through the real broker: BoardSimulator, EvseManager and EvSimulator as
+modules, wired by ev-manager's engine, with a probe standing in for Auth and an operator.
+
+Simulated time runs 20x faster than real time, so a 30 s charge takes 1.5 s here.
+Nothing asserts wall-clock timing; the deadlines on simulated time are the lock-step
+tests' business (test_sessions_lockstep.py).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import secrets
+import socket
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from typing import Any
+
+import pytest
+
+from evstack.generated.types.evse_manager import StopTransactionReason, StopTransactionRequest
+from evstack.runtime.manager import Manager
+from evstack.runtime.mqtt import BrokerSettings
+from evstack.runtime.plan import ModulePlan, RunPlan, module_class_path
+
+from . import probe as probe_module
+from .probe import Probe, instance
+
+pytestmark = [pytest.mark.mosquitto, pytest.mark.timeout(90)]
+
+SPEEDUP = 20.0
+MOSQUITTO = BrokerSettings(host="127.0.0.1", port=1883)
+
+
+@pytest.fixture
+def mosquitto() -> BrokerSettings:
+    try:
+        socket.create_connection((MOSQUITTO.host, MOSQUITTO.port), timeout=1).close()
+    except OSError:
+        pytest.fail("Mosquitto is not running on 127.0.0.1:1883 (run `make mosquitto`)")
+    return MOSQUITTO
+
+
+def charge_point(
+    tag: str, script: str, *, ev: dict[str, Any] | None = None, evse: dict[str, Any] | None = None
+) -> list[ModulePlan]:
+    board, manager, car, probe = (f"{tag}_{n}" for n in ("board", "evse", "ev", "probe"))
+    return [
+        ModulePlan(board, module_class_path("BoardSimulator"), {"sim_speedup": SPEEDUP}),
+        ModulePlan(
+            manager,
+            module_class_path("EvseManager"),
+            {"sim_speedup": SPEEDUP, "energy_management": False, **(evse or {})},
+            connections={
+                "bsp": [(board, "board_support")],
+                "powermeter_grid_side": [(board, "powermeter")],
+            },
+        ),
+        ModulePlan(
+            car,
+            module_class_path("EvSimulator"),
+            {"sim_speedup": SPEEDUP, "auto_exec_commands": script, **(ev or {})},
+            connections={"ev_board": [(board, "ev_board_support")]},
+        ),
+        ModulePlan(
+            probe,
+            f"{probe_module.__name__}:Probe",
+            connections={
+                "evse": [(manager, "evse")],
+                "bsp": [(board, "board_support")],
+                "ev": [(car, "control")],
+            },
+        ),
+    ]
+
+
+@asynccontextmanager
+async def session(
+    broker: BrokerSettings, script: str, **options: dict[str, Any]
+) -> AsyncIterator[Probe]:
+    tag = f"cp{secrets.token_hex(3)}"
+    plan = RunPlan(charge_point(tag, script, **options), broker=broker, prefix=f"test-{tag}")
+    manager = Manager(plan, inprocess=True)
+    stop = asyncio.Event()
+    task = asyncio.create_task(manager.run(stop))
+    try:
+        ready = asyncio.ensure_future(manager.globally_ready.wait())
+        await asyncio.wait((ready, task), return_when=asyncio.FIRST_COMPLETED)
+        if task.done():
+            task.result()
+        yield await instance(f"{tag}_probe")
+    finally:
+        stop.set()
+        await task
+
+
+def finished(probe: Probe) -> bool:
+    return "SessionFinished" in probe.events()
+
+
+def relay(probe: Probe) -> str:
+    """The contactor's state by the board's last report."""
+    reports = [e for e in probe.board if e in ("PowerOn", "PowerOff")]
+    return reports[-1] if reports else "PowerOff"
+
+
+async def test_happy_path(mosquitto: BrokerSettings) -> None:
+    script = "sleep 1;iec_wait_pwr_ready;draw_power_regulated 16,3;sleep 30;unplug"
+    async with session(mosquitto, script) as probe:
+        await probe.until(lambda: "AuthRequired" in probe.events())
+        await probe.authorize()
+        await probe.until(lambda: finished(probe))
+    assert probe.events()[1:] == [
+        "SessionStarted",
+        "AuthRequired",
+        "Authorized",
+        "TransactionStarted",
+        "PrepareCharging",
+        "ChargingStarted",
+        "ChargingFinished",
+        "TransactionFinished",
+        "SessionFinished",
+    ]
+    assert probe.stop_reasons() == ["EVDisconnected"]
+    assert "PowerOn" in probe.board
+    assert probe.board.index("PowerOff", probe.board.index("PowerOn")) > 0
+    (done,) = [e for e in probe.session if e.transaction_finished is not None]
+    (began,) = [e for e in probe.session if e.transaction_started is not None]
+    energy = (
+        done.transaction_finished.meter_value.energy_Wh_import.total  # type: ignore[union-attr]
+        - began.transaction_started.meter_value.energy_Wh_import.total  # type: ignore[union-attr]
+    )
+    # 16 A on 3 phases for about 30 s of simulated time: 110 Wh, give or take a meter tick.
+    assert 80 < energy < 140
+
+
+async def test_ev_pause_and_resume(mosquitto: BrokerSettings) -> None:
+    script = "iec_wait_pwr_ready;sleep 5;pause;sleep 5;iec_wait_pwr_ready;sleep 5;unplug"
+    async with session(mosquitto, script) as probe:
+        await probe.authorize()
+        await probe.until(lambda: finished(probe))
+    events = probe.events()
+    assert events.index("ChargingPausedEV") < events.index("ChargingResumed")
+    assert probe.board.count("PowerOn") == 2
+
+
+async def test_operator_pause_resume_and_stop(mosquitto: BrokerSettings) -> None:
+    async with session(mosquitto, "iec_wait_pwr_ready;sleep 600") as probe:
+        await probe.authorize()
+        await probe.until(lambda: "ChargingStarted" in probe.events())
+        assert await probe.r_evse.call_pause_charging()
+        await probe.until(lambda: "ChargingPausedEVSE" in probe.events())
+        await probe.until(lambda: probe.board[-1] == "PowerOff")
+        assert await probe.r_evse.call_resume_charging()
+        await probe.until(lambda: "ChargingResumed" in probe.events())
+        request = StopTransactionRequest(reason=StopTransactionReason.Remote)
+        assert await probe.r_evse.call_stop_transaction(request=request)
+        await probe.until(lambda: "TransactionFinished" in probe.events())
+    assert probe.stop_reasons() == ["Remote"]
+
+
+async def test_diode_fault_ends_safely(mosquitto: BrokerSettings) -> None:
+    script = "iec_wait_pwr_ready;sleep 2;diode_fail;sleep 3;unplug"
+    async with session(mosquitto, script) as probe:
+        await probe.authorize()
+        await probe.until(lambda: finished(probe))
+    assert ("evse_board_support/DiodeFault", "Active") in probe.errors
+    assert ("evse_manager/Inoperative", "Active") in probe.errors
+    assert relay(probe) == "PowerOff"
+    assert probe.stop_reasons() == ["Other"]
+
+
+async def test_state_e_stops_charging(mosquitto: BrokerSettings) -> None:
+    script = "iec_wait_pwr_ready;sleep 2;error_e;sleep 3;unplug"
+    async with session(mosquitto, script) as probe:
+        await probe.authorize()
+        await probe.until(lambda: finished(probe))
+    assert "E" in probe.board
+    assert "PowerOn" in probe.board
+    assert relay(probe) == "PowerOff"
+
+
+async def test_rcd_trip(mosquitto: BrokerSettings) -> None:
+    script = "iec_wait_pwr_ready;sleep 2;rcd_current 40;sleep 3;unplug"
+    async with session(mosquitto, script) as probe:
+        await probe.authorize()
+        await probe.until(lambda: finished(probe))
+    assert ("ac_rcd/AC", "Active") in probe.errors
+    assert probe.stop_reasons() == ["GroundFault"]
+
+
+async def test_c1_timeout_with_an_ev_that_ignores_the_pilot(mosquitto: BrokerSettings) -> None:
+    async with session(
+        mosquitto, "iec_wait_pwr_ready;sleep 600", ev={"follows_pilot": False}
+    ) as probe:
+        await probe.authorize()
+        await probe.until(lambda: "ChargingStarted" in probe.events())
+        request = StopTransactionRequest(reason=StopTransactionReason.Local)
+        await probe.r_evse.call_stop_transaction(request=request)
+        await probe.until(lambda: "TransactionFinished" in probe.events())
+        await probe.until(lambda: relay(probe) == "PowerOff")
+    assert probe.board[-2:] == ["PowerOn", "PowerOff"]  # opened under load, the EV still in C
+    assert probe.stop_reasons() == ["Local"]
+
+
+async def test_bad_script_is_refused_and_the_ev_goes_on(mosquitto: BrokerSettings) -> None:
+    async with session(mosquitto, "iec_wait_pwr_ready;sleep 600") as probe:
+        await probe.authorize()
+        await probe.until(lambda: "ChargingStarted" in probe.events())
+        reason = await probe.r_ev.call_execute(commands="sleep 1;teleport")
+        assert "unknown command 'teleport'" in reason
+        assert await probe.r_ev.call_execute(commands="unplug") == ""
+        await probe.until(lambda: finished(probe))
