@@ -7,6 +7,7 @@ where direct-coded switch machines grow with every grammar state.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import pathlib
 from typing import Any
@@ -49,7 +50,9 @@ def _datatype(spec: dict[str, Any]) -> str:
     )
 
 
-def _one_set(table: dict[str, Any]) -> tuple[str, str]:
+def _one_set(table: dict[str, Any], shared: dict[str, str]) -> tuple[str, str]:
+    """C text for one schema set; `shared` maps a digest of its grammar arrays to the
+    prefix that already holds them (a fragment set shares its document set's arrays)."""
     prefix = f"t_{table['schema_set']}"
     prods: list[str] = []
     states: list[str] = []
@@ -62,21 +65,29 @@ def _one_set(table: dict[str, Any]) -> tuple[str, str]:
     roots = [f"{{{name},{grammar if grammar >= 0 else NONE}}}" for name, grammar in table["roots"]]
     datatypes = [_datatype(d) for d in table["datatypes"]]
 
-    def array(ctype: str, name: str, items: list[str]) -> str:
+    def array(ctype: str, name: str, items: list[str], owner: str = prefix) -> str:
         body = ",\n".join(",".join(items[i : i + 8]) for i in range(0, len(items), 8))
-        return f"static const {ctype} {prefix}_{name}[] = {{\n{body}\n}};\n"
+        return f"static const {ctype} {owner}_{name}[] = {{\n{body}\n}};\n"
 
+    key = hashlib.sha256(repr((grammars, states, prods, datatypes)).encode()).hexdigest()
+    owner = shared.setdefault(key, prefix)
     text = (
         f"/* {table['schema_set']}: {len(grammars)} grammars, {len(states)} states, "
-        f"{len(prods)} productions */\n"
-        + array("exi_root", "roots", roots)
-        + array("exi_grammar", "grammars", grammars)
-        + array("exi_state", "states", states)
-        + array("exi_prod", "prods", prods)
-        + array("exi_datatype", "datatypes", datatypes)
-        + f'static const exi_schema {prefix} = {{"{table["schema_set"]}", '
-        f"{int(table['fragment'])}, {len(roots)}, {prefix}_roots, {prefix}_grammars, "
-        f"{prefix}_states, {prefix}_prods, {prefix}_datatypes}};\n\n"
+        f"{len(prods)} productions */\n" + array("exi_root", "roots", roots)
+    )
+    if owner == prefix:
+        text += (
+            array("exi_grammar", "grammars", grammars)
+            + array("exi_state", "states", states)
+            + array("exi_prod", "prods", prods)
+            + array("exi_datatype", "datatypes", datatypes)
+        )
+    else:
+        text += f"/* grammars, states, productions and datatypes shared with {owner} */\n"
+    text += (
+        f"static const exi_schema {prefix} = {{\"{table['schema_set']}\", "
+        f"{int(table['fragment'])}, {len(roots)}, {prefix}_roots, {owner}_grammars, "
+        f"{owner}_states, {owner}_prods, {owner}_datatypes}};\n\n"
     )
     return text, prefix
 
@@ -88,9 +99,10 @@ def write_c_tables(json_dir: pathlib.Path, set_ids: list[str], output: pathlib.P
         '#include "exi.h"\n\n',
     ]
     prefixes = []
+    shared: dict[str, str] = {}
     for set_id in set_ids:
         table = json.loads((json_dir / f"{set_id}.json").read_text(encoding="utf-8"))
-        text, prefix = _one_set(table)
+        text, prefix = _one_set(table, shared)
         parts.append(text)
         prefixes.append(prefix)
     listing = ", ".join(f"&{p}" for p in prefixes)

@@ -131,7 +131,11 @@ class GrammarBuilder:
         ]
 
     def table(self, schema_set: str, sources: list[str], fragment: bool) -> dict[str, Any]:
-        roots = self.fragment() if fragment else self.document()
+        # the document grammars first, so a fragment table numbers its names and grammars
+        # exactly like the document table of the same schema and can share its C arrays
+        roots = self.document()
+        if fragment:
+            roots = self.fragment()
         return {
             "format": 1,
             "schema_set": schema_set,
