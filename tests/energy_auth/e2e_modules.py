@@ -2,21 +2,31 @@
 
 The energy probe is an EVSE's energy side and nothing else: it publishes an EVSE node's request
 (its state and maximum current), and keeps each enforced limit in a
-:class:`~evstack.modules.EnergyManager.validity.LimitWindow`, exactly as an EvseManager must. The
-status watcher subscribes to Auth's token statuses the way a display would.
+:class:`~evstack.modules.EnergyManager.validity.LimitWindow`, exactly as an EvseManager must.
+The EVSE stand-in is an EVSE's session side reduced to what Auth and SessionStore see: plug-in,
+authorization, transaction and unplug events, with a meter that counts on. The status watcher
+subscribes to Auth's token statuses the way a display would.
 """
 
 from __future__ import annotations
 
 import asyncio
 import datetime
-from typing import ClassVar
+import uuid
+from collections.abc import Coroutine
+from typing import Any, ClassVar
 
 import msgspec
 
 from evstack.generated.interfaces.auth import AuthClient
 from evstack.generated.interfaces.energy import EnergyImplBase
-from evstack.generated.types.authorization import TokenValidationStatusMessage
+from evstack.generated.interfaces.evse_manager import EvseManagerImplBase
+from evstack.generated.types.authorization import (
+    AuthorizationStatus,
+    ProvidedIdToken,
+    TokenValidationStatusMessage,
+    ValidationResult,
+)
 from evstack.generated.types.energy import (
     EnergyFlowRequest,
     EnforcedLimits,
@@ -26,6 +36,22 @@ from evstack.generated.types.energy import (
     NumberWithSource,
     ScheduleReqEntry,
 )
+from evstack.generated.types.evse_manager import (
+    Connector,
+    EnableDisableSource,
+    Evse,
+    SessionEvent,
+    SessionEventEnum,
+    SessionFinished,
+    SessionStarted,
+    StartSessionReason,
+    StopTransactionReason,
+    StopTransactionRequest,
+    TransactionFinished,
+    TransactionStarted,
+)
+from evstack.generated.types.powermeter import Powermeter
+from evstack.generated.types.units import Energy
 from evstack.modules.EnergyManager.validity import LimitWindow
 from evstack.runtime import ModuleBase, ProvidedSpec, RequirementSpec
 from evstack.sim.clock import ScaledClock
@@ -138,3 +164,102 @@ class StatusWatcher(ModuleBase):
         assert isinstance(client, AuthClient)
         client.subscribe_token_validation_status(self.statuses.put_nowait)
         _register(self)
+
+
+def _now() -> str:
+    return datetime.datetime.now(datetime.UTC).isoformat(timespec="milliseconds")
+
+
+class _Sessions(EvseManagerImplBase):
+    def __init__(self, evse: EvseStandIn) -> None:
+        self._evse = evse
+
+    async def handle_get_evse(self) -> Evse:
+        return Evse(id=1, connectors=[Connector(id=1)])
+
+    async def handle_enable_disable(
+        self, connector_id: int, cmd_source: EnableDisableSource
+    ) -> bool:
+        return True
+
+    async def handle_authorize_response(
+        self, provided_token: ProvidedIdToken, validation_result: ValidationResult
+    ) -> None:
+        assert validation_result.authorization_status == AuthorizationStatus.Accepted
+        self._evse.authorizations.put_nowait(provided_token.id_token.value)
+        self._evse.spawn(self._evse.start_transaction(provided_token))
+
+    async def handle_withdraw_authorization(self) -> None:
+        self._evse.withdrawals += 1
+
+    async def handle_pause_charging(self) -> bool:
+        return False
+
+    async def handle_resume_charging(self) -> bool:
+        return False
+
+    async def handle_stop_transaction(self, request: StopTransactionRequest) -> bool:
+        if self._evse.transaction is None:
+            return False
+        self._evse.spawn(self._evse.finish_transaction(request.reason))
+        return True
+
+
+class EvseStandIn(ModuleBase):
+    """Publishes the session events a real EvseManager would, on the test's command."""
+
+    MODULE = "EvseStandIn"
+    CONFIG = NoConfig
+    PROVIDES: ClassVar = {"evse": ProvidedSpec("evse", _Sessions, NoConfig)}
+
+    def create_evse(self, config: NoConfig) -> EvseManagerImplBase:
+        self.sessions = _Sessions(self)
+        return self.sessions
+
+    async def init(self) -> None:
+        self.authorizations: asyncio.Queue[str] = asyncio.Queue()
+        self.withdrawals = 0
+        self.session: str | None = None
+        self.transaction: ProvidedIdToken | None = None
+        self.meter_wh = 1000.0
+        self._tasks: set[asyncio.Task[None]] = set()
+        _register(self)
+
+    def spawn(self, step: Coroutine[Any, Any, None]) -> None:
+        """Act after the command's reply, as an EVSE reacts after accepting a command."""
+        task = asyncio.create_task(step)
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    def _meter(self) -> Powermeter:
+        return Powermeter(timestamp=_now(), energy_Wh_import=Energy(total=self.meter_wh))
+
+    async def _publish(self, event: SessionEventEnum, **data: Any) -> None:
+        assert self.session is not None
+        message = SessionEvent(uuid=self.session, timestamp=_now(), event=event, **data)
+        await self.sessions.publish_session_event(message)
+
+    async def plug_in(self) -> None:
+        self.session = uuid.uuid4().hex
+        started = SessionStarted(reason=StartSessionReason.EVConnected, meter_value=self._meter())
+        await self._publish(SessionEventEnum.SessionStarted, session_started=started)
+
+    async def start_transaction(self, token: ProvidedIdToken) -> None:
+        self.transaction = token
+        started = TransactionStarted(id_tag=token, meter_value=self._meter())
+        await self._publish(SessionEventEnum.TransactionStarted, transaction_started=started)
+
+    def charge(self, wh: float) -> None:
+        self.meter_wh += wh
+
+    async def finish_transaction(self, reason: StopTransactionReason) -> None:
+        self.transaction = None
+        finished = TransactionFinished(meter_value=self._meter(), reason=reason)
+        await self._publish(SessionEventEnum.TransactionFinished, transaction_finished=finished)
+
+    async def unplug(self) -> None:
+        if self.transaction is not None:
+            await self.finish_transaction(StopTransactionReason.EVDisconnected)
+        finished = SessionFinished(meter_value=self._meter())
+        await self._publish(SessionEventEnum.SessionFinished, session_finished=finished)
+        self.session = None
