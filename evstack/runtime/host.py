@@ -341,8 +341,9 @@ class ModuleHost:
 
     async def clear_error(self, impl_id: str, spec: ErrorSpec, *, sub_type: str) -> None:
         topic = self._topics.error(self.module_id, impl_id, spec.type, sub_type)
-        if self._active_errors.pop(topic, None) is not None:
-            self._publish(topic, b"", ERROR_QOS, True)
+        # Published even if this incarnation never raised it: a crashed predecessor may have.
+        self._active_errors.pop(topic, None)
+        self._publish(topic, b"", ERROR_QOS, True)
 
     # -- commands, callee side --------------------------------------------------------
 
