@@ -127,9 +127,7 @@ def main() -> None:
     us_ours = statistics.median(ours) / messages * 1e6
     us_theirs = statistics.median(theirs) / messages * 1e6
     mean_bytes = statistics.mean(len(payload) for _, payload, _, _ in chosen)
-    print(
-        f"{len(chosen)} object types, mean payload {mean_bytes:.0f} bytes, {messages} decodes a round"
-    )
+    print(f"{len(chosen)} object types, mean payload {mean_bytes:.0f} bytes, {messages} per round")
     print(f"msgspec decode+validate:          {us_ours:8.2f} us/message")
     print(f"json.loads + jsonschema validate: {us_theirs:8.2f} us/message")
     print(
