@@ -106,6 +106,7 @@ class ModuleHost:
         self._assignment_future: asyncio.Future[ModuleAssignment] | None = None
         self._assignment: ModuleAssignment | None = None
         self._conn: MqttConnection | None = None
+        self._ready_payload: bytes | None = None
         self.module: ModuleBase | None = None
 
     # -- life cycle -------------------------------------------------------------------
@@ -122,6 +123,7 @@ class ModuleHost:
             self._on_message,
             # If this process dies, the broker withdraws its retained "ready".
             will=(self._topics.module_ready(self.module_id), b"", CONTROL_QOS, True),
+            on_reconnect=self._republish_retained,
         )
         await conn.connect()
         try:
@@ -131,8 +133,8 @@ class ModuleHost:
             self._initialised = True
             await asyncio.gather(*self._subacks)
             self._subacks.clear()
-            ready = ModuleReady(run_id=assignment.run_id, pid=os.getpid())
-            self._publish_now(self._topics.module_ready(self.module_id), _encode(ready), True)
+            self._ready_payload = _encode(ModuleReady(run_id=assignment.run_id, pid=os.getpid()))
+            self._publish_now(self._topics.module_ready(self.module_id), self._ready_payload, True)
             await self._wait_for_global_ready(stop)
             if stop.is_set():
                 return
@@ -225,6 +227,16 @@ class ModuleHost:
             return
         if ready.run_id == self._assignment.run_id:
             self._global_ready.set()
+
+    def _republish_retained(self) -> None:
+        if self._closing:
+            return
+        conn = self._connection()
+        if self._ready_payload is not None:
+            conn.publish(self._topics.module_ready(self.module_id), self._ready_payload, 1, True)
+        if self._held_back is None:
+            for topic, event in self._active_errors.items():
+                conn.publish(topic, _encode(event), ERROR_QOS, True)
 
     def _release_held_back(self) -> None:
         held, self._held_back = self._held_back or [], None

@@ -86,6 +86,8 @@ class Manager:
         self._process_context: Any = None
         self.on_crash: Callable[[str, str], None] | None = None
         self._stop_requested = asyncio.Event()
+        self._global_ready_payload: bytes | None = None
+        self._crash_events: dict[str, bytes] = {}
 
     async def run(self, stop: asyncio.Event) -> None:
         self._started_at = time.perf_counter()
@@ -107,22 +109,36 @@ class Manager:
             f"{self.plan.prefix}:manager:{self.name}",
             self._on_message,
             will=(global_ready, b"", CONTROL_QOS, True),
+            on_reconnect=self._republish_retained,
         )
         await conn.connect()
         conn.publish(global_ready, b"", CONTROL_QOS, retain=True)
-        for supervised in self._modules.values():
-            conn.publish(
-                self.topics.config(supervised.plan.module_id),
-                _encode(self._assignment(supervised.plan)),
-                CONTROL_QOS,
-                retain=True,
-            )
+        self._publish_assignments()
         await asyncio.gather(*(conn.subscribe(t, CONTROL_QOS) for t in self._ready_topics))
         if not self.inprocess:
             preload = sorted({m.module_class.partition(":")[0] for m in self.plan.modules})
             self._process_context = module_process_context(preload)
         for supervised in self._modules.values():
             self._launch(supervised)
+
+    def _publish_assignments(self) -> None:
+        for supervised in self._modules.values():
+            self._connection().publish(
+                self.topics.config(supervised.plan.module_id),
+                _encode(self._assignment(supervised.plan)),
+                CONTROL_QOS,
+                retain=True,
+            )
+
+    def _republish_retained(self) -> None:
+        self._publish_assignments()
+        if self._global_ready_payload is not None:
+            self._connection().publish(
+                self.topics.global_ready(self.name), self._global_ready_payload, CONTROL_QOS, True
+            )
+        for module_id, payload in self._crash_events.items():
+            topic = self.topics.manager_error(self.name, MODULE_CRASHED, module_id)
+            self._connection().publish(topic, payload, ERROR_QOS, retain=True)
 
     def _assignment(self, plan: ModulePlan) -> ModuleAssignment:
         return ModuleAssignment(
@@ -219,7 +235,9 @@ class Manager:
             uuid=uuid.uuid4().hex,
         )
         topic = self.topics.manager_error(self.name, MODULE_CRASHED, module_id)
-        self._connection().publish(topic, _encode(event), ERROR_QOS, retain=True)
+        payload = _encode(event)
+        self._crash_events[module_id] = payload
+        self._connection().publish(topic, payload, ERROR_QOS, retain=True)
 
     # -- the ready handshake ----------------------------------------------------------
 
@@ -244,12 +262,14 @@ class Manager:
         supervised.ready = True
         if supervised.crashed:
             supervised.crashed = False
+            self._crash_events.pop(module_id, None)
             crash_topic = self.topics.manager_error(self.name, MODULE_CRASHED, module_id)
             self._connection().publish(crash_topic, b"", ERROR_QOS, retain=True)
         if not self.globally_ready.is_set() and all(m.ready for m in self._modules.values()):
             announcement = GlobalReady(run_id=self.run_id, modules=sorted(self._modules))
+            self._global_ready_payload = _encode(announcement)
             self._connection().publish(
-                self.topics.global_ready(self.name), _encode(announcement), CONTROL_QOS, True
+                self.topics.global_ready(self.name), self._global_ready_payload, CONTROL_QOS, True
             )
             self.startup_s = time.perf_counter() - self._started_at
             self.globally_ready.set()

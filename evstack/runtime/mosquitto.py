@@ -64,12 +64,26 @@ class PrivateMosquitto:
             lines += [f"cafile {ca}", f"certfile {cert}", f"keyfile {key}"]
         config = self._dir / "mosquitto.conf"
         config.write_text("\n".join(lines) + "\n")
+        self.settings = BrokerSettings(port=port, tls=self._tls, tls_ca=ca)
+        self._start()
+        return self.settings
+
+    def _start(self) -> None:
+        config = self._dir / "mosquitto.conf"
         self._process = subprocess.Popen(
             ["mosquitto", "-c", str(config)], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE
         )
-        self._wait_listening(port)
-        self.settings = BrokerSettings(port=port, tls=self._tls, tls_ca=ca)
-        return self.settings
+        self._wait_listening(self.settings.port)
+
+    def stop(self) -> None:
+        """Stop the broker (it forgets everything retained) until `start_again()`."""
+        if self._process is not None:
+            self._process.terminate()
+            self._process.wait(5)
+            self._process = None
+
+    def start_again(self) -> None:
+        self._start()
 
     def __exit__(
         self,
@@ -77,9 +91,7 @@ class PrivateMosquitto:
         exc: BaseException | None,
         traceback: TracebackType | None,
     ) -> None:
-        if self._process is not None:
-            self._process.terminate()
-            self._process.wait(5)
+        self.stop()
         shutil.rmtree(self._dir, ignore_errors=True)
 
     def _wait_listening(self, port: int) -> None:

@@ -77,8 +77,13 @@ class MqttConnection:
         *,
         will: tuple[str, bytes, int, bool] | None = None,
         max_backoff_s: float = 5.0,
+        on_reconnect: Callable[[], None] | None = None,
     ) -> None:
         self._settings = settings
+        # Called after every reconnect: a restarted broker without persistence has lost
+        # the retained messages, so their owners publish them again.
+        self._on_reconnect = on_reconnect
+        self._was_connected = False
         self._on_message = on_message
         self._loop = asyncio.get_running_loop()
         self._subscriptions: dict[str, int] = {}
@@ -280,6 +285,11 @@ class MqttConnection:
             self._send_subscribe(topic_filter, qos)
         if pending is not None and not pending.done():
             pending.set_result(None)
+        if self._was_connected:
+            log.info("reconnected to %s", self._settings.url)
+            if self._on_reconnect is not None:
+                self._on_reconnect()
+        self._was_connected = True
 
     def _on_disconnect(
         self, client: paho.Client, userdata: Any, flags: Any, reason: Any, properties: Any
