@@ -61,3 +61,27 @@ async def test_crashed_module_is_restarted_and_reported(
             # The steady module kept running throughout.
             assert await consumer.r_calc.call_add(1, 1) == 2
             assert manager_a.globally_ready.is_set()
+
+
+async def test_inprocess_module_crash_is_restarted(
+    broker: BrokerSettings, prefix: str, tmp_path: Path
+) -> None:
+    crashy, watcher = f"{prefix}-crashy", f"{prefix}-watcher"
+    plan = RunPlan(
+        modules=[
+            sample(crashy, "Provider", config_module={"crash_marker": str(tmp_path / "crashed")}),
+            sample(watcher, "Consumer", connections={"calc": [(crashy, "main")]}),
+        ],
+        broker=broker,
+        prefix=prefix,
+        restart=RestartPolicy(max_restarts=1, initial_s=0.3),
+    )
+    crashes: list[tuple[str, str]] = []
+    async with running(plan, wait_ready=False) as manager:
+        manager.on_crash = lambda module_id, reason: crashes.append((module_id, reason))
+        consumer = await asyncio.wait_for(instance(watcher), 10)
+        assert isinstance(consumer, Consumer)
+        await asyncio.wait_for(manager.globally_ready.wait(), 20)
+        # The consumer's init() call waited for the restarted provider.
+        assert consumer.init_sum == 42
+        assert crashes == [(crashy, "RuntimeError: crashing on purpose, once")]
