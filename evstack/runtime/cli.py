@@ -49,6 +49,12 @@ def main() -> None:
 @prefix_option
 @click.option("--inprocess", is_flag=True, help="Run all modules in this process's event loop.")
 @click.option("--name", help="Manager name, unique per broker and prefix (default: host-pid).")
+@click.option(
+    "--embedded-port",
+    type=click.IntRange(0, 65535),
+    default=0,
+    help="Port of the embedded broker, when no broker is named (default: any free port).",
+)
 @log_option
 def run(
     config: Path,
@@ -56,6 +62,7 @@ def run(
     prefix: str | None,
     inprocess: bool,
     name: str | None,
+    embedded_port: int,
     log_level: str,
 ) -> None:
     """Validate CONFIG and run its modules until SIGINT/SIGTERM.
@@ -69,7 +76,7 @@ def run(
     except (ConfigurationError, ValueError) as exc:
         click.echo(f"ev-manager: {exc}", err=True)
         sys.exit(EXIT_BAD_CONFIG)
-    manager = Manager(plan, inprocess=inprocess, name=name)
+    manager = Manager(plan, inprocess=inprocess, name=name, embedded_port=embedded_port)
     _run_until_signalled(manager.run)
 
 

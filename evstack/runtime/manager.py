@@ -68,8 +68,16 @@ class Manager:
     boards); otherwise each module gets its own process forked from a forkserver.
     """
 
-    def __init__(self, plan: RunPlan, *, inprocess: bool = False, name: str | None = None) -> None:
+    def __init__(
+        self,
+        plan: RunPlan,
+        *,
+        inprocess: bool = False,
+        name: str | None = None,
+        embedded_port: int = 0,
+    ) -> None:
         self.plan = plan
+        self.embedded_port = embedded_port
         self.inprocess = inprocess
         self.name = name or f"{socket.gethostname()}-{os.getpid()}"
         self.topics = Topics(plan.prefix)
@@ -100,7 +108,7 @@ class Manager:
 
     async def _start(self) -> None:
         if self.broker is None:
-            self._embedded = EmbeddedBroker()
+            self._embedded = EmbeddedBroker(port=self.embedded_port)
             self.broker = await self._embedded.start()
             log.info("embedded MQTT broker on %s", self.broker.url)
         global_ready = self.topics.global_ready(self.name)
