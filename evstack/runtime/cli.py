@@ -13,7 +13,6 @@ from pathlib import Path
 import click
 
 from evstack.runtime.errors import BrokerError, ConfigurationError
-from evstack.runtime.host import ModuleHost
 from evstack.runtime.manager import Manager
 from evstack.runtime.mqtt import BrokerSettings
 from evstack.runtime.plan import RunPlan, from_runtime_config
@@ -78,23 +77,6 @@ def run(
         sys.exit(EXIT_BAD_CONFIG)
     manager = Manager(plan, inprocess=inprocess, name=name, embedded_port=embedded_port)
     _run_until_signalled(manager.run)
-
-
-@main.command()
-@click.argument("module_id")
-@broker_option
-@prefix_option
-@log_option
-def module(module_id: str, broker: str | None, prefix: str | None, log_level: str) -> None:
-    """Run one module instance whose manager runs elsewhere (it sends the config)."""
-    _configure_logging(log_level)
-    try:
-        settings = BrokerSettings.from_url(broker) if broker else BrokerSettings()
-        topics = Topics(prefix or "evstack")
-    except ValueError as exc:
-        click.echo(f"ev-manager: {exc}", err=True)
-        sys.exit(EXIT_BAD_CONFIG)
-    _run_until_signalled(ModuleHost(settings, topics, module_id).run)
 
 
 def _override(plan: RunPlan, broker: str | None, prefix: str | None) -> RunPlan:
