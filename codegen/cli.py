@@ -8,7 +8,8 @@ from pathlib import Path
 
 import click
 
-from evstack.codegen.output import OutputNotOwnedError, compare, write
+from evstack.codegen.docs import render_docs
+from evstack.codegen.output import DOCS, OutputNotOwnedError, compare, write
 from evstack.codegen.render import render_tree
 from evstack.codegen.scaffold import ScaffoldError, parse_provide, parse_require, scaffold
 from evstack.manifest import ManifestError, ManifestTree, load_tree
@@ -17,6 +18,7 @@ __all__ = ["main"]
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_OUT = PROJECT_ROOT / "generated"
+DEFAULT_DOCS = PROJECT_ROOT / "docs" / "api"
 
 _root_option = click.option(
     "--root",
@@ -124,3 +126,25 @@ def new_module(
     for path in written:
         click.echo(f"wrote {path}")
     click.echo(f"regenerated {out}; implement the handlers in {written[2]}")
+
+
+@main.command()
+@_root_option
+@click.option(
+    "--out",
+    type=click.Path(file_okay=False, path_type=Path),
+    default=DEFAULT_DOCS,
+    show_default="docs/api of the evstack repository",
+    help="Folder for the Markdown pages; ev-codegen owns all of it.",
+)
+def docs(root: Path, out: Path) -> None:
+    """Write the Markdown API reference: one page per interface, type, error and module file."""
+    tree = _load(root)
+    try:
+        changes = write(render_docs(tree), out, DOCS)
+    except OutputNotOwnedError as exc:
+        raise click.ClickException(str(exc)) from exc
+    click.echo(
+        f"ev-codegen: {out}: {len(changes.missing)} new, {len(changes.stale)} updated, "
+        f"{len(changes.extra)} removed"
+    )

@@ -14,51 +14,71 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from evstack.codegen.render import HEADER_PREFIX, PACKAGE_DOCS
+from evstack.codegen.render import DOCS_HEADER_PREFIX, HEADER_PREFIX, PACKAGE_DOCS
 
-__all__ = ["OutputNotOwnedError", "Staleness", "compare", "owned_files", "write"]
+__all__ = ["DOCS", "PACKAGE", "Layout", "OutputNotOwnedError", "Staleness", "compare", "write"]
 
-_OWNED_PACKAGES = tuple(package for package in PACKAGE_DOCS if package)
 _IGNORED_DIRS = {"__pycache__"}
+
+
+@dataclass(frozen=True, slots=True)
+class Layout:
+    """Which part of an output folder ev-codegen owns, and how its files announce it.
+
+    `parts` are the owned entries of the folder (files or folders); None owns it all.
+    """
+
+    header: str
+    parts: tuple[str, ...] | None
+
+
+PACKAGE = Layout(HEADER_PREFIX, ("__init__.py", *(package for package in PACKAGE_DOCS if package)))
+DOCS = Layout(DOCS_HEADER_PREFIX, None)
 
 
 class OutputNotOwnedError(Exception):
     """The output folder holds files ev-codegen did not write; it will not overwrite them."""
 
 
-def _is_generated(path: Path) -> bool:
+def _is_generated(path: Path, header: str) -> bool:
     try:
         with path.open("rb") as handle:
-            return handle.read(len(HEADER_PREFIX)) == HEADER_PREFIX.encode()
+            return handle.read(len(header.encode())) == header.encode()
     except OSError:
         return False
 
 
-def owned_files(out: Path) -> dict[str, Path]:
+def _candidates(out: Path, layout: Layout) -> list[Path]:
+    roots = [out] if layout.parts is None else [out / part for part in layout.parts]
+    found = []
+    for root in roots:
+        if root.is_file():
+            found.append(root)
+        elif root.is_dir():
+            found.extend(
+                p
+                for p in sorted(root.rglob("*"))
+                if p.is_file() and not _IGNORED_DIRS.intersection(p.relative_to(out).parts)
+            )
+    return found
+
+
+def owned_files(out: Path, layout: Layout) -> dict[str, Path]:
     """The files ev-codegen owns in `out`, keyed by POSIX path relative to it.
 
     Raises OutputNotOwnedError when a file in ev-codegen's part of `out` lacks the header.
     """
     found: dict[str, Path] = {}
     strangers: list[Path] = []
-    candidates = [out / "__init__.py"] if (out / "__init__.py").exists() else []
-    for package in _OWNED_PACKAGES:
-        folder = out / package
-        if folder.is_dir():
-            candidates.extend(
-                p
-                for p in sorted(folder.rglob("*"))
-                if p.is_file() and not _IGNORED_DIRS.intersection(p.relative_to(out).parts)
-            )
-    for path in candidates:
-        if _is_generated(path):
+    for path in _candidates(out, layout):
+        if _is_generated(path, layout.header):
             found[path.relative_to(out).as_posix()] = path
         else:
             strangers.append(path)
     if strangers:
         listed = "\n  ".join(str(p) for p in strangers)
         raise OutputNotOwnedError(
-            f"{out} holds files that ev-codegen did not write (no '{HEADER_PREFIX}' "
+            f"{out} holds files that ev-codegen did not write (no '{layout.header}' "
             f"header), so it will not overwrite or delete them:\n  {listed}\n"
             "Move them out of the output folder, or choose another --out."
         )
@@ -88,9 +108,9 @@ class Staleness:
         return "\n".join(lines)
 
 
-def compare(files: Mapping[str, str], out: Path) -> Staleness:
+def compare(files: Mapping[str, str], out: Path, layout: Layout = PACKAGE) -> Staleness:
     """Compare generated `files` with `out` without writing anything."""
-    existing = owned_files(out) if out.is_dir() else {}
+    existing = owned_files(out, layout) if out.is_dir() else {}
     result = Staleness()
     for relative, text in files.items():
         path = existing.get(relative)
@@ -102,14 +122,14 @@ def compare(files: Mapping[str, str], out: Path) -> Staleness:
     return result
 
 
-def write(files: Mapping[str, str], out: Path) -> Staleness:
+def write(files: Mapping[str, str], out: Path, layout: Layout = PACKAGE) -> Staleness:
     """Make `out` hold exactly `files` in ev-codegen's part of it; returns what changed.
 
     Unchanged files are not rewritten, so their timestamps stay and tools that watch
     them see no change.
     """
     out.mkdir(parents=True, exist_ok=True)
-    changes = compare(files, out)
+    changes = compare(files, out, layout)
     for relative in [*changes.stale, *changes.missing]:
         path = out / relative
         path.parent.mkdir(parents=True, exist_ok=True)
@@ -118,8 +138,8 @@ def write(files: Mapping[str, str], out: Path) -> Staleness:
         temporary.replace(path)
     for relative in changes.extra:
         (out / relative).unlink()
-    for package in _OWNED_PACKAGES:
-        folder = out / package
+    for part in layout.parts or [child.name for child in out.iterdir()]:
+        folder = out / part
         if folder.is_dir():
             _remove_empty_dirs(folder)
     return changes
