@@ -85,7 +85,7 @@ def _one_set(table: dict[str, Any], shared: dict[str, str]) -> tuple[str, str]:
     else:
         text += f"/* grammars, states, productions and datatypes shared with {owner} */\n"
     text += (
-        f'static const exi_schema {prefix} = {{"{table["schema_set"]}", '
+        f"static const exi_schema {prefix} = {{\"{table['schema_set']}\", "
         f"{int(table['fragment'])}, {len(roots)}, {prefix}_roots, {owner}_grammars, "
         f"{owner}_states, {owner}_prods, {owner}_datatypes}};\n\n"
     )
