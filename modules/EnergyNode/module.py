@@ -28,6 +28,7 @@ from evstack.generated.types.energy import (
     NumberWithSource,
     ScheduleReqEntry,
 )
+from evstack.runtime import CommandError, CommandEvent
 
 
 class UnknownNodeError(LookupError):
@@ -108,7 +109,11 @@ class EnergyNode(EnergyNodeModuleBase):
         if limits.uuid == self.module_id:
             return  # our own share: the grants below already respect it
         consumer = self._consumer_holding(limits.uuid)
-        await consumer.call_enforce_limits(limits)
+        try:
+            await consumer.call_enforce_limits(limits)
+        except CommandError as error:
+            if error.event is not CommandEvent.SHUTDOWN:  # a consumer stopping is no fault
+                raise
 
     def _consumer_holding(self, uuid: str) -> EnergyClient:
         for index, request in self._children.items():

@@ -63,6 +63,8 @@ class SessionDatabase:
 
     def __init__(self, path: str | Path) -> None:
         self.path = Path(path)
+        # A fresh charger has no data folder yet; that is no reason to lose its first sessions.
+        self.path.parent.mkdir(parents=True, exist_ok=True)
         # isolation_level=None: we open each transaction ourselves, so none is ever left implicit.
         self._db = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False)
         self._db.execute("PRAGMA journal_mode=WAL")

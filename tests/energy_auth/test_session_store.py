@@ -59,6 +59,12 @@ def test_bad_requests_are_refused_and_change_nothing(tmp_path: Path) -> None:
     assert (session.evse_id, session.stop_wh) == (1, 10.0)
 
 
+def test_missing_data_folder_is_created(tmp_path: Path) -> None:
+    with SessionDatabase(tmp_path / "var" / "lib" / "sessions.db") as store:
+        store.session_started("s1", 1, None, T0, 0.0)
+    assert (tmp_path / "var" / "lib" / "sessions.db").exists()
+
+
 def test_wal_mode_and_full_sync_are_on(tmp_path: Path) -> None:
     with SessionDatabase(tmp_path / "sessions.db") as store:
         assert store._db.execute("PRAGMA journal_mode").fetchone() == ("wal",)
