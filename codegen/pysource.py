@@ -7,7 +7,7 @@ import re
 import textwrap
 from collections import defaultdict
 
-__all__ = ["ImportBlock", "comment", "docstring", "sorted_exports"]
+__all__ = ["ImportBlock", "comment", "docstring", "sorted_exports", "wrap_call"]
 
 LINE_LENGTH = 100
 
@@ -50,6 +50,21 @@ def comment(text: str, indent: int) -> str:
             f"{pad}# {line}" for line in textwrap.wrap(paragraph, width, break_long_words=False)
         )
     return "\n".join(lines)
+
+
+def wrap_call(head: str, items: list[str], tail: str, indent: int) -> str:
+    """`head(item, item)tail` on one line if it fits, else one item a line, trailing comma.
+
+    `head` ends with the opening bracket and `tail` starts with the closing one; this is
+    the layout ruff's formatter gives such lines, so the output reads like the rest of
+    the code base.
+    """
+    pad = " " * indent
+    line = f"{pad}{head}{', '.join(items)}{tail}"
+    if len(line) <= LINE_LENGTH or not items:
+        return line
+    inner = "".join(f"{pad}    {item},\n" for item in items)
+    return f"{pad}{head}\n{inner}{pad}{tail}"
 
 
 def _member_key(name: str) -> tuple[int, str]:

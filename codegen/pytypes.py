@@ -96,13 +96,14 @@ class StructDef:
     forbid_unknown: bool
 
     @property
-    def options(self) -> str:
-        options = "kw_only=True, frozen=True"
+    def bases(self) -> list[str]:
+        """The class's bases and options, as written between its parentheses."""
+        bases = ["msgspec.Struct", "kw_only=True", "frozen=True"]
         if any(not f.required for f in self.fields):
-            options += ", omit_defaults=True"
+            bases.append("omit_defaults=True")
         if self.forbid_unknown:
-            options += ", forbid_unknown_fields=True"
-        return options
+            bases.append("forbid_unknown_fields=True")
+        return bases
 
 
 @dataclass(slots=True)

@@ -17,7 +17,7 @@ from typing import Any
 import jinja2
 
 from evstack.codegen.naming import camel, identifier, module_file_name
-from evstack.codegen.pysource import ImportBlock, comment, docstring, sorted_exports
+from evstack.codegen.pysource import ImportBlock, comment, docstring, sorted_exports, wrap_call
 from evstack.codegen.pytypes import FieldDef, StructDef, TypeScope, literal
 from evstack.manifest import (
     ConfigItem,
@@ -61,6 +61,7 @@ def template_environment() -> jinja2.Environment:
     environment.filters["docstring"] = docstring
     environment.filters["comment"] = comment
     environment.filters["literal"] = literal
+    environment.globals["wrap"] = wrap_call
     return environment
 
 
@@ -171,6 +172,16 @@ class _CommandView:
     result: str
     handler: str
     call: str
+
+    @property
+    def signature(self) -> list[str]:
+        """The handler's parameters after `self`."""
+        return [f"{p.attr}: {p.annotation}" for p in self.params]
+
+    @property
+    def keywords(self) -> list[str]:
+        """`attr=attr` for building the args struct from the call's parameters."""
+        return [f"{p.attr}={p.attr}" for p in self.params]
 
 
 @dataclass(frozen=True, slots=True)

@@ -40,26 +40,48 @@ class AuthImplBase(ImplBase):
 
     INTERFACE = "auth"
     COMMANDS: ClassVar[Mapping[str, CommandSpec]] = {
-        "set_connection_timeout": CommandSpec("set_connection_timeout", AuthSetConnectionTimeoutArgs, None, "handle_set_connection_timeout"),
-        "withdraw_authorization": CommandSpec("withdraw_authorization", AuthWithdrawAuthorizationArgs, _authorization.WithdrawAuthorizationResult, "handle_withdraw_authorization"),
+        "set_connection_timeout": CommandSpec(
+            "set_connection_timeout",
+            AuthSetConnectionTimeoutArgs,
+            None,
+            "handle_set_connection_timeout",
+        ),
+        "withdraw_authorization": CommandSpec(
+            "withdraw_authorization",
+            AuthWithdrawAuthorizationArgs,
+            _authorization.WithdrawAuthorizationResult,
+            "handle_withdraw_authorization",
+        ),
     }
     VARS: ClassVar[Mapping[str, VarSpec]] = {
-        "token_validation_status": VarSpec("token_validation_status", _authorization.TokenValidationStatusMessage, 1),
+        "token_validation_status": VarSpec(
+            "token_validation_status",
+            _authorization.TokenValidationStatusMessage,
+            1,
+        ),
     }
-    ERRORS: ClassVar[Mapping[str, ErrorSpec]] = {
-    }
+    ERRORS: ClassVar[Mapping[str, ErrorSpec]] = {}
 
     @abc.abstractmethod
-    async def handle_set_connection_timeout(self, connection_timeout: Annotated[int, msgspec.Meta(ge=10, le=300)]) -> None:
+    async def handle_set_connection_timeout(
+        self,
+        connection_timeout: Annotated[int, msgspec.Meta(ge=10, le=300)],
+    ) -> None:
         """How long, in seconds, an accepted token waits for an EV to be plugged in, and an
         authorization waits for its transaction to start.
         """
 
     @abc.abstractmethod
-    async def handle_withdraw_authorization(self, request: _authorization.WithdrawAuthorizationRequest) -> _authorization.WithdrawAuthorizationResult:
+    async def handle_withdraw_authorization(
+        self,
+        request: _authorization.WithdrawAuthorizationRequest,
+    ) -> _authorization.WithdrawAuthorizationResult:
         """Take back granted authorizations; the request says which."""
 
-    async def publish_token_validation_status(self, value: _authorization.TokenValidationStatusMessage) -> None:
+    async def publish_token_validation_status(
+        self,
+        value: _authorization.TokenValidationStatusMessage,
+    ) -> None:
         """Every step of every token's way, for displays and logs."""
         await self._publish_var("token_validation_status", value)
 
@@ -98,6 +120,9 @@ class AuthClient(Client):
         )
         return result
 
-    def subscribe_token_validation_status(self, handler: Callable[[_authorization.TokenValidationStatusMessage], Awaitable[None] | None]) -> None:
+    def subscribe_token_validation_status(
+        self,
+        handler: Callable[[_authorization.TokenValidationStatusMessage], Awaitable[None] | None],
+    ) -> None:
         """Every step of every token's way, for displays and logs."""
         self._subscribe_var(AuthImplBase.VARS["token_validation_status"], handler)

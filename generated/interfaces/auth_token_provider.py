@@ -20,13 +20,11 @@ class AuthTokenProviderImplBase(ImplBase):
     """Implementation side of `auth_token_provider`: a module that provides it subclasses this."""
 
     INTERFACE = "auth_token_provider"
-    COMMANDS: ClassVar[Mapping[str, CommandSpec]] = {
-    }
+    COMMANDS: ClassVar[Mapping[str, CommandSpec]] = {}
     VARS: ClassVar[Mapping[str, VarSpec]] = {
         "provided_token": VarSpec("provided_token", _authorization.ProvidedIdToken, 1),
     }
-    ERRORS: ClassVar[Mapping[str, ErrorSpec]] = {
-    }
+    ERRORS: ClassVar[Mapping[str, ErrorSpec]] = {}
 
     async def publish_provided_token(self, value: _authorization.ProvidedIdToken) -> None:
         """A token that was just presented."""
@@ -38,6 +36,9 @@ class AuthTokenProviderClient(Client):
 
     INTERFACE = "auth_token_provider"
 
-    def subscribe_provided_token(self, handler: Callable[[_authorization.ProvidedIdToken], Awaitable[None] | None]) -> None:
+    def subscribe_provided_token(
+        self,
+        handler: Callable[[_authorization.ProvidedIdToken], Awaitable[None] | None],
+    ) -> None:
         """A token that was just presented."""
         self._subscribe_var(AuthTokenProviderImplBase.VARS["provided_token"], handler)

@@ -33,19 +33,33 @@ class AuthTokenValidatorImplBase(ImplBase):
 
     INTERFACE = "auth_token_validator"
     COMMANDS: ClassVar[Mapping[str, CommandSpec]] = {
-        "validate_token": CommandSpec("validate_token", AuthTokenValidatorValidateTokenArgs, _authorization.ValidationResult, "handle_validate_token"),
+        "validate_token": CommandSpec(
+            "validate_token",
+            AuthTokenValidatorValidateTokenArgs,
+            _authorization.ValidationResult,
+            "handle_validate_token",
+        ),
     }
     VARS: ClassVar[Mapping[str, VarSpec]] = {
-        "validate_result_update": VarSpec("validate_result_update", _authorization.ValidationResultUpdate, 1),
+        "validate_result_update": VarSpec(
+            "validate_result_update",
+            _authorization.ValidationResultUpdate,
+            1,
+        ),
     }
-    ERRORS: ClassVar[Mapping[str, ErrorSpec]] = {
-    }
+    ERRORS: ClassVar[Mapping[str, ErrorSpec]] = {}
 
     @abc.abstractmethod
-    async def handle_validate_token(self, provided_token: _authorization.ProvidedIdToken) -> _authorization.ValidationResult:
+    async def handle_validate_token(
+        self,
+        provided_token: _authorization.ProvidedIdToken,
+    ) -> _authorization.ValidationResult:
         """Check one token."""
 
-    async def publish_validate_result_update(self, value: _authorization.ValidationResultUpdate) -> None:
+    async def publish_validate_result_update(
+        self,
+        value: _authorization.ValidationResultUpdate,
+    ) -> None:
         """A verdict given earlier has changed."""
         await self._publish_var("validate_result_update", value)
 
@@ -69,6 +83,9 @@ class AuthTokenValidatorClient(Client):
         )
         return result
 
-    def subscribe_validate_result_update(self, handler: Callable[[_authorization.ValidationResultUpdate], Awaitable[None] | None]) -> None:
+    def subscribe_validate_result_update(
+        self,
+        handler: Callable[[_authorization.ValidationResultUpdate], Awaitable[None] | None],
+    ) -> None:
         """A verdict given earlier has changed."""
         self._subscribe_var(AuthTokenValidatorImplBase.VARS["validate_result_update"], handler)

@@ -33,13 +33,17 @@ class EnergyImplBase(ImplBase):
 
     INTERFACE = "energy"
     COMMANDS: ClassVar[Mapping[str, CommandSpec]] = {
-        "enforce_limits": CommandSpec("enforce_limits", EnergyEnforceLimitsArgs, None, "handle_enforce_limits"),
+        "enforce_limits": CommandSpec(
+            "enforce_limits",
+            EnergyEnforceLimitsArgs,
+            None,
+            "handle_enforce_limits",
+        ),
     }
     VARS: ClassVar[Mapping[str, VarSpec]] = {
         "energy_flow_request": VarSpec("energy_flow_request", _energy.EnergyFlowRequest, 1),
     }
-    ERRORS: ClassVar[Mapping[str, ErrorSpec]] = {
-    }
+    ERRORS: ClassVar[Mapping[str, ErrorSpec]] = {}
 
     @abc.abstractmethod
     async def handle_enforce_limits(self, value: _energy.EnforcedLimits) -> None:
@@ -72,6 +76,9 @@ class EnergyClient(Client):
             timeout,
         )
 
-    def subscribe_energy_flow_request(self, handler: Callable[[_energy.EnergyFlowRequest], Awaitable[None] | None]) -> None:
+    def subscribe_energy_flow_request(
+        self,
+        handler: Callable[[_energy.EnergyFlowRequest], Awaitable[None] | None],
+    ) -> None:
         """This node's request, including those of every node below it."""
         self._subscribe_var(EnergyImplBase.VARS["energy_flow_request"], handler)

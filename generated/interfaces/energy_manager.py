@@ -20,12 +20,9 @@ class EnergyManagerImplBase(ImplBase):
     """Implementation side of `energy_manager`: a module that provides it subclasses this."""
 
     INTERFACE = "energy_manager"
-    COMMANDS: ClassVar[Mapping[str, CommandSpec]] = {
-    }
-    VARS: ClassVar[Mapping[str, VarSpec]] = {
-    }
-    ERRORS: ClassVar[Mapping[str, ErrorSpec]] = {
-    }
+    COMMANDS: ClassVar[Mapping[str, CommandSpec]] = {}
+    VARS: ClassVar[Mapping[str, VarSpec]] = {}
+    ERRORS: ClassVar[Mapping[str, ErrorSpec]] = {}
 
 
 class EnergyManagerClient(Client):

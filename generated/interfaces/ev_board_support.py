@@ -78,12 +78,42 @@ class EvBoardSupportImplBase(ImplBase):
     INTERFACE = "ev_board_support"
     COMMANDS: ClassVar[Mapping[str, CommandSpec]] = {
         "enable": CommandSpec("enable", EvBoardSupportEnableArgs, None, "handle_enable"),
-        "set_cp_state": CommandSpec("set_cp_state", EvBoardSupportSetCpStateArgs, None, "handle_set_cp_state"),
-        "allow_power_on": CommandSpec("allow_power_on", EvBoardSupportAllowPowerOnArgs, None, "handle_allow_power_on"),
-        "diode_fail": CommandSpec("diode_fail", EvBoardSupportDiodeFailArgs, None, "handle_diode_fail"),
-        "set_ac_max_current": CommandSpec("set_ac_max_current", EvBoardSupportSetAcMaxCurrentArgs, None, "handle_set_ac_max_current"),
-        "set_three_phases": CommandSpec("set_three_phases", EvBoardSupportSetThreePhasesArgs, None, "handle_set_three_phases"),
-        "set_rcd_error": CommandSpec("set_rcd_error", EvBoardSupportSetRcdErrorArgs, None, "handle_set_rcd_error"),
+        "set_cp_state": CommandSpec(
+            "set_cp_state",
+            EvBoardSupportSetCpStateArgs,
+            None,
+            "handle_set_cp_state",
+        ),
+        "allow_power_on": CommandSpec(
+            "allow_power_on",
+            EvBoardSupportAllowPowerOnArgs,
+            None,
+            "handle_allow_power_on",
+        ),
+        "diode_fail": CommandSpec(
+            "diode_fail",
+            EvBoardSupportDiodeFailArgs,
+            None,
+            "handle_diode_fail",
+        ),
+        "set_ac_max_current": CommandSpec(
+            "set_ac_max_current",
+            EvBoardSupportSetAcMaxCurrentArgs,
+            None,
+            "handle_set_ac_max_current",
+        ),
+        "set_three_phases": CommandSpec(
+            "set_three_phases",
+            EvBoardSupportSetThreePhasesArgs,
+            None,
+            "handle_set_three_phases",
+        ),
+        "set_rcd_error": CommandSpec(
+            "set_rcd_error",
+            EvBoardSupportSetRcdErrorArgs,
+            None,
+            "handle_set_rcd_error",
+        ),
     }
     VARS: ClassVar[Mapping[str, VarSpec]] = {
         "bsp_event": VarSpec("bsp_event", _board_support_common.BspEvent, 1),
@@ -91,9 +121,18 @@ class EvBoardSupportImplBase(ImplBase):
         "ev_info": VarSpec("ev_info", _evse_manager.EVInfo, 1),
     }
     ERRORS: ClassVar[Mapping[str, ErrorSpec]] = {
-        "generic/CommunicationFault": ErrorSpec("generic/CommunicationFault", "The link to a device or service this module depends on is broken."),
-        "generic/VendorError": ErrorSpec("generic/VendorError", "A vendor-specific fault that stops the module's function."),
-        "generic/VendorWarning": ErrorSpec("generic/VendorWarning", "A vendor-specific warning; the module keeps working."),
+        "generic/CommunicationFault": ErrorSpec(
+            "generic/CommunicationFault",
+            "The link to a device or service this module depends on is broken.",
+        ),
+        "generic/VendorError": ErrorSpec(
+            "generic/VendorError",
+            "A vendor-specific fault that stops the module's function.",
+        ),
+        "generic/VendorWarning": ErrorSpec(
+            "generic/VendorWarning",
+            "A vendor-specific warning; the module keeps working.",
+        ),
     }
 
     @abc.abstractmethod
@@ -113,7 +152,10 @@ class EvBoardSupportImplBase(ImplBase):
         """Make the pilot diode fail (true) or repair it."""
 
     @abc.abstractmethod
-    async def handle_set_ac_max_current(self, current: Annotated[float, msgspec.Meta(ge=0)]) -> None:
+    async def handle_set_ac_max_current(
+        self,
+        current: Annotated[float, msgspec.Meta(ge=0)],
+    ) -> None:
         """The current per phase the EV draws while power flows."""
 
     @abc.abstractmethod
@@ -121,7 +163,10 @@ class EvBoardSupportImplBase(ImplBase):
         """Draw on three phases (true) or one."""
 
     @abc.abstractmethod
-    async def handle_set_rcd_error(self, rcd_current_mA: Annotated[float, msgspec.Meta(ge=0)]) -> None:
+    async def handle_set_rcd_error(
+        self,
+        rcd_current_mA: Annotated[float, msgspec.Meta(ge=0)],
+    ) -> None:
         """Leak this residual current while power flows (simulation only)."""
 
     async def publish_bsp_event(self, value: _board_support_common.BspEvent) -> None:
@@ -233,14 +278,23 @@ class EvBoardSupportClient(Client):
             timeout,
         )
 
-    def subscribe_bsp_event(self, handler: Callable[[_board_support_common.BspEvent], Awaitable[None] | None]) -> None:
+    def subscribe_bsp_event(
+        self,
+        handler: Callable[[_board_support_common.BspEvent], Awaitable[None] | None],
+    ) -> None:
         """Pilot states and contactor events as the EV sees them."""
         self._subscribe_var(EvBoardSupportImplBase.VARS["bsp_event"], handler)
 
-    def subscribe_bsp_measurement(self, handler: Callable[[_board_support_common.BspMeasurement], Awaitable[None] | None]) -> None:
+    def subscribe_bsp_measurement(
+        self,
+        handler: Callable[[_board_support_common.BspMeasurement], Awaitable[None] | None],
+    ) -> None:
         """The PWM duty and cable rating the EV reads."""
         self._subscribe_var(EvBoardSupportImplBase.VARS["bsp_measurement"], handler)
 
-    def subscribe_ev_info(self, handler: Callable[[_evse_manager.EVInfo], Awaitable[None] | None]) -> None:
+    def subscribe_ev_info(
+        self,
+        handler: Callable[[_evse_manager.EVInfo], Awaitable[None] | None],
+    ) -> None:
         """What the simulated EV knows about itself."""
         self._subscribe_var(EvBoardSupportImplBase.VARS["ev_info"], handler)

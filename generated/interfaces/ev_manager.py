@@ -21,19 +21,36 @@ class EvManagerImplBase(ImplBase):
     """Implementation side of `ev_manager`: a module that provides it subclasses this."""
 
     INTERFACE = "ev_manager"
-    COMMANDS: ClassVar[Mapping[str, CommandSpec]] = {
-    }
+    COMMANDS: ClassVar[Mapping[str, CommandSpec]] = {}
     VARS: ClassVar[Mapping[str, VarSpec]] = {
         "bsp_event": VarSpec("bsp_event", _board_support_common.BspEvent, 1),
         "ev_info": VarSpec("ev_info", _evse_manager.EVInfo, 1),
     }
     ERRORS: ClassVar[Mapping[str, ErrorSpec]] = {
-        "evse_manager/Internal": ErrorSpec("evse_manager/Internal", "The state machine met a situation it does not handle."),
-        "evse_manager/MREC4OverCurrentFailure": ErrorSpec("evse_manager/MREC4OverCurrentFailure", "The EV drew more current than the pilot allowed."),
-        "evse_manager/MREC5OverVoltage": ErrorSpec("evse_manager/MREC5OverVoltage", "The output voltage is too high."),
-        "evse_manager/MREC9AuthorizationTimeout": ErrorSpec("evse_manager/MREC9AuthorizationTimeout", "An EV was plugged in and no authorization came in time."),
-        "evse_manager/PowermeterTransactionStartFailed": ErrorSpec("evse_manager/PowermeterTransactionStartFailed", "The power meter refused to start a transaction."),
-        "evse_manager/Inoperative": ErrorSpec("evse_manager/Inoperative", "Charging is impossible right now, usually because a requirement reported a fault."),
+        "evse_manager/Internal": ErrorSpec(
+            "evse_manager/Internal",
+            "The state machine met a situation it does not handle.",
+        ),
+        "evse_manager/MREC4OverCurrentFailure": ErrorSpec(
+            "evse_manager/MREC4OverCurrentFailure",
+            "The EV drew more current than the pilot allowed.",
+        ),
+        "evse_manager/MREC5OverVoltage": ErrorSpec(
+            "evse_manager/MREC5OverVoltage",
+            "The output voltage is too high.",
+        ),
+        "evse_manager/MREC9AuthorizationTimeout": ErrorSpec(
+            "evse_manager/MREC9AuthorizationTimeout",
+            "An EV was plugged in and no authorization came in time.",
+        ),
+        "evse_manager/PowermeterTransactionStartFailed": ErrorSpec(
+            "evse_manager/PowermeterTransactionStartFailed",
+            "The power meter refused to start a transaction.",
+        ),
+        "evse_manager/Inoperative": ErrorSpec(
+            "evse_manager/Inoperative",
+            "Charging is impossible right now, usually because a requirement reported a fault.",
+        ),
     }
 
     async def publish_bsp_event(self, value: _board_support_common.BspEvent) -> None:
@@ -50,10 +67,16 @@ class EvManagerClient(Client):
 
     INTERFACE = "ev_manager"
 
-    def subscribe_bsp_event(self, handler: Callable[[_board_support_common.BspEvent], Awaitable[None] | None]) -> None:
+    def subscribe_bsp_event(
+        self,
+        handler: Callable[[_board_support_common.BspEvent], Awaitable[None] | None],
+    ) -> None:
         """Pilot states and contactor events as the EV sees them."""
         self._subscribe_var(EvManagerImplBase.VARS["bsp_event"], handler)
 
-    def subscribe_ev_info(self, handler: Callable[[_evse_manager.EVInfo], Awaitable[None] | None]) -> None:
+    def subscribe_ev_info(
+        self,
+        handler: Callable[[_evse_manager.EVInfo], Awaitable[None] | None],
+    ) -> None:
         """What the EV knows about itself."""
         self._subscribe_var(EvManagerImplBase.VARS["ev_info"], handler)

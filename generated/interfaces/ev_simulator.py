@@ -38,8 +38,7 @@ class EvSimulatorImplBase(ImplBase):
         "script_state": VarSpec("script_state", str, 1),
         "energy_Wh": VarSpec("energy_Wh", float, 1),
     }
-    ERRORS: ClassVar[Mapping[str, ErrorSpec]] = {
-    }
+    ERRORS: ClassVar[Mapping[str, ErrorSpec]] = {}
 
     @abc.abstractmethod
     async def handle_execute(self, commands: str) -> str:

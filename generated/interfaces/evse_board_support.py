@@ -62,7 +62,11 @@ class EvseBoardSupportAllowPowerOnArgs(msgspec.Struct, kw_only=True, frozen=True
     value: _evse_board_support.PowerOnOff
 
 
-class EvseBoardSupportAcSwitchThreePhasesWhileChargingArgs(msgspec.Struct, kw_only=True, frozen=True):
+class EvseBoardSupportAcSwitchThreePhasesWhileChargingArgs(
+    msgspec.Struct,
+    kw_only=True,
+    frozen=True,
+):
     """Arguments of `ac_switch_three_phases_while_charging`."""
 
     value: bool
@@ -81,56 +85,190 @@ class EvseBoardSupportImplBase(ImplBase):
     COMMANDS: ClassVar[Mapping[str, CommandSpec]] = {
         "enable": CommandSpec("enable", EvseBoardSupportEnableArgs, None, "handle_enable"),
         "pwm_on": CommandSpec("pwm_on", EvseBoardSupportPwmOnArgs, None, "handle_pwm_on"),
-        "cp_state_X1": CommandSpec("cp_state_X1", EvseBoardSupportCpStateX1Args, None, "handle_cp_state_X1"),
-        "cp_state_F": CommandSpec("cp_state_F", EvseBoardSupportCpStateFArgs, None, "handle_cp_state_F"),
-        "cp_state_E": CommandSpec("cp_state_E", EvseBoardSupportCpStateEArgs, None, "handle_cp_state_E"),
-        "allow_power_on": CommandSpec("allow_power_on", EvseBoardSupportAllowPowerOnArgs, None, "handle_allow_power_on"),
-        "ac_switch_three_phases_while_charging": CommandSpec("ac_switch_three_phases_while_charging", EvseBoardSupportAcSwitchThreePhasesWhileChargingArgs, None, "handle_ac_switch_three_phases_while_charging"),
-        "ac_set_overcurrent_limit_A": CommandSpec("ac_set_overcurrent_limit_A", EvseBoardSupportAcSetOvercurrentLimitAArgs, None, "handle_ac_set_overcurrent_limit_A"),
+        "cp_state_X1": CommandSpec(
+            "cp_state_X1",
+            EvseBoardSupportCpStateX1Args,
+            None,
+            "handle_cp_state_X1",
+        ),
+        "cp_state_F": CommandSpec(
+            "cp_state_F",
+            EvseBoardSupportCpStateFArgs,
+            None,
+            "handle_cp_state_F",
+        ),
+        "cp_state_E": CommandSpec(
+            "cp_state_E",
+            EvseBoardSupportCpStateEArgs,
+            None,
+            "handle_cp_state_E",
+        ),
+        "allow_power_on": CommandSpec(
+            "allow_power_on",
+            EvseBoardSupportAllowPowerOnArgs,
+            None,
+            "handle_allow_power_on",
+        ),
+        "ac_switch_three_phases_while_charging": CommandSpec(
+            "ac_switch_three_phases_while_charging",
+            EvseBoardSupportAcSwitchThreePhasesWhileChargingArgs,
+            None,
+            "handle_ac_switch_three_phases_while_charging",
+        ),
+        "ac_set_overcurrent_limit_A": CommandSpec(
+            "ac_set_overcurrent_limit_A",
+            EvseBoardSupportAcSetOvercurrentLimitAArgs,
+            None,
+            "handle_ac_set_overcurrent_limit_A",
+        ),
     }
     VARS: ClassVar[Mapping[str, VarSpec]] = {
         "event": VarSpec("event", _board_support_common.BspEvent, 1),
-        "ac_nr_of_phases_available": VarSpec("ac_nr_of_phases_available", Annotated[int, msgspec.Meta(ge=1, le=3)], 1),
+        "ac_nr_of_phases_available": VarSpec(
+            "ac_nr_of_phases_available",
+            Annotated[int, msgspec.Meta(ge=1, le=3)],
+            1,
+        ),
         "telemetry": VarSpec("telemetry", _evse_board_support.Telemetry, 1),
         "capabilities": VarSpec("capabilities", _evse_board_support.HardwareCapabilities, 1),
         "ac_pp_ampacity": VarSpec("ac_pp_ampacity", _board_support_common.ProximityPilot, 1),
-        "request_stop_transaction": VarSpec("request_stop_transaction", _evse_manager.StopTransactionRequest, 1),
+        "request_stop_transaction": VarSpec(
+            "request_stop_transaction",
+            _evse_manager.StopTransactionRequest,
+            1,
+        ),
     }
     ERRORS: ClassVar[Mapping[str, ErrorSpec]] = {
-        "evse_board_support/DiodeFault": ErrorSpec("evse_board_support/DiodeFault", "PWM runs but the pilot's negative half is not at -12 V, so the EV's diode is missing or shorted."),
-        "evse_board_support/VentilationNotAvailable": ErrorSpec("evse_board_support/VentilationNotAvailable", "The EV asks for state D (ventilation) and the site has none."),
-        "evse_board_support/BrownOut": ErrorSpec("evse_board_support/BrownOut", "The board's supply dipped below what its controller needs."),
-        "evse_board_support/EnergyManagement": ErrorSpec("evse_board_support/EnergyManagement", "An external energy manager failed, so no energy can be delivered."),
-        "evse_board_support/PermanentFault": ErrorSpec("evse_board_support/PermanentFault", "The charger is broken and needs a technician."),
-        "evse_board_support/MREC2GroundFailure": ErrorSpec("evse_board_support/MREC2GroundFailure", "The residual-current protection tripped."),
-        "evse_board_support/MREC3HighTemperature": ErrorSpec("evse_board_support/MREC3HighTemperature", "The charger is too hot and reduces power."),
-        "evse_board_support/MREC4OverCurrentFailure": ErrorSpec("evse_board_support/MREC4OverCurrentFailure", "The over-current protection tripped."),
-        "evse_board_support/MREC5OverVoltage": ErrorSpec("evse_board_support/MREC5OverVoltage", "The supply voltage to the vehicle is too high."),
-        "evse_board_support/MREC6UnderVoltage": ErrorSpec("evse_board_support/MREC6UnderVoltage", "The supply voltage to the vehicle is too low."),
-        "evse_board_support/MREC8EmergencyStop": ErrorSpec("evse_board_support/MREC8EmergencyStop", "Somebody pressed the emergency stop."),
-        "evse_board_support/MREC10InvalidVehicleMode": ErrorSpec("evse_board_support/MREC10InvalidVehicleMode", "The vehicle is in a mode that does not allow charging."),
-        "evse_board_support/MREC14PilotFault": ErrorSpec("evse_board_support/MREC14PilotFault", "The control-pilot voltage is outside every valid state (e.g. shorted to PE)."),
-        "evse_board_support/MREC15PowerLoss": ErrorSpec("evse_board_support/MREC15PowerLoss", "Mains power is lost."),
-        "evse_board_support/MREC17EVSEContactorFault": ErrorSpec("evse_board_support/MREC17EVSEContactorFault", "The contactor did not open or close as commanded (welded or stuck)."),
-        "evse_board_support/MREC18CableOverTempDerate": ErrorSpec("evse_board_support/MREC18CableOverTempDerate", "The cable or connector is too hot; power is reduced."),
-        "evse_board_support/MREC19CableOverTempStop": ErrorSpec("evse_board_support/MREC19CableOverTempStop", "The cable or connector is too hot; charging stopped."),
-        "evse_board_support/MREC20PartialInsertion": ErrorSpec("evse_board_support/MREC20PartialInsertion", "The connector is not fully inserted."),
-        "evse_board_support/MREC23ProximityFault": ErrorSpec("evse_board_support/MREC23ProximityFault", "The proximity-pilot resistor codes no valid cable rating."),
-        "evse_board_support/MREC24ConnectorVoltageHigh": ErrorSpec("evse_board_support/MREC24ConnectorVoltageHigh", "Voltage on the connector while no charging is going on."),
-        "evse_board_support/MREC25BrokenLatch": ErrorSpec("evse_board_support/MREC25BrokenLatch", "The connector latch is broken."),
-        "evse_board_support/MREC26CutCable": ErrorSpec("evse_board_support/MREC26CutCable", "The charging cable has been cut."),
-        "evse_board_support/TiltDetected": ErrorSpec("evse_board_support/TiltDetected", "The charger has been tilted."),
-        "evse_board_support/WaterIngressDetected": ErrorSpec("evse_board_support/WaterIngressDetected", "Water got into the charger."),
-        "evse_board_support/EnclosureOpen": ErrorSpec("evse_board_support/EnclosureOpen", "A door or panel of the enclosure is open."),
-        "evse_board_support/VendorError": ErrorSpec("evse_board_support/VendorError", "A vendor-specific fault that stops charging."),
-        "evse_board_support/VendorWarning": ErrorSpec("evse_board_support/VendorWarning", "A vendor-specific warning; charging may go on."),
-        "evse_board_support/CommunicationFault": ErrorSpec("evse_board_support/CommunicationFault", "The link to the board or its driver is broken."),
-        "ac_rcd/Selftest": ErrorSpec("ac_rcd/Selftest", "The RCD failed its self test and cannot protect anyone."),
+        "evse_board_support/DiodeFault": ErrorSpec(
+            "evse_board_support/DiodeFault",
+            "PWM runs but the pilot's negative half is not at -12 V, so the EV's diode is missing or shorted.",
+        ),
+        "evse_board_support/VentilationNotAvailable": ErrorSpec(
+            "evse_board_support/VentilationNotAvailable",
+            "The EV asks for state D (ventilation) and the site has none.",
+        ),
+        "evse_board_support/BrownOut": ErrorSpec(
+            "evse_board_support/BrownOut",
+            "The board's supply dipped below what its controller needs.",
+        ),
+        "evse_board_support/EnergyManagement": ErrorSpec(
+            "evse_board_support/EnergyManagement",
+            "An external energy manager failed, so no energy can be delivered.",
+        ),
+        "evse_board_support/PermanentFault": ErrorSpec(
+            "evse_board_support/PermanentFault",
+            "The charger is broken and needs a technician.",
+        ),
+        "evse_board_support/MREC2GroundFailure": ErrorSpec(
+            "evse_board_support/MREC2GroundFailure",
+            "The residual-current protection tripped.",
+        ),
+        "evse_board_support/MREC3HighTemperature": ErrorSpec(
+            "evse_board_support/MREC3HighTemperature",
+            "The charger is too hot and reduces power.",
+        ),
+        "evse_board_support/MREC4OverCurrentFailure": ErrorSpec(
+            "evse_board_support/MREC4OverCurrentFailure",
+            "The over-current protection tripped.",
+        ),
+        "evse_board_support/MREC5OverVoltage": ErrorSpec(
+            "evse_board_support/MREC5OverVoltage",
+            "The supply voltage to the vehicle is too high.",
+        ),
+        "evse_board_support/MREC6UnderVoltage": ErrorSpec(
+            "evse_board_support/MREC6UnderVoltage",
+            "The supply voltage to the vehicle is too low.",
+        ),
+        "evse_board_support/MREC8EmergencyStop": ErrorSpec(
+            "evse_board_support/MREC8EmergencyStop",
+            "Somebody pressed the emergency stop.",
+        ),
+        "evse_board_support/MREC10InvalidVehicleMode": ErrorSpec(
+            "evse_board_support/MREC10InvalidVehicleMode",
+            "The vehicle is in a mode that does not allow charging.",
+        ),
+        "evse_board_support/MREC14PilotFault": ErrorSpec(
+            "evse_board_support/MREC14PilotFault",
+            "The control-pilot voltage is outside every valid state (e.g. shorted to PE).",
+        ),
+        "evse_board_support/MREC15PowerLoss": ErrorSpec(
+            "evse_board_support/MREC15PowerLoss",
+            "Mains power is lost.",
+        ),
+        "evse_board_support/MREC17EVSEContactorFault": ErrorSpec(
+            "evse_board_support/MREC17EVSEContactorFault",
+            "The contactor did not open or close as commanded (welded or stuck).",
+        ),
+        "evse_board_support/MREC18CableOverTempDerate": ErrorSpec(
+            "evse_board_support/MREC18CableOverTempDerate",
+            "The cable or connector is too hot; power is reduced.",
+        ),
+        "evse_board_support/MREC19CableOverTempStop": ErrorSpec(
+            "evse_board_support/MREC19CableOverTempStop",
+            "The cable or connector is too hot; charging stopped.",
+        ),
+        "evse_board_support/MREC20PartialInsertion": ErrorSpec(
+            "evse_board_support/MREC20PartialInsertion",
+            "The connector is not fully inserted.",
+        ),
+        "evse_board_support/MREC23ProximityFault": ErrorSpec(
+            "evse_board_support/MREC23ProximityFault",
+            "The proximity-pilot resistor codes no valid cable rating.",
+        ),
+        "evse_board_support/MREC24ConnectorVoltageHigh": ErrorSpec(
+            "evse_board_support/MREC24ConnectorVoltageHigh",
+            "Voltage on the connector while no charging is going on.",
+        ),
+        "evse_board_support/MREC25BrokenLatch": ErrorSpec(
+            "evse_board_support/MREC25BrokenLatch",
+            "The connector latch is broken.",
+        ),
+        "evse_board_support/MREC26CutCable": ErrorSpec(
+            "evse_board_support/MREC26CutCable",
+            "The charging cable has been cut.",
+        ),
+        "evse_board_support/TiltDetected": ErrorSpec(
+            "evse_board_support/TiltDetected",
+            "The charger has been tilted.",
+        ),
+        "evse_board_support/WaterIngressDetected": ErrorSpec(
+            "evse_board_support/WaterIngressDetected",
+            "Water got into the charger.",
+        ),
+        "evse_board_support/EnclosureOpen": ErrorSpec(
+            "evse_board_support/EnclosureOpen",
+            "A door or panel of the enclosure is open.",
+        ),
+        "evse_board_support/VendorError": ErrorSpec(
+            "evse_board_support/VendorError",
+            "A vendor-specific fault that stops charging.",
+        ),
+        "evse_board_support/VendorWarning": ErrorSpec(
+            "evse_board_support/VendorWarning",
+            "A vendor-specific warning; charging may go on.",
+        ),
+        "evse_board_support/CommunicationFault": ErrorSpec(
+            "evse_board_support/CommunicationFault",
+            "The link to the board or its driver is broken.",
+        ),
+        "ac_rcd/Selftest": ErrorSpec(
+            "ac_rcd/Selftest",
+            "The RCD failed its self test and cannot protect anyone.",
+        ),
         "ac_rcd/DC": ErrorSpec("ac_rcd/DC", "A DC residual current tripped the RCD."),
         "ac_rcd/AC": ErrorSpec("ac_rcd/AC", "An AC residual current tripped the RCD."),
-        "ac_rcd/MREC2GroundFailure": ErrorSpec("ac_rcd/MREC2GroundFailure", "The ChargeX code for a ground fault."),
-        "ac_rcd/VendorError": ErrorSpec("ac_rcd/VendorError", "A vendor-specific fault that stops charging."),
-        "ac_rcd/VendorWarning": ErrorSpec("ac_rcd/VendorWarning", "A vendor-specific warning; charging may go on."),
+        "ac_rcd/MREC2GroundFailure": ErrorSpec(
+            "ac_rcd/MREC2GroundFailure",
+            "The ChargeX code for a ground fault.",
+        ),
+        "ac_rcd/VendorError": ErrorSpec(
+            "ac_rcd/VendorError",
+            "A vendor-specific fault that stops charging.",
+        ),
+        "ac_rcd/VendorWarning": ErrorSpec(
+            "ac_rcd/VendorWarning",
+            "A vendor-specific warning; charging may go on.",
+        ),
     }
 
     @abc.abstractmethod
@@ -175,7 +313,10 @@ class EvseBoardSupportImplBase(ImplBase):
         """A pilot state read off the line (A-F), or the contactor's real PowerOn/PowerOff."""
         await self._publish_var("event", value)
 
-    async def publish_ac_nr_of_phases_available(self, value: Annotated[int, msgspec.Meta(ge=1, le=3)]) -> None:
+    async def publish_ac_nr_of_phases_available(
+        self,
+        value: Annotated[int, msgspec.Meta(ge=1, le=3)],
+    ) -> None:
         """Phases the EV can be given right now."""
         await self._publish_var("ac_nr_of_phases_available", value)
 
@@ -191,7 +332,10 @@ class EvseBoardSupportImplBase(ImplBase):
         """The plugged cable's rating from its proximity resistor; published on change."""
         await self._publish_var("ac_pp_ampacity", value)
 
-    async def publish_request_stop_transaction(self, value: _evse_manager.StopTransactionRequest) -> None:
+    async def publish_request_stop_transaction(
+        self,
+        value: _evse_manager.StopTransactionRequest,
+    ) -> None:
         """The user asked the charger itself to stop (e.g. a stop button)."""
         await self._publish_var("request_stop_transaction", value)
 
@@ -308,26 +452,44 @@ class EvseBoardSupportClient(Client):
             timeout,
         )
 
-    def subscribe_event(self, handler: Callable[[_board_support_common.BspEvent], Awaitable[None] | None]) -> None:
+    def subscribe_event(
+        self,
+        handler: Callable[[_board_support_common.BspEvent], Awaitable[None] | None],
+    ) -> None:
         """A pilot state read off the line (A-F), or the contactor's real PowerOn/PowerOff."""
         self._subscribe_var(EvseBoardSupportImplBase.VARS["event"], handler)
 
-    def subscribe_ac_nr_of_phases_available(self, handler: Callable[[Annotated[int, msgspec.Meta(ge=1, le=3)]], Awaitable[None] | None]) -> None:
+    def subscribe_ac_nr_of_phases_available(
+        self,
+        handler: Callable[[Annotated[int, msgspec.Meta(ge=1, le=3)]], Awaitable[None] | None],
+    ) -> None:
         """Phases the EV can be given right now."""
         self._subscribe_var(EvseBoardSupportImplBase.VARS["ac_nr_of_phases_available"], handler)
 
-    def subscribe_telemetry(self, handler: Callable[[_evse_board_support.Telemetry], Awaitable[None] | None]) -> None:
+    def subscribe_telemetry(
+        self,
+        handler: Callable[[_evse_board_support.Telemetry], Awaitable[None] | None],
+    ) -> None:
         """Board health figures, published periodically."""
         self._subscribe_var(EvseBoardSupportImplBase.VARS["telemetry"], handler)
 
-    def subscribe_capabilities(self, handler: Callable[[_evse_board_support.HardwareCapabilities], Awaitable[None] | None]) -> None:
+    def subscribe_capabilities(
+        self,
+        handler: Callable[[_evse_board_support.HardwareCapabilities], Awaitable[None] | None],
+    ) -> None:
         """The power path's limits; published at start-up and whenever they change."""
         self._subscribe_var(EvseBoardSupportImplBase.VARS["capabilities"], handler)
 
-    def subscribe_ac_pp_ampacity(self, handler: Callable[[_board_support_common.ProximityPilot], Awaitable[None] | None]) -> None:
+    def subscribe_ac_pp_ampacity(
+        self,
+        handler: Callable[[_board_support_common.ProximityPilot], Awaitable[None] | None],
+    ) -> None:
         """The plugged cable's rating from its proximity resistor; published on change."""
         self._subscribe_var(EvseBoardSupportImplBase.VARS["ac_pp_ampacity"], handler)
 
-    def subscribe_request_stop_transaction(self, handler: Callable[[_evse_manager.StopTransactionRequest], Awaitable[None] | None]) -> None:
+    def subscribe_request_stop_transaction(
+        self,
+        handler: Callable[[_evse_manager.StopTransactionRequest], Awaitable[None] | None],
+    ) -> None:
         """The user asked the charger itself to stop (e.g. a stop button)."""
         self._subscribe_var(EvseBoardSupportImplBase.VARS["request_stop_transaction"], handler)

@@ -72,13 +72,48 @@ class EvseManagerImplBase(ImplBase):
 
     INTERFACE = "evse_manager"
     COMMANDS: ClassVar[Mapping[str, CommandSpec]] = {
-        "get_evse": CommandSpec("get_evse", EvseManagerGetEvseArgs, _evse_manager.Evse, "handle_get_evse"),
-        "enable_disable": CommandSpec("enable_disable", EvseManagerEnableDisableArgs, bool, "handle_enable_disable"),
-        "authorize_response": CommandSpec("authorize_response", EvseManagerAuthorizeResponseArgs, None, "handle_authorize_response"),
-        "withdraw_authorization": CommandSpec("withdraw_authorization", EvseManagerWithdrawAuthorizationArgs, None, "handle_withdraw_authorization"),
-        "pause_charging": CommandSpec("pause_charging", EvseManagerPauseChargingArgs, bool, "handle_pause_charging"),
-        "resume_charging": CommandSpec("resume_charging", EvseManagerResumeChargingArgs, bool, "handle_resume_charging"),
-        "stop_transaction": CommandSpec("stop_transaction", EvseManagerStopTransactionArgs, bool, "handle_stop_transaction"),
+        "get_evse": CommandSpec(
+            "get_evse",
+            EvseManagerGetEvseArgs,
+            _evse_manager.Evse,
+            "handle_get_evse",
+        ),
+        "enable_disable": CommandSpec(
+            "enable_disable",
+            EvseManagerEnableDisableArgs,
+            bool,
+            "handle_enable_disable",
+        ),
+        "authorize_response": CommandSpec(
+            "authorize_response",
+            EvseManagerAuthorizeResponseArgs,
+            None,
+            "handle_authorize_response",
+        ),
+        "withdraw_authorization": CommandSpec(
+            "withdraw_authorization",
+            EvseManagerWithdrawAuthorizationArgs,
+            None,
+            "handle_withdraw_authorization",
+        ),
+        "pause_charging": CommandSpec(
+            "pause_charging",
+            EvseManagerPauseChargingArgs,
+            bool,
+            "handle_pause_charging",
+        ),
+        "resume_charging": CommandSpec(
+            "resume_charging",
+            EvseManagerResumeChargingArgs,
+            bool,
+            "handle_resume_charging",
+        ),
+        "stop_transaction": CommandSpec(
+            "stop_transaction",
+            EvseManagerStopTransactionArgs,
+            bool,
+            "handle_stop_transaction",
+        ),
     }
     VARS: ClassVar[Mapping[str, VarSpec]] = {
         "session_event": VarSpec("session_event", _evse_manager.SessionEvent, 1),
@@ -90,12 +125,30 @@ class EvseManagerImplBase(ImplBase):
         "ready": VarSpec("ready", bool, 1),
     }
     ERRORS: ClassVar[Mapping[str, ErrorSpec]] = {
-        "evse_manager/Internal": ErrorSpec("evse_manager/Internal", "The state machine met a situation it does not handle."),
-        "evse_manager/MREC4OverCurrentFailure": ErrorSpec("evse_manager/MREC4OverCurrentFailure", "The EV drew more current than the pilot allowed."),
-        "evse_manager/MREC5OverVoltage": ErrorSpec("evse_manager/MREC5OverVoltage", "The output voltage is too high."),
-        "evse_manager/MREC9AuthorizationTimeout": ErrorSpec("evse_manager/MREC9AuthorizationTimeout", "An EV was plugged in and no authorization came in time."),
-        "evse_manager/PowermeterTransactionStartFailed": ErrorSpec("evse_manager/PowermeterTransactionStartFailed", "The power meter refused to start a transaction."),
-        "evse_manager/Inoperative": ErrorSpec("evse_manager/Inoperative", "Charging is impossible right now, usually because a requirement reported a fault."),
+        "evse_manager/Internal": ErrorSpec(
+            "evse_manager/Internal",
+            "The state machine met a situation it does not handle.",
+        ),
+        "evse_manager/MREC4OverCurrentFailure": ErrorSpec(
+            "evse_manager/MREC4OverCurrentFailure",
+            "The EV drew more current than the pilot allowed.",
+        ),
+        "evse_manager/MREC5OverVoltage": ErrorSpec(
+            "evse_manager/MREC5OverVoltage",
+            "The output voltage is too high.",
+        ),
+        "evse_manager/MREC9AuthorizationTimeout": ErrorSpec(
+            "evse_manager/MREC9AuthorizationTimeout",
+            "An EV was plugged in and no authorization came in time.",
+        ),
+        "evse_manager/PowermeterTransactionStartFailed": ErrorSpec(
+            "evse_manager/PowermeterTransactionStartFailed",
+            "The power meter refused to start a transaction.",
+        ),
+        "evse_manager/Inoperative": ErrorSpec(
+            "evse_manager/Inoperative",
+            "Charging is impossible right now, usually because a requirement reported a fault.",
+        ),
     }
 
     @abc.abstractmethod
@@ -103,13 +156,21 @@ class EvseManagerImplBase(ImplBase):
         """The EVSE's id and connectors."""
 
     @abc.abstractmethod
-    async def handle_enable_disable(self, connector_id: int, cmd_source: _evse_manager.EnableDisableSource) -> bool:
+    async def handle_enable_disable(
+        self,
+        connector_id: int,
+        cmd_source: _evse_manager.EnableDisableSource,
+    ) -> bool:
         """Enable or disable the EVSE. A disabled EVSE ends a running transaction and starts no new
         one until enabled again.
         """
 
     @abc.abstractmethod
-    async def handle_authorize_response(self, provided_token: _authorization.ProvidedIdToken, validation_result: _authorization.ValidationResult) -> None:
+    async def handle_authorize_response(
+        self,
+        provided_token: _authorization.ProvidedIdToken,
+        validation_result: _authorization.ValidationResult,
+    ) -> None:
         """Auth's verdict on a token meant for this EVSE; only Accepted authorizes."""
 
     @abc.abstractmethod
@@ -150,7 +211,10 @@ class EvseManagerImplBase(ImplBase):
         """The EVSE's id as a back office knows it."""
         await self._publish_var("evse_id", value)
 
-    async def publish_hw_capabilities(self, value: _evse_board_support.HardwareCapabilities) -> None:
+    async def publish_hw_capabilities(
+        self,
+        value: _evse_board_support.HardwareCapabilities,
+    ) -> None:
         """The board's capabilities, passed on."""
         await self._publish_var("hw_capabilities", value)
 
@@ -204,7 +268,10 @@ class EvseManagerClient(Client):
         """Auth's verdict on a token meant for this EVSE; only Accepted authorizes."""
         await self._call(
             EvseManagerImplBase.COMMANDS["authorize_response"],
-            EvseManagerAuthorizeResponseArgs(provided_token=provided_token, validation_result=validation_result),
+            EvseManagerAuthorizeResponseArgs(
+                provided_token=provided_token,
+                validation_result=validation_result,
+            ),
             timeout,
         )
 
@@ -262,19 +329,31 @@ class EvseManagerClient(Client):
         )
         return result
 
-    def subscribe_session_event(self, handler: Callable[[_evse_manager.SessionEvent], Awaitable[None] | None]) -> None:
+    def subscribe_session_event(
+        self,
+        handler: Callable[[_evse_manager.SessionEvent], Awaitable[None] | None],
+    ) -> None:
         """Every milestone of every session."""
         self._subscribe_var(EvseManagerImplBase.VARS["session_event"], handler)
 
-    def subscribe_limits(self, handler: Callable[[_evse_manager.Limits], Awaitable[None] | None]) -> None:
+    def subscribe_limits(
+        self,
+        handler: Callable[[_evse_manager.Limits], Awaitable[None] | None],
+    ) -> None:
         """The current offered to the EV right now."""
         self._subscribe_var(EvseManagerImplBase.VARS["limits"], handler)
 
-    def subscribe_ev_info(self, handler: Callable[[_evse_manager.EVInfo], Awaitable[None] | None]) -> None:
+    def subscribe_ev_info(
+        self,
+        handler: Callable[[_evse_manager.EVInfo], Awaitable[None] | None],
+    ) -> None:
         """What is known about the connected EV."""
         self._subscribe_var(EvseManagerImplBase.VARS["ev_info"], handler)
 
-    def subscribe_powermeter(self, handler: Callable[[_powermeter.Powermeter], Awaitable[None] | None]) -> None:
+    def subscribe_powermeter(
+        self,
+        handler: Callable[[_powermeter.Powermeter], Awaitable[None] | None],
+    ) -> None:
         """The readings of this EVSE's meter, passed on."""
         self._subscribe_var(EvseManagerImplBase.VARS["powermeter"], handler)
 
@@ -282,7 +361,10 @@ class EvseManagerClient(Client):
         """The EVSE's id as a back office knows it."""
         self._subscribe_var(EvseManagerImplBase.VARS["evse_id"], handler)
 
-    def subscribe_hw_capabilities(self, handler: Callable[[_evse_board_support.HardwareCapabilities], Awaitable[None] | None]) -> None:
+    def subscribe_hw_capabilities(
+        self,
+        handler: Callable[[_evse_board_support.HardwareCapabilities], Awaitable[None] | None],
+    ) -> None:
         """The board's capabilities, passed on."""
         self._subscribe_var(EvseManagerImplBase.VARS["hw_capabilities"], handler)
 

@@ -28,7 +28,13 @@ __all__ = [
 ]
 
 
-class ExampleSetLimitsLimits(msgspec.Struct, kw_only=True, frozen=True, omit_defaults=True, forbid_unknown_fields=True):
+class ExampleSetLimitsLimits(
+    msgspec.Struct,
+    kw_only=True,
+    frozen=True,
+    omit_defaults=True,
+    forbid_unknown_fields=True,
+):
     """The new limits."""
 
     # Upper current limit in A.
@@ -70,7 +76,12 @@ class ExampleImplBase(ImplBase):
 
     INTERFACE = "example"
     COMMANDS: ClassVar[Mapping[str, CommandSpec]] = {
-        "uses_something": CommandSpec("uses_something", ExampleUsesSomethingArgs, bool, "handle_uses_something"),
+        "uses_something": CommandSpec(
+            "uses_something",
+            ExampleUsesSomethingArgs,
+            bool,
+            "handle_uses_something",
+        ),
         "measure": CommandSpec("measure", ExampleMeasureArgs, _example.Reading, "handle_measure"),
         "set_limits": CommandSpec("set_limits", ExampleSetLimitsArgs, None, "handle_set_limits"),
         "fail": CommandSpec("fail", ExampleFailArgs, None, "handle_fail"),
@@ -82,9 +93,18 @@ class ExampleImplBase(ImplBase):
         "status": VarSpec("status", Literal["idle", "busy", "faulted"], 0),
     }
     ERRORS: ClassVar[Mapping[str, ErrorSpec]] = {
-        "example/ExampleErrorA": ErrorSpec("example/ExampleErrorA", "A first, recoverable fault of the example device."),
-        "example/ExampleErrorB": ErrorSpec("example/ExampleErrorB", "A second fault, raised independently of the first."),
-        "example/ExampleErrorC": ErrorSpec("example/ExampleErrorC", "A fault that needs an operator to clear it."),
+        "example/ExampleErrorA": ErrorSpec(
+            "example/ExampleErrorA",
+            "A first, recoverable fault of the example device.",
+        ),
+        "example/ExampleErrorB": ErrorSpec(
+            "example/ExampleErrorB",
+            "A second fault, raised independently of the first.",
+        ),
+        "example/ExampleErrorC": ErrorSpec(
+            "example/ExampleErrorC",
+            "A fault that needs an operator to clear it.",
+        ),
     }
 
     @abc.abstractmethod
@@ -92,7 +112,10 @@ class ExampleImplBase(ImplBase):
         """Tell whether the key is known to the implementation."""
 
     @abc.abstractmethod
-    async def handle_measure(self, channel: Annotated[int, msgspec.Meta(ge=0, le=7)]) -> _example.Reading:
+    async def handle_measure(
+        self,
+        channel: Annotated[int, msgspec.Meta(ge=0, le=7)],
+    ) -> _example.Reading:
         """Take one reading of a channel."""
 
     @abc.abstractmethod
@@ -195,10 +218,16 @@ class ExampleClient(Client):
         """The current limit in force, in A."""
         self._subscribe_var(ExampleImplBase.VARS["max_current"], handler)
 
-    def subscribe_reading(self, handler: Callable[[_example.Reading], Awaitable[None] | None]) -> None:
+    def subscribe_reading(
+        self,
+        handler: Callable[[_example.Reading], Awaitable[None] | None],
+    ) -> None:
         """Every reading taken, as it is taken."""
         self._subscribe_var(ExampleImplBase.VARS["reading"], handler)
 
-    def subscribe_status(self, handler: Callable[[Literal["idle", "busy", "faulted"]], Awaitable[None] | None]) -> None:
+    def subscribe_status(
+        self,
+        handler: Callable[[Literal["idle", "busy", "faulted"]], Awaitable[None] | None],
+    ) -> None:
         """A short status word."""
         self._subscribe_var(ExampleImplBase.VARS["status"], handler)

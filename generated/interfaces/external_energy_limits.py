@@ -34,12 +34,15 @@ class ExternalEnergyLimitsImplBase(ImplBase):
 
     INTERFACE = "external_energy_limits"
     COMMANDS: ClassVar[Mapping[str, CommandSpec]] = {
-        "set_external_limits": CommandSpec("set_external_limits", ExternalEnergyLimitsSetExternalLimitsArgs, None, "handle_set_external_limits"),
+        "set_external_limits": CommandSpec(
+            "set_external_limits",
+            ExternalEnergyLimitsSetExternalLimitsArgs,
+            None,
+            "handle_set_external_limits",
+        ),
     }
-    VARS: ClassVar[Mapping[str, VarSpec]] = {
-    }
-    ERRORS: ClassVar[Mapping[str, ErrorSpec]] = {
-    }
+    VARS: ClassVar[Mapping[str, VarSpec]] = {}
+    ERRORS: ClassVar[Mapping[str, ErrorSpec]] = {}
 
     @abc.abstractmethod
     async def handle_set_external_limits(self, value: _energy.ExternalLimits) -> None:

@@ -58,13 +58,15 @@ class KvsImplBase(ImplBase):
         "delete": CommandSpec("delete", KvsDeleteArgs, None, "handle_delete"),
         "exists": CommandSpec("exists", KvsExistsArgs, bool, "handle_exists"),
     }
-    VARS: ClassVar[Mapping[str, VarSpec]] = {
-    }
-    ERRORS: ClassVar[Mapping[str, ErrorSpec]] = {
-    }
+    VARS: ClassVar[Mapping[str, VarSpec]] = {}
+    ERRORS: ClassVar[Mapping[str, ErrorSpec]] = {}
 
     @abc.abstractmethod
-    async def handle_store(self, key: Annotated[str, msgspec.Meta(min_length=1)], value: Any) -> None:
+    async def handle_store(
+        self,
+        key: Annotated[str, msgspec.Meta(min_length=1)],
+        value: Any,
+    ) -> None:
         """Keep a value under a key, replacing any value stored there before."""
 
     @abc.abstractmethod

@@ -38,25 +38,50 @@ class PowermeterImplBase(ImplBase):
 
     INTERFACE = "powermeter"
     COMMANDS: ClassVar[Mapping[str, CommandSpec]] = {
-        "start_transaction": CommandSpec("start_transaction", PowermeterStartTransactionArgs, _powermeter.TransactionStartResponse, "handle_start_transaction"),
-        "stop_transaction": CommandSpec("stop_transaction", PowermeterStopTransactionArgs, _powermeter.TransactionStopResponse, "handle_stop_transaction"),
+        "start_transaction": CommandSpec(
+            "start_transaction",
+            PowermeterStartTransactionArgs,
+            _powermeter.TransactionStartResponse,
+            "handle_start_transaction",
+        ),
+        "stop_transaction": CommandSpec(
+            "stop_transaction",
+            PowermeterStopTransactionArgs,
+            _powermeter.TransactionStopResponse,
+            "handle_stop_transaction",
+        ),
     }
     VARS: ClassVar[Mapping[str, VarSpec]] = {
         "powermeter": VarSpec("powermeter", _powermeter.Powermeter, 1),
         "public_key_ocmf": VarSpec("public_key_ocmf", str, 1),
     }
     ERRORS: ClassVar[Mapping[str, ErrorSpec]] = {
-        "generic/CommunicationFault": ErrorSpec("generic/CommunicationFault", "The link to a device or service this module depends on is broken."),
-        "generic/VendorError": ErrorSpec("generic/VendorError", "A vendor-specific fault that stops the module's function."),
-        "generic/VendorWarning": ErrorSpec("generic/VendorWarning", "A vendor-specific warning; the module keeps working."),
+        "generic/CommunicationFault": ErrorSpec(
+            "generic/CommunicationFault",
+            "The link to a device or service this module depends on is broken.",
+        ),
+        "generic/VendorError": ErrorSpec(
+            "generic/VendorError",
+            "A vendor-specific fault that stops the module's function.",
+        ),
+        "generic/VendorWarning": ErrorSpec(
+            "generic/VendorWarning",
+            "A vendor-specific warning; the module keeps working.",
+        ),
     }
 
     @abc.abstractmethod
-    async def handle_start_transaction(self, value: _powermeter.TransactionReq) -> _powermeter.TransactionStartResponse:
+    async def handle_start_transaction(
+        self,
+        value: _powermeter.TransactionReq,
+    ) -> _powermeter.TransactionStartResponse:
         """Open a metering transaction."""
 
     @abc.abstractmethod
-    async def handle_stop_transaction(self, transaction_id: str) -> _powermeter.TransactionStopResponse:
+    async def handle_stop_transaction(
+        self,
+        transaction_id: str,
+    ) -> _powermeter.TransactionStopResponse:
         """Close a metering transaction. An empty id cancels every open one, which a restarting
         EvseManager uses to clear transactions it no longer knows.
         """
@@ -105,7 +130,10 @@ class PowermeterClient(Client):
         )
         return result
 
-    def subscribe_powermeter(self, handler: Callable[[_powermeter.Powermeter], Awaitable[None] | None]) -> None:
+    def subscribe_powermeter(
+        self,
+        handler: Callable[[_powermeter.Powermeter], Awaitable[None] | None],
+    ) -> None:
         """A reading, published periodically."""
         self._subscribe_var(PowermeterImplBase.VARS["powermeter"], handler)
 

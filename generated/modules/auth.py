@@ -25,7 +25,13 @@ __all__ = [
 ]
 
 
-class AuthConfig(msgspec.Struct, kw_only=True, frozen=True, omit_defaults=True, forbid_unknown_fields=True):
+class AuthConfig(
+    msgspec.Struct,
+    kw_only=True,
+    frozen=True,
+    omit_defaults=True,
+    forbid_unknown_fields=True,
+):
     """Config of module `Auth`."""
 
     # How an accepted token picks its EVSE when several EVs are plugged in: FindFirst takes the
@@ -53,8 +59,18 @@ class AuthModuleBase(ModuleBase):
         "main": ProvidedSpec("main", _auth.AuthImplBase, AuthMainConfig),
     }
     REQUIRES: ClassVar[Mapping[str, RequirementSpec]] = {
-        "token_provider": RequirementSpec("token_provider", _auth_token_provider.AuthTokenProviderClient, 1, 128),
-        "token_validator": RequirementSpec("token_validator", _auth_token_validator.AuthTokenValidatorClient, 0, 128),
+        "token_provider": RequirementSpec(
+            "token_provider",
+            _auth_token_provider.AuthTokenProviderClient,
+            1,
+            128,
+        ),
+        "token_validator": RequirementSpec(
+            "token_validator",
+            _auth_token_validator.AuthTokenValidatorClient,
+            0,
+            128,
+        ),
         "evse_manager": RequirementSpec("evse_manager", _evse_manager.EvseManagerClient, 1, 128),
     }
 

@@ -28,7 +28,13 @@ __all__ = [
 ]
 
 
-class BoardSimulatorConfig(msgspec.Struct, kw_only=True, frozen=True, omit_defaults=True, forbid_unknown_fields=True):
+class BoardSimulatorConfig(
+    msgspec.Struct,
+    kw_only=True,
+    frozen=True,
+    omit_defaults=True,
+    forbid_unknown_fields=True,
+):
     """Config of module `BoardSimulator`."""
 
     # What the simulated power path carries per phase.
@@ -59,15 +65,30 @@ class BoardSimulatorConfig(msgspec.Struct, kw_only=True, frozen=True, omit_defau
     sim_speedup: Annotated[float, msgspec.Meta(ge=0.001)] = 1.0
 
 
-class BoardSimulatorBoardSupportConfig(msgspec.Struct, kw_only=True, frozen=True, forbid_unknown_fields=True):
+class BoardSimulatorBoardSupportConfig(
+    msgspec.Struct,
+    kw_only=True,
+    frozen=True,
+    forbid_unknown_fields=True,
+):
     """Config of implementation `board_support`."""
 
 
-class BoardSimulatorEvBoardSupportConfig(msgspec.Struct, kw_only=True, frozen=True, forbid_unknown_fields=True):
+class BoardSimulatorEvBoardSupportConfig(
+    msgspec.Struct,
+    kw_only=True,
+    frozen=True,
+    forbid_unknown_fields=True,
+):
     """Config of implementation `ev_board_support`."""
 
 
-class BoardSimulatorPowermeterConfig(msgspec.Struct, kw_only=True, frozen=True, forbid_unknown_fields=True):
+class BoardSimulatorPowermeterConfig(
+    msgspec.Struct,
+    kw_only=True,
+    frozen=True,
+    forbid_unknown_fields=True,
+):
     """Config of implementation `powermeter`."""
 
 
@@ -77,29 +98,49 @@ class BoardSimulatorModuleBase(ModuleBase):
     MODULE = "BoardSimulator"
     CONFIG = BoardSimulatorConfig
     PROVIDES: ClassVar[Mapping[str, ProvidedSpec]] = {
-        "board_support": ProvidedSpec("board_support", _evse_board_support.EvseBoardSupportImplBase, BoardSimulatorBoardSupportConfig),
-        "ev_board_support": ProvidedSpec("ev_board_support", _ev_board_support.EvBoardSupportImplBase, BoardSimulatorEvBoardSupportConfig),
-        "powermeter": ProvidedSpec("powermeter", _powermeter.PowermeterImplBase, BoardSimulatorPowermeterConfig),
+        "board_support": ProvidedSpec(
+            "board_support",
+            _evse_board_support.EvseBoardSupportImplBase,
+            BoardSimulatorBoardSupportConfig,
+        ),
+        "ev_board_support": ProvidedSpec(
+            "ev_board_support",
+            _ev_board_support.EvBoardSupportImplBase,
+            BoardSimulatorEvBoardSupportConfig,
+        ),
+        "powermeter": ProvidedSpec(
+            "powermeter",
+            _powermeter.PowermeterImplBase,
+            BoardSimulatorPowermeterConfig,
+        ),
     }
-    REQUIRES: ClassVar[Mapping[str, RequirementSpec]] = {
-    }
+    REQUIRES: ClassVar[Mapping[str, RequirementSpec]] = {}
 
     config: BoardSimulatorConfig
 
     @abc.abstractmethod
-    def create_board_support(self, config: BoardSimulatorBoardSupportConfig) -> _evse_board_support.EvseBoardSupportImplBase:
+    def create_board_support(
+        self,
+        config: BoardSimulatorBoardSupportConfig,
+    ) -> _evse_board_support.EvseBoardSupportImplBase:
         """Make the `board_support` implementation (interface `evse_board_support`): The charger's
         side of the cable.
         """
 
     @abc.abstractmethod
-    def create_ev_board_support(self, config: BoardSimulatorEvBoardSupportConfig) -> _ev_board_support.EvBoardSupportImplBase:
+    def create_ev_board_support(
+        self,
+        config: BoardSimulatorEvBoardSupportConfig,
+    ) -> _ev_board_support.EvBoardSupportImplBase:
         """Make the `ev_board_support` implementation (interface `ev_board_support`): The EV's side
         of the cable.
         """
 
     @abc.abstractmethod
-    def create_powermeter(self, config: BoardSimulatorPowermeterConfig) -> _powermeter.PowermeterImplBase:
+    def create_powermeter(
+        self,
+        config: BoardSimulatorPowermeterConfig,
+    ) -> _powermeter.PowermeterImplBase:
         """Make the `powermeter` implementation (interface `powermeter`): The meter on the charger's
         output.
         """

@@ -24,7 +24,13 @@ __all__ = [
 ]
 
 
-class EnergyManagerConfig(msgspec.Struct, kw_only=True, frozen=True, omit_defaults=True, forbid_unknown_fields=True):
+class EnergyManagerConfig(
+    msgspec.Struct,
+    kw_only=True,
+    frozen=True,
+    omit_defaults=True,
+    forbid_unknown_fields=True,
+):
     """Config of module `EnergyManager`."""
 
     # Volts used to turn power limits into currents on AC.
@@ -39,7 +45,12 @@ class EnergyManagerConfig(msgspec.Struct, kw_only=True, frozen=True, omit_defaul
     sim_speedup: Annotated[float, msgspec.Meta(ge=0.001)] = 1.0
 
 
-class EnergyManagerMainConfig(msgspec.Struct, kw_only=True, frozen=True, forbid_unknown_fields=True):
+class EnergyManagerMainConfig(
+    msgspec.Struct,
+    kw_only=True,
+    frozen=True,
+    forbid_unknown_fields=True,
+):
     """Config of implementation `main`."""
 
 
@@ -49,7 +60,11 @@ class EnergyManagerModuleBase(ModuleBase):
     MODULE = "EnergyManager"
     CONFIG = EnergyManagerConfig
     PROVIDES: ClassVar[Mapping[str, ProvidedSpec]] = {
-        "main": ProvidedSpec("main", _energy_manager.EnergyManagerImplBase, EnergyManagerMainConfig),
+        "main": ProvidedSpec(
+            "main",
+            _energy_manager.EnergyManagerImplBase,
+            EnergyManagerMainConfig,
+        ),
     }
     REQUIRES: ClassVar[Mapping[str, RequirementSpec]] = {
         "energy_trunk": RequirementSpec("energy_trunk", _energy.EnergyClient, 1, 1),

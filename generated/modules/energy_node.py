@@ -24,7 +24,13 @@ __all__ = [
 ]
 
 
-class EnergyNodeConfig(msgspec.Struct, kw_only=True, frozen=True, omit_defaults=True, forbid_unknown_fields=True):
+class EnergyNodeConfig(
+    msgspec.Struct,
+    kw_only=True,
+    frozen=True,
+    omit_defaults=True,
+    forbid_unknown_fields=True,
+):
     """Config of module `EnergyNode`."""
 
     # The fuse's rating in A, the same on every phase it carries.
@@ -33,11 +39,21 @@ class EnergyNodeConfig(msgspec.Struct, kw_only=True, frozen=True, omit_defaults=
     phase_count: Annotated[int, msgspec.Meta(ge=1, le=3)] = 3
 
 
-class EnergyNodeEnergyGridConfig(msgspec.Struct, kw_only=True, frozen=True, forbid_unknown_fields=True):
+class EnergyNodeEnergyGridConfig(
+    msgspec.Struct,
+    kw_only=True,
+    frozen=True,
+    forbid_unknown_fields=True,
+):
     """Config of implementation `energy_grid`."""
 
 
-class EnergyNodeExternalLimitsConfig(msgspec.Struct, kw_only=True, frozen=True, forbid_unknown_fields=True):
+class EnergyNodeExternalLimitsConfig(
+    msgspec.Struct,
+    kw_only=True,
+    frozen=True,
+    forbid_unknown_fields=True,
+):
     """Config of implementation `external_limits`."""
 
 
@@ -47,8 +63,16 @@ class EnergyNodeModuleBase(ModuleBase):
     MODULE = "EnergyNode"
     CONFIG = EnergyNodeConfig
     PROVIDES: ClassVar[Mapping[str, ProvidedSpec]] = {
-        "energy_grid": ProvidedSpec("energy_grid", _energy.EnergyImplBase, EnergyNodeEnergyGridConfig),
-        "external_limits": ProvidedSpec("external_limits", _external_energy_limits.ExternalEnergyLimitsImplBase, EnergyNodeExternalLimitsConfig),
+        "energy_grid": ProvidedSpec(
+            "energy_grid",
+            _energy.EnergyImplBase,
+            EnergyNodeEnergyGridConfig,
+        ),
+        "external_limits": ProvidedSpec(
+            "external_limits",
+            _external_energy_limits.ExternalEnergyLimitsImplBase,
+            EnergyNodeExternalLimitsConfig,
+        ),
     }
     REQUIRES: ClassVar[Mapping[str, RequirementSpec]] = {
         "energy_consumer": RequirementSpec("energy_consumer", _energy.EnergyClient, 1, 128),
@@ -63,7 +87,10 @@ class EnergyNodeModuleBase(ModuleBase):
         """
 
     @abc.abstractmethod
-    def create_external_limits(self, config: EnergyNodeExternalLimitsConfig) -> _external_energy_limits.ExternalEnergyLimitsImplBase:
+    def create_external_limits(
+        self,
+        config: EnergyNodeExternalLimitsConfig,
+    ) -> _external_energy_limits.ExternalEnergyLimitsImplBase:
         """Make the `external_limits` implementation (interface `external_energy_limits`): Extra
         limits on this node from outside the tree.
         """

@@ -26,7 +26,13 @@ __all__ = [
 ]
 
 
-class EvSimulatorConfig(msgspec.Struct, kw_only=True, frozen=True, omit_defaults=True, forbid_unknown_fields=True):
+class EvSimulatorConfig(
+    msgspec.Struct,
+    kw_only=True,
+    frozen=True,
+    omit_defaults=True,
+    forbid_unknown_fields=True,
+):
     """Config of module `EvSimulator`."""
 
     # Commands run at start (EVerest's EvManager calls it the same), e.g. "sleep
@@ -55,7 +61,12 @@ class EvSimulatorMainConfig(msgspec.Struct, kw_only=True, frozen=True, forbid_un
     """Config of implementation `main`."""
 
 
-class EvSimulatorControlConfig(msgspec.Struct, kw_only=True, frozen=True, forbid_unknown_fields=True):
+class EvSimulatorControlConfig(
+    msgspec.Struct,
+    kw_only=True,
+    frozen=True,
+    forbid_unknown_fields=True,
+):
     """Config of implementation `control`."""
 
 
@@ -66,7 +77,11 @@ class EvSimulatorModuleBase(ModuleBase):
     CONFIG = EvSimulatorConfig
     PROVIDES: ClassVar[Mapping[str, ProvidedSpec]] = {
         "main": ProvidedSpec("main", _ev_manager.EvManagerImplBase, EvSimulatorMainConfig),
-        "control": ProvidedSpec("control", _ev_simulator.EvSimulatorImplBase, EvSimulatorControlConfig),
+        "control": ProvidedSpec(
+            "control",
+            _ev_simulator.EvSimulatorImplBase,
+            EvSimulatorControlConfig,
+        ),
     }
     REQUIRES: ClassVar[Mapping[str, RequirementSpec]] = {
         "ev_board": RequirementSpec("ev_board", _ev_board_support.EvBoardSupportClient, 1, 1),

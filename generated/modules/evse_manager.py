@@ -27,7 +27,13 @@ __all__ = [
 ]
 
 
-class EvseManagerConfig(msgspec.Struct, kw_only=True, frozen=True, omit_defaults=True, forbid_unknown_fields=True):
+class EvseManagerConfig(
+    msgspec.Struct,
+    kw_only=True,
+    frozen=True,
+    omit_defaults=True,
+    forbid_unknown_fields=True,
+):
     """Config of module `EvseManager`."""
 
     # The EVSE's id as a back office knows it.
@@ -57,7 +63,12 @@ class EvseManagerEvseConfig(msgspec.Struct, kw_only=True, frozen=True, forbid_un
     """Config of implementation `evse`."""
 
 
-class EvseManagerEnergyGridConfig(msgspec.Struct, kw_only=True, frozen=True, forbid_unknown_fields=True):
+class EvseManagerEnergyGridConfig(
+    msgspec.Struct,
+    kw_only=True,
+    frozen=True,
+    forbid_unknown_fields=True,
+):
     """Config of implementation `energy_grid`."""
 
 
@@ -68,11 +79,20 @@ class EvseManagerModuleBase(ModuleBase):
     CONFIG = EvseManagerConfig
     PROVIDES: ClassVar[Mapping[str, ProvidedSpec]] = {
         "evse": ProvidedSpec("evse", _evse_manager.EvseManagerImplBase, EvseManagerEvseConfig),
-        "energy_grid": ProvidedSpec("energy_grid", _energy.EnergyImplBase, EvseManagerEnergyGridConfig),
+        "energy_grid": ProvidedSpec(
+            "energy_grid",
+            _energy.EnergyImplBase,
+            EvseManagerEnergyGridConfig,
+        ),
     }
     REQUIRES: ClassVar[Mapping[str, RequirementSpec]] = {
         "bsp": RequirementSpec("bsp", _evse_board_support.EvseBoardSupportClient, 1, 1),
-        "powermeter_grid_side": RequirementSpec("powermeter_grid_side", _powermeter.PowermeterClient, 0, 1),
+        "powermeter_grid_side": RequirementSpec(
+            "powermeter_grid_side",
+            _powermeter.PowermeterClient,
+            0,
+            1,
+        ),
     }
 
     config: EvseManagerConfig

@@ -24,7 +24,13 @@ __all__ = [
 ]
 
 
-class ExampleConfig(msgspec.Struct, kw_only=True, frozen=True, omit_defaults=True, forbid_unknown_fields=True):
+class ExampleConfig(
+    msgspec.Struct,
+    kw_only=True,
+    frozen=True,
+    omit_defaults=True,
+    forbid_unknown_fields=True,
+):
     """Config of module `Example`."""
 
     # The current limit published at start-up, in A.
@@ -33,7 +39,13 @@ class ExampleConfig(msgspec.Struct, kw_only=True, frozen=True, omit_defaults=Tru
     greeting: Literal["idle", "busy"] = "idle"
 
 
-class ExampleExampleConfig(msgspec.Struct, kw_only=True, frozen=True, omit_defaults=True, forbid_unknown_fields=True):
+class ExampleExampleConfig(
+    msgspec.Struct,
+    kw_only=True,
+    frozen=True,
+    omit_defaults=True,
+    forbid_unknown_fields=True,
+):
     """Config of implementation `example`."""
 
     # How many channels measure() accepts.

@@ -22,14 +22,25 @@ __all__ = [
 ]
 
 
-class LocalAllowListConfig(msgspec.Struct, kw_only=True, frozen=True, omit_defaults=True, forbid_unknown_fields=True):
+class LocalAllowListConfig(
+    msgspec.Struct,
+    kw_only=True,
+    frozen=True,
+    omit_defaults=True,
+    forbid_unknown_fields=True,
+):
     """Config of module `LocalAllowList`."""
 
     # Accepted card ids, separated by commas, semicolons or white space; case does not matter.
     tokens: str = ""
 
 
-class LocalAllowListMainConfig(msgspec.Struct, kw_only=True, frozen=True, forbid_unknown_fields=True):
+class LocalAllowListMainConfig(
+    msgspec.Struct,
+    kw_only=True,
+    frozen=True,
+    forbid_unknown_fields=True,
+):
     """Config of implementation `main`."""
 
 
@@ -39,15 +50,21 @@ class LocalAllowListModuleBase(ModuleBase):
     MODULE = "LocalAllowList"
     CONFIG = LocalAllowListConfig
     PROVIDES: ClassVar[Mapping[str, ProvidedSpec]] = {
-        "main": ProvidedSpec("main", _auth_token_validator.AuthTokenValidatorImplBase, LocalAllowListMainConfig),
+        "main": ProvidedSpec(
+            "main",
+            _auth_token_validator.AuthTokenValidatorImplBase,
+            LocalAllowListMainConfig,
+        ),
     }
-    REQUIRES: ClassVar[Mapping[str, RequirementSpec]] = {
-    }
+    REQUIRES: ClassVar[Mapping[str, RequirementSpec]] = {}
 
     config: LocalAllowListConfig
 
     @abc.abstractmethod
-    def create_main(self, config: LocalAllowListMainConfig) -> _auth_token_validator.AuthTokenValidatorImplBase:
+    def create_main(
+        self,
+        config: LocalAllowListMainConfig,
+    ) -> _auth_token_validator.AuthTokenValidatorImplBase:
         """Make the `main` implementation (interface `auth_token_validator`): Accepted for listed
         cards, Invalid for all others.
         """

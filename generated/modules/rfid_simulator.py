@@ -22,7 +22,13 @@ __all__ = [
 ]
 
 
-class RfidSimulatorConfig(msgspec.Struct, kw_only=True, frozen=True, omit_defaults=True, forbid_unknown_fields=True):
+class RfidSimulatorConfig(
+    msgspec.Struct,
+    kw_only=True,
+    frozen=True,
+    omit_defaults=True,
+    forbid_unknown_fields=True,
+):
     """Config of module `RfidSimulator`."""
 
     # What to do, on the module's clock: "sleep 3; swipe AABBCCDD; sleep 10; swipe 11223344 2".
@@ -33,7 +39,12 @@ class RfidSimulatorConfig(msgspec.Struct, kw_only=True, frozen=True, omit_defaul
     sim_speedup: Annotated[float, msgspec.Meta(ge=0.001)] = 1.0
 
 
-class RfidSimulatorMainConfig(msgspec.Struct, kw_only=True, frozen=True, forbid_unknown_fields=True):
+class RfidSimulatorMainConfig(
+    msgspec.Struct,
+    kw_only=True,
+    frozen=True,
+    forbid_unknown_fields=True,
+):
     """Config of implementation `main`."""
 
 
@@ -43,15 +54,21 @@ class RfidSimulatorModuleBase(ModuleBase):
     MODULE = "RfidSimulator"
     CONFIG = RfidSimulatorConfig
     PROVIDES: ClassVar[Mapping[str, ProvidedSpec]] = {
-        "main": ProvidedSpec("main", _auth_token_provider.AuthTokenProviderImplBase, RfidSimulatorMainConfig),
+        "main": ProvidedSpec(
+            "main",
+            _auth_token_provider.AuthTokenProviderImplBase,
+            RfidSimulatorMainConfig,
+        ),
     }
-    REQUIRES: ClassVar[Mapping[str, RequirementSpec]] = {
-    }
+    REQUIRES: ClassVar[Mapping[str, RequirementSpec]] = {}
 
     config: RfidSimulatorConfig
 
     @abc.abstractmethod
-    def create_main(self, config: RfidSimulatorMainConfig) -> _auth_token_provider.AuthTokenProviderImplBase:
+    def create_main(
+        self,
+        config: RfidSimulatorMainConfig,
+    ) -> _auth_token_provider.AuthTokenProviderImplBase:
         """Make the `main` implementation (interface `auth_token_provider`): The cards, as they are
         presented.
         """

@@ -21,7 +21,13 @@ __all__ = [
 ]
 
 
-class SessionStoreConfig(msgspec.Struct, kw_only=True, frozen=True, omit_defaults=True, forbid_unknown_fields=True):
+class SessionStoreConfig(
+    msgspec.Struct,
+    kw_only=True,
+    frozen=True,
+    omit_defaults=True,
+    forbid_unknown_fields=True,
+):
     """Config of module `SessionStore`."""
 
     # The SQLite file; created when missing. Keep it on storage that survives a reboot.
@@ -33,8 +39,7 @@ class SessionStoreModuleBase(ModuleBase):
 
     MODULE = "SessionStore"
     CONFIG = SessionStoreConfig
-    PROVIDES: ClassVar[Mapping[str, ProvidedSpec]] = {
-    }
+    PROVIDES: ClassVar[Mapping[str, ProvidedSpec]] = {}
     REQUIRES: ClassVar[Mapping[str, RequirementSpec]] = {
         "evse_manager": RequirementSpec("evse_manager", _evse_manager.EvseManagerClient, 1, 128),
     }

@@ -116,7 +116,13 @@ class CustomIdToken(msgspec.Struct, kw_only=True, frozen=True, forbid_unknown_fi
     type: Annotated[str, msgspec.Meta(max_length=50)]
 
 
-class IdToken(msgspec.Struct, kw_only=True, frozen=True, omit_defaults=True, forbid_unknown_fields=True):
+class IdToken(
+    msgspec.Struct,
+    kw_only=True,
+    frozen=True,
+    omit_defaults=True,
+    forbid_unknown_fields=True,
+):
     """An identifier presented to the charger."""
 
     # Printable ASCII, compared without regard to case.
@@ -127,7 +133,13 @@ class IdToken(msgspec.Struct, kw_only=True, frozen=True, omit_defaults=True, for
     additional_info: list[CustomIdToken] | None = None
 
 
-class ProvidedIdToken(msgspec.Struct, kw_only=True, frozen=True, omit_defaults=True, forbid_unknown_fields=True):
+class ProvidedIdToken(
+    msgspec.Struct,
+    kw_only=True,
+    frozen=True,
+    omit_defaults=True,
+    forbid_unknown_fields=True,
+):
     """A token as a provider hands it to Auth, with where it came from and what it may do."""
 
     # Id of the request behind this token (OCPP's remoteStartId, for instance).
@@ -146,7 +158,12 @@ class ProvidedIdToken(msgspec.Struct, kw_only=True, frozen=True, omit_defaults=T
     certificate: Annotated[str, msgspec.Meta(max_length=5500)] | None = None
 
 
-class TokenValidationStatusMessage(msgspec.Struct, kw_only=True, frozen=True, forbid_unknown_fields=True):
+class TokenValidationStatusMessage(
+    msgspec.Struct,
+    kw_only=True,
+    frozen=True,
+    forbid_unknown_fields=True,
+):
     """One step of a token's way through Auth, for displays and logs."""
 
     # The token this is about.
@@ -155,7 +172,13 @@ class TokenValidationStatusMessage(msgspec.Struct, kw_only=True, frozen=True, fo
     status: TokenValidationStatus
 
 
-class ValidationResult(msgspec.Struct, kw_only=True, frozen=True, omit_defaults=True, forbid_unknown_fields=True):
+class ValidationResult(
+    msgspec.Struct,
+    kw_only=True,
+    frozen=True,
+    omit_defaults=True,
+    forbid_unknown_fields=True,
+):
     """A validator's answer for one token."""
 
     # The verdict.
@@ -179,7 +202,13 @@ class ValidationResultUpdate(msgspec.Struct, kw_only=True, frozen=True, forbid_u
     connector_id: int
 
 
-class WithdrawAuthorizationRequest(msgspec.Struct, kw_only=True, frozen=True, omit_defaults=True, forbid_unknown_fields=True):
+class WithdrawAuthorizationRequest(
+    msgspec.Struct,
+    kw_only=True,
+    frozen=True,
+    omit_defaults=True,
+    forbid_unknown_fields=True,
+):
     """Which authorizations to take back. With only evse_id, that EVSE's; with only id_token, every
     EVSE holding that token; with both, that EVSE's if it holds that token; with neither, all of
     them, including tokens still waiting for a plug-in.

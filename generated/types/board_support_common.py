@@ -29,7 +29,13 @@ class ProximityPilot(msgspec.Struct, kw_only=True, frozen=True, forbid_unknown_f
     ampacity: Literal["None", "A_13", "A_20", "A_32", "A_63_3ph_70_1ph"]
 
 
-class BspMeasurement(msgspec.Struct, kw_only=True, frozen=True, omit_defaults=True, forbid_unknown_fields=True):
+class BspMeasurement(
+    msgspec.Struct,
+    kw_only=True,
+    frozen=True,
+    omit_defaults=True,
+    forbid_unknown_fields=True,
+):
     """What the EV's board measures on the cable."""
 
     proximity_pilot: ProximityPilot

@@ -70,7 +70,13 @@ class IntegerWithSource(msgspec.Struct, kw_only=True, frozen=True, forbid_unknow
     source: str
 
 
-class LimitsReq(msgspec.Struct, kw_only=True, frozen=True, omit_defaults=True, forbid_unknown_fields=True):
+class LimitsReq(
+    msgspec.Struct,
+    kw_only=True,
+    frozen=True,
+    omit_defaults=True,
+    forbid_unknown_fields=True,
+):
     """Limits a node asks for or imposes (towards the energy manager)."""
 
     # Largest total power in W, positive.
@@ -90,7 +96,13 @@ class LimitsReq(msgspec.Struct, kw_only=True, frozen=True, omit_defaults=True, f
     ac_number_of_active_phases: Annotated[int, msgspec.Meta(ge=1, le=3)] | None = None
 
 
-class LimitsRes(msgspec.Struct, kw_only=True, frozen=True, omit_defaults=True, forbid_unknown_fields=True):
+class LimitsRes(
+    msgspec.Struct,
+    kw_only=True,
+    frozen=True,
+    omit_defaults=True,
+    forbid_unknown_fields=True,
+):
     """Limits the energy manager grants (towards the EVSEs)."""
 
     # Largest total power in W; negative means towards the grid.
@@ -101,7 +113,13 @@ class LimitsRes(msgspec.Struct, kw_only=True, frozen=True, omit_defaults=True, f
     ac_max_phase_count: IntegerWithSource | None = None
 
 
-class ScheduleReqEntry(msgspec.Struct, kw_only=True, frozen=True, omit_defaults=True, forbid_unknown_fields=True):
+class ScheduleReqEntry(
+    msgspec.Struct,
+    kw_only=True,
+    frozen=True,
+    omit_defaults=True,
+    forbid_unknown_fields=True,
+):
     """The requested limits from one point in time on."""
 
     # When these limits begin, RFC 3339 UTC. The first entry applies now regardless.
@@ -123,7 +141,13 @@ class ScheduleResEntry(msgspec.Struct, kw_only=True, frozen=True, forbid_unknown
     limits_to_root: LimitsRes
 
 
-class EnergyFlowRequest(msgspec.Struct, kw_only=True, frozen=True, omit_defaults=True, forbid_unknown_fields=True):
+class EnergyFlowRequest(
+    msgspec.Struct,
+    kw_only=True,
+    frozen=True,
+    omit_defaults=True,
+    forbid_unknown_fields=True,
+):
     """A node's request with the requests of everything below it, as it travels up the tree to the
     energy manager.
     """

@@ -14,7 +14,13 @@ __all__ = [
 ]
 
 
-class HardwareCapabilities(msgspec.Struct, kw_only=True, frozen=True, omit_defaults=True, forbid_unknown_fields=True):
+class HardwareCapabilities(
+    msgspec.Struct,
+    kw_only=True,
+    frozen=True,
+    omit_defaults=True,
+    forbid_unknown_fields=True,
+):
     """The limits of the power path. Published at start-up and again whenever they change (e.g.
     derating when hot).
     """
@@ -34,7 +40,13 @@ class HardwareCapabilities(msgspec.Struct, kw_only=True, frozen=True, omit_defau
     connector_type: Literal["IEC62196Type2Cable", "IEC62196Type2Socket"]
 
 
-class Telemetry(msgspec.Struct, kw_only=True, frozen=True, omit_defaults=True, forbid_unknown_fields=True):
+class Telemetry(
+    msgspec.Struct,
+    kw_only=True,
+    frozen=True,
+    omit_defaults=True,
+    forbid_unknown_fields=True,
+):
     """Board health figures."""
 
     evse_temperature_C: float

@@ -121,14 +121,26 @@ class ConnectorTypeEnum(enum.StrEnum):
     Unknown = "Unknown"
 
 
-class StopTransactionRequest(msgspec.Struct, kw_only=True, frozen=True, omit_defaults=True, forbid_unknown_fields=True):
+class StopTransactionRequest(
+    msgspec.Struct,
+    kw_only=True,
+    frozen=True,
+    omit_defaults=True,
+    forbid_unknown_fields=True,
+):
     """A request to end the running transaction."""
 
     reason: StopTransactionReason
     id_tag: _authorization.ProvidedIdToken | None = None
 
 
-class SessionStarted(msgspec.Struct, kw_only=True, frozen=True, omit_defaults=True, forbid_unknown_fields=True):
+class SessionStarted(
+    msgspec.Struct,
+    kw_only=True,
+    frozen=True,
+    omit_defaults=True,
+    forbid_unknown_fields=True,
+):
     """Data of the SessionStarted event."""
 
     reason: StartSessionReason
@@ -149,7 +161,13 @@ class TransactionStarted(msgspec.Struct, kw_only=True, frozen=True, forbid_unkno
     meter_value: _powermeter.Powermeter
 
 
-class TransactionFinished(msgspec.Struct, kw_only=True, frozen=True, omit_defaults=True, forbid_unknown_fields=True):
+class TransactionFinished(
+    msgspec.Struct,
+    kw_only=True,
+    frozen=True,
+    omit_defaults=True,
+    forbid_unknown_fields=True,
+):
     """Data of the TransactionFinished event."""
 
     meter_value: _powermeter.Powermeter
@@ -157,7 +175,13 @@ class TransactionFinished(msgspec.Struct, kw_only=True, frozen=True, omit_defaul
     id_tag: _authorization.ProvidedIdToken | None = None
 
 
-class SessionEvent(msgspec.Struct, kw_only=True, frozen=True, omit_defaults=True, forbid_unknown_fields=True):
+class SessionEvent(
+    msgspec.Struct,
+    kw_only=True,
+    frozen=True,
+    omit_defaults=True,
+    forbid_unknown_fields=True,
+):
     """One session milestone, with the data that belongs to it."""
 
     # Identifies the session; the same for all its events.
@@ -181,7 +205,13 @@ class EnableDisableSource(msgspec.Struct, kw_only=True, frozen=True, forbid_unkn
     enable_priority: Annotated[int, msgspec.Meta(ge=0, le=10000)]
 
 
-class Limits(msgspec.Struct, kw_only=True, frozen=True, omit_defaults=True, forbid_unknown_fields=True):
+class Limits(
+    msgspec.Struct,
+    kw_only=True,
+    frozen=True,
+    omit_defaults=True,
+    forbid_unknown_fields=True,
+):
     """The current the EVSE offers right now."""
 
     uuid: str | None = None
@@ -190,7 +220,13 @@ class Limits(msgspec.Struct, kw_only=True, frozen=True, omit_defaults=True, forb
     nr_of_phases_available: Annotated[int, msgspec.Meta(ge=1, le=3)]
 
 
-class EVInfo(msgspec.Struct, kw_only=True, frozen=True, omit_defaults=True, forbid_unknown_fields=True):
+class EVInfo(
+    msgspec.Struct,
+    kw_only=True,
+    frozen=True,
+    omit_defaults=True,
+    forbid_unknown_fields=True,
+):
     """What is known about the connected EV."""
 
     # State of charge in percent.
@@ -200,7 +236,13 @@ class EVInfo(msgspec.Struct, kw_only=True, frozen=True, omit_defaults=True, forb
     battery_capacity: float | None = None
 
 
-class Connector(msgspec.Struct, kw_only=True, frozen=True, omit_defaults=True, forbid_unknown_fields=True):
+class Connector(
+    msgspec.Struct,
+    kw_only=True,
+    frozen=True,
+    omit_defaults=True,
+    forbid_unknown_fields=True,
+):
     """One physical outlet of an EVSE."""
 
     id: Annotated[int, msgspec.Meta(ge=1)]

@@ -22,7 +22,13 @@ class Unit(enum.StrEnum):
     W = "W"
 
 
-class Reading(msgspec.Struct, kw_only=True, frozen=True, omit_defaults=True, forbid_unknown_fields=True):
+class Reading(
+    msgspec.Struct,
+    kw_only=True,
+    frozen=True,
+    omit_defaults=True,
+    forbid_unknown_fields=True,
+):
     """One measurement of one channel."""
 
     # Which channel was measured, counting from 0.

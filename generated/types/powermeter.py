@@ -28,7 +28,13 @@ class TransactionRequestStatus(enum.StrEnum):
     UNEXPECTED_ERROR = "UNEXPECTED_ERROR"
 
 
-class Powermeter(msgspec.Struct, kw_only=True, frozen=True, omit_defaults=True, forbid_unknown_fields=True):
+class Powermeter(
+    msgspec.Struct,
+    kw_only=True,
+    frozen=True,
+    omit_defaults=True,
+    forbid_unknown_fields=True,
+):
     """One reading of the meter."""
 
     # When the reading was taken, RFC 3339.
@@ -41,7 +47,13 @@ class Powermeter(msgspec.Struct, kw_only=True, frozen=True, omit_defaults=True, 
     frequency_Hz: _units.Frequency | None = None
 
 
-class TransactionReq(msgspec.Struct, kw_only=True, frozen=True, omit_defaults=True, forbid_unknown_fields=True):
+class TransactionReq(
+    msgspec.Struct,
+    kw_only=True,
+    frozen=True,
+    omit_defaults=True,
+    forbid_unknown_fields=True,
+):
     """What the meter needs to open a transaction."""
 
     evse_id: str
@@ -50,14 +62,26 @@ class TransactionReq(msgspec.Struct, kw_only=True, frozen=True, omit_defaults=Tr
     identification_data: str | None = None
 
 
-class TransactionStartResponse(msgspec.Struct, kw_only=True, frozen=True, omit_defaults=True, forbid_unknown_fields=True):
+class TransactionStartResponse(
+    msgspec.Struct,
+    kw_only=True,
+    frozen=True,
+    omit_defaults=True,
+    forbid_unknown_fields=True,
+):
     """The meter's answer to start_transaction."""
 
     status: TransactionRequestStatus
     error: str | None = None
 
 
-class TransactionStopResponse(msgspec.Struct, kw_only=True, frozen=True, omit_defaults=True, forbid_unknown_fields=True):
+class TransactionStopResponse(
+    msgspec.Struct,
+    kw_only=True,
+    frozen=True,
+    omit_defaults=True,
+    forbid_unknown_fields=True,
+):
     """The meter's answer to stop_transaction."""
 
     status: TransactionRequestStatus

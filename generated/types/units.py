@@ -14,7 +14,13 @@ __all__ = [
 ]
 
 
-class Current(msgspec.Struct, kw_only=True, frozen=True, omit_defaults=True, forbid_unknown_fields=True):
+class Current(
+    msgspec.Struct,
+    kw_only=True,
+    frozen=True,
+    omit_defaults=True,
+    forbid_unknown_fields=True,
+):
     """Current in A; absent phases were not measured."""
 
     DC: float | None = None
@@ -24,7 +30,13 @@ class Current(msgspec.Struct, kw_only=True, frozen=True, omit_defaults=True, for
     N: float | None = None
 
 
-class Voltage(msgspec.Struct, kw_only=True, frozen=True, omit_defaults=True, forbid_unknown_fields=True):
+class Voltage(
+    msgspec.Struct,
+    kw_only=True,
+    frozen=True,
+    omit_defaults=True,
+    forbid_unknown_fields=True,
+):
     """Voltage in V (phase to neutral on AC)."""
 
     DC: float | None = None
@@ -33,7 +45,13 @@ class Voltage(msgspec.Struct, kw_only=True, frozen=True, omit_defaults=True, for
     L3: float | None = None
 
 
-class Frequency(msgspec.Struct, kw_only=True, frozen=True, omit_defaults=True, forbid_unknown_fields=True):
+class Frequency(
+    msgspec.Struct,
+    kw_only=True,
+    frozen=True,
+    omit_defaults=True,
+    forbid_unknown_fields=True,
+):
     """Grid frequency in Hz."""
 
     L1: float
@@ -41,7 +59,13 @@ class Frequency(msgspec.Struct, kw_only=True, frozen=True, omit_defaults=True, f
     L3: float | None = None
 
 
-class Power(msgspec.Struct, kw_only=True, frozen=True, omit_defaults=True, forbid_unknown_fields=True):
+class Power(
+    msgspec.Struct,
+    kw_only=True,
+    frozen=True,
+    omit_defaults=True,
+    forbid_unknown_fields=True,
+):
     """Active power in W; positive means import from the grid."""
 
     total: float
@@ -50,7 +74,13 @@ class Power(msgspec.Struct, kw_only=True, frozen=True, omit_defaults=True, forbi
     L3: float | None = None
 
 
-class Energy(msgspec.Struct, kw_only=True, frozen=True, omit_defaults=True, forbid_unknown_fields=True):
+class Energy(
+    msgspec.Struct,
+    kw_only=True,
+    frozen=True,
+    omit_defaults=True,
+    forbid_unknown_fields=True,
+):
     """Energy in Wh counted since the meter was made; it never goes down."""
 
     total: float
