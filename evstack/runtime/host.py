@@ -10,10 +10,8 @@ from __future__ import annotations
 import asyncio
 import importlib
 import inspect
-import itertools
 import logging
 import os
-import secrets
 import time
 import uuid
 from collections.abc import Awaitable, Callable
@@ -22,6 +20,7 @@ from typing import Any
 import msgspec
 from paho.mqtt.client import topic_matches_sub
 
+from evstack.runtime.calls import OutgoingCalls
 from evstack.runtime.eager import Finished, start_eagerly
 from evstack.runtime.errors import CommandError, CommandEvent, ConfigurationError
 from evstack.runtime.interface import Client, ImplBase
@@ -49,7 +48,6 @@ Route = Callable[[str, bytes], None]
 
 _encode = msgspec.json.Encoder().encode
 _decode_request = msgspec.json.Decoder(CommandRequest).decode
-_decode_reply = msgspec.json.Decoder(CommandReply).decode
 _decode_error_event = msgspec.json.Decoder(ErrorEvent).decode
 
 
@@ -63,14 +61,6 @@ def load_class(path: str) -> type[ModuleBase]:
     if not (isinstance(cls, type) and issubclass(cls, ModuleBase)):
         raise ConfigurationError(f"{path!r} is not a ModuleBase subclass")
     return cls
-
-
-class _PendingCall:
-    __slots__ = ("future", "spec")
-
-    def __init__(self, future: asyncio.Future[Any], spec: CommandSpec) -> None:
-        self.future = future
-        self.spec = spec
 
 
 class ModuleHost:
@@ -93,10 +83,7 @@ class ModuleHost:
         self._wildcard_routes: list[tuple[str, Route]] = []
         self._subacks: list[asyncio.Future[None]] = []
         self._tasks: set[asyncio.Task[Any]] = set()
-        self._pending_calls: dict[int, _PendingCall] = {}
-        # A random start keeps ids from a previous incarnation of this module apart.
-        self._call_ids = itertools.count(secrets.randbits(40))
-        self._target_ready: dict[str, asyncio.Event] = {}
+        self._calls = OutgoingCalls(module_id, topics, self._publish_command, self.log)
         self._active_errors: dict[str, ErrorEvent] = {}
         self._last_error_seen: dict[str, ErrorEvent] = {}
         self._held_back: list[tuple[str, bytes, int, bool]] | None = []
@@ -201,7 +188,7 @@ class ModuleHost:
             impl._attach(self, impl_id)
             self._serve_commands(impl)
         reply_topic = self._topics.reply(self.module_id)
-        self._route(reply_topic, self._on_reply)
+        self._route(reply_topic, self._calls.on_reply)
         self._subscribe_soon(reply_topic, CMD_QOS)
         ready_topic = self._topics.global_ready(assignment.manager)
         self._route(ready_topic, self._on_global_ready)
@@ -245,11 +232,7 @@ class ModuleHost:
 
     async def _shutdown(self) -> None:
         self._closing = True
-        for pending in self._pending_calls.values():
-            if not pending.future.done():
-                pending.future.set_exception(
-                    CommandError(CommandEvent.SHUTDOWN, f"{self.module_id} is shutting down")
-                )
+        self._calls.fail_all(f"{self.module_id} is shutting down")
         tasks = list(self._tasks)
         for task in tasks:
             task.cancel()
@@ -321,6 +304,9 @@ class ModuleHost:
 
     def _publish_now(self, topic: str, payload: bytes, retain: bool = False) -> None:
         self._connection().publish(topic, payload, CONTROL_QOS, retain)
+
+    def _publish_command(self, topic: str, payload: bytes, qos: int) -> None:
+        self._connection().publish(topic, payload, qos)
 
     def _publish(self, topic: str, payload: bytes, qos: int, retain: bool) -> None:
         if self._held_back is not None:
@@ -468,80 +454,18 @@ class ModuleHost:
         timeout: float | None,  # noqa: ASYNC109 - a per-call deadline is the API
     ) -> Any:
         if self._closing:
-            raise CommandError(
-                CommandEvent.SHUTDOWN, "the module is shutting down", command=spec.name
-            )
+            message = "the module is shutting down"
+            raise CommandError(CommandEvent.SHUTDOWN, message, command=spec.name)
         assert self._assignment is not None
-        loop = asyncio.get_running_loop()
-        deadline = loop.time() + (
-            self._assignment.command_timeout_s if timeout is None else timeout
-        )
-        ready = self._target_ready[target.module_id]
-        if not ready.is_set():
-            try:
-                async with asyncio.timeout_at(deadline):
-                    await ready.wait()
-            except TimeoutError:
-                raise CommandError(
-                    CommandEvent.NOT_READY, f"{target.module_id} is not ready", command=spec.name
-                ) from None
-        call_id = next(self._call_ids)
-        future: asyncio.Future[Any] = loop.create_future()
-        self._pending_calls[call_id] = _PendingCall(future, spec)
-        request = CommandRequest(id=call_id, origin=self.module_id, args=msgspec.Raw(_encode(args)))
-        topic = self._topics.cmd(target.module_id, target.impl_id, spec.name)
-        self._connection().publish(topic, _encode(request), CMD_QOS)
-        try:
-            async with asyncio.timeout_at(deadline):
-                return await future
-        except TimeoutError:
-            raise CommandError(
-                CommandEvent.TIMEOUT,
-                f"no reply from {target.module_id}:{target.impl_id}",
-                command=spec.name,
-            ) from None
-        finally:
-            self._pending_calls.pop(call_id, None)
-
-    def _on_reply(self, topic: str, payload: bytes) -> None:
-        try:
-            reply = _decode_reply(payload)
-        except msgspec.DecodeError as exc:
-            self.log.error("dropped an unparseable reply on %s: %s", topic, exc)
-            return
-        pending = self._pending_calls.get(reply.id)
-        if pending is None or pending.future.done():
-            return  # the caller already timed out
-        name = pending.spec.name
-        if reply.error is not None:
-            try:
-                event = CommandEvent(reply.error.event)
-            except ValueError:
-                event = CommandEvent.HANDLER_EXCEPTION
-            pending.future.set_exception(CommandError(event, reply.error.message, command=name))
-            return
-        try:
-            pending.future.set_result(msgspec.json.decode(reply.result, type=pending.spec.result))
-        except msgspec.DecodeError as exc:
-            pending.future.set_exception(
-                CommandError(CommandEvent.SCHEMA_VALIDATION_FAILED, f"result: {exc}", command=name)
-            )
+        timeout_s = self._assignment.command_timeout_s if timeout is None else timeout
+        return await self._calls.call(target, spec, args, timeout_s)
 
     def _watch_readiness(self, module_id: str) -> None:
-        if module_id in self._target_ready:
-            return
-        ready = self._target_ready[module_id] = asyncio.Event()
-
-        def on_ready(topic: str, payload: bytes) -> None:
-            # Any non-empty payload means up; the will message empties it on a crash.
-            if payload:
-                ready.set()
-            else:
-                ready.clear()
-
-        topic = self._topics.module_ready(module_id)
-        self._route(topic, on_ready)
-        self._subscribe_soon(topic, CONTROL_QOS)
+        route = self._calls.readiness_route(module_id)
+        if route is not None:
+            topic = self._topics.module_ready(module_id)
+            self._route(topic, route)
+            self._subscribe_soon(topic, CONTROL_QOS)
 
     # -- subscriptions ----------------------------------------------------------------
 

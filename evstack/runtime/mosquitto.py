@@ -80,6 +80,8 @@ class PrivateMosquitto:
         if self._process is not None:
             self._process.terminate()
             self._process.wait(5)
+            if self._process.stderr is not None:
+                self._process.stderr.close()
             self._process = None
 
     def start_again(self) -> None:

@@ -143,14 +143,29 @@ class MqttConnection:
                 self._settings.host, self._settings.port, self._settings.keepalive_s
             )
         except (OSError, ssl.SSLError) as exc:
+            self._abandon()
             raise BrokerError(f"cannot connect to {self._settings.url}: {exc}") from exc
         self._schedule_misc()
         try:
             async with asyncio.timeout(timeout):
                 await self._connect_result
         except TimeoutError:
-            self._client.disconnect()
+            self._abandon()
             raise BrokerError(f"no CONNACK from {self._settings.url} in {timeout} s") from None
+        except BrokerError:
+            self._abandon()
+            raise
+
+    def _abandon(self) -> None:
+        """Give up a connection that never got going, leaving no socket or timer behind."""
+        self._closing = True
+        if self._misc_timer is not None:
+            self._misc_timer.cancel()
+        sock = self._client.socket()
+        if sock is not None:
+            self._loop.remove_reader(sock)
+            self._loop.remove_writer(sock)
+            sock.close()
 
     async def disconnect(self) -> None:
         """Flush what was published, then close the session cleanly (no will message)."""
