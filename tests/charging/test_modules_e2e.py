@@ -9,7 +9,9 @@ tests' business (test_sessions_lockstep.py).
 from __future__ import annotations
 
 import asyncio
+import os
 import secrets
+import signal
 import socket
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -20,7 +22,7 @@ import pytest
 from evstack.generated.types.evse_manager import StopTransactionReason, StopTransactionRequest
 from evstack.runtime.manager import Manager
 from evstack.runtime.mqtt import BrokerSettings
-from evstack.runtime.plan import ModulePlan, RunPlan, module_class_path
+from evstack.runtime.plan import ModulePlan, RestartPolicy, RunPlan, module_class_path
 
 from . import probe as probe_module
 from .probe import Probe, instance
@@ -74,23 +76,32 @@ def charge_point(
 
 
 @asynccontextmanager
+async def running(
+    plan: RunPlan, *, inprocess: bool = True, name: str | None = None, wait_ready: bool = True
+) -> AsyncIterator[Manager]:
+    manager = Manager(plan, inprocess=inprocess, name=name)
+    stop = asyncio.Event()
+    task = asyncio.create_task(manager.run(stop))
+    try:
+        if wait_ready:
+            ready = asyncio.ensure_future(manager.globally_ready.wait())
+            await asyncio.wait((ready, task), return_when=asyncio.FIRST_COMPLETED)
+            if task.done():
+                task.result()
+        yield manager
+    finally:
+        stop.set()
+        await task
+
+
+@asynccontextmanager
 async def session(
     broker: BrokerSettings, script: str, **options: dict[str, Any]
 ) -> AsyncIterator[Probe]:
     tag = f"cp{secrets.token_hex(3)}"
     plan = RunPlan(charge_point(tag, script, **options), broker=broker, prefix=f"test-{tag}")
-    manager = Manager(plan, inprocess=True)
-    stop = asyncio.Event()
-    task = asyncio.create_task(manager.run(stop))
-    try:
-        ready = asyncio.ensure_future(manager.globally_ready.wait())
-        await asyncio.wait((ready, task), return_when=asyncio.FIRST_COMPLETED)
-        if task.done():
-            task.result()
+    async with running(plan):
         yield await instance(f"{tag}_probe")
-    finally:
-        stop.set()
-        await task
 
 
 def finished(probe: Probe) -> bool:
@@ -210,3 +221,36 @@ async def test_bad_script_is_refused_and_the_ev_goes_on(mosquitto: BrokerSetting
         assert "unknown command 'teleport'" in reason
         assert await probe.r_ev.call_execute(commands="unplug") == ""
         await probe.until(lambda: finished(probe))
+
+
+@pytest.mark.timeout(120)
+async def test_evse_manager_crash_ends_safe_and_restarts_cleanly(
+    mosquitto: BrokerSettings,
+) -> None:
+    """Kill EvseManager's process mid-charge: the board's watchdog opens the contactor,
+    the manager restarts the module, and the restarted module finds the EV and starts over."""
+    tag = f"cp{secrets.token_hex(3)}"
+    modules = charge_point(tag, "iec_wait_pwr_ready;sleep 6000")
+    hardware = [m for m in modules if not m.module_id.endswith("_probe")]
+    probe_plan = [m for m in modules if m.module_id.endswith("_probe")]
+    prefix = f"test-{tag}"
+    restart = RestartPolicy(max_restarts=2, initial_s=0.5)
+    charger_side = RunPlan(hardware, broker=mosquitto, prefix=prefix, restart=restart)
+    probe_side = RunPlan(probe_plan, broker=mosquitto, prefix=prefix)
+    async with (
+        running(probe_side, name="probe", wait_ready=False),
+        running(charger_side, inprocess=False, name="charger") as charger,
+    ):
+        probe = await instance(f"{tag}_probe")
+        await probe.until(lambda: "AuthRequired" in probe.events())
+        await probe.authorize()
+        await probe.until(lambda: relay(probe) == "PowerOn")
+        started = len(probe.session)
+
+        os.kill(charger._modules[f"{tag}_evse"].process.pid, signal.SIGKILL)
+        await probe.until(lambda: relay(probe) == "PowerOff")  # nobody repeats the permission
+
+        await probe.until(lambda: "AuthRequired" in probe.events()[started:])
+        assert probe.events()[started:][:3] == ["Enabled", "SessionStarted", "AuthRequired"]
+        await probe.authorize()
+        await probe.until(lambda: relay(probe) == "PowerOn")
