@@ -10,7 +10,7 @@ import click
 
 from evstack.codegen.docs import render_docs
 from evstack.codegen.output import DOCS, OutputNotOwnedError, compare, write
-from evstack.codegen.render import render_tree
+from evstack.codegen.render import GenerationError, render_tree
 from evstack.codegen.scaffold import ScaffoldError, parse_provide, parse_require, scaffold
 from evstack.manifest import ManifestError, ManifestTree, load_tree
 
@@ -57,7 +57,7 @@ def generate(root: Path, out: Path) -> None:
     tree = _load(root)
     try:
         changes = write(render_tree(tree), out)
-    except OutputNotOwnedError as exc:
+    except (OutputNotOwnedError, GenerationError) as exc:
         raise click.ClickException(str(exc)) from exc
     summary = (
         f"{len(changes.missing)} new, {len(changes.stale)} updated, {len(changes.extra)} removed"
@@ -74,7 +74,7 @@ def check(root: Path, out: Path) -> None:
     tree = _load(root)
     try:
         result = compare(render_tree(tree), out)
-    except OutputNotOwnedError as exc:
+    except (OutputNotOwnedError, GenerationError) as exc:
         raise click.ClickException(str(exc)) from exc
     if not result.up_to_date:
         click.echo(result.describe(), err=True)
@@ -121,7 +121,7 @@ def new_module(
         raise click.ClickException(str(exc)) from exc
     try:
         write(render_tree(_load(root)), out)
-    except OutputNotOwnedError as exc:
+    except (OutputNotOwnedError, GenerationError) as exc:
         raise click.ClickException(str(exc)) from exc
     for path in written:
         click.echo(f"wrote {path}")
@@ -142,7 +142,7 @@ def docs(root: Path, out: Path) -> None:
     tree = _load(root)
     try:
         changes = write(render_docs(tree), out, DOCS)
-    except OutputNotOwnedError as exc:
+    except (OutputNotOwnedError, GenerationError) as exc:
         raise click.ClickException(str(exc)) from exc
     click.echo(
         f"ev-codegen: {out}: {len(changes.missing)} new, {len(changes.stale)} updated, "

@@ -152,3 +152,56 @@ def test_generated_code_passes_ruff() -> None:
         check=False,
     )
     assert result.returncode == 0, result.stdout
+
+
+def _type_files(root: Path, back_reference: bool) -> None:
+    (root / "types").mkdir(parents=True)
+    (root / "types/a.yaml").write_text(
+        "description: File a.\n"
+        "types:\n"
+        "  Thing:\n"
+        "    description: A thing.\n"
+        "    type: object\n"
+        "    properties:\n"
+        "      n: {description: A number., type: integer}\n"
+        "  Bs:\n"
+        "    description: An alias over b.\n"
+        "    type: array\n"
+        "    items: {description: One., type: object, $ref: /b#/B}\n"
+    )
+    back = (
+        "      a: {description: Back., type: object, $ref: /a#/Thing}\n" if back_reference else ""
+    )
+    (root / "types/b.yaml").write_text(
+        "description: File b.\n"
+        "types:\n"
+        "  B:\n"
+        "    description: A b.\n"
+        "    type: object\n"
+        "    properties:\n"
+        "      x: {description: An x., type: string}\n" + back
+    )
+
+
+def test_alias_across_files_imports_and_decodes(tmp_path: Path) -> None:
+    _type_files(tmp_path / "tree", back_reference=False)
+    out = tmp_path / "aliasgen"
+    code, output = run("generate", "--root", str(tmp_path / "tree"), "--out", str(out))
+    assert code == 0, output
+    sys.path.insert(0, str(tmp_path))
+    try:
+        module = importlib.import_module("aliasgen.types.a")
+        [b] = msgspec.json.decode(b'[{"x": "y"}]', type=module.Bs)
+        assert b.x == "y"
+    finally:
+        sys.path.remove(str(tmp_path))
+        for name in [n for n in sys.modules if n.startswith("aliasgen")]:
+            del sys.modules[name]
+
+
+def test_alias_in_an_import_cycle_is_refused_with_the_reason(tmp_path: Path) -> None:
+    _type_files(tmp_path / "tree", back_reference=True)
+    code, output = run("generate", "--root", str(tmp_path / "tree"), "--out", str(tmp_path / "o"))
+    assert code != 0
+    assert "types/a.yaml: Bs is a plain alias of a type from 'b'" in output
+    assert not (tmp_path / "o").exists()
