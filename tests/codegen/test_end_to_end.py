@@ -139,11 +139,6 @@ async def test_requirement_list_client(caller: Any) -> None:
     assert await store.call_exists("door") is True
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="runtime: a handler that awaits another command fails with 'Timeout should be "
-    "used inside a task' (handlers are started outside a task); remove when fixed",
-)
 async def test_handler_calls_another_module(caller: Any) -> None:
     [store] = caller.r_stores
     await store.call_store("door", {"open": True})
