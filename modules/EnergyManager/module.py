@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import datetime
+from collections.abc import Awaitable
 
 from evstack.generated.interfaces.energy_manager import EnergyManagerImplBase
 from evstack.generated.modules.energy_manager import EnergyManagerModuleBase
@@ -29,6 +30,7 @@ class EnergyManager(EnergyManagerModuleBase):
         self._schedule = RecomputeSchedule(self.clock.now, self.config.update_interval)
         self._latest: EnergyFlowRequest | None = None
         self._wake = asyncio.Event()
+        self._deliveries: set[asyncio.Task[None]] = set()
         self.r_energy_trunk.subscribe_energy_flow_request(self._on_request)
 
     async def ready(self) -> None:
@@ -65,15 +67,21 @@ class EnergyManager(EnergyManagerModuleBase):
             self.log.error("energy tree rejected: %s", error)
             return
         timestamp = datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds")
-        calls = [
-            self.r_energy_trunk.call_enforce_limits(limits)
-            for limits in enforced_limits(
-                grants, self.config.limits_valid_for, timestamp, source=self.module_id
+        valid_for = self.config.limits_valid_for
+        for limits in enforced_limits(grants, valid_for, timestamp, source=self.module_id):
+            # Not awaited here: an EVSE that hangs must not hold up the next round, or every
+            # other EVSE's limit would lapse while we wait. A call older than the limit's
+            # validity is worthless, so that is its timeout (in wall seconds).
+            call = self.r_energy_trunk.call_enforce_limits(
+                limits, timeout=valid_for / self.config.sim_speedup
             )
-        ]
-        for outcome in await asyncio.gather(*calls, return_exceptions=True):
-            if isinstance(outcome, CommandError):
-                if outcome.event is not CommandEvent.SHUTDOWN:  # stopping is no news
-                    self.log.warning("enforce_limits failed: %s", outcome)
-            elif isinstance(outcome, BaseException):
-                raise outcome
+            task = asyncio.create_task(self._deliver(limits.uuid, call))
+            self._deliveries.add(task)
+            task.add_done_callback(self._deliveries.discard)
+
+    async def _deliver(self, uuid: str, call: Awaitable[None]) -> None:
+        try:
+            await call
+        except CommandError as error:
+            if error.event is not CommandEvent.SHUTDOWN:  # stopping is no news
+                self.log.warning("enforce_limits for %s failed: %s", uuid, error)

@@ -110,7 +110,9 @@ class EnergyNode(EnergyNodeModuleBase):
             return  # our own share: the grants below already respect it
         consumer = self._consumer_holding(limits.uuid)
         try:
-            await consumer.call_enforce_limits(limits)
+            # A limit is worthless once its validity is over; waiting longer for a hung
+            # consumer would only pile up calls. (Sim speed-up makes this bound generous.)
+            await consumer.call_enforce_limits(limits, timeout=float(limits.valid_for))
         except CommandError as error:
             if error.event is not CommandEvent.SHUTDOWN:  # a consumer stopping is no fault
                 raise

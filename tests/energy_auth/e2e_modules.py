@@ -77,6 +77,7 @@ class NoConfig(msgspec.Struct, frozen=True):
 class EnergyProbeConfig(msgspec.Struct, frozen=True):
     max_amps: float = 32.0
     state: str = "Charging"
+    hung: bool = False  # never answers enforce_limits, like a stuck EVSE
 
 
 class _EvseNode(EnergyImplBase):
@@ -84,6 +85,8 @@ class _EvseNode(EnergyImplBase):
         self._probe = probe
 
     async def handle_enforce_limits(self, value: EnforcedLimits) -> None:
+        if self._probe.config.hung:
+            await asyncio.Event().wait()
         self._probe.enforce(value)
 
 

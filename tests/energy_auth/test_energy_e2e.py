@@ -16,7 +16,9 @@ from .e2e_modules import EnergyProbe, instance
 pytestmark = pytest.mark.mosquitto
 
 
-def site(prefix: str, *, evse2_state: str = "Charging") -> list[ModulePlan]:
+def site(
+    prefix: str, *, evse2_state: str = "Charging", evse2_hung: bool = False
+) -> list[ModulePlan]:
     """Two EVSEs behind one 32 A fuse, each able to take 32 A alone."""
     return [
         ours(
@@ -38,7 +40,9 @@ def site(prefix: str, *, evse2_state: str = "Charging") -> list[ModulePlan]:
         ),
         probe(f"{prefix}-evse1", "EnergyProbe", config_module={"max_amps": 32.0}),
         probe(
-            f"{prefix}-evse2", "EnergyProbe", config_module={"max_amps": 32.0, "state": evse2_state}
+            f"{prefix}-evse2",
+            "EnergyProbe",
+            config_module={"max_amps": 32.0, "state": evse2_state, "hung": evse2_hung},
         ),
     ]
 
@@ -94,3 +98,16 @@ async def test_silent_energy_manager_drives_evses_to_zero(
         granted_before = len(evse1.grants)
         await asyncio.sleep(0.5)
         assert len(evse1.grants) == granted_before  # and nobody is granting any more
+
+
+async def test_hung_evse_does_not_starve_the_others(mosquitto: BrokerSettings, prefix: str) -> None:
+    plan = RunPlan(site(prefix, evse2_hung=True), broker=mosquitto, prefix=prefix)
+    async with running(plan):
+        evse1, evse2 = await probes(prefix)
+        await evse1.amps_become(16.0)
+        # Several validity windows (1 s) later, evse1's grant is still being renewed.
+        renewals = len(evse1.grants)
+        await asyncio.sleep(2.5)
+        assert evse1.window.amps == 16.0
+        assert len(evse1.grants) > renewals
+        assert evse2.grants == []
