@@ -34,7 +34,28 @@ def describe_type(value: Any) -> str:
 @functools.cache
 def _validator(name: str) -> jsonschema.Draft7Validator:
     text = resources.files("evstack.manifest.schemas").joinpath(f"{name}.yaml").read_text()
-    return jsonschema.Draft7Validator(yaml.safe_load(text))
+    schema = yaml.safe_load(text)
+    return jsonschema.Draft7Validator(_inline_definitions(schema, schema.get("definitions", {})))
+
+
+def _inline_definitions(schema: Any, definitions: dict[str, Any]) -> Any:
+    """Replace `#/definitions/x` references by their targets (our schemas do not recurse).
+
+    Resolving references on every use is most of jsonschema's time on a large tree.
+    """
+    if isinstance(schema, dict):
+        ref = schema.get("$ref")
+        if isinstance(ref, str) and ref.startswith("#/definitions/"):
+            target = definitions[ref.removeprefix("#/definitions/")]
+            return _inline_definitions(target, definitions)
+        return {
+            key: _inline_definitions(value, definitions)
+            for key, value in schema.items()
+            if key != "definitions"
+        }
+    if isinstance(schema, list):
+        return [_inline_definitions(item, definitions) for item in schema]
+    return schema
 
 
 def check_against_schema(document: Document, schema_name: str) -> list[Problem]:

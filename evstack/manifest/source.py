@@ -52,7 +52,7 @@ for _tag, _pattern, _first in (
 
 
 def _core_scalar(node: yaml.ScalarNode) -> Any:
-    """Construct a plain scalar by the YAML 1.2 core rules; None if the tag is not a core one."""
+    """Construct a plain scalar by the YAML 1.2 core rules; `_NOT_CORE` for other tags."""
     value: str = node.value
     tag = node.tag.removeprefix("tag:yaml.org,2002:")
     if tag == "str":
