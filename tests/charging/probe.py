@@ -25,7 +25,7 @@ from evstack.generated.types.authorization import (
     ValidationResult,
 )
 from evstack.generated.types.board_support_common import BspEvent
-from evstack.generated.types.evse_manager import SessionEvent
+from evstack.generated.types.evse_manager import Limits, SessionEvent
 from evstack.runtime import ErrorEvent, ModuleBase, RequirementSpec
 
 INSTANCES: dict[str, Probe] = {}
@@ -61,16 +61,22 @@ class Probe(ModuleBase):
         self.session: list[SessionEvent] = []
         self.board: list[str] = []
         self.errors: list[tuple[str, str]] = []  # (type, state)
+        self.limits: list[float] = []  # every current offered, in A
         self._changed = asyncio.Event()
         self.r_evse.subscribe_session_event(self._on_session)
         self.r_bsp.subscribe_event(self._on_board)
         self.r_evse.subscribe_errors(self._on_error)
+        self.r_evse.subscribe_limits(self._on_limits)
         self.r_bsp.subscribe_errors(self._on_error)
         INSTANCES[self.module_id] = self
         _ARRIVED.setdefault(self.module_id, asyncio.Event()).set()
 
     def _on_session(self, event: SessionEvent) -> None:
         self.session.append(event)
+        self._changed.set()
+
+    def _on_limits(self, limits: Limits) -> None:
+        self.limits.append(limits.max_current)
         self._changed.set()
 
     def _on_board(self, event: BspEvent) -> None:

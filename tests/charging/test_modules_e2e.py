@@ -254,3 +254,62 @@ async def test_evse_manager_crash_ends_safe_and_restarts_cleanly(
         assert probe.events()[started:][:3] == ["Enabled", "SessionStarted", "AuthRequired"]
         await probe.authorize()
         await probe.until(lambda: relay(probe) == "PowerOn")
+
+
+@pytest.mark.timeout(120)
+async def test_two_evses_share_a_fuse_and_a_silent_energy_manager_stops_both(
+    mosquitto: BrokerSettings,
+) -> None:
+    tag = f"site{secrets.token_hex(3)}"
+    prefix = f"test-{tag}"
+    first = charge_point(f"{tag}a", "iec_wait_pwr_ready;sleep 20;unplug", evse={})
+    second = charge_point(f"{tag}b", "sleep 2;iec_wait_pwr_ready;sleep 6000", evse={})
+    for plan in (first, second):
+        evse = next(m for m in plan if m.module_id.endswith("_evse"))
+        plan[plan.index(evse)] = ModulePlan(
+            evse.module_id,
+            evse.module_class,
+            {**evse.config_module, "energy_management": True},
+            connections=evse.connections,
+        )
+    grid = [
+        ModulePlan(
+            f"{tag}_em",
+            module_class_path("EnergyManager"),
+            {"sim_speedup": SPEEDUP, "limits_valid_for": 5},
+            connections={"energy_trunk": [(f"{tag}_fuse", "energy_grid")]},
+        ),
+        ModulePlan(
+            f"{tag}_fuse",
+            module_class_path("EnergyNode"),
+            {"fuse_limit_A": 32, "phase_count": 3},
+            connections={
+                "energy_consumer": [
+                    (f"{tag}a_evse", "energy_grid"),
+                    (f"{tag}b_evse", "energy_grid"),
+                ]
+            },
+        ),
+    ]
+    no_restart = RestartPolicy(max_restarts=0)
+    async with (
+        running(RunPlan(first + second, broker=mosquitto, prefix=prefix), wait_ready=False),
+        running(
+            RunPlan(grid, broker=mosquitto, prefix=prefix, restart=no_restart),
+            inprocess=False,
+            name="grid",
+        ) as grid_manager,
+    ):
+        a, b = await instance(f"{tag}a_probe"), await instance(f"{tag}b_probe")
+        await a.authorize()
+        await b.authorize()
+        await b.until(lambda: b.limits[-1:] == [16.0] and relay(b) == "PowerOn")
+        await a.until(lambda: a.limits[-1:] == [16.0] and relay(a) == "PowerOn")
+        await a.until(lambda: finished(a))  # the first EV leaves ...
+        await b.until(lambda: b.limits[-1:] == [32.0])  # ... the second takes the fuse
+
+        em = grid_manager._modules[f"{tag}_em"].process
+        os.kill(em.pid, signal.SIGKILL)
+        await b.until(lambda: b.limits[-1:] == [0.0])  # the grant ran out
+        await b.until(lambda: relay(b) == "PowerOff")
+        assert b.events()[-1] == "ChargingPausedEVSE"
