@@ -65,6 +65,7 @@ from evstack.modules.EvseManager.charger import (
     Fault,
     FaultChanged,
     Input,
+    MeasuredCurrent,
     Pause,
     Publish,
     RaiseError,
@@ -242,6 +243,10 @@ class EvseManager(EvseManagerModuleBase):
 
     def _on_reading(self, reading: Powermeter) -> None:
         self.reading = reading
+        amps = reading.current_A
+        if amps is not None:
+            phases = [a for a in (amps.L1, amps.L2, amps.L3) if a is not None]
+            self.feed(MeasuredCurrent(max(phases, default=0.0)))
 
     def on_energy_grant(self, limits: EnforcedLimits) -> None:
         granted = limits.limits_root_side

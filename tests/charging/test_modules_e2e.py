@@ -313,3 +313,12 @@ async def test_two_evses_share_a_fuse_and_a_silent_energy_manager_stops_both(
         await b.until(lambda: b.limits[-1:] == [0.0])  # the grant ran out
         await b.until(lambda: relay(b) == "PowerOff")
         assert b.events()[-1] == "ChargingPausedEVSE"
+
+
+async def test_ev_drawing_more_than_offered_is_stopped(mosquitto: BrokerSettings) -> None:
+    script = "draw_power_fixed 32,3;iec_wait_pwr_ready;sleep 600"
+    async with session(mosquitto, script, evse={"max_current_A": 16}) as probe:
+        await probe.authorize()
+        await probe.until(lambda: "TransactionFinished" in probe.events())
+        await probe.until(lambda: relay(probe) == "PowerOff")
+    assert probe.stop_reasons() == ["OvercurrentFault"]
