@@ -27,18 +27,17 @@ from evstack.runtime.interface import Client, ImplBase
 from evstack.runtime.link import ErrorHandler, Target, VarHandler
 from evstack.runtime.module import ModuleBase, ModuleContext
 from evstack.runtime.mqtt import BrokerSettings, MqttConnection
+from evstack.runtime.serving import CommandServer
 from evstack.runtime.specs import CommandSpec, ErrorSpec, Severity, VarSpec
 from evstack.runtime.wire import (
     CMD_QOS,
     CONTROL_QOS,
     ERROR_QOS,
-    CommandReply,
     CommandRequest,
     ErrorEvent,
     GlobalReady,
     ModuleAssignment,
     ModuleReady,
-    ReplyFailure,
     Topics,
 )
 
@@ -84,6 +83,9 @@ class ModuleHost:
         self._subacks: list[asyncio.Future[None]] = []
         self._tasks: set[asyncio.Task[Any]] = set()
         self._calls = OutgoingCalls(module_id, topics, self._publish_command, self.log)
+        self._server = CommandServer(
+            module_id, topics, self._publish_command, self._spawn, self._is_initialised, self.log
+        )
         self._active_errors: dict[str, ErrorEvent] = {}
         self._last_error_seen: dict[str, ErrorEvent] = {}
         self._held_back: list[tuple[str, bytes, int, bool]] | None = []
@@ -220,7 +222,9 @@ class ModuleHost:
             return
         conn = self._connection()
         if self._ready_payload is not None:
-            conn.publish(self._topics.module_ready(self.module_id), self._ready_payload, 1, True)
+            conn.publish(
+                self._topics.module_ready(self.module_id), self._ready_payload, CONTROL_QOS, True
+            )
         if self._held_back is None:
             for topic, event in self._active_errors.items():
                 conn.publish(topic, _encode(event), ERROR_QOS, True)
@@ -233,10 +237,12 @@ class ModuleHost:
     async def _shutdown(self) -> None:
         self._closing = True
         self._calls.fail_all(f"{self.module_id} is shutting down")
+        # A task cancelled before its first step never runs its body; let every handler
+        # task start, so that each served command can answer "Shutdown" as it unwinds.
+        await asyncio.sleep(0)
         tasks = list(self._tasks)
         for task in tasks:
             task.cancel()
-        # Served commands answer "Shutdown" while they unwind.
         await asyncio.gather(*tasks, return_exceptions=True)
         conn = self._connection()
         if conn.connected:
@@ -305,6 +311,9 @@ class ModuleHost:
     def _publish_now(self, topic: str, payload: bytes, retain: bool = False) -> None:
         self._connection().publish(topic, payload, CONTROL_QOS, retain)
 
+    def _is_initialised(self) -> bool:
+        return self._initialised
+
     def _publish_command(self, topic: str, payload: bytes, qos: int) -> None:
         self._connection().publish(topic, payload, qos)
 
@@ -346,103 +355,9 @@ class ModuleHost:
     # -- commands, callee side --------------------------------------------------------
 
     def _serve_commands(self, impl: ImplBase) -> None:
-        impl_id = impl.impl_id
-        for spec in impl.COMMANDS.values():
-            topic = self._topics.cmd(self.module_id, impl_id, spec.name)
-            self._route(topic, self._command_route(impl, spec))
-        cmd_filter = self._topics.cmd_filter(self.module_id, impl_id)
-        self._route(cmd_filter, self._on_unknown_command)
-        self._subscribe_soon(cmd_filter, CMD_QOS)
-
-    def _command_route(self, impl: ImplBase, spec: CommandSpec) -> Route:
-        handler = getattr(impl, spec.handler)
-        fields = spec.args.__struct_fields__
-        decode_args = msgspec.json.Decoder(spec.args).decode
-
-        def on_request(topic: str, payload: bytes) -> None:
-            request = self._parse_request(topic, payload)
-            if request is None:
-                return
-            if not self._initialised:
-                self._reply_failure(request, CommandEvent.NOT_READY, "init() has not finished")
-                return
-            try:
-                args = decode_args(request.args)
-            except msgspec.ValidationError as exc:
-                self._reply_failure(request, CommandEvent.SCHEMA_VALIDATION_FAILED, str(exc))
-                return
-            except msgspec.DecodeError as exc:
-                self._reply_failure(request, CommandEvent.MESSAGE_PARSING_FAILED, str(exc))
-                return
-            kwargs = {name: getattr(args, name) for name in fields}
-            self._serve(spec, handler, kwargs, request)
-
-        return on_request
-
-    def _parse_request(self, topic: str, payload: bytes) -> CommandRequest | None:
-        try:
-            return _decode_request(payload)
-        except msgspec.DecodeError as exc:
-            # Without a well-formed id and origin there is nobody to answer.
-            self.log.error("dropped an unparseable command on %s: %s", topic, exc)
-            return None
-
-    def _on_unknown_command(self, topic: str, payload: bytes) -> None:
-        request = self._parse_request(topic, payload)
-        if request is not None:
-            name = topic.rsplit("/", 1)[-1]
-            self._reply_failure(request, CommandEvent.UNKNOWN_COMMAND, f"no command {name!r}")
-
-    def _serve(
-        self,
-        spec: CommandSpec,
-        handler: Callable[..., Any],
-        kwargs: dict[str, Any],
-        request: CommandRequest,
-    ) -> None:
-        try:
-            running = handler(**kwargs)
-            started = start_eagerly(running) if inspect.iscoroutine(running) else Finished(running)
-        except Exception as exc:
-            self._reply_handler_exception(spec, request, exc)
-            return
-        if isinstance(started, Finished):
-            self._reply_result(spec, request, started.value)
-        else:
-            self._spawn(self._finish_serving(spec, started, request))
-
-    async def _finish_serving(
-        self, spec: CommandSpec, running: Awaitable[Any], request: CommandRequest
-    ) -> None:
-        try:
-            result = await running
-        except asyncio.CancelledError:
-            self._reply_failure(request, CommandEvent.SHUTDOWN, f"{self.module_id} stopped")
-            raise
-        except Exception as exc:
-            self._reply_handler_exception(spec, request, exc)
-            return
-        self._reply_result(spec, request, result)
-
-    def _reply_result(self, spec: CommandSpec, request: CommandRequest, result: Any) -> None:
-        try:
-            encoded = _encode(result)
-        except (TypeError, msgspec.EncodeError) as exc:
-            self._reply_handler_exception(spec, request, exc)
-            return
-        reply = CommandReply(id=request.id, result=msgspec.Raw(encoded))
-        self._connection().publish(self._topics.reply(request.origin), _encode(reply), CMD_QOS)
-
-    def _reply_handler_exception(
-        self, spec: CommandSpec, request: CommandRequest, exc: Exception
-    ) -> None:
-        self.log.error("command %s failed", spec.name, exc_info=exc)
-        message = f"{type(exc).__name__}: {exc}"
-        self._reply_failure(request, CommandEvent.HANDLER_EXCEPTION, message)
-
-    def _reply_failure(self, request: CommandRequest, event: CommandEvent, message: str) -> None:
-        reply = CommandReply(id=request.id, error=ReplyFailure(event=event.value, message=message))
-        self._connection().publish(self._topics.reply(request.origin), _encode(reply), CMD_QOS)
+        for topic_filter, route in self._server.routes(impl):
+            self._route(topic_filter, route)
+        self._subscribe_soon(self._topics.cmd_filter(self.module_id, impl.impl_id), CMD_QOS)
 
     # -- commands, caller side --------------------------------------------------------
 
