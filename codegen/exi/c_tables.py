@@ -59,8 +59,9 @@ def _one_set(table: dict[str, Any], shared: dict[str, str]) -> tuple[str, str]:
     grammars: list[str] = []
     for grammar in table["grammars"]:
         grammars.append(f"{{{len(states)}}}")
-        for state in grammar["states"]:
-            states.append(f"{{{len(prods)},{len(state)}}}")
+        limits = grammar.get("limits", {})
+        for index, state in enumerate(grammar["states"]):
+            states.append(f"{{{len(prods)},{len(state)},{limits.get(str(index), 0)}}}")
             prods.extend(_prod(p) for p in state)
     roots = [f"{{{name},{grammar if grammar >= 0 else NONE}}}" for name, grammar in table["roots"]]
     datatypes = [_datatype(d) for d in table["datatypes"]]
@@ -85,7 +86,7 @@ def _one_set(table: dict[str, Any], shared: dict[str, str]) -> tuple[str, str]:
     else:
         text += f"/* grammars, states, productions and datatypes shared with {owner} */\n"
     text += (
-        f"static const exi_schema {prefix} = {{\"{table['schema_set']}\", "
+        f'static const exi_schema {prefix} = {{"{table["schema_set"]}", '
         f"{int(table['fragment'])}, {len(roots)}, {prefix}_roots, {owner}_grammars, "
         f"{owner}_states, {owner}_prods, {owner}_datatypes}};\n\n"
     )

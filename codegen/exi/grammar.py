@@ -35,6 +35,9 @@ from evstack.codegen.exi.xsd import (
     Wildcard,
 )
 
+# Bounded repetitions with at least this many optional copies become counted loops.
+COUNTED_LOOP_MIN = 3
+
 # N-bit integers are used when the value range fits in 4096 values (EXI 7.1.9).
 NBIT_MAX_VALUES = 4096
 
@@ -47,6 +50,7 @@ class _Prod:
     kind: str  # SE, ANY, AT, CH, TEXT, EE, EPS
     item: Any = None  # ElementDecl | AttributeUse | SimpleType | Wildcard
     target: int = -1
+    limit: int = 0  # a counted self-loop: see GrammarBuilder._particle
 
 
 class _Proto:
@@ -188,7 +192,16 @@ class GrammarBuilder:
             lists = [self.name(q) for q in sorted(_repeatable_names(stype.content))]
             if _interleaves(stype.content):
                 entry["ordered"] = True
-        entry["states"] = self._emit(_normalize(proto))
+        states = _normalize(proto)
+        entry["states"] = self._emit(states)
+        limits = {
+            str(i): p.limit
+            for i, state in enumerate(states)
+            for p in state
+            if p.limit and p.target == i
+        }
+        if limits:
+            entry["limits"] = limits
         if lists:
             entry["lists"] = lists
         return index
@@ -216,14 +229,29 @@ class GrammarBuilder:
             proto = proto.then(term)
         if particle.max_occurs == UNBOUNDED:
             proto = proto.then(term.looped())
+        elif (optional := particle.max_occurs - particle.min_occurs) >= COUNTED_LOOP_MIN and (
+            self._single_element(particle.term)
+        ):
+            # up to `optional` more of one element: EXI unrolls this into one state per
+            # copy, each [SE(A), exit...] and the last [exit...]. One state that loops on
+            # SE(A) with a counter gives the same event codes (the runtimes drop SE(A)
+            # once the counter reaches the limit) in a fraction of the table.
+            loop = _Proto([[_Prod("SE", particle.term, 0, optional), _Prod("EE")]])
+            proto = proto.then(loop)
         else:
             # A? A? A? written as (A (A (A)?)?)?: the same language and event codes, but
-            # deterministic by construction, so 1024 copies stay linear in size
+            # deterministic by construction, so the copies stay linear in size
             tail = _Proto.empty()
             for _ in range(particle.max_occurs - particle.min_occurs):
                 tail = term.then(tail).optional()
             proto = proto.then(tail)
         return proto
+
+    def _single_element(self, term: ElementDecl | Group | Wildcard) -> bool:
+        """An element term that yields exactly one SE production (no substitutes)."""
+        if not isinstance(term, ElementDecl):
+            return False
+        return not term.is_global or len(self.schema.substitutes(term.name)) == 1
 
     def _term(self, term: ElementDecl | Group | Wildcard) -> _Proto:
         if isinstance(term, Wildcard):
@@ -333,6 +361,8 @@ def _normalize(proto: _Proto) -> list[list[_Prod]]:
                 prods.append(first)
                 continue
             subset = frozenset(targets)
+            if first.limit and len(subset) > 1:
+                raise SchemaError(f"counted loop of {first.item.name} merges with other states")
             if subset not in numbering:
                 numbering[subset] = len(numbering)
                 pending.append(tuple(targets))

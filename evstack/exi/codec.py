@@ -88,8 +88,9 @@ class _Decoder:
         reader = self.reader
         fields: dict[str, Json] = {}
         text: Json = None
-        state = grammar.states[0]
+        index, turns = 0, 0
         while True:
+            state = grammar.offered(index, turns)
             count = len(state)
             code = reader.read(count.bit_length())
             if code >= count:
@@ -116,7 +117,8 @@ class _Decoder:
                 raise ExiError(
                     ExiErrorCode.UNSUPPORTED_EVENT, f"wildcard or mixed content in {grammar.label}"
                 )
-            state = grammar.states[prod.next]
+            turns = grammar.count_after(index, turns, prod.next)
+            index = prod.next
         if grammar.simple:
             return text
         if text is not None:
@@ -218,8 +220,9 @@ class _Encoder:
                 else:
                     pending[key] = [item]
         writer = self.writer
-        state = grammar.states[0]
+        index, turns = 0, 0
         while True:
+            state = grammar.offered(index, turns)
             chosen = -1
             next_child = ordered[-1][0] if ordered else None
             for code, prod in enumerate(state):
@@ -259,7 +262,8 @@ class _Encoder:
                 self.element(self.grammars[prod.ref], item, f"{path}.{key}", depth + 1)
             else:
                 self.value(prod.ref, item, f"{path}.{key}")
-            state = grammar.states[prod.next]
+            turns = grammar.count_after(index, turns, prod.next)
+            index = prod.next
 
     def value(self, datatype: int, value: Json, path: str) -> None:
         spec = self.datatypes[datatype]

@@ -28,8 +28,9 @@ def _element(tables: Tables, index: int, rnd: random.Random, depth: int) -> Json
     grammar = tables.grammars[index]
     fields: dict[str, Json] = {}
     text: Json = None
-    state = grammar.states[0]
+    at, turns = 0, 0
     while True:
+        state = grammar.offered(at, turns)
         usable = [p for p in state if p.kind in (SE, AT, CH, EE)]
         ends = [p for p in usable if p.kind == EE]
         others = [p for p in usable if p.kind != EE]
@@ -51,7 +52,8 @@ def _element(tables: Tables, index: int, rnd: random.Random, depth: int) -> Json
             fields[prod.name] = value(tables.datatypes[prod.ref], rnd)
         else:
             text = value(tables.datatypes[prod.ref], rnd)
-        state = grammar.states[prod.next]
+        turns = grammar.count_after(at, turns, prod.next)
+        at = prod.next
     if grammar.simple:
         return text
     if text is not None:

@@ -54,6 +54,25 @@ class Grammar:
     # children of different names may alternate (xmldsig's repeated choices): they go,
     # in document order, to an ITEMS list of one-key objects instead of keyed fields
     ordered: bool
+    # counted loops (a bounded array of one element): state -> how many times its
+    # self-looping SE may be taken in a row; once reached, `exhausted` holds the state
+    # without that production (the event codes after it shift down by one)
+    limits: dict[int, int]
+    exhausted: dict[int, tuple[Production, ...]]
+
+    def offered(self, state: int, count: int) -> tuple[Production, ...]:
+        """The productions of `state` after `count` turns of its counted loop."""
+        limit = self.limits.get(state)
+        if limit is not None and count >= limit:
+            return self.exhausted[state]
+        return self.states[state]
+
+    def count_after(self, state: int, count: int, target: int) -> int:
+        """The loop counter once a production from `state` to `target` is taken: only a
+        counted loop's own SE enters it, so entering from elsewhere is the first turn."""
+        if target in self.limits:
+            return count + 1 if target == state else 1
+        return 0
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
@@ -82,7 +101,12 @@ def load(schema_set: str) -> Tables:
             ExiErrorCode.UNKNOWN_SCHEMA, f"{schema_set!r}; known: {', '.join(SCHEMA_SETS)}"
         )
     resource = importlib.resources.files("evstack.generated.exi") / f"{schema_set}.json"
-    raw = json.loads(resource.read_text(encoding="utf-8"))
+    return from_json(json.loads(resource.read_text(encoding="utf-8")))
+
+
+def from_json(raw: dict[str, Any]) -> Tables:
+    """Tables from a derived JSON table (as the importer writes them)."""
+    schema_set = raw["schema_set"]
     names = [local for local, _ in raw["names"]]
     grammars = []
     for entry in raw["grammars"]:
@@ -99,7 +123,11 @@ def load(schema_set: str) -> Tables:
                 elif item[0] == "CH":
                     text = item[1]
         ordered = bool(entry.get("ordered"))
-        grammars.append(Grammar(entry["name"], states, lists, simple, keys, text, ordered))
+        limits = {int(k): v for k, v in entry.get("limits", {}).items()}
+        exhausted = {i: tuple(p for p in states[i] if p.next != i) for i in limits}
+        grammars.append(
+            Grammar(entry["name"], states, lists, simple, keys, text, ordered, limits, exhausted)
+        )
     return Tables(
         schema_set=schema_set,
         fragment=raw["fragment"],

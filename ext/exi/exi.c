@@ -131,7 +131,31 @@ static unsigned document_width(const exi_schema *s) {
 typedef struct {
     uint16_t grammar;
     uint16_t state;
+    uint16_t turns; /* times the current counted loop has been taken in a row */
 } frame;
+
+/* The productions a state offers now: all of them, or, once a counted loop is
+   exhausted, all but its self-looping SE, whose index goes to *skip. */
+static uint16_t offered(const exi_schema *s, const frame *f, const exi_state *st,
+                        uint16_t *skip) {
+    *skip = EXI_NONE;
+    if (st->limit && f->turns >= st->limit) {
+        for (uint16_t i = 0; i < st->count; i++)
+            if (s->prods[st->first + i].next == f->state) *skip = i;
+        return (uint16_t)(st->count - 1u);
+    }
+    return st->count;
+}
+
+/* Moves a frame along production p, keeping the loop counter. */
+static void advance(const exi_schema *s, frame *f, const exi_prod *p) {
+    const exi_state *target = &s->states[s->grammars[f->grammar].first + p->next];
+    if (target->limit)
+        f->turns = p->next == f->state ? (uint16_t)(f->turns + 1u) : 1u;
+    else
+        f->turns = 0;
+    f->state = p->next;
+}
 
 typedef struct {
     exi_event *events;
@@ -290,18 +314,20 @@ int exi_decode(const exi_schema *s, const uint8_t *data, size_t len, exi_event *
         goto fail;
     }
     stack[depth].grammar = s->roots[code].grammar;
+    stack[depth].turns = 0;
     stack[depth++].state = 0;
 
     while (depth > 0) {
         frame *top = &stack[depth - 1];
         const exi_state *st = &s->states[s->grammars[top->grammar].first + top->state];
         const exi_prod *p;
-        if ((err = read_bits(&r, bit_length(st->count), &code))) goto fail;
-        if (code >= st->count) { /* the escape to second-level events */
+        uint16_t skip, count = offered(s, top, st, &skip);
+        if ((err = read_bits(&r, bit_length(count), &code))) goto fail;
+        if (code >= count) { /* the escape to second-level events */
             err = EXI_ERR_UNSUPPORTED_EVENT;
             goto fail;
         }
-        p = &s->prods[st->first + code];
+        p = &s->prods[st->first + code + (skip != EXI_NONE && code >= skip)];
         if (p->kind == EXI_P_ANY || p->kind == EXI_P_TEXT) {
             err = EXI_ERR_UNSUPPORTED_EVENT;
             goto fail;
@@ -314,13 +340,14 @@ int exi_decode(const exi_schema *s, const uint8_t *data, size_t len, exi_event *
             depth--;
             continue;
         }
-        top->state = p->next;
+        advance(s, top, p);
         if (p->kind == EXI_P_SE) {
             if (depth == EXI_MAX_DEPTH) {
                 err = EXI_ERR_DEPTH_EXCEEDED;
                 goto fail;
             }
             stack[depth].grammar = p->ref;
+            stack[depth].turns = 0;
             stack[depth++].state = 0;
         } else if ((err = decode_value(&s->datatypes[p->ref], &r, &k, ev))) {
             goto fail;
@@ -472,6 +499,7 @@ int exi_encode(const exi_schema *s, const exi_event *events, size_t n_events,
     if (root == s->n_roots || s->roots[root].grammar == EXI_NONE) return EXI_ERR_INVALID_MESSAGE;
     if ((err = write_bits(&w, 8, EXI_HEADER)) || (err = write_bits(&w, width, root))) goto fail;
     stack[depth].grammar = s->roots[root].grammar;
+    stack[depth].turns = 0;
     stack[depth++].state = 0;
 
     for (i = 1; depth > 0; i++) {
@@ -479,14 +507,14 @@ int exi_encode(const exi_schema *s, const exi_event *events, size_t n_events,
         const exi_state *st = &s->states[s->grammars[top->grammar].first + top->state];
         const exi_event *ev;
         const exi_prod *p = NULL;
-        uint16_t code;
+        uint16_t code, skip, count = offered(s, top, st, &skip);
         if (i >= n_events) {
             err = EXI_ERR_INVALID_MESSAGE; /* the events end inside an element */
             goto fail;
         }
         ev = &events[i];
-        for (code = 0; code < st->count; code++) {
-            const exi_prod *cand = &s->prods[st->first + code];
+        for (code = 0; code < count; code++) {
+            const exi_prod *cand = &s->prods[st->first + code + (skip != EXI_NONE && code >= skip)];
             if (cand->kind == ev->kind &&
                 ((ev->kind != EXI_SE && ev->kind != EXI_AT) || cand->name == ev->name)) {
                 p = cand;
@@ -497,18 +525,19 @@ int exi_encode(const exi_schema *s, const exi_event *events, size_t n_events,
             err = EXI_ERR_INVALID_MESSAGE; /* this event is not allowed here */
             goto fail;
         }
-        if ((err = write_bits(&w, bit_length(st->count), code))) goto fail;
+        if ((err = write_bits(&w, bit_length(count), code))) goto fail;
         if (p->kind == EXI_P_EE) {
             depth--;
             continue;
         }
-        top->state = p->next;
+        advance(s, top, p);
         if (p->kind == EXI_P_SE) {
             if (depth == EXI_MAX_DEPTH) {
                 err = EXI_ERR_DEPTH_EXCEEDED;
                 goto fail;
             }
             stack[depth].grammar = p->ref;
+            stack[depth].turns = 0;
             stack[depth++].state = 0;
         } else if ((err = encode_value(&s->datatypes[p->ref], ev, arena, arena_len, &w))) {
             goto fail;

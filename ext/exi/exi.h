@@ -89,6 +89,8 @@ typedef struct {
 typedef struct {
     uint32_t first; /* index of the first production */
     uint16_t count; /* productions; the event code width is bit_length(count) */
+    uint16_t limit; /* counted loop: its self-looping SE may be taken `limit` times in a
+                       row, then it is no longer offered (0: not a counted loop) */
 } exi_state;
 
 typedef struct {
