@@ -3,7 +3,6 @@ and import blocks sorted and wrapped the way ruff's isort rules want them."""
 
 from __future__ import annotations
 
-import re
 import textwrap
 from collections import defaultdict
 
@@ -13,8 +12,17 @@ LINE_LENGTH = 100
 
 
 def _paragraphs(text: str) -> list[str]:
-    parts = re.split(r"\n\s*\n", text.strip())
-    return [" ".join(part.split()) for part in parts if part.strip()]
+    """The text's lines, whitespace-normalised; blank lines kept, one at most.
+
+    A newline inside a manifest description is meant (YAML's folded style already joins
+    the others), and EVerest uses them to list enum values one a line.
+    """
+    lines: list[str] = []
+    for raw in text.strip().splitlines():
+        line = " ".join(raw.split())
+        if line or (lines and lines[-1]):
+            lines.append(line)
+    return lines
 
 
 def docstring(text: str, indent: int) -> str:
@@ -28,12 +36,9 @@ def docstring(text: str, indent: int) -> str:
         return f'"""{safe[0]}"""'
     width = LINE_LENGTH - indent - 3
     lines: list[str] = []
-    for index, paragraph in enumerate(safe):
-        if index:
-            lines.append("")
-        lines.extend(
-            textwrap.wrap(paragraph, width, break_long_words=False, break_on_hyphens=False)
-        )
+    for paragraph in safe:
+        wrapped = textwrap.wrap(paragraph, width, break_long_words=False, break_on_hyphens=False)
+        lines.extend(wrapped or [""])
     body = ("\n").join((pad + line) if line and i else line for i, line in enumerate(lines))
     return f'"""{body}\n{pad}"""'
 
@@ -43,12 +48,9 @@ def comment(text: str, indent: int) -> str:
     pad = " " * indent
     width = max(LINE_LENGTH - indent - 2, 40)
     lines = []
-    for index, paragraph in enumerate(_paragraphs(text)):
-        if index:
-            lines.append(f"{pad}#")
-        lines.extend(
-            f"{pad}# {line}" for line in textwrap.wrap(paragraph, width, break_long_words=False)
-        )
+    for paragraph in _paragraphs(text):
+        wrapped = textwrap.wrap(paragraph, width, break_long_words=False) or [""]
+        lines.extend(f"{pad}# {line}".rstrip() for line in wrapped)
     return "\n".join(lines)
 
 
