@@ -47,7 +47,7 @@ def comment(text: str, indent: int) -> str:
     """`text` as `#` comment lines at this indent."""
     pad = " " * indent
     width = max(LINE_LENGTH - indent - 2, 40)
-    lines = []
+    lines: list[str] = []
     for paragraph in _paragraphs(text):
         wrapped = textwrap.wrap(paragraph, width, break_long_words=False) or [""]
         lines.extend(f"{pad}# {line}".rstrip() for line in wrapped)
