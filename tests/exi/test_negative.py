@@ -176,3 +176,49 @@ def test_random_bytes_get_the_same_verdict_in_c_and_python(schema: str, data: by
         except ExiError as exc:
             verdicts.append(exc.code)
     assert verdicts[0] == verdicts[1]
+
+
+def _schedule(entries: int) -> dict[str, object]:
+    schedule = {
+        "SAScheduleTupleID": 1,
+        "PMaxSchedule": {
+            "PMaxScheduleEntry": [
+                {
+                    "RelativeTimeInterval": {"start": i},
+                    "PMax": {"Multiplier": 0, "Unit": "W", "Value": 7},
+                }
+                for i in range(entries)
+            ]
+        },
+    }
+    body = {
+        "ChargeParameterDiscoveryRes": {
+            "ResponseCode": "OK",
+            "EVSEProcessing": "Finished",
+            "SAScheduleList": {"SAScheduleTuple": [schedule]},
+            "AC_EVSEChargeParameter": {
+                "AC_EVSEStatus": {
+                    "NotificationMaxDelay": 0,
+                    "EVSENotification": "None",
+                    "RCD": False,
+                },
+                "EVSENominalVoltage": {"Multiplier": 0, "Unit": "V", "Value": 230},
+                "EVSEMaxCurrent": {"Multiplier": 0, "Unit": "A", "Value": 32},
+            },
+        }
+    }
+    return {"V2G_Message": {"Header": {"SessionID": "00"}, "Body": body}}
+
+
+@pytest.mark.parametrize("entries", [1023, 1024])
+def test_counted_loop_up_to_its_bound(entries: int) -> None:
+    grammar = tables.load("iso2")
+    data = codec.encode(grammar, _schedule(entries))
+    assert exi.encode("iso2", _schedule(entries)) == data
+    assert exi.decode("iso2", data) == _schedule(entries)
+
+
+def test_counted_loop_past_its_bound_is_refused() -> None:
+    with pytest.raises(ExiError) as caught:
+        exi.encode("iso2", _schedule(1025))
+    assert caught.value.code == ExiErrorCode.INVALID_MESSAGE
