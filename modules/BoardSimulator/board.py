@@ -56,7 +56,6 @@ def ampacity_for_pp(ohms: float) -> float | None:
 class BoardConfig:
     nominal_voltage_v: float = 230.0
     phases: int = 3
-    max_current_a: float = 32.0
     pp_resistor_ohm: float | None = 220.0  # None: a fixed cable, no proximity pilot
     relay_close_s: float = 0.08  # contactor pull-in time
     relay_open_s: float = 0.03  # contactor drop-out time

@@ -205,7 +205,6 @@ class BoardSimulator(BoardSimulatorModuleBase):
             BoardConfig(
                 nominal_voltage_v=c.nominal_voltage_V,
                 phases=c.phases,
-                max_current_a=c.max_current_A,
                 pp_resistor_ohm=c.pp_resistor_ohm or None,
                 relay_close_s=c.relay_close_s,
                 relay_open_s=c.relay_open_s,
@@ -288,7 +287,7 @@ class BoardSimulator(BoardSimulatorModuleBase):
                 await self.evse_side.clear_error(error)
             case CableRating(amps=amps):
                 await self.evse_side.publish_ac_pp_ampacity(
-                    ProximityPilot(ampacity=_AMPACITY_NAMES.get(amps, "None"))
+                    ProximityPilot(ampacity=_AMPACITY_NAMES[amps])
                 )
 
     async def _publish_both(self, name: BspEventName) -> None:
@@ -299,7 +298,7 @@ class BoardSimulator(BoardSimulatorModuleBase):
         await self.ev_side.publish_bsp_measurement(
             BspMeasurement(
                 cp_pwm_duty_cycle=100.0 if duty_percent is None else duty_percent,
-                proximity_pilot=ProximityPilot(ampacity="None"),
+                proximity_pilot=ProximityPilot(ampacity=_AMPACITY_NAMES[self.board.cable_amps]),
             )
         )
 
