@@ -6,7 +6,7 @@ VENV   ?= .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed
 
-.PHONY: install demo test lint typecheck check-generated generate docs bench mosquitto clean
+.PHONY: install interop demo test lint typecheck check-generated generate docs bench mosquitto clean
 
 install: $(STAMP)
 
@@ -41,7 +41,15 @@ generate: install
 docs: install
 	$(VENV)/bin/ev-codegen docs
 
-test: install mosquitto lint typecheck check-generated
+# EXIficient and the official XSDs for the EXI oracle tests (tests/exi/oracle): the `iso15118`
+# wheel's files only, without its dependencies (it pins pydantic 1), never imported.
+INTEROP := $(VENV)/interop/iso15118-0.31.2
+interop: $(INTEROP)/iso15118/shared/EXICodec.jar
+$(INTEROP)/iso15118/shared/EXICodec.jar: | $(STAMP)
+	$(PY) -m pip install --quiet --no-deps --target $(INTEROP) iso15118==0.31.2
+	@command -v javac >/dev/null || { apt-get update -qq && apt-get install -y -qq openjdk-17-jdk-headless; }
+
+test: install mosquitto interop lint typecheck check-generated
 	$(PY) -m pytest
 
 bench: install mosquitto
