@@ -81,8 +81,13 @@ class Auth(AuthModuleBase):
         self._results: dict[str, ValidationResult] = {}
         self._changed = asyncio.Event()
         self._validations: set[asyncio.Task[None]] = set()
-        self._effects: asyncio.Queue[list[Effect]] = asyncio.Queue()
-        self._worker = asyncio.create_task(self._carry_out_forever())
+        # One queue per EVSE, plus one (None) for statuses and validations; see later().
+        self._queues: dict[int | None, asyncio.Queue[Effect]] = {
+            lane: asyncio.Queue() for lane in (None, *range(1, len(self.r_evse_manager) + 1))
+        }
+        self._workers = [
+            asyncio.create_task(self._carry_out_forever(queue)) for queue in self._queues.values()
+        ]
         for provider in self.r_token_provider:
             provider.subscribe_provided_token(self._on_token)
         for evse_id, evse in enumerate(self.r_evse_manager, start=1):
@@ -142,52 +147,50 @@ class Auth(AuthModuleBase):
     # --- effects ----------------------------------------------------------------------------
 
     def later(self, effects: list[Effect]) -> None:
-        """Queue effects for the one worker that carries them out.
+        """Queue effects for the workers that carry them out.
 
-        Inputs change the core at once, in the order they arrive; the calls to EVSEs that
-        follow go through a single queue so they reach each EVSE in that same order, and no
-        input handler ever waits on another module.
+        Inputs change the core at once, in the order they arrive, and no input handler ever
+        waits on another module. Commands go through one queue per EVSE, so each EVSE gets
+        them in order while a hung EVSE holds up nobody but itself; statuses have their own.
         """
-        if effects:
-            self._effects.put_nowait(effects)
+        for effect in effects:
+            lane = None
+            if isinstance(effect, Authorize | WithdrawAuthorization | StopTransaction):
+                lane = effect.evse_id
+            self._queues[lane].put_nowait(effect)
         self._changed.set()  # deadlines may have moved
 
-    async def _carry_out_forever(self) -> None:
+    async def _carry_out_forever(self, queue: asyncio.Queue[Effect]) -> None:
         while True:
-            await self._carry_out(await self._effects.get())
+            await self._carry_out(await queue.get())
 
-    async def _carry_out(self, effects: list[Effect]) -> None:
-        for effect in effects:
-            match effect:
-                case PublishStatus(token=token, status=status):
-                    message = TokenValidationStatusMessage(
-                        token=self._provided[token.key],
-                        status=TokenValidationStatus(status.value),
-                    )
-                    await self._main.publish_token_validation_status(message)
-                case ValidateToken(token=token):
-                    # Validators may take long (a backend); never hold up other tokens meanwhile.
-                    task = asyncio.create_task(self._validate(token))
-                    self._validations.add(task)  # a task nobody references may be collected
-                    task.add_done_callback(self._validations.discard)
-                case Authorize(evse_id=evse_id, token=token):
-                    await self._tell_evse(
-                        evse_id,
-                        self._evse(evse_id).call_authorize_response(
-                            self._provided[token.key], self._results[token.key]
-                        ),
-                    )
-                case WithdrawAuthorization(evse_id=evse_id):
-                    await self._tell_evse(
-                        evse_id, self._evse(evse_id).call_withdraw_authorization()
-                    )
-                case StopTransaction(evse_id=evse_id, token=token):
-                    request = StopTransactionRequest(
-                        reason=StopTransactionReason.Local, id_tag=self._provided[token.key]
-                    )
-                    await self._tell_evse(
-                        evse_id, self._evse(evse_id).call_stop_transaction(request)
-                    )
+    async def _carry_out(self, effect: Effect) -> None:
+        match effect:
+            case PublishStatus(token=token, status=status):
+                message = TokenValidationStatusMessage(
+                    token=self._provided[token.key],
+                    status=TokenValidationStatus(status.value),
+                )
+                await self._main.publish_token_validation_status(message)
+            case ValidateToken(token=token):
+                # Validators may take long (a backend); never hold up other tokens meanwhile.
+                task = asyncio.create_task(self._validate(token))
+                self._validations.add(task)  # a task nobody references may be collected
+                task.add_done_callback(self._validations.discard)
+            case Authorize(evse_id=evse_id, token=token):
+                await self._tell_evse(
+                    evse_id,
+                    self._evse(evse_id).call_authorize_response(
+                        self._provided[token.key], self._results[token.key]
+                    ),
+                )
+            case WithdrawAuthorization(evse_id=evse_id):
+                await self._tell_evse(evse_id, self._evse(evse_id).call_withdraw_authorization())
+            case StopTransaction(evse_id=evse_id, token=token):
+                request = StopTransactionRequest(
+                    reason=StopTransactionReason.Local, id_tag=self._provided[token.key]
+                )
+                await self._tell_evse(evse_id, self._evse(evse_id).call_stop_transaction(request))
 
     def _evse(self, evse_id: int) -> EvseManagerClient:
         return self.r_evse_manager[evse_id - 1]

@@ -173,6 +173,10 @@ def _now() -> str:
     return datetime.datetime.now(datetime.UTC).isoformat(timespec="milliseconds")
 
 
+class EvseStandInConfig(msgspec.Struct, frozen=True):
+    hung: bool = False  # never answers authorize_response, like a stuck EVSE
+
+
 class _Sessions(EvseManagerImplBase):
     def __init__(self, evse: EvseStandIn) -> None:
         self._evse = evse
@@ -188,6 +192,8 @@ class _Sessions(EvseManagerImplBase):
     async def handle_authorize_response(
         self, provided_token: ProvidedIdToken, validation_result: ValidationResult
     ) -> None:
+        if self._evse.config.hung:
+            await asyncio.Event().wait()
         assert validation_result.authorization_status == AuthorizationStatus.Accepted
         self._evse.authorizations.put_nowait(provided_token.id_token.value)
         self._evse.spawn(self._evse.start_transaction(provided_token))
@@ -212,8 +218,9 @@ class EvseStandIn(ModuleBase):
     """Publishes the session events a real EvseManager would, on the test's command."""
 
     MODULE = "EvseStandIn"
-    CONFIG = NoConfig
+    CONFIG = EvseStandInConfig
     PROVIDES: ClassVar = {"evse": ProvidedSpec("evse", _Sessions, NoConfig)}
+    config: EvseStandInConfig
 
     def create_evse(self, config: NoConfig) -> EvseManagerImplBase:
         self.sessions = _Sessions(self)

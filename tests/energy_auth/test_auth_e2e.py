@@ -21,7 +21,9 @@ S = TokenValidationStatus
 CARD = "AABBCCDD"
 
 
-def charger(prefix: str, script: str, database: Path) -> list[ModulePlan]:
+def charger(
+    prefix: str, script: str, database: Path, *, evse1_hung: bool = False
+) -> list[ModulePlan]:
     evses = [(f"{prefix}-evse1", "evse"), (f"{prefix}-evse2", "evse")]
     return [
         ours(
@@ -42,7 +44,7 @@ def charger(prefix: str, script: str, database: Path) -> list[ModulePlan]:
             config_module={"database_path": str(database)},
             connections={"evse_manager": evses},
         ),
-        probe(f"{prefix}-evse1", "EvseStandIn"),
+        probe(f"{prefix}-evse1", "EvseStandIn", config_module={"hung": evse1_hung}),
         probe(f"{prefix}-evse2", "EvseStandIn"),
         probe(
             f"{prefix}-watch", "StatusWatcher", connections={"auth": [(f"{prefix}-auth", "main")]}
@@ -59,11 +61,15 @@ async def parts(prefix: str) -> tuple[StatusWatcher, EvseStandIn, EvseStandIn]:
     return watch, evse1, evse2
 
 
-async def next_statuses(watch: StatusWatcher, count: int) -> list[tuple[str, S]]:
-    got = []
-    for _ in range(count):
+async def next_statuses(
+    watch: StatusWatcher, count: int, card: str | None = None
+) -> list[tuple[str, S]]:
+    """The next ``count`` statuses, of ``card`` only if given."""
+    got: list[tuple[str, S]] = []
+    while len(got) < count:
         message = await asyncio.wait_for(watch.statuses.get(), timeout=10)
-        got.append((message.token.id_token.value, message.status))
+        if card is None or message.token.id_token.value == card:
+            got.append((message.token.id_token.value, message.status))
     return got
 
 
@@ -131,3 +137,21 @@ async def test_unknown_card_is_rejected(
             ("DEADBEEF", S.Rejected),
         ]
         assert evse1.authorizations.empty()
+
+
+async def test_hung_evse_holds_up_nobody_else(
+    mosquitto: BrokerSettings, prefix: str, tmp_path: Path
+) -> None:
+    script = "sleep 1; swipe AABBCCDD; sleep 1.5; swipe 11223344 2"  # the second for EVSE 2
+    plan = charger(prefix, script, tmp_path / "sessions.db", evse1_hung=True)
+    async with running(RunPlan(plan, broker=mosquitto, prefix=prefix)):
+        watch, evse1, evse2 = await parts(prefix)
+        await evse1.plug_in()
+        assert await next_statuses(watch, 2) == [(CARD, S.Processing), (CARD, S.Accepted)]
+        await evse2.plug_in()  # evse1 never answered its authorization; evse2 must not care
+        assert await next_statuses(watch, 3, card="11223344") == [
+            ("11223344", S.Processing),
+            ("11223344", S.Accepted),
+            ("11223344", S.UsedToStart),
+        ]
+        assert evse2.authorizations.get_nowait() == "11223344"
