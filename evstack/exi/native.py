@@ -21,6 +21,8 @@ except ImportError:  # not built (no compiler at install): the Python codec serv
 SE, AT, CH, EE = 0, 1, 2, 3
 # exi_event as laid out by the C compiler (checked below): kind, neg, name, ref, len, mag
 EVENT = struct.Struct("=BBHH2xI4xQ")
+_pack = EVENT.pack
+_EE_EVENT = _pack(EE, 0, 0, 0, 0, 0)
 if _exi is not None:
     _layout = [_exi.ffi.offsetof("exi_event", f) for f in ("neg", "name", "ref", "len", "mag")]
     if _exi.ffi.sizeof("exi_event") != EVENT.size or _layout != [1, 2, 4, 8, 16]:
@@ -136,16 +138,13 @@ def encode(tables: Tables, message: dict[str, Json]) -> bytes:
         raise ExiError(
             ExiErrorCode.INVALID_MESSAGE, f"{name!r} is not a root of {tables.schema_set}"
         )
-    flat: list[tuple[int, int, int, int, int]] = []  # kind, name, neg, mag, len
+    flat: list[bytes] = []  # one packed exi_event each
     arena = bytearray()
     name_index, grammar = tables.root_names[name]
     if grammar < 0:
         raise ExiError(ExiErrorCode.INVALID_MESSAGE, f"relaxed fragment grammar of {name}")
     _flatten(tables, tables.grammars[grammar], name_index, value, flat, arena, 1)
-    packed = bytearray(EVENT.size * len(flat))
-    for index, (kind, nm, neg, mag, length) in enumerate(flat):
-        EVENT.pack_into(packed, index * EVENT.size, kind, neg, nm, 0, length, mag)
-    events = ffi.from_buffer("exi_event[]", packed)
+    events = ffi.from_buffer("exi_event[]", b"".join(flat))
     # an event is at most a 16-bit code plus a value of at most 10 bytes per character
     out_cap = 16 + len(flat) * 12 + len(arena) * 10
     out = ffi.new("uint8_t[]", out_cap)
@@ -164,13 +163,13 @@ def _flatten(
     grammar: Grammar,
     name: int,
     value: Json,
-    flat: list[tuple[int, int, int, int, int]],
+    flat: list[bytes],
     arena: bytearray,
     depth: int,
 ) -> None:
     if depth > MAX_DEPTH:
         raise ExiError(ExiErrorCode.DEPTH_EXCEEDED, f"nesting deeper than {MAX_DEPTH}")
-    flat.append((SE, name, 0, 0, 0))
+    flat.append(_pack(SE, 0, name, 0, 0, 0))
     if grammar.simple:
         _put_value(tables.datatypes[grammar.text], CH, 0, value, flat, arena)
     elif not isinstance(value, dict):
@@ -211,8 +210,14 @@ def _flatten(
                         tables, tables.grammars[ref], child_name, element, flat, arena, depth + 1
                     )
             else:
-                _flatten(tables, tables.grammars[ref], child_name, item, flat, arena, depth + 1)
-    flat.append((EE, 0, 0, 0, 0))
+                child = tables.grammars[ref]
+                if child.simple:  # the common case, without a call per leaf
+                    flat.append(_pack(SE, 0, child_name, 0, 0, 0))
+                    _put_value(tables.datatypes[child.text], CH, 0, item, flat, arena)
+                    flat.append(_EE_EVENT)
+                else:
+                    _flatten(tables, child, child_name, item, flat, arena, depth + 1)
+    flat.append(_EE_EVENT)
 
 
 def _put_value(
@@ -220,7 +225,7 @@ def _put_value(
     kind: int,
     name: int,
     value: Json,
-    flat: list[tuple[int, int, int, int, int]],
+    flat: list[bytes],
     arena: bytearray,
 ) -> None:
     vkind = spec["kind"]
@@ -229,11 +234,11 @@ def _put_value(
             raise ExiError(ExiErrorCode.INVALID_MESSAGE, f"expected an integer, got {value!r}")
         if not -(2**63) <= value < 2**64:
             raise ExiError(ExiErrorCode.VALUE_OUT_OF_RANGE, f"{value} outside 64 bits")
-        flat.append((kind, name, int(value < 0), abs(value), 0))
+        flat.append(_pack(kind, int(value < 0), name, 0, 0, abs(value)))
     elif vkind == "bool":
         if not isinstance(value, bool):
             raise ExiError(ExiErrorCode.INVALID_MESSAGE, f"expected a boolean, got {value!r}")
-        flat.append((kind, name, 0, int(value), 0))
+        flat.append(_pack(kind, 0, name, 0, 0, int(value)))
     elif vkind == "enum":
         try:
             index = spec["values"].index(value)
@@ -241,7 +246,7 @@ def _put_value(
             raise ExiError(
                 ExiErrorCode.VALUE_OUT_OF_RANGE, f"{value!r} not in {spec['values']}"
             ) from None
-        flat.append((kind, name, 0, index, 0))
+        flat.append(_pack(kind, 0, name, 0, 0, index))
     else:
         if not isinstance(value, str):
             raise ExiError(ExiErrorCode.INVALID_MESSAGE, f"expected a string, got {value!r}")
@@ -259,5 +264,5 @@ def _put_value(
                 raise ExiError(
                     ExiErrorCode.INVALID_MESSAGE, f"expected hex, got {value!r}"
                 ) from None
-        flat.append((kind, name, 0, len(arena), len(data)))
+        flat.append(_pack(kind, 0, name, 0, len(data), len(arena)))
         arena += data
