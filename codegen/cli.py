@@ -85,8 +85,20 @@ def check(root: Path, out: Path) -> None:
 
 @main.command("new-module")
 @click.argument("name")
-@click.option("--provides", "provides", multiple=True, metavar="IMPL:INTERFACE")
-@click.option("--requires", "requires", multiple=True, metavar="REQ:INTERFACE[:MIN[:MAX]]")
+@click.option(
+    "--provides",
+    "provides",
+    multiple=True,
+    metavar="IMPL:INTERFACE",
+    help="An implementation the module provides; repeat for more.",
+)
+@click.option(
+    "--requires",
+    "requires",
+    multiple=True,
+    metavar="REQ:INTERFACE[:MIN[:MAX]]",
+    help="A requirement, with its connection counts (default 1:1); repeat for more.",
+)
 @_root_option
 @_out_option
 @click.option(
