@@ -37,6 +37,12 @@ class EnergyNodeConfig(
     fuse_limit_A: Annotated[float, msgspec.Meta(ge=0.0)]
     # Phases the fuse carries (1 to 3).
     phase_count: Annotated[int, msgspec.Meta(ge=1, le=3)] = 3
+    # Seconds after which a consumer that stopped sending requests is left out of this node's
+    # request, so a crashed EVSE does not keep its share of the fuse.
+    consumer_timeout: Annotated[float, msgspec.Meta(ge=0.1)] = 5.0
+    # How much faster than real time the module's clock runs; 1 on a real charger. In a simulation
+    # every module of the charger must use the same value.
+    sim_speedup: Annotated[float, msgspec.Meta(ge=0.001)] = 1.0
 
 
 class EnergyNodeEnergyGridConfig(

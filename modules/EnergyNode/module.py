@@ -29,6 +29,7 @@ from evstack.generated.types.energy import (
     ScheduleReqEntry,
 )
 from evstack.runtime import CommandError, CommandEvent
+from evstack.sim.clock import ScaledClock
 
 
 class UnknownNodeError(LookupError):
@@ -68,13 +69,15 @@ class EnergyNode(EnergyNodeModuleBase):
         return _ExternalLimits(self)
 
     async def init(self) -> None:
-        self._children: dict[int, EnergyFlowRequest] = {}
+        self._clock = ScaledClock(self.config.sim_speedup)
+        # Each consumer's latest request and when it came, on the module clock.
+        self._children: dict[int, tuple[EnergyFlowRequest, float]] = {}
         self._external_amps = math.inf
         for index, consumer in enumerate(self.r_energy_consumer):
             consumer.subscribe_energy_flow_request(functools.partial(self._on_child, index))
 
     async def _on_child(self, index: int, request: EnergyFlowRequest) -> None:
-        self._children[index] = request
+        self._children[index] = (request, self._clock.now())
         await self._publish(priority=bool(request.priority_request))
 
     async def set_external_limits(self, value: ExternalLimits) -> None:
@@ -96,7 +99,7 @@ class EnergyNode(EnergyNodeModuleBase):
             EnergyFlowRequest(
                 uuid=self.module_id,
                 node_type=NodeType.Generic,
-                children=[self._children[i] for i in sorted(self._children)],
+                children=self._live_children(),
                 priority_request=priority,
                 schedule_import=[
                     ScheduleReqEntry(timestamp=now, limits_to_root=limits, limits_to_leaves=limits)
@@ -104,6 +107,19 @@ class EnergyNode(EnergyNodeModuleBase):
                 schedule_export=[],
             )
         )
+
+    def _live_children(self) -> list[EnergyFlowRequest]:
+        """The consumers' requests, without those gone quiet for ``consumer_timeout``.
+
+        A consumer that stopped publishing (crashed, cut off) would otherwise keep its share
+        of the fuse forever, taken from the EVSEs that are still charging.
+        """
+        oldest = self._clock.now() - self.config.consumer_timeout
+        return [
+            request
+            for _, (request, received) in sorted(self._children.items())
+            if received >= oldest
+        ]
 
     async def route_down(self, limits: EnforcedLimits) -> None:
         if limits.uuid == self.module_id:
@@ -118,7 +134,7 @@ class EnergyNode(EnergyNodeModuleBase):
                 raise
 
     def _consumer_holding(self, uuid: str) -> EnergyClient:
-        for index, request in self._children.items():
+        for index, (request, _) in self._children.items():
             if uuid in uuids_in(request):
                 return self.r_energy_consumer[index]
         raise UnknownNodeError(f"no node {uuid!r} behind {self.module_id}")

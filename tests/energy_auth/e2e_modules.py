@@ -119,6 +119,10 @@ class EnergyProbe(ModuleBase):
         self.state = state
         await self._publish(priority=True)
 
+    def go_quiet(self) -> None:
+        """Stop sending requests, as a crashed EVSE would."""
+        self._ticker.cancel()
+
     async def _request_forever(self) -> None:
         while True:
             await self._publish(priority=False)

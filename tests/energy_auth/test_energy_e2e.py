@@ -30,7 +30,7 @@ def site(
         ours(
             f"{prefix}-fuse",
             "EnergyNode",
-            config_module={"fuse_limit_A": 32.0},
+            config_module={"fuse_limit_A": 32.0, "consumer_timeout": 1.0},
             connections={
                 "energy_consumer": [
                     (f"{prefix}-evse1", "energy_grid"),
@@ -111,3 +111,11 @@ async def test_hung_evse_does_not_starve_the_others(mosquitto: BrokerSettings, p
         assert evse1.window.amps == 16.0
         assert len(evse1.grants) > renewals
         assert evse2.grants == []
+
+
+async def test_quiet_evse_loses_its_share(mosquitto: BrokerSettings, prefix: str) -> None:
+    async with running(RunPlan(site(prefix), broker=mosquitto, prefix=prefix)):
+        evse1, evse2 = await probes(prefix)
+        await evse1.amps_become(16.0)
+        evse2.go_quiet()  # crashed: its last request said Charging, but it says nothing more
+        await evse1.amps_become(32.0)
