@@ -9,7 +9,7 @@ from pathlib import Path
 import click
 
 from evstack.codegen.docs import render_docs
-from evstack.codegen.output import DOCS, OutputNotOwnedError, compare, write
+from evstack.codegen.output import DOCS, PACKAGE, OutputNotOwnedError, compare, write
 from evstack.codegen.render import GenerationError, render_tree
 from evstack.codegen.scaffold import ScaffoldError, parse_provide, parse_require, scaffold
 from evstack.manifest import ManifestError, ManifestTree, load_tree
@@ -69,18 +69,35 @@ def generate(root: Path, out: Path) -> None:
 @main.command()
 @_root_option
 @_out_option
-def check(root: Path, out: Path) -> None:
+@click.option(
+    "--docs",
+    "docs_out",
+    type=click.Path(file_okay=False, path_type=Path),
+    default=None,
+    help="Also check the Markdown reference in this folder (as `ev-codegen docs` writes it).",
+)
+def check(root: Path, out: Path, docs_out: Path | None) -> None:
     """Exit non-zero, listing the files, when the generated package is out of date."""
     tree = _load(root)
-    try:
-        result = compare(render_tree(tree), out)
-    except (OutputNotOwnedError, GenerationError) as exc:
-        raise click.ClickException(str(exc)) from exc
-    if not result.up_to_date:
-        click.echo(result.describe(), err=True)
-        click.echo(f"ev-codegen: {out} is out of date; run `ev-codegen generate`.", err=True)
+    targets = [(out, render_tree, PACKAGE, "generate")]
+    if docs_out is not None:
+        targets.append((docs_out, render_docs, DOCS, f"docs --out {docs_out}"))
+    stale = False
+    for folder, render, layout, command in targets:
+        try:
+            result = compare(render(tree), folder, layout)
+        except (OutputNotOwnedError, GenerationError) as exc:
+            raise click.ClickException(str(exc)) from exc
+        if result.up_to_date:
+            click.echo(f"ev-codegen: {folder} is up to date.")
+        else:
+            click.echo(result.describe(), err=True)
+            click.echo(
+                f"ev-codegen: {folder} is out of date; run `ev-codegen {command}`.", err=True
+            )
+            stale = True
+    if stale:
         sys.exit(1)
-    click.echo(f"ev-codegen: {out} is up to date.")
 
 
 @main.command("new-module")

@@ -57,3 +57,16 @@ def test_docs_command_writes_and_owns_its_folder(tmp_path: Path) -> None:
     result = CliRunner().invoke(main, ["docs", "--out", str(out)])
     assert result.exit_code != 0
     assert "notes.md" in result.output
+
+
+def test_check_covers_the_docs_when_asked(tmp_path: Path) -> None:
+    out, docs = tmp_path / "gen", tmp_path / "api"
+    CliRunner().invoke(main, ["generate", "--out", str(out)])
+    CliRunner().invoke(main, ["docs", "--out", str(docs)])
+    assert (
+        CliRunner().invoke(main, ["check", "--out", str(out), "--docs", str(docs)]).exit_code == 0
+    )
+    (docs / "index.md").unlink()
+    result = CliRunner().invoke(main, ["check", "--out", str(out), "--docs", str(docs)])
+    assert result.exit_code == 1
+    assert "missing: index.md" in result.output
