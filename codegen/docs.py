@@ -41,8 +41,14 @@ def _cell(text: str) -> str:
 
 
 def _para(text: str) -> str:
+    """Paragraphs kept; a line break inside one (EVerest lists enum values one a line)
+    becomes a Markdown hard break."""
     parts = re.split(r"\n\s*\n", str(text).strip())
-    return "\n\n".join(" ".join(p.split()) for p in parts if p.strip())
+    return "\n\n".join(
+        "\\\n".join(" ".join(line.split()) for line in part.splitlines() if line.strip())
+        for part in parts
+        if part.strip()
+    )
 
 
 def _pretty(value: Any) -> str:
