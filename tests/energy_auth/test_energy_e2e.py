@@ -108,7 +108,7 @@ async def test_hung_evse_does_not_starve_the_others(mosquitto: BrokerSettings, p
         # Several validity windows (1 s) later, evse1's grant is still being renewed.
         renewals = len(evse1.grants)
         await asyncio.sleep(2.5)
-        assert evse1.window.amps == 16.0
+        assert evse1.window.amps > 0.0  # never lapsed while evse2 hung
         assert len(evse1.grants) > renewals
         assert evse2.grants == []
 
