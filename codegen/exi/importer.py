@@ -13,6 +13,7 @@ import sys
 
 from evstack.codegen.exi.c_tables import write_c_tables
 from evstack.codegen.exi.grammar import GrammarBuilder
+from evstack.codegen.exi.pytypes import python_types
 from evstack.codegen.exi.xsd import Schema, SchemaError
 
 # schema set id -> (root XSD relative to the iso15118 schema folder, fragment grammar?)
@@ -57,6 +58,7 @@ def write_all(schema_dir: pathlib.Path, output_dir: pathlib.Path, set_ids: list[
         # one grammar per line keeps diffs of a re-import readable
         text = text.replace(',{"name":', ',\n{"name":')
         (output_dir / f"{set_id}.json").write_text(text + "\n", encoding="utf-8")
+        (output_dir / f"types_{set_id}.py").write_text(python_types(table), encoding="utf-8")
         print(f"{set_id}: {len(table['grammars'])} grammars")  # type: ignore[arg-type]
     write_c_tables(output_dir, list(SCHEMA_SETS), output_dir / "exi_tables.c")
 

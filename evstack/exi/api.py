@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 from evstack.exi import codec, native, tables
@@ -20,15 +21,15 @@ def decode(schema_set: str, data: bytes) -> dict[str, Any]:
     return codec.decode(grammar, bytes(data))
 
 
-def encode(schema_set: str, message: dict[str, Any]) -> bytes:
+def encode(schema_set: str, message: Mapping[str, Any]) -> bytes:
     """Encode the JSON form of one message (a dict holding exactly one root element)."""
     grammar = tables.load(schema_set)
     if native.available():
         try:
-            return native.encode(grammar, message)
+            return native.encode(grammar, dict(message))
         except ExiError as exc:
             if exc.code != ExiErrorCode.INVALID_MESSAGE:
                 raise
             # keys out of schema order, or a real mistake: the Python encoder accepts the
             # first and explains the second by path
-    return codec.encode(grammar, message)
+    return codec.encode(grammar, dict(message))

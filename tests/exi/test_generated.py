@@ -10,6 +10,7 @@ import pytest
 
 from evstack.codegen.exi import importer
 from evstack.codegen.exi.c_tables import write_c_tables
+from evstack.codegen.exi.pytypes import python_types
 
 GENERATED = pathlib.Path(importer.__file__).resolve().parents[2] / "generated" / "exi"
 FAST_SETS = ["app", "din", "iso20_ac", "iso20_dc", "iso20_acdp", "iso20_wpt", "xmldsig_fragment"]
@@ -46,3 +47,9 @@ def test_tables_are_fresh(set_id: str) -> None:
 @pytest.mark.parametrize("set_id", SLOW_SETS)
 def test_large_tables_are_fresh(set_id: str) -> None:
     _check(set_id)
+
+
+@pytest.mark.parametrize("set_id", list(importer.SCHEMA_SETS))
+def test_message_classes_match_the_json_tables(set_id: str) -> None:
+    table = json.loads((GENERATED / f"{set_id}.json").read_text())
+    assert python_types(table) == (GENERATED / f"types_{set_id}.py").read_text()
