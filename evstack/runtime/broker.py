@@ -7,6 +7,7 @@ A charger in the field names a real broker (`--broker` or the config's settings)
 from __future__ import annotations
 
 import logging
+from collections.abc import Iterator
 from typing import Any
 
 from evstack.runtime.mqtt import BrokerSettings
@@ -35,6 +36,10 @@ class EmbeddedBroker:
                 },
             }
         )
+        # amqtt 0.12 iterates its subscription table across awaits when a client
+        # connects; another client subscribing meanwhile makes that iteration fail and
+        # drops the connecting client. Iterating over a snapshot avoids it.
+        self._broker._subscriptions = _SnapshotIterDict(self._broker._subscriptions)
         await self._broker.start()
         # amqtt has no public accessor for the bound port of an ephemeral listener.
         server = self._broker._servers["default"].instance
@@ -45,3 +50,10 @@ class EmbeddedBroker:
         if self._broker is not None:
             await self._broker.shutdown()
             self._broker = None
+
+
+class _SnapshotIterDict(dict[str, Any]):
+    """A dict whose iteration walks a copy of its keys, so it may change meanwhile."""
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(list(self.keys()))

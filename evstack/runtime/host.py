@@ -116,22 +116,32 @@ class ModuleHost:
         )
         await conn.connect()
         try:
-            assignment = await self._receive_assignment()
-            module = self._build(assignment)
-            await module.init()
-            self._initialised = True
-            await asyncio.gather(*self._subacks)
-            self._subacks.clear()
-            self._ready_payload = _encode(ModuleReady(run_id=assignment.run_id, pid=os.getpid()))
-            self._publish_now(self._topics.module_ready(self.module_id), self._ready_payload, True)
-            await self._wait_for_global_ready(stop)
-            if stop.is_set():
+            starting = asyncio.ensure_future(self._start())
+            stopping = asyncio.ensure_future(stop.wait())
+            # Stop may come at any point of the start-up, even while init() waits.
+            await asyncio.wait((starting, stopping), return_when=asyncio.FIRST_COMPLETED)
+            if not starting.done():
+                starting.cancel()
+                await asyncio.gather(starting, return_exceptions=True)
                 return
-            self._release_held_back()
-            await module.ready()
+            stopping.cancel()
+            starting.result()  # a failed start is a crash
             await stop.wait()
         finally:
             await self._shutdown()
+
+    async def _start(self) -> None:
+        assignment = await self._receive_assignment()
+        module = self._build(assignment)
+        await module.init()
+        self._initialised = True
+        await asyncio.gather(*self._subacks)
+        self._subacks.clear()
+        self._ready_payload = _encode(ModuleReady(run_id=assignment.run_id, pid=os.getpid()))
+        self._publish_now(self._topics.module_ready(self.module_id), self._ready_payload, True)
+        await self._global_ready.wait()
+        self._release_held_back()
+        await module.ready()
 
     async def _receive_assignment(self) -> ModuleAssignment:
         self._assignment_future = asyncio.get_running_loop().create_future()
@@ -196,15 +206,6 @@ class ModuleHost:
         self._route(ready_topic, self._on_global_ready)
         self._subscribe_soon(ready_topic, CONTROL_QOS)
         return module
-
-    async def _wait_for_global_ready(self, stop: asyncio.Event) -> None:
-        stopped = asyncio.ensure_future(stop.wait())
-        ready = asyncio.ensure_future(self._global_ready.wait())
-        try:
-            await asyncio.wait((stopped, ready), return_when=asyncio.FIRST_COMPLETED)
-        finally:
-            stopped.cancel()
-            ready.cancel()
 
     def _on_global_ready(self, topic: str, payload: bytes) -> None:
         if not payload or self._assignment is None:

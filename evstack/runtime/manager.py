@@ -174,7 +174,13 @@ class Manager:
             return
         process = self._process_context.Process(
             target=run_module_process,
-            args=(self.broker, self.plan.prefix, module_id, logging.getLogger().level),
+            args=(
+                self.broker,
+                self.plan.prefix,
+                module_id,
+                os.getpid(),
+                logging.getLogger().level,
+            ),
             name=f"evstack-{module_id}",
         )
         process.start()

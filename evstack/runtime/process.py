@@ -32,22 +32,42 @@ def module_process_context(preload: list[str]) -> multiprocessing.context.BaseCo
 
 
 def run_module_process(
-    broker: BrokerSettings, prefix: str, module_id: str, log_level: int = logging.INFO
+    broker: BrokerSettings,
+    prefix: str,
+    module_id: str,
+    manager_pid: int,
+    log_level: int = logging.INFO,
 ) -> None:
     """Run one module until SIGTERM/SIGINT; exit non-zero if it fails (the manager restarts it)."""
     logging.basicConfig(
         level=log_level, format=f"%(asctime)s {module_id} %(levelname)s %(name)s: %(message)s"
     )
     try:
-        asyncio.run(_run(broker, prefix, module_id))
+        asyncio.run(_run(broker, prefix, module_id, manager_pid))
     except Exception:
         logging.getLogger("evstack.runtime").exception("module %s failed", module_id)
         sys.exit(1)
 
 
-async def _run(broker: BrokerSettings, prefix: str, module_id: str) -> None:
+async def _run(broker: BrokerSettings, prefix: str, module_id: str, manager_pid: int) -> None:
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for signum in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(signum, stop.set)
-    await ModuleHost(broker, Topics(prefix), module_id).run(stop)
+    watchdog = asyncio.create_task(_stop_when_gone(manager_pid, stop))
+    try:
+        await ModuleHost(broker, Topics(prefix), module_id).run(stop)
+    finally:
+        watchdog.cancel()
+
+
+async def _stop_when_gone(manager_pid: int, stop: asyncio.Event) -> None:
+    """Stop if the manager dies without stopping us (SIGKILL, a crash): no orphans."""
+    while True:
+        await asyncio.sleep(1.0)
+        try:
+            os.kill(manager_pid, 0)
+        except ProcessLookupError:
+            logging.getLogger("evstack.runtime").warning("the manager is gone; stopping")
+            stop.set()
+            return

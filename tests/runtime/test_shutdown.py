@@ -10,10 +10,11 @@ import pytest
 from evstack.runtime import CommandError, CommandEvent
 from evstack.runtime.manager import Manager
 from evstack.runtime.mqtt import BrokerSettings
+from evstack.runtime.plan import RunPlan
 from evstack.runtime.wire import CommandReply, Topics
 
-from .conftest import Probe
-from .sample_modules import INSTANCES, Consumer
+from .conftest import Probe, running, sample
+from .sample_modules import INSTANCES, Consumer, instance
 from .test_roundtrip import pair
 
 
@@ -61,3 +62,21 @@ async def test_shutdown_answers_in_flight_calls_and_cleans_up(
         while (message := await after.next())[0] != f"{prefix}/marker":
             leftovers.append(message)
         assert leftovers == []
+
+
+@pytest.mark.timeout(30)
+async def test_stop_interrupts_an_init_that_waits(mosquitto: BrokerSettings, prefix: str) -> None:
+    # The consumer's init() calls a module that never comes: only stopping ends the wait.
+    waiting = f"{prefix}-waiting"
+    plan = RunPlan(
+        modules=[sample(waiting, "Consumer", connections={"calc": [(f"{prefix}-ghost", "main")]})],
+        broker=mosquitto,
+        prefix=prefix,
+        command_timeout_s=600,
+    )
+    async with running(plan, wait_ready=False) as manager:
+        consumer = await asyncio.wait_for(instance(waiting), 10)
+        assert isinstance(consumer, Consumer)
+        await asyncio.wait_for(consumer.events.get(), 10)  # "subscribed": init is waiting now
+    assert not manager.globally_ready.is_set()
+    assert consumer.init_sum is None
