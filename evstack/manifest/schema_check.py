@@ -14,7 +14,7 @@ import yaml
 from evstack.manifest.problems import Problem, YamlPath, did_you_mean
 from evstack.manifest.source import Document
 
-__all__ = ["check_against_schema", "check_value", "describe_type"]
+__all__ = ["check_against_schema", "check_json_schema", "check_value", "describe_type"]
 
 _JSON_TYPE_NAMES = {
     dict: "an object",
@@ -66,6 +66,92 @@ def check_against_schema(document: Document, schema_name: str) -> list[Problem]:
         for problem in _explain(document, (), error)
     ]
     return _unique(found)
+
+
+_JSON_TYPES = ("null", "boolean", "integer", "number", "string", "array", "object")
+_NUMBER_KEYWORDS = ("minimum", "maximum", "exclusiveMinimum", "exclusiveMaximum", "multipleOf")
+_COUNT_KEYWORDS = ("minLength", "maxLength", "minItems", "maxItems", "minProperties",
+                   "maxProperties")  # fmt: skip
+
+
+def check_json_schema(document: Document, path: YamlPath, schema: Any) -> list[Problem]:
+    """Check the parts of a value schema that code is generated from.
+
+    Caught here, `minimum: high` or a pattern Python cannot compile is a located error;
+    uncaught, it would be generated code that fails when imported. (Checking against the
+    full draft-07 meta-schema instead costs more than all the rest of loading.)
+    """
+    problems: list[Problem] = []
+    if not isinstance(schema, dict):
+        return [
+            document.problem(
+                path, f"expected a JSON schema (an object), got {describe_type(schema)}"
+            )
+        ]
+    kind = schema.get("type")
+    for name in kind if isinstance(kind, list) else [] if kind is None else [kind]:
+        if name not in _JSON_TYPES:
+            problems.append(
+                document.problem(
+                    (*path, "type"),
+                    f"unknown JSON type {name!r}",
+                    did_you_mean(str(name), _JSON_TYPES),
+                )
+            )
+    for key in _NUMBER_KEYWORDS:
+        value = schema.get(key)
+        draft4_flag = key.startswith("exclusive") and isinstance(value, bool)
+        if key in schema and not draft4_flag and not _is_number(value):
+            problems.append(
+                document.problem((*path, key), f"expected a number, got {describe_type(value)}")
+            )
+    for key in _COUNT_KEYWORDS:
+        value = schema.get(key)
+        if key in schema and not (
+            isinstance(value, int) and not isinstance(value, bool) and value >= 0
+        ):
+            problems.append(
+                document.problem((*path, key), f"expected a whole number >= 0, got {value!r}")
+            )
+    pattern: Any = schema.get("pattern")
+    if "pattern" in schema:
+        try:
+            re.compile(pattern)
+        except (re.error, TypeError) as exc:
+            problems.append(
+                document.problem(
+                    (*path, "pattern"), f"not a regular expression Python accepts: {exc}"
+                )
+            )
+    if "enum" in schema and not (isinstance(schema["enum"], list) and schema["enum"]):
+        problems.append(document.problem((*path, "enum"), "expected a non-empty list of values"))
+    required = schema.get("required", [])
+    if not (isinstance(required, list) and all(isinstance(r, str) for r in required)):
+        problems.append(document.problem((*path, "required"), "expected a list of property names"))
+    properties = schema.get("properties", {})
+    if not isinstance(properties, dict):
+        problems.append(
+            document.problem(
+                (*path, "properties"), f"expected an object, got {describe_type(properties)}"
+            )
+        )
+    else:
+        for name, sub in properties.items():
+            problems.extend(check_json_schema(document, (*path, "properties", str(name)), sub))
+    for key in ("items", "additionalProperties"):
+        sub = schema.get(key)
+        if isinstance(sub, dict):
+            problems.extend(check_json_schema(document, (*path, key), sub))
+        elif key in schema and not (key == "additionalProperties" and isinstance(sub, bool)):
+            expected = "a JSON schema" if key == "items" else "a JSON schema or a boolean"
+            problems.append(
+                document.problem((*path, key), f"expected {expected}, got {describe_type(sub)}")
+            )
+    return problems
+
+
+def _is_number(value: Any) -> bool:
+    return isinstance(value, int | float) and not isinstance(value, bool)
 
 
 def check_value(

@@ -22,7 +22,7 @@ from evstack.manifest.model import (
     parse_type_ref,
 )
 from evstack.manifest.problems import ManifestError, Problem, YamlPath, did_you_mean
-from evstack.manifest.schema_check import check_against_schema, check_value
+from evstack.manifest.schema_check import check_against_schema, check_json_schema, check_value
 from evstack.manifest.source import Document, load_document
 
 __all__ = ["load_project_tree", "load_tree"]
@@ -47,6 +47,23 @@ def _yaml_files(folder: Path) -> list[Path]:
     if not folder.is_dir():
         return []
     return sorted(p for p in folder.iterdir() if p.suffix in (".yaml", ".yml") and p.is_file())
+
+
+def _value_schemas(data: Mapping[str, Any], kind: str) -> Iterator[tuple[YamlPath, Any]]:
+    """The JSON schemas of values that a manifest of `kind` declares, with their paths."""
+    if kind == "types":
+        for name, schema in data.get("types", {}).items():
+            yield ("types", name), schema
+    elif kind == "interface":
+        for cmd_name, cmd in data.get("cmds", {}).items():
+            for arg_name, schema in cmd.get("arguments", {}).items():
+                yield ("cmds", cmd_name, "arguments", arg_name), schema
+            if "result" in cmd:
+                yield ("cmds", cmd_name, "result"), cmd["result"]
+        for var_name, schema in data.get("vars", {}).items():
+            yield ("vars", var_name), schema
+    elif kind == "module":
+        yield from _config_items(data)
 
 
 def _walk_schema(schema: Any, path: YamlPath) -> Iterator[tuple[YamlPath, dict[str, Any]]]:
@@ -103,6 +120,9 @@ class _TreeLoader:
             return None
         self.documents[path] = document
         faults = check_against_schema(document, schema_name)
+        if not faults:
+            for where, schema in _value_schemas(document.data, schema_name):
+                faults.extend(check_json_schema(document, where, schema))
         if faults:
             self.problems.extend(faults)
             return None

@@ -206,3 +206,47 @@ def test_project_tree_loads() -> None:
     tree = load_project_tree()
     assert "example" in tree.interfaces
     assert "Example" in tree.modules
+
+
+def test_value_schemas_are_checked_where_code_is_generated_from_them(
+    tree_root: Path, write_file: WriteFile
+) -> None:
+    write_file(
+        "types/odd.yaml",
+        """
+        description: Types with faults in their schemas.
+        types:
+          Odd:
+            description: An odd one.
+            type: object
+            properties:
+              level:
+                description: A level.
+                type: integr
+              limit:
+                description: A limit.
+                type: number
+                minimum: high
+              code:
+                description: A code.
+                type: string
+                pattern: "(unclosed"
+                maxLength: -1
+        """,
+    )
+    found = [(p.yaml_path, p.message, p.hint) for p in problems_of(tree_root)]
+    assert found == [
+        (
+            "types.Odd.properties.level.type",
+            "unknown JSON type 'integr'",
+            "did you mean 'integer'?",
+        ),
+        ("types.Odd.properties.limit.minimum", "expected a number, got a string", ""),
+        ("types.Odd.properties.code.maxLength", "expected a whole number >= 0, got -1", ""),
+        (
+            "types.Odd.properties.code.pattern",
+            "not a regular expression Python accepts: missing ), unterminated subpattern "
+            "at position 0",
+            "",
+        ),
+    ]
