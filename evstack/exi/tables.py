@@ -84,7 +84,6 @@ class Tables:
     grammars: tuple[Grammar, ...]
     names: tuple[str, ...]  # local name per name index
     root_names: dict[str, tuple[int, int]]  # root local name -> (name index, grammar)
-    raw: dict[str, Any]  # the JSON as derived, for the C table emitter
 
     def root_index(self, name: str) -> int:
         for index, (root, _) in enumerate(self.roots):
@@ -136,7 +135,6 @@ def from_json(raw: dict[str, Any]) -> Tables:
         grammars=tuple(grammars),
         names=tuple(names),
         root_names={names[n]: (n, g) for n, g in raw["roots"]},
-        raw=raw,
     )
 
 
