@@ -175,11 +175,7 @@ class MqttConnection:
         if self._connected.is_set():
             await self.flush()
             self._client.disconnect()
-            # Let the DISCONNECT packet go out through the writer callback.
-            for _ in range(50):
-                if not self._client.want_write():
-                    break
-                await asyncio.sleep(0.001)
+            self._write_now()  # paho closes the socket once DISCONNECT is out
         if self._misc_timer is not None:
             self._misc_timer.cancel()
         self._connected.clear()
@@ -310,6 +306,9 @@ class MqttConnection:
         self, client: paho.Client, userdata: Any, flags: Any, reason: Any, properties: Any
     ) -> None:
         self._connected.clear()
+        # QoS 0 packets still queued are gone; nothing is left for flush() to wait for.
+        self._unpublished = 0
+        self._all_published.set()
         if self._closing:
             return
         log.warning("lost the broker %s (%s); reconnecting", self._settings.url, reason)
