@@ -53,6 +53,7 @@ class _Supervised:
     plan: ModulePlan
     restarts: int = 0
     ready: bool = False
+    ready_since: float = 0.0
     stopping: bool = False
     crashed: bool = False
     process: Any = None
@@ -92,6 +93,7 @@ class Manager:
         self._started_at = 0.0
         self._restart_handles: set[asyncio.TimerHandle] = set()
         self._process_context: Any = None
+        # Told (module id, reason) of every crash; for embedding and tests.
         self.on_crash: Callable[[str, str], None] | None = None
         self._stop_requested = asyncio.Event()
         self._global_ready_payload: bytes | None = None
@@ -208,6 +210,7 @@ class Manager:
         loop.call_later(0.1, self._exited, supervised, f"exit code {process.exitcode}")
 
     def _exited(self, supervised: _Supervised, reason: str) -> None:
+        uptime = time.monotonic() - supervised.ready_since if supervised.ready else 0.0
         supervised.ready = False
         supervised.task = None
         supervised.process = None
@@ -221,6 +224,8 @@ class Manager:
         if self.on_crash is not None:
             self.on_crash(module_id, reason)
         policy = self.plan.restart
+        if uptime > policy.max_s:
+            supervised.restarts = 0  # it ran well for a while: a fresh failure, not a loop
         if supervised.restarts >= policy.max_restarts:
             log.error(
                 "module %s is not restarted: %d restarts used", module_id, policy.max_restarts
@@ -274,6 +279,7 @@ class Manager:
         if ready.run_id != self.run_id:
             return  # a leftover from an earlier run
         supervised.ready = True
+        supervised.ready_since = time.monotonic()
         if supervised.crashed:
             supervised.crashed = False
             self._crash_events.pop(module_id, None)
