@@ -33,7 +33,7 @@ typecheck: install
 	$(VENV)/bin/mypy -p evstack
 
 check-generated: install
-	$(VENV)/bin/ev-codegen check
+	$(VENV)/bin/ev-codegen check --docs docs/api
 
 generate: install
 	$(VENV)/bin/ev-codegen generate
