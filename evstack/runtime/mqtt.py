@@ -26,6 +26,8 @@ __all__ = ["BrokerSettings", "MqttConnection"]
 
 log = logging.getLogger(__name__)
 
+READ_BURST = 64
+
 MessageCallback = Callable[[str, bytes], None]
 
 
@@ -243,7 +245,8 @@ class MqttConnection:
     def _read(self, sock: Any) -> None:
         self._reading = True
         try:
-            self._client.loop_read()
+            # Up to a burst of packets per wake-up; paho stops early when the socket is dry.
+            self._client.loop_read(READ_BURST)
             # TLS may hold decrypted bytes the kernel no longer reports as readable.
             pending = getattr(sock, "pending", None)
             while pending is not None and pending() > 0 and self._client.socket() is sock:
