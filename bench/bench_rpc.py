@@ -33,6 +33,7 @@ from evstack.runtime import (
     ModuleBase,
     ProvidedSpec,
     RequirementSpec,
+    loop,
 )
 from evstack.runtime.manager import Manager
 from evstack.runtime.mosquitto import PrivateMosquitto
@@ -228,7 +229,7 @@ def main() -> None:
         for _ in range(ROUNDS):
             floor += measure_floor(broker, calls // ROUNDS)
             threaded += measure_threaded(broker, calls // ROUNDS)
-            ours += asyncio.run(measure_evstack(broker, calls // ROUNDS))
+            ours += loop.run(measure_evstack(broker, calls // ROUNDS))
     floor_p50, floor_p99 = percentiles(floor)
     raw_p50, raw_p99 = percentiles(threaded)
     ours_p50, ours_p99 = percentiles(ours)

@@ -12,6 +12,7 @@ from pathlib import Path
 
 import click
 
+from evstack.runtime import loop
 from evstack.runtime.errors import BrokerError, ConfigurationError
 from evstack.runtime.manager import Manager
 from evstack.runtime.mqtt import BrokerSettings
@@ -97,13 +98,12 @@ def _configure_logging(level: str) -> None:
 def _run_until_signalled(target: Callable[[asyncio.Event], Awaitable[None]]) -> None:
     async def until_signalled() -> None:
         stop = asyncio.Event()
-        loop = asyncio.get_running_loop()
         for signum in (signal.SIGINT, signal.SIGTERM):
-            loop.add_signal_handler(signum, stop.set)
+            asyncio.get_running_loop().add_signal_handler(signum, stop.set)
         await target(stop)
 
     try:
-        asyncio.run(until_signalled())
+        loop.run(until_signalled())
     except BrokerError as exc:
         click.echo(f"ev-manager: {exc}", err=True)
         sys.exit(EXIT_BROKER)

@@ -14,6 +14,7 @@ import os
 import signal
 import sys
 
+from evstack.runtime import loop
 from evstack.runtime.host import ModuleHost
 from evstack.runtime.mqtt import BrokerSettings
 from evstack.runtime.wire import Topics
@@ -27,7 +28,7 @@ def module_process_context(preload: list[str]) -> multiprocessing.context.BaseCo
     if os.environ.get("EVSTACK_START_METHOD") == "spawn":
         return multiprocessing.get_context("spawn")
     context = multiprocessing.get_context("forkserver")
-    context.set_forkserver_preload(["evstack.runtime.process", *preload])
+    context.set_forkserver_preload(["evstack.runtime.process", "uvloop", *preload])
     return context
 
 
@@ -43,7 +44,7 @@ def run_module_process(
         level=log_level, format=f"%(asctime)s {module_id} %(levelname)s %(name)s: %(message)s"
     )
     try:
-        asyncio.run(_run(broker, prefix, module_id, manager_pid))
+        loop.run(_run(broker, prefix, module_id, manager_pid))
     except Exception:
         logging.getLogger("evstack.runtime").exception("module %s failed", module_id)
         sys.exit(1)
@@ -51,9 +52,8 @@ def run_module_process(
 
 async def _run(broker: BrokerSettings, prefix: str, module_id: str, manager_pid: int) -> None:
     stop = asyncio.Event()
-    loop = asyncio.get_running_loop()
     for signum in (signal.SIGTERM, signal.SIGINT):
-        loop.add_signal_handler(signum, stop.set)
+        asyncio.get_running_loop().add_signal_handler(signum, stop.set)
     watchdog = asyncio.create_task(_stop_when_gone(manager_pid, stop))
     try:
         await ModuleHost(broker, Topics(prefix), module_id).run(stop)
