@@ -390,6 +390,11 @@ class Charger:
         return self._pilot is _Pilot.PWM
 
     @property
+    def offered_current(self) -> float:
+        """The current the PWM offers right now (A per phase); 0 without PWM."""
+        return self._available_current() if self.pwm_on else 0.0
+
+    @property
     def in_transaction(self) -> bool:
         return self.state in _IN_TRANSACTION
 
