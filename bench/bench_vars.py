@@ -22,7 +22,7 @@ import msgspec
 import paho.mqtt.client as paho
 from paho.mqtt.enums import CallbackAPIVersion
 
-from evstack.runtime import ImplBase, ModuleBase, ProvidedSpec, VarSpec
+from evstack.runtime import ImplBase, ModuleBase, ProvidedSpec, VarSpec, loop
 from evstack.runtime.manager import Manager
 from evstack.runtime.mosquitto import PrivateMosquitto
 from evstack.runtime.mqtt import BrokerSettings
@@ -148,7 +148,7 @@ async def publish_evstack(broker: BrokerSettings, var: str, n: int) -> None:
 
 
 def run_evstack(broker: BrokerSettings, var: str, n: int) -> None:
-    asyncio.run(publish_evstack(broker, var, n))
+    loop.run(publish_evstack(broker, var, n))
 
 
 def main() -> None:
