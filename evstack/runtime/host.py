@@ -87,6 +87,7 @@ class ModuleHost:
             module_id, topics, self._publish_command, self._spawn, self._is_initialised, self.log
         )
         self._active_errors: dict[str, ErrorEvent] = {}
+        self._var_topics: dict[tuple[str, str], str] = {}
         self._last_error_seen: dict[str, ErrorEvent] = {}
         self._held_back: list[tuple[str, bytes, int, bool]] | None = []
         self._initialised = False
@@ -326,7 +327,11 @@ class ModuleHost:
             self._connection().publish(topic, payload, qos, retain)
 
     async def publish_var(self, impl_id: str, spec: VarSpec, value: Any) -> None:
-        topic = self._topics.var(self.module_id, impl_id, spec.name)
+        topic = self._var_topics.get((impl_id, spec.name))
+        if topic is None:
+            topic = self._var_topics[impl_id, spec.name] = self._topics.var(
+                self.module_id, impl_id, spec.name
+            )
         self._publish(topic, _encode(value), spec.qos, False)
 
     async def raise_error(
