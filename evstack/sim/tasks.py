@@ -1,9 +1,11 @@
-"""Background work that lives exactly as long as the module that started it.
+"""Background work of a module: the loops that keep a simulator running after `ready()`.
 
-A module's `ready()` hook returns at once, but a simulator must keep running (the
-board advancing its line, the EV following its script). Tasks started through
-:func:`run_alongside` are cancelled when the task that called it, the module's host,
-finishes, so a stopped or restarted module leaves nothing running behind it.
+The runtime has no hook yet that tells a module it is being stopped, and `ready()`
+runs in a task of its own that ends when it returns, so nothing a module starts can be
+tied to its lifetime from the inside. Until such a hook exists, :func:`run_alongside`
+keeps strong references to the tasks (an unreferenced asyncio task may be garbage
+collected mid-flight) and they run until their event loop ends: at process exit in
+process mode, at the end of the test's loop in-process.
 """
 
 from __future__ import annotations
@@ -12,22 +14,13 @@ import asyncio
 from collections.abc import Coroutine
 from typing import Any
 
+_RUNNING: set[asyncio.Task[None]] = set()
 
-def run_alongside(
-    *coroutines: Coroutine[Any, Any, None], owner: asyncio.Task[Any] | None = None
-) -> list[asyncio.Task[None]]:
-    """Start `coroutines` as tasks that end when `owner` (default: the caller) ends.
 
-    Call it from `ready()`, or pass the task captured there: a command handler's own
-    task ends as soon as the handler returns.
-    """
+def run_alongside(*coroutines: Coroutine[Any, Any, None]) -> list[asyncio.Task[None]]:
+    """Start `coroutines` as tasks that run until cancelled."""
     tasks = [asyncio.create_task(c) for c in coroutines]
-    caller = owner or asyncio.current_task()
-    if caller is not None:
-
-        def cancel_all(_: object) -> None:
-            for task in tasks:
-                task.cancel()
-
-        caller.add_done_callback(cancel_all)
+    for task in tasks:
+        _RUNNING.add(task)
+        task.add_done_callback(_RUNNING.discard)
     return tasks

@@ -20,6 +20,7 @@ from typing import Any
 import pytest
 
 from evstack.generated.types.evse_manager import StopTransactionReason, StopTransactionRequest
+from evstack.runtime import CommandError, CommandEvent
 from evstack.runtime.manager import Manager
 from evstack.runtime.mqtt import BrokerSettings
 from evstack.runtime.plan import ModulePlan, RestartPolicy, RunPlan, module_class_path
@@ -322,3 +323,22 @@ async def test_ev_drawing_more_than_offered_is_stopped(mosquitto: BrokerSettings
         await probe.until(lambda: "TransactionFinished" in probe.events())
         await probe.until(lambda: relay(probe) == "PowerOff")
     assert probe.stop_reasons() == ["OvercurrentFault"]
+
+
+async def test_bad_board_commands_are_refused_and_charging_goes_on(
+    mosquitto: BrokerSettings,
+) -> None:
+    async with session(mosquitto, "iec_wait_pwr_ready;sleep 600") as probe:
+        await probe.authorize()
+        await probe.until(lambda: relay(probe) == "PowerOn")
+        with pytest.raises(CommandError) as refused:
+            await probe.r_bsp.call_pwm_on(value=100.0)  # 100 % is X1, not a PWM duty
+        assert refused.value.event is CommandEvent.HANDLER_EXCEPTION
+        assert "duty" in refused.value.message
+        with pytest.raises(CommandError) as invalid:
+            await probe.r_bsp.call_pwm_on(value=250.0)  # outside the interface's schema
+        assert invalid.value.event is CommandEvent.SCHEMA_VALIDATION_FAILED
+        request = StopTransactionRequest(reason=StopTransactionReason.Local)
+        assert await probe.r_evse.call_stop_transaction(request=request)
+        await probe.until(lambda: "TransactionFinished" in probe.events())
+    assert probe.stop_reasons() == ["Local"]
