@@ -20,7 +20,7 @@ import msgspec
 
 from evstack.generated.interfaces.auth import AuthClient
 from evstack.generated.interfaces.energy import EnergyImplBase
-from evstack.generated.interfaces.evse_manager import EvseManagerImplBase
+from evstack.generated.interfaces.evse_manager import EvseManagerClient, EvseManagerImplBase
 from evstack.generated.types.authorization import (
     AuthorizationStatus,
     ProvidedIdToken,
@@ -40,6 +40,7 @@ from evstack.generated.types.evse_manager import (
     Connector,
     EnableDisableSource,
     Evse,
+    Limits,
     SessionEvent,
     SessionEventEnum,
     SessionFinished,
@@ -277,3 +278,31 @@ class EvseStandIn(ModuleBase):
         finished = SessionFinished(meter_value=self._meter())
         await self._publish(SessionEventEnum.SessionFinished, session_finished=finished)
         self.session = None
+
+
+class LimitsWatcher(ModuleBase):
+    """Records the current each connected EvseManager offers, as a dashboard would."""
+
+    MODULE = "LimitsWatcher"
+    CONFIG = NoConfig
+    REQUIRES: ClassVar = {"evse": RequirementSpec("evse", EvseManagerClient, 1, 128)}
+
+    async def init(self) -> None:
+        self.offered: dict[str, list[float]] = {}
+        for client in self._requirement("evse"):
+            assert isinstance(client, EvseManagerClient)
+            client.subscribe_limits(self._on_limits)
+        _register(self)
+
+    def _on_limits(self, limits: Limits) -> None:
+        history = self.offered.setdefault(limits.uuid or "?", [])
+        if not history or history[-1] != limits.max_current:
+            history.append(limits.max_current)
+
+    async def offers(self, evse: str, amps: float, timeout: float = 60.0) -> None:  # noqa: ASYNC109
+        """Wait until ``evse`` has offered ``amps`` at some point."""
+        deadline = asyncio.get_running_loop().time() + timeout
+        while amps not in self.offered.get(evse, []):
+            if asyncio.get_running_loop().time() > deadline:
+                raise AssertionError(f"{evse} never offered {amps} A: {self.offered}")
+            await asyncio.sleep(0.05)
