@@ -1,0 +1,81 @@
+"""evstack's codec against EXIficient on the XSD-derived corpus: same bytes, each reads the other.
+
+For every document: EXIficient encodes it; evstack decodes those bytes and must re-encode them
+byte for byte; EXIficient then decodes evstack's bytes and re-encodes them identically.
+
+One known divergence, on purpose not hidden: a string or binary value that is empty. EXIficient
+writes no characters event for it, only the element's end through the second-level
+(undeclared) EE production that non-strict grammars allow; evstack (like libcbv2g) writes a
+characters event of length 0. Both are valid EXI for the same document, so byte equality cannot
+hold there, but evstack must still *decode* EXIficient's form (the `iso15118` package's EVCC
+sends it). Until it does, those documents are reported as xfail, and every other document
+stays strict.
+"""
+
+from __future__ import annotations
+
+import collections
+import re
+
+import pytest
+from oracle import Oracle, corpus, locate
+from oracle.fixtures import require_oracle
+
+from evstack import exi
+
+# `<x></x>`: the corpus writer's spelling of a simple element with an empty value
+# (an element without content at all is written `<x/>`).
+EMPTY_VALUE = re.compile(r"<([\w:]+)[^>]*></\1>")
+
+
+def _message_types() -> list[tuple[str, str]]:
+    try:
+        return [
+            (set_id, message)
+            for set_id in locate.SCHEMA_SETS
+            for message, _root, _force in corpus.message_roots(set_id)
+            if (set_id, message) not in corpus.NOT_GENERATED
+        ]
+    except locate.InteropMissingError:
+        return []
+
+
+@pytest.fixture(scope="module")
+def exi_oracle() -> Oracle:
+    return require_oracle()
+
+
+@pytest.fixture(scope="module")
+def documents() -> dict[tuple[str, str], list[str]]:
+    grouped: dict[tuple[str, str], list[str]] = collections.defaultdict(list)
+    for set_id, message, document in corpus.messages():
+        grouped[(set_id, message)].append(document)
+    return grouped
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize(("set_id", "message"), _message_types())
+def test_both_codecs_agree_on_every_corpus_document(
+    exi_oracle: Oracle,
+    documents: dict[tuple[str, str], list[str]],
+    set_id: str,
+    message: str,
+) -> None:
+    undecodable_empty_values = 0
+    for document in documents[(set_id, message)]:
+        oracle_bytes = exi_oracle.encode(set_id, document)
+        try:
+            decoded = exi.decode(set_id, oracle_bytes)
+        except exi.ExiError as error:
+            if EMPTY_VALUE.search(document) and error.code is exi.ExiErrorCode.UNSUPPORTED_EVENT:
+                undecodable_empty_values += 1
+                continue
+            raise AssertionError(f"evstack cannot decode EXIficient's {document}") from error
+        evstack_bytes = exi.encode(set_id, decoded)
+        assert evstack_bytes == oracle_bytes, document
+        assert exi_oracle.encode(set_id, exi_oracle.decode(set_id, evstack_bytes)) == evstack_bytes
+    if undecodable_empty_values:
+        pytest.xfail(
+            f"{undecodable_empty_values} document(s) with an empty value: evstack does not "
+            "decode EXIficient's undeclared-EE form yet (see the module docstring)"
+        )
