@@ -18,6 +18,7 @@ from evstack.runtime.mqtt import BrokerSettings
 
 __all__ = ["PrivateMosquitto"]
 
+# The settings of config/mosquitto/local.conf (a test keeps the two in step).
 BASE_SETTINGS = "set_tcp_nodelay true\nmax_queued_messages 10000\n"
 
 

@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import dataclasses
+from pathlib import Path
 
 import pytest
 
 from evstack.runtime import BrokerError
-from evstack.runtime.mosquitto import PrivateMosquitto
+from evstack.runtime.mosquitto import BASE_SETTINGS, PrivateMosquitto
 from evstack.runtime.mqtt import MqttConnection
 
 from .conftest import running
@@ -32,3 +33,9 @@ async def test_wrong_password_and_untrusted_ca_are_refused() -> None:
         untrusted = dataclasses.replace(secured, tls_ca=None, username="charger", password="s3cret")
         with pytest.raises(BrokerError, match="CERTIFICATE_VERIFY_FAILED"):
             await MqttConnection(untrusted, "intruder", lambda t, p: None).connect()
+
+
+def test_private_mosquitto_uses_the_shipped_settings() -> None:
+    shipped = (Path(__file__).resolve().parents[2] / "config/mosquitto/local.conf").read_text()
+    for line in BASE_SETTINGS.splitlines():
+        assert line in shipped.splitlines(), f"{line!r} differs from config/mosquitto/local.conf"
