@@ -88,7 +88,6 @@ class ModuleHost:
         )
         self._active_errors: dict[str, ErrorEvent] = {}
         self._var_topics: dict[tuple[str, str], str] = {}
-        self._last_error_seen: dict[str, ErrorEvent] = {}
         self._held_back: list[tuple[str, bytes, int, bool]] | None = []
         self._initialised = False
         self._closing = False
@@ -413,19 +412,29 @@ class ModuleHost:
     def subscribe_module_crashes(self, handler: ErrorHandler) -> None:
         self._subscribe_error_events(self._topics.all_manager_errors(), handler)
 
+    def subscribe_all_errors(self, handler: ErrorHandler) -> None:
+        self._subscribe_error_events(self._topics.all_module_errors(), handler)
+
     def _subscribe_error_events(self, topic_filter: str, handler: ErrorHandler) -> None:
+        # Per subscription: what it saw raised, to report the clear (an empty payload) and
+        # to drop the duplicates a broker may send for overlapping subscriptions.
+        raised: dict[str, ErrorEvent] = {}
+
         def on_error(topic: str, payload: bytes) -> None:
             if not payload:
-                raised = self._last_error_seen.pop(topic, None)
-                if raised is not None:
-                    self._run_handler(handler, msgspec.structs.replace(raised, active=False))
+                cleared = raised.pop(topic, None)
+                if cleared is not None:
+                    self._run_handler(handler, msgspec.structs.replace(cleared, active=False))
                 return
             try:
                 event = _decode_error_event(payload)
             except msgspec.DecodeError as exc:
                 self.log.error("dropped an invalid error event on %s: %s", topic, exc)
                 return
-            self._last_error_seen[topic] = event
+            previous = raised.get(topic)
+            if previous is not None and previous.uuid == event.uuid:
+                return
+            raised[topic] = event
             self._run_handler(handler, event)
 
         self._route(topic_filter, on_error)

@@ -67,3 +67,11 @@ class ModuleBase(abc.ABC):
         raised by the manager that supervises that module.
         """
         self._link.subscribe_module_crashes(handler)
+
+    def subscribe_all_errors(self, handler: ErrorHandler) -> None:
+        """Be told of every error any module raises or clears under this prefix.
+
+        For modules whose manifest sets `enable_global_errors` (an error history, an
+        operator display). Active errors are delivered on subscription (they are retained).
+        """
+        self._link.subscribe_all_errors(handler)

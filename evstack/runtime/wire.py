@@ -146,6 +146,9 @@ class Topics:
     def error_filter(self, module_id: str, impl_id: str) -> str:
         return f"{self.prefix}/modules/{module_id}/{impl_id}/error/#"
 
+    def all_module_errors(self) -> str:
+        return f"{self.prefix}/modules/+/+/error/#"
+
     def global_ready(self, manager: str) -> str:
         return f"{self.prefix}/managers/{manager}/ready"
 

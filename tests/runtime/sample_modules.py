@@ -209,6 +209,7 @@ class Consumer(ConsumerModuleBase):
         self.totals: list[int] = []
         self.errors: list[ErrorEvent] = []
         self.crashes: list[ErrorEvent] = []
+        self.all_errors: list[ErrorEvent] = []
         self.init_sum: int | None = None
         self.events = asyncio.Queue[str]()
 
@@ -217,6 +218,7 @@ class Consumer(ConsumerModuleBase):
         self.r_calc.subscribe_total(self._on_total)
         self.r_calc.subscribe_errors(self._on_error)
         self.subscribe_module_crashes(self._on_crash)
+        self.subscribe_all_errors(self.all_errors.append)
         self.events.put_nowait("subscribed")
         # A call made during init waits for the provider to be ready.
         self.init_sum = await self.r_calc.call_add(20, 22)

@@ -56,6 +56,11 @@ async def test_call_var_and_error_roundtrip(broker: BrokerSettings, prefix: str)
             pass
         assert consumer.errors[-1].active is False
         assert consumer.errors[-1].origin_module == f"{prefix}-prov"
+        # The global error subscription saw the same raise and clear.
+        assert [(e.type, e.active) for e in consumer.all_errors] == [
+            ("calculator/Overheat", True),
+            ("calculator/Overheat", False),
+        ]
 
 
 async def test_handler_exception_comes_back_typed(broker: BrokerSettings, prefix: str) -> None:
