@@ -11,6 +11,7 @@ from collections.abc import Awaitable, Callable
 from pathlib import Path
 
 import click
+import msgspec
 
 from evstack.runtime import loop
 from evstack.runtime.errors import BrokerError, ConfigurationError
@@ -23,6 +24,7 @@ __all__ = ["main"]
 
 EXIT_BAD_CONFIG = 2
 EXIT_BROKER = 3
+EXIT_SUMMARY = 4
 
 broker_option = click.option(
     "--broker",
@@ -55,6 +57,11 @@ def main() -> None:
     default=0,
     help="Port of the embedded broker, when no broker is named (default: any free port).",
 )
+@click.option(
+    "--summary-json",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="Write the result of the module that finishes the run (finish_run) to this file.",
+)
 @log_option
 def run(
     config: Path,
@@ -63,11 +70,13 @@ def run(
     inprocess: bool,
     name: str | None,
     embedded_port: int,
+    summary_json: Path | None,
     log_level: str,
 ) -> None:
-    """Validate CONFIG and run its modules until SIGINT/SIGTERM.
+    """Validate CONFIG and run its modules until SIGINT/SIGTERM or a module finishes the run.
 
     Nothing starts when the config is wrong: the error is printed and the exit code is 2.
+    A module that finishes the run (`ModuleBase.finish_run`) chooses the exit code.
     """
     _configure_logging(log_level)
     try:
@@ -78,6 +87,14 @@ def run(
         sys.exit(EXIT_BAD_CONFIG)
     manager = Manager(plan, inprocess=inprocess, name=name, embedded_port=embedded_port)
     _run_until_signalled(manager.run)
+    if manager.finished is not None:
+        if summary_json is not None:
+            try:
+                summary_json.write_bytes(msgspec.json.format(manager.finished.result) + b"\n")
+            except OSError as exc:
+                click.echo(f"ev-manager: cannot write the summary: {exc}", err=True)
+                sys.exit(EXIT_SUMMARY)
+        sys.exit(manager.finished.exit_code)
 
 
 def _override(plan: RunPlan, broker: str | None, prefix: str | None) -> RunPlan:

@@ -38,6 +38,7 @@ from evstack.runtime.wire import (
     GlobalReady,
     ModuleAssignment,
     ModuleReady,
+    RunFinished,
     Topics,
 )
 
@@ -439,6 +440,21 @@ class ModuleHost:
 
         self._route(topic_filter, on_error)
         self._subscribe_soon(topic_filter, ERROR_QOS)
+
+    # -- the end of a run -------------------------------------------------------------
+
+    async def finish_run(self, exit_code: int, result: Any) -> None:
+        assert self._assignment is not None, "the module has no assignment yet"
+        request = RunFinished(
+            run_id=self._assignment.run_id,
+            origin=self.module_id,
+            exit_code=exit_code,
+            result=msgspec.Raw(_encode(result)),
+        )
+        # Not held back like vars: the manager subscribed before it started any module.
+        topic = self._topics.finish_run(self._assignment.manager)
+        self._publish_now(topic, _encode(request))
+        await self._connection().flush()
 
 
 def _convert(raw: dict[str, Any], struct: type[msgspec.Struct], what: str) -> Any:

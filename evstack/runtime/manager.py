@@ -36,6 +36,7 @@ from evstack.runtime.wire import (
     GlobalReady,
     ModuleAssignment,
     ModuleReady,
+    RunFinished,
     Topics,
 )
 
@@ -63,7 +64,7 @@ class _Supervised:
 
 
 class Manager:
-    """Runs a `RunPlan` until `stop` is set.
+    """Runs a `RunPlan` until `stop` is set, by the caller or by a module's `finish_run`.
 
     `inprocess=True` runs every module host as a task in this event loop (tests, small
     boards); otherwise each module gets its own process forked from a forkserver.
@@ -98,6 +99,9 @@ class Manager:
         self._stop_requested = asyncio.Event()
         self._global_ready_payload: bytes | None = None
         self._crash_events: dict[str, bytes] = {}
+        self._finish_topic = self.topics.finish_run(self.name)
+        # What the module that ended the run asked for; None while it runs or when stopped.
+        self.finished: RunFinished | None = None
 
     async def run(self, stop: asyncio.Event) -> None:
         self._started_at = time.perf_counter()
@@ -124,7 +128,8 @@ class Manager:
         await conn.connect()
         conn.publish(global_ready, b"", CONTROL_QOS, retain=True)
         self._publish_assignments()
-        await asyncio.gather(*(conn.subscribe(t, CONTROL_QOS) for t in self._ready_topics))
+        subscriptions = [*self._ready_topics, self._finish_topic]
+        await asyncio.gather(*(conn.subscribe(t, CONTROL_QOS) for t in subscriptions))
         if not self.inprocess:
             preload = sorted({m.module_class.partition(":")[0] for m in self.plan.modules})
             self._process_context = module_process_context(preload)
@@ -267,6 +272,9 @@ class Manager:
     def _on_message(self, topic: str, payload: bytes) -> None:
         # Only topics we subscribed to count: amqtt 0.12 also sends a new client retained
         # messages matching *other* clients' subscriptions.
+        if topic == self._finish_topic:
+            self._on_finish(payload)
+            return
         module_id = self._ready_topics.get(topic)
         if module_id is None or not payload:
             return
@@ -294,6 +302,18 @@ class Manager:
             self.startup_s = time.perf_counter() - self._started_at
             self.globally_ready.set()
             log.info("%d modules ready in %.3f s", len(self._modules), self.startup_s)
+
+    def _on_finish(self, payload: bytes) -> None:
+        try:
+            request = msgspec.json.decode(payload, type=RunFinished)
+        except msgspec.DecodeError as exc:
+            log.error("malformed finish request on %s: %s", self._finish_topic, exc)
+            return
+        if request.run_id != self.run_id or self.finished is not None:
+            return  # an earlier run's, or a second one: the first request decides
+        log.info("module %s finished the run (exit code %d)", request.origin, request.exit_code)
+        self.finished = request
+        self._stop_requested.set()
 
     # -- shutdown ---------------------------------------------------------------------
 

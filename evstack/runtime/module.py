@@ -68,6 +68,17 @@ class ModuleBase(abc.ABC):
         """
         self._link.subscribe_module_crashes(handler)
 
+    async def finish_run(self, exit_code: int = 0, result: Any = None) -> None:
+        """Ask the manager to stop every module and exit with `exit_code`.
+
+        For runs with a natural end (a scripted simulation, a test bench); a charger in the
+        field runs until it is stopped. `result` is any JSON-able value; `ev-manager run
+        --summary-json FILE` writes it to FILE. The first request of a run wins.
+        """
+        if not 0 <= exit_code <= 255:
+            raise ValueError(f"an exit code is 0..255, got {exit_code}")
+        await self._link.finish_run(exit_code, result)
+
     def subscribe_all_errors(self, handler: ErrorHandler) -> None:
         """Be told of every error any module raises or clears under this prefix.
 

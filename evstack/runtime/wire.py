@@ -24,6 +24,7 @@ __all__ = [
     "ModuleAssignment",
     "ModuleReady",
     "ReplyFailure",
+    "RunFinished",
     "Topics",
 ]
 
@@ -100,6 +101,19 @@ class GlobalReady(msgspec.Struct, frozen=True):
     modules: list[str]
 
 
+class RunFinished(msgspec.Struct, frozen=True):
+    """A module asks its manager to end the run (`ModuleBase.finish_run`).
+
+    `result` stays raw: the manager hands it on (`ev-manager run --summary-json`) without
+    knowing its shape.
+    """
+
+    run_id: str
+    origin: str
+    exit_code: int
+    result: msgspec.Raw = msgspec.Raw(b"null")
+
+
 def _segment_for_sub_type(sub_type: str) -> str:
     # The leading "_" keeps the empty sub type a non-empty topic level; quoting keeps "/",
     # "+" and "#" from turning into topic structure.
@@ -151,6 +165,9 @@ class Topics:
 
     def global_ready(self, manager: str) -> str:
         return f"{self.prefix}/managers/{manager}/ready"
+
+    def finish_run(self, manager: str) -> str:
+        return f"{self.prefix}/managers/{manager}/finish"
 
     def manager_error(self, manager: str, error_type: str, sub_type: str) -> str:
         segment = _segment_for_sub_type(sub_type)

@@ -1,0 +1,78 @@
+"""A module ends the run: `finish_run` stops the manager with an exit code and a result."""
+
+from __future__ import annotations
+
+import asyncio
+
+import msgspec
+
+from evstack.runtime import ModuleBase
+from evstack.runtime.manager import Manager
+from evstack.runtime.mqtt import BrokerSettings
+from evstack.runtime.plan import ModulePlan, RunPlan
+from evstack.runtime.wire import RunFinished, Topics
+
+from .conftest import Probe, running, sample
+
+
+class FinisherConfig(msgspec.Struct, frozen=True):
+    exit_code: int = 0
+
+
+class Finisher(ModuleBase):
+    """Finishes the run as soon as every module is ready."""
+
+    MODULE = "Finisher"
+    CONFIG = FinisherConfig
+    config: FinisherConfig
+
+    async def ready(self) -> None:
+        await self.finish_run(self.config.exit_code, {"by": self.module_id, "sessions": [1, 2]})
+
+
+def finisher(module_id: str, exit_code: int) -> ModulePlan:
+    return ModulePlan(module_id, f"{__name__}:Finisher", config_module={"exit_code": exit_code})
+
+
+async def test_a_module_finishes_the_run_with_its_exit_code_and_result(
+    broker: BrokerSettings, prefix: str
+) -> None:
+    plan = RunPlan(
+        modules=[finisher("finisher", 3), sample("calc", "Provider")],
+        broker=broker,
+        prefix=prefix,
+    )
+    manager = Manager(plan, inprocess=True)
+    crashes: list[str] = []
+    manager.on_crash = lambda module_id, reason: crashes.append(module_id)
+    stop = asyncio.Event()
+
+    await asyncio.wait_for(manager.run(stop), 30)  # returns without anyone setting stop
+
+    assert stop.is_set()
+    assert manager.finished is not None
+    assert (manager.finished.origin, manager.finished.exit_code) == ("finisher", 3)
+    assert msgspec.json.decode(manager.finished.result) == {"by": "finisher", "sessions": [1, 2]}
+    assert crashes == []  # the other module was stopped, not lost
+
+
+async def test_malformed_and_stale_finish_requests_do_not_end_the_run(
+    mosquitto: BrokerSettings, prefix: str
+) -> None:
+    plan = RunPlan(modules=[sample("calc", "Provider")], broker=mosquitto, prefix=prefix)
+    async with (
+        running(plan, name="m") as manager,
+        Probe(mosquitto, f"{prefix}-probe") as probe,
+    ):
+        topic = Topics(prefix).finish_run("m")
+        probe.publish(topic, b"{not json")
+        stale = RunFinished(run_id="an-earlier-run", origin="x", exit_code=1)
+        probe.publish(topic, msgspec.json.encode(stale))
+        # A request of this run, sent after the bad ones, is the one that counts.
+        current = RunFinished(run_id=manager.run_id, origin="probe", exit_code=0)
+        probe.publish(topic, msgspec.json.encode(current))
+        for _ in range(100):
+            if manager.finished is not None:
+                break
+            await asyncio.sleep(0.05)
+        assert manager.finished == current
