@@ -27,9 +27,12 @@ from evstack.modules.EvSimulator.ev import (
     SetRcdCurrent,
 )
 from evstack.modules.EvSimulator.script import Command, ScriptError, parse_script
+from evstack.runtime import CommandError
 from evstack.sim.clock import ScaledClock
 from evstack.sim.stepper import Stepper
 from evstack.sim.tasks import run_alongside
+
+REPORT_INTERVAL_S = 1.0  # simulated seconds between two battery reports
 
 
 class EvView(EvManagerImplBase):
@@ -85,7 +88,25 @@ class EvSimulator(EvSimulatorModuleBase):
 
     async def ready(self) -> None:
         await self.r_ev_board.call_enable(value=True)
-        run_alongside(self.stepper.run(self.ev.tick(self.clock.now())))
+        run_alongside(self.stepper.run(self.ev.tick(self.clock.now())), self._report_forever())
+
+    async def _report_forever(self) -> None:
+        """Publish the battery and the energy taken in once a simulated second, for displays."""
+        while True:
+            try:
+                await self._report()
+            except (CommandError, OSError, ValueError) as error:
+                self.log.warning("could not publish the EV's state: %s", error)
+            await self.clock.sleep(REPORT_INTERVAL_S)
+
+    async def _report(self) -> None:
+        await self.control.publish_energy_Wh(self.ev.energy_wh)
+        await self.view.publish_ev_info(
+            EVInfo(
+                soc=self.battery.soc_percent,
+                battery_capacity=self.battery.capacity_kwh * 1000.0,
+            )
+        )
 
     def start_script(self, script: list[Command]) -> None:
         """Replace the running script; the EV keeps its plug, battery, faults and view."""
@@ -129,10 +150,3 @@ class EvSimulator(EvSimulatorModuleBase):
                 self.log.info("done: %s", command)
                 next_command = self.ev.current_command
                 await self.control.publish_script_state(str(next_command or ""))
-                await self.control.publish_energy_Wh(self.ev.energy_wh)
-                await self.view.publish_ev_info(
-                    EVInfo(
-                        soc=self.battery.soc_percent,
-                        battery_capacity=self.battery.capacity_kwh * 1000.0,
-                    )
-                )
