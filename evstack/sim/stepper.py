@@ -50,14 +50,11 @@ class Stepper(Generic[In, Out]):
         core: Core[In, Out],
         clock: Clock,
         perform: Callable[[Out], Awaitable[None]],
-        *,
-        poll_s: float | None = None,
     ) -> None:
         self.core = core
         self.clock = clock
         self._perform = perform
         self._inputs: asyncio.Queue[In] = asyncio.Queue()
-        self._poll_s = poll_s  # also tick this often (simulated seconds) with no deadline
 
     def feed(self, event: In) -> None:
         """Queue an input; it is handled in order, on the stepper's task."""
@@ -73,16 +70,14 @@ class Stepper(Generic[In, Out]):
             await self._act(actions)
 
     async def _next_input(self) -> In | None:
-        """The next input, or None when a deadline (or the poll interval) comes first."""
+        """The next input, or None when the core's deadline comes first."""
         if not self._inputs.empty():
             return self._inputs.get_nowait()
-        waits = [d - self.clock.now() for d in (self.core.next_deadline,) if d is not None]
-        if self._poll_s is not None:
-            waits.append(self._poll_s)
-        if not waits:
+        deadline = self.core.next_deadline
+        if deadline is None:
             return await self._inputs.get()
         getter = asyncio.ensure_future(self._inputs.get())
-        sleeper = asyncio.ensure_future(self.clock.sleep(max(0.0, min(waits))))
+        sleeper = asyncio.ensure_future(self.clock.sleep(max(0.0, deadline - self.clock.now())))
         try:
             await asyncio.wait({getter, sleeper}, return_when=asyncio.FIRST_COMPLETED)
         finally:

@@ -80,9 +80,7 @@ class EvSimulator(EvSimulatorModuleBase):
             plugged=c.plugged_in,
             follows_pilot=c.follows_pilot,
         )
-        self.stepper: Stepper[EvInput, EvAction] = Stepper(
-            self.ev, self.clock, self._perform, poll_s=1.0
-        )
+        self.stepper: Stepper[EvInput, EvAction] = Stepper(self.ev, self.clock, self._perform)
         self.r_ev_board.subscribe_bsp_event(self._on_bsp_event)
         self.r_ev_board.subscribe_bsp_measurement(self._on_measurement)
 
