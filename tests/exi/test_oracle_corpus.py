@@ -1,6 +1,7 @@
 """Every corpus document, for every message type of every schema set, checked under EXIficient.
 
-A document must be valid against the XSDs (so the corpus itself is sound) and must survive
+A document must be valid against the XSDs (so the corpus itself is sound; fragments rooted at
+a local element cannot be validated alone) and must survive
 encode, decode, encode with identical bytes (so EXIficient's answer is a fixed point the
 evstack codec can be held to).
 """
@@ -58,7 +59,11 @@ def test_corpus_documents_are_valid_and_stable(
 ) -> None:
     variants = documents[(set_id, message)]
     assert len(variants) >= 4
+    # A fragment rooted at a local element (SalesTariff) has no declaration Xerces can start
+    # from; its content comes from the same types as the validated whole messages.
+    validate = corpus.validatable(set_id, message)
     for document in variants:
-        exi_oracle.validate(set_id, document)
+        if validate:
+            exi_oracle.validate(set_id, document)
         data = exi_oracle.encode(set_id, document)
         assert exi_oracle.encode(set_id, exi_oracle.decode(set_id, data)) == data, document

@@ -145,7 +145,8 @@ class Generator:
         """
         variant = Variant(index)
         writer = Writer()
-        self._element(writer, variant, root, self.model.elements[root], force, depth=0)
+        declaration = self.model.elements.get(root) or self.model.local_elements[root]
+        self._element(writer, variant, root, declaration, force, depth=0)
         return writer.text(), variant.widest_choice
 
     def _element(
@@ -447,9 +448,33 @@ def message_roots(set_id: str) -> list[tuple[str, QName, dict[QName, QName]]]:
         head = next(n for n in schema_set.elements if n[1] == "BodyElement")
         return [(m[1], envelope, {head: m}) for m in schema_set.substitutes(head)]
     if set_id == "iso2_fragment":
+        # Signed parts are global (AuthorizationReq) and local (SalesTariff, eMAID, DHpublickey).
         body = root_path.parent / "V2G_CI_MsgBody.xsd"
-        return [(n[1], n, {}) for n in schema_set.global_elements_of(body)]
+        data_types = root_path.parent / "V2G_CI_MsgDataTypes.xsd"
+        names = [
+            *schema_set.global_elements_of(body),
+            *schema_set.local_elements_of(body),
+            *schema_set.local_elements_of(data_types),
+        ]
+        return [(_unique_name(n, names), n, {}) for n in names]
     return [(n[1], n, {}) for n in schema_set.global_elements_of(root_path)]
+
+
+def _unique_name(name: QName, among: list[QName]) -> str:
+    """The local name, or `local.Namespace` where two namespaces declare that local name
+    (ISO-2 has ServiceID in both MsgBody and MsgDataTypes)."""
+    namespace, local = name
+    if sum(other[1] == local for other in among) == 1:
+        return local
+    return f"{local}.{namespace.rpartition(':')[2] or 'unqualified'}"
+
+
+def validatable(set_id: str, message: str) -> bool:
+    """Whether Xerces can validate the message alone: it needs a global root element."""
+    return any(
+        name == message and root in model(set_id).elements
+        for name, root, _force in message_roots(set_id)
+    )
 
 
 def messages(set_ids: list[str] | None = None) -> Iterator[tuple[str, str, str]]:

@@ -76,6 +76,10 @@ class SchemaSetModel:
         self.attribute_groups: dict[QName, Node] = {}
         self.attributes: dict[QName, Node] = {}
         self.files: dict[pathlib.Path, SchemaFile] = {}
+        # Locally declared elements by name; a name declared with different types is absent,
+        # since a fragment grammar cannot give it one type either.
+        self.local_elements: dict[QName, Node] = {}
+        self._ambiguous: set[QName] = set()
         self._load(self.root_xsd)
 
     def _locate(self, importer: pathlib.Path, location: str) -> pathlib.Path:
@@ -108,6 +112,7 @@ class SchemaSetModel:
             xs("attributeGroup"): self.attribute_groups,
             xs("attribute"): self.attributes,
         }
+        self._collect_locals(file, root)
         for definition in root:
             table = tables.get(definition.tag)
             if table is not None:
@@ -116,6 +121,35 @@ class SchemaSetModel:
                 location = definition.get("schemaLocation")
                 if location:
                     self._load(self._locate(path, location))
+
+    def _collect_locals(self, file: SchemaFile, root: ET.Element) -> None:
+        for definition in root:
+            for element in definition.iter(xs("element")):
+                name, type_name = element.get("name"), element.get("type")
+                if name is None or element is definition:
+                    continue
+                namespace = file.target_namespace if file.elements_qualified else ""
+                if element.get("form"):
+                    namespace = file.target_namespace if element.get("form") == "qualified" else ""
+                qname = (namespace, name)
+                known = self.local_elements.get(qname)
+                if type_name is None or qname in self._ambiguous:
+                    self._ambiguous.add(qname)
+                    self.local_elements.pop(qname, None)
+                elif known is None:
+                    self.local_elements[qname] = Node(file, element)
+                elif known.ref("type") != file.resolve(type_name):
+                    self._ambiguous.add(qname)
+                    del self.local_elements[qname]
+
+    def local_elements_of(self, path: pathlib.Path) -> list[QName]:
+        """Unambiguous local elements declared in one file and not also declared globally."""
+        resolved = path.resolve()
+        return [
+            name
+            for name, node in self.local_elements.items()
+            if node.file.path == resolved and name not in self.elements
+        ]
 
     def global_elements_of(self, path: pathlib.Path) -> list[QName]:
         """Non-abstract global elements declared in one file, in file order."""
