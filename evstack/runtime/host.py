@@ -452,9 +452,10 @@ class ModuleHost:
             result=msgspec.Raw(_encode(result)),
         )
         # Not held back like vars: the manager subscribed before it started any module.
+        # No flush() here: var handlers may run outside a task, where it cannot time out;
+        # the QoS 1 publish is kept across reconnects and written before we disconnect.
         topic = self._topics.finish_run(self._assignment.manager)
         self._publish_now(topic, _encode(request))
-        await self._connection().flush()
 
 
 def _convert(raw: dict[str, Any], struct: type[msgspec.Struct], what: str) -> Any:
