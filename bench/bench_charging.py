@@ -65,12 +65,8 @@ def reference_board() -> Board:
 def main() -> None:
     native, native_events = max(rate(native_board, 60.0) for _ in range(3))
     reference, reference_events = rate(reference_board, 2.0)
-    print(
-        f"C extension:       {native:10.1f} simulated s per wall s ({native_events} events / 60 s)"
-    )
-    print(
-        f"Python reference:  {reference:10.2f} simulated s per wall s ({reference_events} events / 2 s)"
-    )
+    print(f"C extension:      {native:8.1f} simulated s per wall s ({native_events} events)")
+    print(f"Python reference: {reference:8.2f} simulated s per wall s ({reference_events} events)")
     print(
         f"BENCH charging sim_per_wall_c={native:.1f} sim_per_wall_python={reference:.2f} "
         f"ratio={native / reference:.1f} sample_rate_hz={SAMPLE_RATE_HZ:.0f}"
