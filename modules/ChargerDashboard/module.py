@@ -1,0 +1,114 @@
+"""The ChargerDashboard module: the charger on a terminal, and the end of a scripted run.
+
+It only listens: session events, offered limits and EVSE ids from every EvseManager, and
+readings from the meters wired to it. On a terminal it redraws a live view; elsewhere
+(CI, pipes, log files) a redrawn view is noise, so it prints one line per session event.
+When `finish_after_sessions` sessions have ended it prints the summary table and finishes
+the run with it as the result (`ev-manager run --summary-json`); past `deadline_s` it
+finishes the run with exit code 1 and whatever it has.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import functools
+
+from rich.console import Console, Group
+from rich.live import Live
+
+from evstack.generated.modules.charger_dashboard import ChargerDashboardModuleBase
+from evstack.generated.types.evse_manager import SessionEvent
+from evstack.modules.ChargerDashboard.ledger import Ledger
+from evstack.modules.ChargerDashboard.render import event_line, live_view, summary_table
+from evstack.runtime.errors import ConfigurationError
+from evstack.sim.clock import ScaledClock
+from evstack.sim.tasks import run_alongside
+
+# Redraws per wall second of the live view: smooth enough to watch, cheap on 2 cores.
+_REFRESH_HZ = 4
+# A current bar's full scale before any EVSE offered more: a common AC maximum.
+_MIN_BAR_SCALE_A = 32.0
+# Plain output goes to logs and pipes, which have no width: wide enough for the table.
+_PLAIN_WIDTH = 120
+
+
+class ChargerDashboard(ChargerDashboardModuleBase):
+    async def init(self) -> None:
+        evses = self.r_evse_manager
+        meters = self.r_powermeter
+        if len(meters) > len(evses):
+            raise ConfigurationError(
+                f"{self.module_id}: {len(meters)} meters for {len(evses)} EVSEs; "
+                "meters are matched to EVSEs by position"
+            )
+        self.clock = ScaledClock(self.config.sim_speedup)
+        module_ids = [client.target.module_id for client in evses]
+        self.ledger = Ledger.for_evses(module_ids)
+        self.live: Live | None = None
+        self.finishing = False
+        display = self.config.display
+        terminal = Console().is_terminal
+        self.live_mode = display == "live" or (display == "auto" and terminal)
+        self.console = Console(width=None if self.live_mode else _PLAIN_WIDTH)
+        for module_id, client in zip(module_ids, evses, strict=True):
+            client.subscribe_session_event(functools.partial(self._on_session_event, module_id))
+            client.subscribe_limits(functools.partial(self.ledger.on_limits, module_id))
+            client.subscribe_evse_id(functools.partial(self.ledger.on_evse_id, module_id))
+        for module_id, meter in zip(module_ids, meters, strict=False):
+            meter.subscribe_powermeter(functools.partial(self.ledger.on_reading, module_id))
+
+    async def ready(self) -> None:
+        loops = []
+        if self.live_mode:
+            self.live = Live(console=self.console, auto_refresh=False)
+            self.live.start()
+            loops.append(self._redraw())
+        if self.config.finish_after_sessions and self.config.deadline_s:
+            loops.append(self._enforce_deadline())
+        run_alongside(*loops)
+
+    async def _on_session_event(self, module_id: str, event: SessionEvent) -> None:
+        now = self.clock.now()
+        self.ledger.on_session_event(module_id, event, now)
+        if self.live is None:
+            print(event_line(self.ledger, module_id, event, now), flush=True)
+        expected = self.config.finish_after_sessions
+        if expected and self.ledger.sessions_ended >= expected and self.ledger.all_free:
+            await self._finish(0, complete=True)
+
+    async def _redraw(self) -> None:
+        while self.live is not None:
+            self.live.update(self._view(), refresh=True)
+            await asyncio.sleep(1 / _REFRESH_HZ)
+
+    def _view(self) -> Group:
+        scale = max(
+            _MIN_BAR_SCALE_A,
+            *(max(v.offered_a, v.drawn_a) for v in self.ledger.evses.values()),
+        )
+        return live_view(self.ledger, self.clock.now(), self.config.finish_after_sessions, scale)
+
+    async def _enforce_deadline(self) -> None:
+        await asyncio.sleep(self.config.deadline_s)
+        if not self.finishing:
+            self.log.error(
+                "%d of %d sessions ended within the %g s deadline",
+                self.ledger.sessions_ended,
+                self.config.finish_after_sessions,
+                self.config.deadline_s,
+            )
+            await self._finish(1, complete=False)
+
+    async def _finish(self, exit_code: int, *, complete: bool) -> None:
+        if self.finishing:
+            return
+        self.finishing = True
+        if self.live is not None:
+            self.live.update(self._view(), refresh=True)
+            self.live.stop()
+            self.live = None
+        self.console.print(summary_table(self.ledger))
+        summary = self.ledger.summary(
+            complete=complete, expected_sessions=self.config.finish_after_sessions
+        )
+        await self.finish_run(exit_code, summary)

@@ -1,0 +1,101 @@
+"""How the ledger looks on a terminal: the live view, plain event lines and the summary table."""
+
+from __future__ import annotations
+
+from rich.console import Group, RenderableType
+from rich.progress_bar import ProgressBar
+from rich.table import Table
+from rich.text import Text
+
+from evstack.generated.types.evse_manager import SessionEvent
+from evstack.modules.ChargerDashboard.ledger import Ledger, SessionRecord
+
+__all__ = ["event_line", "live_view", "summary_table"]
+
+_STATE_STYLE = {
+    "Charging": "bold green",
+    "Paused by EV": "yellow",
+    "Paused by EVSE": "yellow",
+    "Waiting for auth": "cyan",
+    "Finished": "blue",
+    "Disabled": "red",
+    "Plug-in timeout": "red",
+}
+
+
+def live_view(ledger: Ledger, now: float, expected_sessions: int, max_current_a: float) -> Group:
+    """Per EVSE: state, offered and drawn current (with a bar), power and session energy."""
+    table = Table(title=f"evstack · charger time {_clock(now)}", title_justify="left")
+    table.add_column("EVSE")
+    table.add_column("state")
+    table.add_column("offered", justify="right")
+    table.add_column("drawn", justify="right")
+    table.add_column(f"current (of {max_current_a:g} A)", width=24)
+    table.add_column("power", justify="right")
+    table.add_column("session", justify="right")
+    for view in ledger.evses.values():
+        energy_wh = ledger.session_energy_wh(view.module_id)
+        table.add_row(
+            view.evse_id or view.module_id,
+            Text(view.state, style=_STATE_STYLE.get(view.state, "")),
+            f"{view.offered_a:.1f} A",
+            f"{view.drawn_a:.1f} A",
+            ProgressBar(total=max_current_a, completed=min(view.drawn_a, max_current_a)),
+            f"{view.power_w / 1000:.1f} kW",
+            "" if energy_wh is None else f"{energy_wh / 1000:.3f} kWh",
+        )
+    parts: list[RenderableType] = [table]
+    if expected_sessions:
+        done = min(ledger.sessions_ended, expected_sessions)
+        progress = Table.grid(padding=(0, 1))
+        progress.add_row(
+            "sessions done",
+            ProgressBar(total=expected_sessions, completed=done, width=40),
+            f"{done}/{expected_sessions}",
+        )
+        parts.append(progress)
+    return Group(*parts)
+
+
+def event_line(ledger: Ledger, evse: str, event: SessionEvent, now: float) -> str:
+    """One line per session event, for logs and pipes, where a live view would be noise."""
+    view = ledger.evses[evse]
+    line = f"[{_clock(now)}] {view.evse_id or evse}: {event.event}"
+    if event.transaction_started is not None:
+        line += f" (token {event.transaction_started.id_tag.id_token.value})"
+    if event.transaction_finished is not None:
+        line += f" (reason {event.transaction_finished.reason or 'Other'})"
+    return f"{line}; offered {view.offered_a:.1f} A, drawn {view.drawn_a:.1f} A"
+
+
+def summary_table(ledger: Ledger) -> Table:
+    """Per finished transaction: energy, duration, peak current and stop reason."""
+    table = Table(title="Charging sessions", title_justify="left")
+    table.add_column("EVSE")
+    table.add_column("token")
+    table.add_column("energy", justify="right")
+    table.add_column("duration", justify="right")
+    table.add_column("peak current", justify="right")
+    table.add_column("stop reason")
+    for record in ledger.finished:
+        table.add_row(
+            record.evse_id or record.evse,
+            record.id_token,
+            _kwh(record),
+            "" if record.duration_s is None else _clock(record.duration_s),
+            "" if record.peak_current_a is None else f"{record.peak_current_a:.1f} A",
+            record.stop_reason or "",
+        )
+    if not ledger.finished:
+        table.add_row("(none)", "", "", "", "", "")
+    return table
+
+
+def _kwh(record: SessionRecord) -> str:
+    energy_wh = record.energy_wh
+    return "" if energy_wh is None else f"{energy_wh / 1000:.3f} kWh"
+
+
+def _clock(seconds: float) -> str:
+    minutes, secs = divmod(int(seconds), 60)
+    return f"{minutes:d}:{secs:02d}"
