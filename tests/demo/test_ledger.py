@@ -1,0 +1,76 @@
+"""The dashboard's bookkeeping: energy, durations, peaks and when a run is done."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import msgspec
+
+from evstack.generated.types.evse_manager import Limits, SessionEvent
+from evstack.generated.types.powermeter import Powermeter
+from evstack.modules.ChargerDashboard.ledger import Ledger
+
+
+def event(name: str, session: str = "s1", **data: Any) -> SessionEvent:
+    raw = {"uuid": session, "timestamp": "2026-01-01T00:00:00Z", "event": name, **data}
+    return msgspec.convert(raw, SessionEvent)
+
+
+def meter(wh: float) -> dict[str, Any]:
+    return {"timestamp": "2026-01-01T00:00:00Z", "energy_Wh_import": {"total": wh}}
+
+
+def reading(wh: float, amps: float) -> Powermeter:
+    raw = {**meter(wh), "current_A": {"L1": amps, "L2": amps, "L3": amps}}
+    return msgspec.convert(raw, Powermeter)
+
+
+TOKEN = {"id_token": {"value": "AABBCCDD", "type": "ISO14443"}, "authorization_type": "RFID"}
+
+
+def started(wh: float) -> dict[str, Any]:
+    return {"transaction_started": {"id_tag": TOKEN, "meter_value": meter(wh)}}
+
+
+def finished(wh: float, reason: str) -> dict[str, Any]:
+    return {"transaction_finished": {"meter_value": meter(wh), "reason": reason}}
+
+
+def test_a_transaction_is_summarised_in_the_chargers_time() -> None:
+    ledger = Ledger.for_evses(["evse_1", "evse_2"])
+    ledger.on_evse_id("evse_1", "DE*EVS*E0001*1")
+    ledger.on_session_event("evse_1", event("SessionStarted", session_started=None), 10.0)
+    ledger.on_session_event("evse_1", event("TransactionStarted", **started(1000.0)), 12.0)
+    ledger.on_limits("evse_1", Limits(max_current=16.0, nr_of_phases_available=3))
+    ledger.on_reading("evse_1", reading(1500.0, 15.9))
+    ledger.on_reading("evse_2", reading(0.0, 16.1))
+    ledger.on_reading("evse_1", reading(2000.0, 31.8))
+    assert ledger.session_energy_wh("evse_1") == 1000.0
+    assert not ledger.all_free
+    ledger.on_reading("evse_2", reading(0.0, 0.0))
+    ledger.on_session_event(
+        "evse_1", event("TransactionFinished", **finished(2500.0, "Local")), 162.0
+    )
+    ledger.on_session_event("evse_1", event("SessionFinished"), 170.0)
+
+    assert ledger.all_free
+    assert ledger.evses["evse_1"].offered_a == 16.0
+    summary = ledger.summary(complete=True, expected_sessions=1)
+    assert summary["sessions_ended"] == 1
+    # The worst moment for the fuse: 31.8 A on EVSE 1 while EVSE 2 still read 16.1 A.
+    assert summary["peak_site_current_A"] == 47.9
+    [session] = summary["sessions"]
+    assert session["evse_id"] == "DE*EVS*E0001*1"
+    assert session["id_token"] == "AABBCCDD"
+    assert session["energy_kWh"] == 1.5
+    assert session["duration_s"] == 150.0
+    assert session["peak_current_A"] == 31.8
+    assert session["stop_reason"] == "Local"
+
+
+def test_a_transaction_seen_only_at_its_end_is_left_out() -> None:
+    ledger = Ledger.for_evses(["evse_1"])
+    ledger.on_session_event("evse_1", event("TransactionFinished", **finished(10.0, "Local")), 5.0)
+    ledger.on_session_event("evse_1", event("SessionFinished"), 6.0)
+    assert ledger.finished == []
+    assert ledger.sessions_ended == 1
