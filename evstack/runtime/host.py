@@ -46,6 +46,9 @@ __all__ = ["ModuleHost", "load_class"]
 
 Route = Callable[[str, bytes], None]
 
+# Within the manager's 5 s grace period, with time left to withdraw retained state.
+SHUTDOWN_HOOK_S = 3.0
+
 _encode = msgspec.json.Encoder().encode
 _decode_request = msgspec.json.Decoder(CommandRequest).decode
 _decode_error_event = msgspec.json.Decoder(ErrorEvent).decode
@@ -246,12 +249,23 @@ class ModuleHost:
         for task in tasks:
             task.cancel()
         await asyncio.gather(*tasks, return_exceptions=True)
+        if self.module is not None:
+            await self._run_shutdown_hook(self.module)
         conn = self._connection()
         if conn.connected:
             for topic in self._active_errors:
                 conn.publish(topic, b"", ERROR_QOS, True)
             conn.publish(self._topics.module_ready(self.module_id), b"", CONTROL_QOS, True)
         await conn.disconnect()
+
+    async def _run_shutdown_hook(self, module: ModuleBase) -> None:
+        try:
+            async with asyncio.timeout(SHUTDOWN_HOOK_S):
+                await module.shutdown()
+        except TimeoutError:
+            self.log.error("shutdown() did not finish in %s s", SHUTDOWN_HOOK_S)
+        except Exception:
+            self.log.exception("shutdown() failed")
 
     # -- routing ----------------------------------------------------------------------
 

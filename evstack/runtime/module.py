@@ -34,7 +34,8 @@ class ModuleBase(abc.ABC):
     Life cycle: the runtime constructs the module, calls `create_<impl_id>(config)` for
     every provided implementation, awaits `init()`, announces the module ready, and awaits
     `ready()` once every module of the charger is ready. Anything published during `init()`
-    is held back until then, so no subscriber misses it.
+    is held back until then, so no subscriber misses it. On the way out it awaits
+    `shutdown()`.
     """
 
     MODULE: ClassVar[str]
@@ -56,6 +57,13 @@ class ModuleBase(abc.ABC):
 
     async def ready(self) -> None:  # noqa: B027 - an optional hook, not abstract
         """Every module is initialised; start the module's own activity here."""
+
+    async def shutdown(self) -> None:  # noqa: B027 - an optional hook, not abstract
+        """The module is stopping: put hardware in a safe state, stop your own tasks.
+
+        Runs once, after in-flight commands were answered with Shutdown and before the
+        module's retained state is withdrawn; it may still publish. It gets 3 s.
+        """
 
     def _requirement(self, req_id: str) -> list[Client]:
         return self._requirements[req_id]

@@ -211,6 +211,7 @@ class Consumer(ConsumerModuleBase):
         self.crashes: list[ErrorEvent] = []
         self.all_errors: list[ErrorEvent] = []
         self.init_sum: int | None = None
+        self.shut_down = False
         self.events = asyncio.Queue[str]()
 
     async def init(self) -> None:
@@ -225,6 +226,9 @@ class Consumer(ConsumerModuleBase):
 
     async def ready(self) -> None:
         self.events.put_nowait("ready")
+
+    async def shutdown(self) -> None:
+        self.shut_down = True
 
     def _on_total(self, value: int) -> None:
         self.totals.append(value)

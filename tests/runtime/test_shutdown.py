@@ -53,6 +53,7 @@ async def test_shutdown_answers_in_flight_calls_and_cleans_up(
         with pytest.raises(CommandError) as failure:
             await own_call
         assert failure.value.event is CommandEvent.SHUTDOWN
+        assert consumer.shut_down
 
     # Nothing retained is left behind: no config, no ready, no active error.
     async with Probe(broker, f"{prefix}-after") as after:
