@@ -25,9 +25,12 @@ from .xsd import XS, Node, QName, SchemaSetModel
 
 # An unbounded array gets this many items at most: enough to show repetition, not a stress test.
 UNBOUNDED_ITEMS = 3
-# Arrays stop filling beyond this many elements in one document: ISO-2's nested tariff arrays
-# at their bounds would otherwise reach millions of elements.
-ELEMENT_BUDGET = 3000
+# An array longer than this counts as wide: inside it, the maximal variant keeps nested arrays
+# to one item, so ISO-2's tariffs reach their bounds (3 tuples, 1024 entries each) without
+# the millions of elements that every nested array at its bound would make.
+WIDE_ARRAY = UNBOUNDED_ITEMS
+# A last guard on document size, in elements.
+ELEMENT_BUDGET = 20000
 MAX_DEPTH = 64
 MAX_VARIANTS = 40
 # The longest string written where the schema sets no maxLength.
@@ -75,6 +78,7 @@ class Variant:
     decisions: int = 0
     widest_choice: int = 1
     names: int = 0
+    wide_depth: int = 0
 
     @property
     def minimal(self) -> bool:
@@ -100,7 +104,7 @@ class Variant:
             return low
         top = high if high is not None else max(low, UNBOUNDED_ITEMS)
         if self.maximal:
-            return top
+            return top if self.wide_depth == 0 else min(max(low, 1), top)
         # Mixed: optional parts come and go, arrays take a few sizes, all within bounds.
         wanted = (self.index + self.decisions) % 3
         return min(max(low, wanted), top)
@@ -279,14 +283,17 @@ class Generator:
             return  # wildcards: see the module docstring
         if kind == "element" and self._forced(particle, force) is not None:
             low = max(low, 1)  # the message a test asked for is never left out
-        for _ in range(variant.occurrences(low, high)):
+        count = variant.occurrences(low, high)
+        wide = count > WIDE_ARRAY
+        variant.wide_depth += wide
+        for _ in range(count):
             if kind in ("sequence", "all"):
                 for child in particle.children("element", "sequence", "choice", "group", "any"):
                     self._particle(body, variant, child, force, depth)
             elif kind == "choice":
                 options = particle.children("element", "sequence", "choice", "group")
                 if not options:
-                    return  # wildcards only: see the module docstring
+                    continue  # wildcards only: see the module docstring
                 chosen = options[variant.pick(len(options))]
                 self._particle(body, variant, chosen, force, depth)
             elif kind == "group":
@@ -297,6 +304,7 @@ class Generator:
                     self._particle(body, variant, child, force, depth)
             else:
                 self._element_particle(body, variant, particle, force, depth)
+        variant.wide_depth -= wide
 
     def _forced(self, particle: Node, force: dict[QName, QName]) -> QName | None:
         reference = particle.ref("ref")
