@@ -66,3 +66,12 @@ def test_corpus_smoke_first_message_of_each_set(exi_oracle: Oracle, set_id: str)
         exi_oracle.validate(set_id, document)
         data = exi_oracle.encode(set_id, document)
         assert exi_oracle.encode(set_id, exi_oracle.decode(set_id, data)) == data
+
+
+def test_a_dead_jvm_fails_one_request_and_is_replaced() -> None:
+    require_oracle()  # skips without the interop parts
+    with Oracle() as own:
+        own._process.kill()  # a crash, as an out-of-memory JVM would end
+        with pytest.raises(RuntimeError, match="exited"):
+            own.decode("iso2", SESSION_SETUP_REQ)
+        assert own.encode("iso2", own.decode("iso2", SESSION_SETUP_REQ)) == SESSION_SETUP_REQ

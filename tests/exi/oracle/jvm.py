@@ -62,15 +62,16 @@ class Oracle:
             for set_id, (root, fragment) in locate.SCHEMA_SETS.items()
         ]
         classpath = f"{locate.jar()}:{compiled_shim()}"
+        self._command = [locate.java_tool("java"), "-Xss8m", "-cp", classpath, "OracleShim", *sets]
         # stderr goes to a file: a pipe nobody drains would block the JVM once full.
         self._log: IO[bytes] = tempfile.TemporaryFile()  # noqa: SIM115 (closed in close())
-        self._process = subprocess.Popen(
-            [locate.java_tool("java"), "-Xss8m", "-cp", classpath, "OracleShim", *sets],
-            stdin=subprocess.PIPE,
-            stdout=subprocess.PIPE,
-            stderr=self._log,
-        )
+        self._process = self._start()
         self._lock = threading.Lock()
+
+    def _start(self) -> subprocess.Popen[bytes]:
+        return subprocess.Popen(
+            self._command, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=self._log
+        )
 
     def encode(self, set_id: str, document: str) -> bytes:
         """The EXI stream of an XML `document` in schema set `set_id`."""
@@ -97,6 +98,9 @@ class Oracle:
             except BrokenPipeError:
                 line = ""
             if not line:
+                # This request is lost, but one crash must not fail every later test too.
+                self._process.wait()
+                self._process = self._start()
                 raise RuntimeError(f"the EXIficient JVM has exited:\n{self._stderr_tail()}")
         status, _, answer = line.partition(" ")  # "OK" alone answers a validation
         if status != "OK":
