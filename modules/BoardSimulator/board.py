@@ -159,6 +159,7 @@ class Board:
         self._pending: list[BoardEvent] = []
         self._pwm_running = False
         self._allow_until = math.inf
+        self._welded = False
         self.line.ev_unplug()
 
     # --- EVSE side (evse_board_support) -----------------------------------------------
@@ -191,6 +192,14 @@ class Board:
         self.power_allowed = allow
         if allow and self.config.power_watchdog_s is not None:
             self._allow_until = self.time + self.config.power_watchdog_s
+        self._steer_relay()
+
+    def weld_contactor(self, welded: bool) -> None:
+        """Fault injection: a welded contactor stays closed whatever it is told.
+
+        Its reports stay truthful: no PowerOff comes while it is stuck.
+        """
+        self._welded = welded
         self._steer_relay()
 
     # --- EV side (ev_board_support) -----------------------------------------------------
@@ -290,7 +299,7 @@ class Board:
         return self.enabled and self.power_allowed and self.cp in _DRAWING and not self._rcd_tripped
 
     def _steer_relay(self) -> None:
-        target = self._relay_target()
+        target = self._relay_target() or (self._welded and self.relay_on)
         if target == self.relay_on:
             self._relay_due = None
         elif self._relay_due is None or self._relay_due[0] != target:

@@ -29,6 +29,7 @@ EV_FOLLOW_S = 6.0  # EVs may take this long to follow a lower PWM limit
 OVERCURRENT_MARGIN_A = 2.0  # measurement and EV tolerance before current counts as excess
 OVERCURRENT_TRIP_S = 1.0  # excess current for this long ends the transaction
 POWER_REFRESH_S = 1.0  # a granted permission is repeated this often: the board's watchdog
+CONTACTOR_OPEN_TIMEOUT_S = 2.0  # still closed this long after permission ended: welded
 
 
 class CpState(enum.StrEnum):
@@ -301,7 +302,7 @@ class Charger:
     state: ChargerState = ChargerState.IDLE
     cp: CpState | None = None
     token: str | None = None
-    relay_on: bool = False  # what the board last reported; for displays, not decisions
+    relay_on: bool = False  # what the board last reported: checked against the permission
     faults: set[Fault] = field(default_factory=set)
     current_limit_a: float | None = None
     cable_ampacity_a: float | None = None
@@ -321,6 +322,7 @@ class Charger:
     _excess_since: float | None = None
     _no_grace: bool = False
     _allow_sent_at: float = 0.0
+    _stuck_since: float | None = None  # the relay reported on while power was forbidden
 
     # --- public API -----------------------------------------------------------------
 
@@ -337,6 +339,8 @@ class Charger:
                 self._on_cp(state, out)
             case RelayChanged(power_on=power_on):
                 self.relay_on = power_on
+                if not power_on:
+                    self._line_fault(Fault.CONTACTOR_FAULT, False, out)
             case CurrentLimit(amps=amps):
                 self.current_limit_a = max(amps, 0.0)
             case CableAmpacity(amps=amps):
@@ -370,6 +374,8 @@ class Charger:
     def next_deadline(self) -> float | None:
         """When :meth:`tick` must next be called, or None if no timer is running."""
         deadlines = [self._c1_deadline]
+        if self._stuck_since is not None and Fault.CONTACTOR_FAULT not in self.faults:
+            deadlines.append(self._stuck_since + CONTACTOR_OPEN_TIMEOUT_S)
         if self._power_allowed:
             deadlines.append(self._allow_sent_at + POWER_REFRESH_S)
         if self._pilot is _Pilot.PWM and self._wanted_duty() not in (None, self._duty):
@@ -490,6 +496,7 @@ class Charger:
             if not self._drive_pilot(now, out) and not moved:
                 break
         self._drive_power(now, out)
+        self._watch_contactor(now, out)
         inoperative = bool(self.faults)
         if inoperative != self._inoperative:
             self._inoperative = inoperative
@@ -650,6 +657,22 @@ class Charger:
             self._excess_since = None
             self._no_grace = True  # an EV ignoring the PWM gets no C1 grace either
             self._finish_transaction(StopReason.OVERCURRENT_FAULT, out)
+
+    def _watch_contactor(self, now: float, out: list[Action]) -> None:
+        """A contactor that stays closed without permission is welded: stop everything.
+
+        The fault clears only when the board reports the contactor open. What the
+        charger can do about a welded contactor ends at the pilot (state F makes the EV
+        stop drawing); cutting the supply upstream is the installation's job.
+        """
+        if not self.relay_on or self._power_allowed:
+            self._stuck_since = None
+            return
+        if self._stuck_since is None:
+            self._stuck_since = now
+        if now >= self._stuck_since + CONTACTOR_OPEN_TIMEOUT_S:
+            self._line_fault(Fault.CONTACTOR_FAULT, True, out)
+            self._drive_pilot(now, out)
 
     def _drive_power(self, now: float, out: list[Action]) -> None:
         allow = self._wanted_power(now)

@@ -6,6 +6,7 @@ import pytest
 
 from evstack.modules.EvseManager.charger import (
     C1_TIMEOUT_S,
+    CONTACTOR_OPEN_TIMEOUT_S,
     INOPERATIVE,
     POWER_REFRESH_S,
     PWM_UPDATE_INTERVAL_S,
@@ -29,6 +30,7 @@ from evstack.modules.EvseManager.charger import (
     Pause,
     Publish,
     RaiseError,
+    RelayChanged,
     Resume,
     SessionEvent,
     SetCpF,
@@ -383,3 +385,27 @@ def test_overcurrent_is_judged_against_what_was_signalled_recently() -> None:
     run.wait(1)
     run.send(MeasuredCurrent(31))
     assert run.stop_reasons() == [StopReason.OVERCURRENT_FAULT]
+
+
+def test_a_contactor_closed_without_permission_is_a_welded_contactor() -> None:
+    run = Run().charging()
+    run.send(RelayChanged(True))
+    run.cp("B")  # permission withdrawn ...
+    run.wait(CONTACTOR_OPEN_TIMEOUT_S - 0.01)
+    assert Fault.CONTACTOR_FAULT not in run.charger.faults  # ... the contactor may take time
+    fresh = run.wait(0.01)
+    assert Fault.CONTACTOR_FAULT in run.charger.faults
+    assert SetCpF() in fresh
+    assert RaiseError(INOPERATIVE) in fresh
+    run.send(RelayChanged(False))  # repaired, or it finally let go
+    assert Fault.CONTACTOR_FAULT not in run.charger.faults
+
+
+def test_a_contactor_that_opens_in_time_is_fine() -> None:
+    run = Run().charging()
+    run.send(RelayChanged(True))
+    run.cp("B")
+    run.wait(0.05)
+    run.send(RelayChanged(False))
+    run.wait(10)
+    assert not run.charger.faults

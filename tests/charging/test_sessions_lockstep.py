@@ -137,6 +137,18 @@ def test_ev_ignoring_the_pwm_limit_is_stopped_for_overcurrent() -> None:
     assert not cp.board.relay_on
 
 
+def test_welded_contactor_is_detected_and_the_ev_is_told_to_stop() -> None:
+    cp = authorized("iec_wait_pwr_ready;sleep 3;pause;sleep 60")
+    cp.run(2)
+    cp.board.weld_contactor(True)
+    cp.enforce_safety = False  # power on in B is exactly what a weld means
+    cp.run(5)
+    assert Fault.CONTACTOR_FAULT in cp.charger.faults
+    assert cp.charger.state is ChargerState.FINISHED
+    assert cp.board.relay_on  # still welded: the installation's breaker must act
+    assert cp.ev.drawing.amps == 0  # the EV, told F, stopped drawing
+
+
 # --- safety as a property ---------------------------------------------------------------
 
 _ev_commands = st.one_of(
