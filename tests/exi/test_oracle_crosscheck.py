@@ -31,10 +31,10 @@ EMPTY_VALUE = re.compile(r"<([\w:]+)[^>]*></\1>")
 
 
 # Fragments rooted at a local element that ISO-2 declares more than once with the same
-# built-in type (xs:long, xs:boolean, xs:short). EXI 1.0 section 8.5.2 gives such an element its
-# common type; EXIficient encodes it with another grammar, which evstack refuses. Which side
-# reads the rule right is open; none of these is an element ISO-2 signs. Strict: a fix on
-# either side turns this into a failure to be looked at.
+# built-in type (xs:long, xs:boolean, xs:short). EXI 1.0 gives such an element its common type
+# in a fragment grammar, and EXIficient's bytes are that typed encoding; evstack's fragment
+# tables count these names as needing the relaxed grammar and refuse them. None of these is an
+# element ISO-2 signs. Strict: once evstack reads them, this list must shrink.
 DISPUTED_FRAGMENT_ROOTS = {
     ("iso2_fragment", "EVSETimeStamp"),
     ("iso2_fragment", "ReceiptRequired"),
@@ -50,7 +50,7 @@ def _message_types() -> list[object]:
                 message,
                 marks=pytest.mark.xfail(
                     (set_id, message) in DISPUTED_FRAGMENT_ROOTS,
-                    reason="local element declared twice with one built-in type",
+                    reason="evstack refuses a fragment root declared twice with one built-in type",
                     strict=True,
                 ),
             )
