@@ -77,9 +77,16 @@ class ChargerDashboard(ChargerDashboardModuleBase):
             await self._finish(0, complete=True)
 
     async def _redraw(self) -> None:
-        while self.live is not None:
-            self.live.update(self._view(), refresh=True)
-            await asyncio.sleep(1 / _REFRESH_HZ)
+        try:
+            while self.live is not None:
+                self.live.update(self._view(), refresh=True)
+                await asyncio.sleep(1 / _REFRESH_HZ)
+        finally:
+            # Cancelled when the event loop ends after a stop by signal: give the terminal
+            # its cursor back rather than leave it hidden.
+            if self.live is not None:
+                self.live.stop()
+                self.live = None
 
     def _view(self) -> Group:
         scale = max(
