@@ -23,6 +23,7 @@ from evstack.exi.tables import AT, CH, EE, ITEMS_KEY, SE, Grammar, Tables
 HEADER = 0x80
 MAX_DEPTH = 32  # deeper than any V2G message (ISO-20 needs about 10)
 MAX_VALUE_LENGTH = 65535  # characters or bytes, when the schema gives no maxLength
+EMPTY_VALUE_LEVEL2_WIDTH = 3  # EE, xsi:type, xsi:nil, AT(*), SE(*), CH: codes of 3 bits
 
 Json = Any
 
@@ -94,9 +95,18 @@ class _Decoder:
             count = len(state)
             code = reader.read(count.bit_length())
             if code >= count:
-                raise ExiError(
-                    ExiErrorCode.UNSUPPORTED_EVENT, f"second-level event in {grammar.label}"
-                )
+                if (
+                    code != count  # above the escape: no event at all
+                    or not self._may_end_empty(grammar, index)
+                    or reader.read(EMPTY_VALUE_LEVEL2_WIDTH)
+                ):
+                    raise ExiError(
+                        ExiErrorCode.UNSUPPORTED_EVENT, f"second-level event in {grammar.label}"
+                    )
+                if grammar.simple:
+                    return None  # no characters at all, apart from "" (zero-length)
+                fields["$"] = None
+                return fields
             prod = state[code]
             kind = prod.kind
             if kind == SE:
@@ -124,6 +134,11 @@ class _Decoder:
         if text is not None:
             fields["$"] = text
         return fields
+
+    def _may_end_empty(self, grammar: Grammar, state: int) -> bool:
+        """Whether `state` may end at once with an undeclared EE (see _empty_value_type)."""
+        spec = _empty_value_type(self.datatypes, grammar, state)
+        return spec is not None and spec.get("min_length", 0) == 0
 
     def value(self, datatype: int) -> Json:
         spec = self.datatypes[datatype]
@@ -180,6 +195,23 @@ class _Decoder:
             raise ExiError(ExiErrorCode.LENGTH_EXCEEDED, f"length {length} > {limit}")
         if length * min_bits > self.reader.remaining_bits:
             raise ExiError(ExiErrorCode.TRUNCATED, f"length {length} beyond the input")
+
+
+def _empty_value_type(
+    datatypes: tuple[dict[str, Any], ...], grammar: Grammar, state: int
+) -> dict[str, Any] | None:
+    """The string or binary type of the value a state of simple content still expects.
+    An empty value there may come with no characters at all, as EXIficient writes it:
+    the element ends with the undeclared EE of the second level (code 0 of 3 bits).
+    That form is JSON null; "" is a characters event of length 0 (as libcbv2g writes
+    it). Both round-trip."""
+    text = None
+    for prod in grammar.states[state]:
+        if prod.kind not in (AT, CH, EE):
+            return None
+        if prod.kind == CH:
+            text = datatypes[prod.ref]
+    return text if text is not None and text["kind"] in ("string", "binary") else None
 
 
 def _ordered_children(items: Json, path: str) -> list[tuple[str, Json]]:
@@ -246,8 +278,17 @@ class _Encoder:
                     ExiErrorCode.INVALID_MESSAGE,
                     f"{path}: cannot place {sorted(pending)}; expected one of {expected}",
                 )
-            writer.write(chosen, len(state).bit_length())
             prod = state[chosen]
+            if (
+                prod.kind == CH
+                and pending == {"$": [None]}
+                and _empty_value_type(self.datatypes, grammar, index) is not None
+            ):
+                # the empty value as EXIficient writes it: escape, then second-level EE
+                writer.write(len(state), len(state).bit_length())
+                writer.write(0, EMPTY_VALUE_LEVEL2_WIDTH)
+                return
+            writer.write(chosen, len(state).bit_length())
             if prod.kind == EE:
                 return
             key = prod.name or "$"

@@ -32,6 +32,7 @@ MAX_DEPTH = 32
 Json = Any
 
 _schemas: dict[str, Any] = {}
+_NO_TEXT = object()  # an element without a characters event so far
 
 
 def available() -> bool:
@@ -73,18 +74,18 @@ def _build(tables: Tables, events: Iterator[tuple[int, ...]], raw: bytes) -> dic
     convert = _converters(tables)
     # one frame per open element: [grammar, fields, text, name]
     _, _, root_name, root_ref, _, _ = next(events)
-    stack: list[list[Any]] = [[grammars[root_ref], {}, None, names[root_name]]]
+    stack: list[list[Any]] = [[grammars[root_ref], {}, _NO_TEXT, tables.root_keys[root_name]]]
     for kind, neg, name, ref, length, mag in events:
         if kind == SE:
-            stack.append([grammars[ref], {}, None, names[name]])
+            stack.append([grammars[ref], {}, _NO_TEXT, names[name]])
         elif kind == EE:
             grammar, fields, text, own_name = stack.pop()
             if grammar.simple:
-                value: Json = text
+                value: Json = None if text is _NO_TEXT else text
             else:
                 value = fields
-                if text is not None:
-                    fields["$"] = text
+                if text is not _NO_TEXT:
+                    fields["$"] = text  # None: a value written as no characters at all
             if not stack:
                 return {own_name: value}
             parent_grammar, parent_fields = stack[-1][0], stack[-1][1]
@@ -123,9 +124,10 @@ def _converter(spec: dict[str, Any]) -> Converter:
     if kind == "enum":
         values = spec["values"]
         return lambda _neg, mag, _len, _raw: values[mag]
+    # neg marks a value written as no characters at all (JSON null, see codec.py)
     if kind == "string":
-        return lambda _neg, mag, length, raw: raw[mag : mag + length].decode("utf-8")
-    return lambda _neg, mag, length, raw: raw[mag : mag + length].hex()
+        return lambda neg, mag, length, raw: None if neg else raw[mag : mag + length].decode()
+    return lambda neg, mag, length, raw: None if neg else raw[mag : mag + length].hex()
 
 
 def encode(tables: Tables, message: dict[str, Json]) -> bytes:
@@ -247,6 +249,8 @@ def _put_value(
                 ExiErrorCode.VALUE_OUT_OF_RANGE, f"{value!r} not in {spec['values']}"
             ) from None
         flat.append(_pack(kind, 0, name, 0, 0, index))
+    elif value is None and kind == CH:
+        flat.append(_pack(kind, 1, name, 0, 0, 0))  # no characters at all (codec.py)
     else:
         if not isinstance(value, str):
             raise ExiError(ExiErrorCode.INVALID_MESSAGE, f"expected a string, got {value!r}")

@@ -79,11 +79,14 @@ class Grammar:
 class Tables:
     schema_set: str
     fragment: bool
-    roots: tuple[tuple[str, int], ...]  # (element local name, grammar) in event-code order
+    # (JSON key, grammar) in event-code order; the key is the local name, or
+    # "{namespace}local" where fragment roots share a local name across namespaces
+    roots: tuple[tuple[str, int], ...]
     datatypes: tuple[dict[str, Any], ...]
     grammars: tuple[Grammar, ...]
     names: tuple[str, ...]  # local name per name index
-    root_names: dict[str, tuple[int, int]]  # root local name -> (name index, grammar)
+    root_names: dict[str, tuple[int, int]]  # root key -> (name index, grammar)
+    root_keys: dict[int, str]  # name index of a root -> its key
 
     def root_index(self, name: str) -> int:
         for index, (root, _) in enumerate(self.roots):
@@ -107,6 +110,11 @@ def from_json(raw: dict[str, Any]) -> Tables:
     """Tables from a derived JSON table (as the importer writes them)."""
     schema_set = raw["schema_set"]
     names = [local for local, _ in raw["names"]]
+    root_locals = [names[n] for n, _ in raw["roots"]]
+    root_key = {
+        n: names[n] if root_locals.count(names[n]) == 1 else f"{{{raw['names'][n][1]}}}{names[n]}"
+        for n, _ in raw["roots"]
+    }
     grammars = []
     for entry in raw["grammars"]:
         states = tuple(tuple(_production(p, names) for p in state) for state in entry["states"])
@@ -130,11 +138,12 @@ def from_json(raw: dict[str, Any]) -> Tables:
     return Tables(
         schema_set=schema_set,
         fragment=raw["fragment"],
-        roots=tuple((names[n], g) for n, g in raw["roots"]),
+        roots=tuple((root_key[n], g) for n, g in raw["roots"]),
         datatypes=tuple(raw["datatypes"]),
         grammars=tuple(grammars),
         names=tuple(names),
-        root_names={names[n]: (n, g) for n, g in raw["roots"]},
+        root_names={root_key[n]: (n, g) for n, g in raw["roots"]},
+        root_keys=root_key,
     )
 
 

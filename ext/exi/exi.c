@@ -157,6 +157,32 @@ static void advance(const exi_schema *s, frame *f, const exi_prod *p) {
     f->state = p->next;
 }
 
+/* ---- empty values ------------------------------------------------------------------ */
+
+/* An element of string or binary type with an empty value has no characters event in
+   XML, so EXIficient ends it at once with the undeclared EE of the start-tag state's
+   second level: the escape, then code 0 of the 3-bit second level (EE, xsi:type,
+   xsi:nil, AT(*), SE(*), CH untyped). libcbv2g writes a characters event of length 0
+   instead. Both are read and both written back as they came: the no-characters form is
+   a CH event flagged `neg` (JSON null), the other an ordinary empty value (JSON "").
+   Returns the CH production of a frame's state that can take this form (a state of
+   simple content, before its value), else NULL. */
+#define EMPTY_VALUE_LEVEL2_WIDTH 3u
+
+static const exi_prod *empty_value_prod(const exi_schema *s, const frame *f) {
+    const exi_state *st = &s->states[s->grammars[f->grammar].first + f->state];
+    const exi_prod *ch = NULL;
+    uint8_t kind;
+    for (uint16_t i = 0; i < st->count; i++) {
+        const exi_prod *p = &s->prods[st->first + i];
+        if (p->kind == EXI_P_SE || p->kind == EXI_P_ANY || p->kind == EXI_P_TEXT) return NULL;
+        if (p->kind == EXI_P_CH) ch = p;
+    }
+    if (!ch) return NULL;
+    kind = s->datatypes[ch->ref].kind;
+    return kind == EXI_DT_STRING || kind == EXI_DT_BINARY ? ch : NULL;
+}
+
 typedef struct {
     exi_event *events;
     size_t max_events, n_events;
@@ -324,8 +350,28 @@ int exi_decode(const exi_schema *s, const uint8_t *data, size_t len, exi_event *
         uint16_t skip, count = offered(s, top, st, &skip);
         if ((err = read_bits(&r, bit_length(count), &code))) goto fail;
         if (code >= count) { /* the escape to second-level events */
-            err = EXI_ERR_UNSUPPORTED_EVENT;
-            goto fail;
+            const exi_prod *chp = empty_value_prod(s, top);
+            if (!chp || code != count) { /* above the escape: no event at all */
+                err = EXI_ERR_UNSUPPORTED_EVENT;
+                goto fail;
+            }
+            if ((err = read_bits(&r, EMPTY_VALUE_LEVEL2_WIDTH, &code))) goto fail;
+            if (code != 0 || s->datatypes[chp->ref].min_length > 0) {
+                err = EXI_ERR_UNSUPPORTED_EVENT; /* only EE, and only where "" is valid */
+                goto fail;
+            }
+            if (!(ev = next_event(&k, EXI_CH, 0, chp->ref))) {
+                err = EXI_ERR_NO_MEMORY;
+                goto fail;
+            }
+            ev->mag = k.arena_used; /* no characters at all: no bytes in the arena, */
+            ev->neg = 1;            /* and flagged apart from a zero-length value */
+            if (!next_event(&k, EXI_EE, 0, 0)) {
+                err = EXI_ERR_NO_MEMORY;
+                goto fail;
+            }
+            depth--;
+            continue;
         }
         p = &s->prods[st->first + code + (skip != EXI_NONE && code >= skip)];
         if (p->kind == EXI_P_ANY || p->kind == EXI_P_TEXT) {
@@ -454,7 +500,9 @@ static int encode_value(const exi_datatype *dt, const exi_event *ev, const uint8
         size_t i = 0, chars = 0;
         uint32_t cp;
         uint64_t limit = dt->max_length == NO_LENGTH_FACET ? MAX_VALUE_LENGTH : dt->max_length;
-        if (ev->mag > arena_len || ev->len > arena_len - ev->mag) return EXI_ERR_INVALID_MESSAGE;
+        /* `neg` (no characters at all) is only valid where the caller took that form */
+        if (ev->neg || ev->mag > arena_len || ev->len > arena_len - ev->mag)
+            return EXI_ERR_INVALID_MESSAGE;
         p = arena + ev->mag;
         if (dt->kind == EXI_DT_BINARY) {
             if (ev->len > limit) return EXI_ERR_LENGTH_EXCEEDED;
@@ -524,6 +572,19 @@ int exi_encode(const exi_schema *s, const exi_event *events, size_t n_events,
         if (!p) {
             err = EXI_ERR_INVALID_MESSAGE; /* this event is not allowed here */
             goto fail;
+        }
+        if (ev->kind == EXI_CH && ev->neg && ev->len == 0 && empty_value_prod(s, top)) {
+            /* the empty value as EXIficient writes it: escape, then second-level EE */
+            if (i + 1 >= n_events || events[i + 1].kind != EXI_EE) {
+                err = EXI_ERR_INVALID_MESSAGE;
+                goto fail;
+            }
+            if ((err = write_bits(&w, bit_length(count), count)) ||
+                (err = write_bits(&w, EMPTY_VALUE_LEVEL2_WIDTH, 0)))
+                goto fail;
+            i++; /* the EE is written already */
+            depth--;
+            continue;
         }
         if ((err = write_bits(&w, bit_length(count), code))) goto fail;
         if (p->kind == EXI_P_EE) {
