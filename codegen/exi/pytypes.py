@@ -43,6 +43,13 @@ def _value_type(spec: dict[str, Any], index: int) -> str:
     return "str"
 
 
+def _text_type(spec: dict[str, Any], index: int) -> str:
+    """Character data: an empty string or binary may also be null (no characters at all,
+    as EXIficient writes it; see docs/exi.md)."""
+    value = _value_type(spec, index)
+    return f"{value} | None" if spec["kind"] in ("string", "binary") else value
+
+
 def _required(states: list[list[list[Any]]], key_of: dict[tuple[str, int], str]) -> set[str]:
     """Keys without which no path from the first state reaches EE."""
     keys = set(key_of.values())
@@ -78,7 +85,7 @@ def python_types(table: dict[str, Any]) -> str:
         for state in grammar["states"]:
             for prod in state:
                 if prod[0] == "CH":
-                    return _value_type(datatypes[prod[1]], prod[1])
+                    return _text_type(datatypes[prod[1]], prod[1])
         return "str"
 
     def type_of(index: int) -> str:
@@ -148,7 +155,7 @@ def _fields(
                 fields[key] = _value_type(datatypes[prod[2]], prod[2])
             elif kind == "CH":
                 key_of[("CH", -1)] = "$"
-                fields["$"] = _value_type(datatypes[prod[1]], prod[1])
+                fields["$"] = _text_type(datatypes[prod[1]], prod[1])
     required = _required(grammar["states"], key_of)
     return [(key, value, key in required) for key, value in fields.items()]
 

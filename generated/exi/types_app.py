@@ -17,7 +17,7 @@ class SupportedAppProtocolReq_Element(TypedDict, total=False):
 
 
 class AppProtocolType(TypedDict, total=False):
-    ProtocolNamespace: Required[str]
+    ProtocolNamespace: Required[str | None]
     VersionNumberMajor: Required[int]
     VersionNumberMinor: Required[int]
     SchemaID: Required[int]

@@ -231,16 +231,16 @@ CertificateInstallationReqType = TypedDict(
     "CertificateInstallationReqType",
     {
         "@Id": str,
-        "OEMProvisioningCert": Required[str],
+        "OEMProvisioningCert": Required[str | None],
         "ListOfRootCertificateIDs": Required["ListOfRootCertificateIDsType"],
-        "DHParams": Required[str],
+        "DHParams": Required[str | None],
     },
     total=False,
 )
 
 
 class ListOfRootCertificateIDsType(TypedDict, total=False):
-    RootCertificateID: Required[list[str]]
+    RootCertificateID: Required[list[str | None]]
 
 
 CertificateInstallationResType = TypedDict(
@@ -249,21 +249,21 @@ CertificateInstallationResType = TypedDict(
         "@Id": Required[str],
         "ResponseCode": Required[Enum8],
         "ContractSignatureCertChain": Required["CertificateChainType"],
-        "ContractSignatureEncryptedPrivateKey": Required[str],
-        "DHParams": Required[str],
-        "ContractID": Required[str],
+        "ContractSignatureEncryptedPrivateKey": Required[str | None],
+        "DHParams": Required[str | None],
+        "ContractID": Required[str | None],
     },
     total=False,
 )
 
 
 class CertificateChainType(TypedDict, total=False):
-    Certificate: Required[str]
+    Certificate: Required[str | None]
     SubCertificates: "SubCertificatesType"
 
 
 class SubCertificatesType(TypedDict, total=False):
-    Certificate: Required[list[str]]
+    Certificate: Required[list[str | None]]
 
 
 CertificateUpdateReqType = TypedDict(
@@ -271,9 +271,9 @@ CertificateUpdateReqType = TypedDict(
     {
         "@Id": str,
         "ContractSignatureCertChain": Required["CertificateChainType"],
-        "ContractID": Required[str],
+        "ContractID": Required[str | None],
         "ListOfRootCertificateIDs": Required["ListOfRootCertificateIDsType"],
-        "DHParams": Required[str],
+        "DHParams": Required[str | None],
     },
     total=False,
 )
@@ -285,9 +285,9 @@ CertificateUpdateResType = TypedDict(
         "@Id": Required[str],
         "ResponseCode": Required[Enum8],
         "ContractSignatureCertChain": Required["CertificateChainType"],
-        "ContractSignatureEncryptedPrivateKey": Required[str],
-        "DHParams": Required[str],
-        "ContractID": Required[str],
+        "ContractSignatureEncryptedPrivateKey": Required[str | None],
+        "DHParams": Required[str | None],
+        "ContractID": Required[str | None],
         "RetryCounter": Required[int],
     },
     total=False,
@@ -361,7 +361,7 @@ SalesTariffType = TypedDict(
     {
         "@Id": Required[str],
         "SalesTariffID": Required[int],
-        "SalesTariffDescription": str,
+        "SalesTariffDescription": str | None,
         "NumEPriceLevels": Required[int],
         "SalesTariffEntry": Required[list["SalesTariffEntryType"]],
     },
@@ -413,7 +413,7 @@ class ChargingStatusReqType(TypedDict, total=False):
 
 class ChargingStatusResType(TypedDict, total=False):
     ResponseCode: Required[Enum8]
-    EVSEID: Required[str]
+    EVSEID: Required[str | None]
     SAScheduleTupleID: Required[int]
     EVSEMaxCurrent: "PhysicalValueType"
     MeterInfo: "MeterInfoType"
@@ -422,9 +422,9 @@ class ChargingStatusResType(TypedDict, total=False):
 
 
 class MeterInfoType(TypedDict, total=False):
-    MeterID: Required[str]
+    MeterID: Required[str | None]
     MeterReading: "PhysicalValueType"
-    SigMeterReading: str
+    SigMeterReading: str | None
     MeterStatus: int
     TMeter: int
 
@@ -433,7 +433,7 @@ ContractAuthenticationReqType = TypedDict(
     "ContractAuthenticationReqType",
     {
         "@Id": str,
-        "GenChallenge": str,
+        "GenChallenge": str | None,
     },
     total=False,
 )
@@ -477,13 +477,13 @@ class DC_EVPowerDeliveryParameterType(TypedDict, total=False):
 
 
 class DSAKeyValueType(TypedDict, total=False):
-    P: str
-    G: str
-    Y: Required[str]
-    Q: str
-    J: str
-    Seed: str
-    PgenCounter: str
+    P: str | None
+    G: str | None
+    Y: Required[str | None]
+    Q: str | None
+    J: str | None
+    Seed: str | None
+    PgenCounter: str | None
 
 
 DigestMethodType = TypedDict(
@@ -528,8 +528,8 @@ class KeyValueType(TypedDict, total=False):
 
 
 class RSAKeyValueType(TypedDict, total=False):
-    Modulus: Required[str]
-    Exponent: Required[str]
+    Modulus: Required[str | None]
+    Exponent: Required[str | None]
 
 
 RetrievalMethodType = TypedDict(
@@ -567,7 +567,7 @@ X509DataType = TypedDict(
 
 
 class X509IssuerSerialType(TypedDict, total=False):
-    X509IssuerName: Required[str]
+    X509IssuerName: Required[str | None]
     X509SerialNumber: Required[int]
 
 
@@ -607,7 +607,7 @@ ReferenceType = TypedDict(
         "@URI": str,
         "Transforms": "TransformsType",
         "DigestMethod": Required["DigestMethodType"],
-        "DigestValue": Required[str],
+        "DigestValue": Required[str | None],
     },
     total=False,
 )
@@ -617,7 +617,7 @@ MeteringReceiptReqType = TypedDict(
     "MeteringReceiptReqType",
     {
         "@Id": str,
-        "SessionID": Required[str],
+        "SessionID": Required[str | None],
         "SAScheduleTupleID": int,
         "MeterInfo": Required["MeterInfoType"],
     },
@@ -642,13 +642,13 @@ ObjectType = TypedDict(
 
 
 class PaymentDetailsReqType(TypedDict, total=False):
-    ContractID: Required[str]
+    ContractID: Required[str | None]
     ContractSignatureCertChain: Required["CertificateChainType"]
 
 
 class PaymentDetailsResType(TypedDict, total=False):
     ResponseCode: Required[Enum8]
-    GenChallenge: Required[str]
+    GenChallenge: Required[str | None]
     DateTimeNow: Required[int]
 
 
@@ -696,9 +696,9 @@ class ServiceChargeType(TypedDict, total=False):
 
 class ServiceTagType(TypedDict, total=False):
     ServiceID: Required[int]
-    ServiceName: str
+    ServiceName: str | None
     ServiceCategory: Required[Enum29]
-    ServiceScope: str
+    ServiceScope: str | None
 
 
 class ServiceDetailReqType(TypedDict, total=False):
@@ -730,14 +730,14 @@ ParameterType = TypedDict(
         "shortValue": int,
         "intValue": int,
         "physicalValue": "PhysicalValueType",
-        "stringValue": str,
+        "stringValue": str | None,
     },
     total=False,
 )
 
 
 class ServiceDiscoveryReqType(TypedDict, total=False):
-    ServiceScope: str
+    ServiceScope: str | None
     ServiceCategory: Enum29
 
 
@@ -780,12 +780,12 @@ class ServicePaymentSelectionResType(TypedDict, total=False):
 
 
 class SessionSetupReqType(TypedDict, total=False):
-    EVCCID: Required[str]
+    EVCCID: Required[str | None]
 
 
 class SessionSetupResType(TypedDict, total=False):
     ResponseCode: Required[Enum8]
-    EVSEID: Required[str]
+    EVSEID: Required[str | None]
     DateTimeNow: int
 
 
@@ -836,7 +836,7 @@ SignatureValueType = TypedDict(
     "SignatureValueType",
     {
         "@Id": str,
-        "$": Required[str],
+        "$": Required[str | None],
     },
     total=False,
 )
@@ -868,14 +868,14 @@ class V2G_Message_Element(TypedDict, total=False):
 
 
 class MessageHeaderType(TypedDict, total=False):
-    SessionID: Required[str]
+    SessionID: Required[str | None]
     Notification: "NotificationType"
     Signature: "SignatureType"
 
 
 class NotificationType(TypedDict, total=False):
     FaultCode: Required[Enum35]
-    FaultMsg: str
+    FaultMsg: str | None
 
 
 class BodyType(TypedDict, total=False):
@@ -1031,7 +1031,7 @@ class Document_DigestMethod(TypedDict):
 
 
 class Document_DigestValue(TypedDict):
-    DigestValue: str
+    DigestValue: str | None
 
 
 class Document_EVChargeParameter(TypedDict):
@@ -1063,7 +1063,7 @@ class Document_KeyInfo(TypedDict):
 
 
 class Document_KeyName(TypedDict):
-    KeyName: str
+    KeyName: str | None
 
 
 class Document_KeyValue(TypedDict):
@@ -1083,7 +1083,7 @@ class Document_MeteringReceiptRes(TypedDict):
 
 
 class Document_MgmtData(TypedDict):
-    MgmtData: str
+    MgmtData: str | None
 
 
 class Document_Object(TypedDict):

@@ -182,7 +182,7 @@ AuthorizationReqType = TypedDict(
     "AuthorizationReqType",
     {
         "@Id": str,
-        "GenChallenge": str,
+        "GenChallenge": str | None,
     },
     total=False,
 )
@@ -233,7 +233,7 @@ CertificateInstallationReqType = TypedDict(
     "CertificateInstallationReqType",
     {
         "@Id": Required[str],
-        "OEMProvisioningCert": Required[str],
+        "OEMProvisioningCert": Required[str | None],
         "ListOfRootCertificateIDs": Required["ListOfRootCertificateIDsType"],
     },
     total=False,
@@ -245,7 +245,7 @@ class ListOfRootCertificateIDsType(TypedDict, total=False):
 
 
 class X509IssuerSerialType(TypedDict, total=False):
-    X509IssuerName: Required[str]
+    X509IssuerName: Required[str | None]
     X509SerialNumber: Required[int]
 
 
@@ -262,7 +262,7 @@ CertificateChainType = TypedDict(
     "CertificateChainType",
     {
         "@Id": str,
-        "Certificate": Required[str],
+        "Certificate": Required[str | None],
         "SubCertificates": "SubCertificatesType",
     },
     total=False,
@@ -270,14 +270,14 @@ CertificateChainType = TypedDict(
 
 
 class SubCertificatesType(TypedDict, total=False):
-    Certificate: Required[list[str]]
+    Certificate: Required[list[str | None]]
 
 
 ContractSignatureEncryptedPrivateKeyType = TypedDict(
     "ContractSignatureEncryptedPrivateKeyType",
     {
         "@Id": Required[str],
-        "$": Required[str],
+        "$": Required[str | None],
     },
     total=False,
 )
@@ -287,7 +287,7 @@ DiffieHellmanPublickeyType = TypedDict(
     "DiffieHellmanPublickeyType",
     {
         "@Id": Required[str],
-        "$": Required[str],
+        "$": Required[str | None],
     },
     total=False,
 )
@@ -297,7 +297,7 @@ EMAIDType = TypedDict(
     "EMAIDType",
     {
         "@Id": Required[str],
-        "$": Required[str],
+        "$": Required[str | None],
     },
     total=False,
 )
@@ -308,7 +308,7 @@ CertificateUpdateReqType = TypedDict(
     {
         "@Id": Required[str],
         "ContractSignatureCertChain": Required["CertificateChainType"],
-        "eMAID": Required[str],
+        "eMAID": Required[str | None],
         "ListOfRootCertificateIDs": Required["ListOfRootCertificateIDsType"],
     },
     total=False,
@@ -393,7 +393,7 @@ SalesTariffType = TypedDict(
     {
         "@Id": str,
         "SalesTariffID": Required[int],
-        "SalesTariffDescription": str,
+        "SalesTariffDescription": str | None,
         "NumEPriceLevels": int,
         "SalesTariffEntry": Required[list["SalesTariffEntryType"]],
     },
@@ -445,7 +445,7 @@ class ChargingStatusReqType(TypedDict, total=False):
 
 class ChargingStatusResType(TypedDict, total=False):
     ResponseCode: Required[Enum9]
-    EVSEID: Required[str]
+    EVSEID: Required[str | None]
     SAScheduleTupleID: Required[int]
     EVSEMaxCurrent: "PhysicalValueType"
     MeterInfo: "MeterInfoType"
@@ -454,9 +454,9 @@ class ChargingStatusResType(TypedDict, total=False):
 
 
 class MeterInfoType(TypedDict, total=False):
-    MeterID: Required[str]
+    MeterID: Required[str | None]
     MeterReading: int
-    SigMeterReading: str
+    SigMeterReading: str | None
     MeterStatus: int
     TMeter: int
 
@@ -485,7 +485,7 @@ class CurrentDemandResType(TypedDict, total=False):
     EVSEMaximumVoltageLimit: "PhysicalValueType"
     EVSEMaximumCurrentLimit: "PhysicalValueType"
     EVSEMaximumPowerLimit: "PhysicalValueType"
-    EVSEID: Required[str]
+    EVSEID: Required[str | None]
     SAScheduleTupleID: Required[int]
     MeterInfo: "MeterInfoType"
     ReceiptRequired: bool
@@ -498,13 +498,13 @@ class DC_EVPowerDeliveryParameterType(TypedDict, total=False):
 
 
 class DSAKeyValueType(TypedDict, total=False):
-    P: str
-    G: str
-    Y: Required[str]
-    Q: str
-    J: str
-    Seed: str
-    PgenCounter: str
+    P: str | None
+    G: str | None
+    Y: Required[str | None]
+    Q: str | None
+    J: str | None
+    Seed: str | None
+    PgenCounter: str | None
 
 
 DigestMethodType = TypedDict(
@@ -550,8 +550,8 @@ class KeyValueType(TypedDict, total=False):
 
 
 class RSAKeyValueType(TypedDict, total=False):
-    Modulus: Required[str]
-    Exponent: Required[str]
+    Modulus: Required[str | None]
+    Exponent: Required[str | None]
 
 
 RetrievalMethodType = TypedDict(
@@ -624,7 +624,7 @@ ReferenceType = TypedDict(
         "@URI": str,
         "Transforms": "TransformsType",
         "DigestMethod": Required["DigestMethodType"],
-        "DigestValue": Required[str],
+        "DigestValue": Required[str | None],
     },
     total=False,
 )
@@ -634,7 +634,7 @@ MeteringReceiptReqType = TypedDict(
     "MeteringReceiptReqType",
     {
         "@Id": str,
-        "SessionID": Required[str],
+        "SessionID": Required[str | None],
         "SAScheduleTupleID": int,
         "MeterInfo": Required["MeterInfoType"],
     },
@@ -661,13 +661,13 @@ ObjectType = TypedDict(
 
 
 class PaymentDetailsReqType(TypedDict, total=False):
-    eMAID: Required[str]
+    eMAID: Required[str | None]
     ContractSignatureCertChain: Required["CertificateChainType"]
 
 
 class PaymentDetailsResType(TypedDict, total=False):
     ResponseCode: Required[Enum9]
-    GenChallenge: Required[str]
+    GenChallenge: Required[str | None]
     EVSETimeStamp: Required[int]
 
 
@@ -754,14 +754,14 @@ ParameterType = TypedDict(
         "shortValue": int,
         "intValue": int,
         "physicalValue": "PhysicalValueType",
-        "stringValue": str,
+        "stringValue": str | None,
     },
     total=False,
 )
 
 
 class ServiceDiscoveryReqType(TypedDict, total=False):
-    ServiceScope: str
+    ServiceScope: str | None
     ServiceCategory: Enum39
 
 
@@ -778,9 +778,9 @@ class PaymentOptionListType(TypedDict, total=False):
 
 class ChargeServiceType(TypedDict, total=False):
     ServiceID: Required[int]
-    ServiceName: str
+    ServiceName: str | None
     ServiceCategory: Required[Enum39]
-    ServiceScope: str
+    ServiceScope: str | None
     FreeService: Required[bool]
     SupportedEnergyTransferMode: Required["SupportedEnergyTransferModeType"]
 
@@ -795,19 +795,19 @@ class ServiceListType(TypedDict, total=False):
 
 class ServiceType(TypedDict, total=False):
     ServiceID: Required[int]
-    ServiceName: str
+    ServiceName: str | None
     ServiceCategory: Required[Enum39]
-    ServiceScope: str
+    ServiceScope: str | None
     FreeService: Required[bool]
 
 
 class SessionSetupReqType(TypedDict, total=False):
-    EVCCID: Required[str]
+    EVCCID: Required[str | None]
 
 
 class SessionSetupResType(TypedDict, total=False):
     ResponseCode: Required[Enum9]
-    EVSEID: Required[str]
+    EVSEID: Required[str | None]
     EVSETimeStamp: int
 
 
@@ -858,7 +858,7 @@ SignatureValueType = TypedDict(
     "SignatureValueType",
     {
         "@Id": str,
-        "$": Required[str],
+        "$": Required[str | None],
     },
     total=False,
 )
@@ -890,14 +890,14 @@ class V2G_Message_Element(TypedDict, total=False):
 
 
 class MessageHeaderType(TypedDict, total=False):
-    SessionID: Required[str]
+    SessionID: Required[str | None]
     Notification: "NotificationType"
     Signature: "SignatureType"
 
 
 class NotificationType(TypedDict, total=False):
     FaultCode: Required[Enum42]
-    FaultMsg: str
+    FaultMsg: str | None
 
 
 class BodyType(TypedDict, total=False):
@@ -1053,7 +1053,7 @@ class Document_DigestMethod(TypedDict):
 
 
 class Document_DigestValue(TypedDict):
-    DigestValue: str
+    DigestValue: str | None
 
 
 class Document_EVChargeParameter(TypedDict):
@@ -1085,7 +1085,7 @@ class Document_KeyInfo(TypedDict):
 
 
 class Document_KeyName(TypedDict):
-    KeyName: str
+    KeyName: str | None
 
 
 class Document_KeyValue(TypedDict):
@@ -1105,7 +1105,7 @@ class Document_MeteringReceiptRes(TypedDict):
 
 
 class Document_MgmtData(TypedDict):
-    MgmtData: str
+    MgmtData: str | None
 
 
 class Document_Object(TypedDict):

@@ -140,7 +140,7 @@ class AuthorizationReqType(TypedDict, total=False):
 
 
 class MessageHeaderType(TypedDict, total=False):
-    SessionID: Required[str]
+    SessionID: Required[str | None]
     TimeStamp: Required[int]
     Signature: "SignatureType"
 
@@ -197,7 +197,7 @@ ReferenceType = TypedDict(
         "@URI": str,
         "Transforms": "TransformsType",
         "DigestMethod": Required["DigestMethodType"],
-        "DigestValue": Required[str],
+        "DigestValue": Required[str | None],
     },
     total=False,
 )
@@ -230,7 +230,7 @@ SignatureValueType = TypedDict(
     "SignatureValueType",
     {
         "@Id": str,
-        "$": Required[str],
+        "$": Required[str | None],
     },
     total=False,
 )
@@ -252,18 +252,18 @@ class KeyValueType(TypedDict, total=False):
 
 
 class DSAKeyValueType(TypedDict, total=False):
-    P: str
-    G: str
-    Y: Required[str]
-    Q: str
-    J: str
-    Seed: str
-    PgenCounter: str
+    P: str | None
+    G: str | None
+    Y: Required[str | None]
+    Q: str | None
+    J: str | None
+    Seed: str | None
+    PgenCounter: str | None
 
 
 class RSAKeyValueType(TypedDict, total=False):
-    Modulus: Required[str]
-    Exponent: Required[str]
+    Modulus: Required[str | None]
+    Exponent: Required[str | None]
 
 
 RetrievalMethodType = TypedDict(
@@ -287,7 +287,7 @@ X509DataType = TypedDict(
 
 
 class X509IssuerSerialType(TypedDict, total=False):
-    X509IssuerName: Required[str]
+    X509IssuerName: Required[str | None]
     X509SerialNumber: Required[int]
 
 
@@ -328,7 +328,7 @@ PnC_AReqAuthorizationModeType = TypedDict(
     "PnC_AReqAuthorizationModeType",
     {
         "@Id": Required[str],
-        "GenChallenge": Required[str],
+        "GenChallenge": Required[str | None],
         "ContractCertificateChain": Required["ContractCertificateChainType"],
     },
     total=False,
@@ -336,12 +336,12 @@ PnC_AReqAuthorizationModeType = TypedDict(
 
 
 class ContractCertificateChainType(TypedDict, total=False):
-    Certificate: Required[str]
+    Certificate: Required[str | None]
     SubCertificates: Required["SubCertificatesType"]
 
 
 class SubCertificatesType(TypedDict, total=False):
-    Certificate: Required[list[str]]
+    Certificate: Required[list[str | None]]
 
 
 class AuthorizationResType(TypedDict, total=False):
@@ -368,12 +368,12 @@ class EIM_ASResAuthorizationModeType(TypedDict, total=False):
 
 
 class PnC_ASResAuthorizationModeType(TypedDict, total=False):
-    GenChallenge: Required[str]
+    GenChallenge: Required[str | None]
     SupportedProviders: "SupportedProvidersListType"
 
 
 class SupportedProvidersListType(TypedDict, total=False):
-    ProviderID: Required[list[str]]
+    ProviderID: Required[list[str | None]]
 
 
 class CLReqControlModeType(TypedDict, total=False):
@@ -396,7 +396,7 @@ SignedCertificateChainType = TypedDict(
     "SignedCertificateChainType",
     {
         "@Id": Required[str],
-        "Certificate": Required[str],
+        "Certificate": Required[str | None],
         "SubCertificates": "SubCertificatesType",
     },
     total=False,
@@ -408,7 +408,7 @@ class ListOfRootCertificateIDsType(TypedDict, total=False):
 
 
 class EMAIDListType(TypedDict, total=False):
-    EMAID: Required[list[str]]
+    EMAID: Required[list[str | None]]
 
 
 class CertificateInstallationResType(TypedDict, total=False):
@@ -421,7 +421,7 @@ class CertificateInstallationResType(TypedDict, total=False):
 
 
 class CertificateChainType(TypedDict, total=False):
-    Certificate: Required[str]
+    Certificate: Required[str | None]
     SubCertificates: "SubCertificatesType"
 
 
@@ -431,10 +431,10 @@ SignedInstallationDataType = TypedDict(
         "@Id": Required[str],
         "ContractCertificateChain": Required["ContractCertificateChainType"],
         "ECDHCurve": Required[Enum14],
-        "DHPublicKey": Required[str],
-        "SECP521_EncryptedPrivateKey": str,
-        "X448_EncryptedPrivateKey": str,
-        "TPM_EncryptedPrivateKey": str,
+        "DHPublicKey": Required[str | None],
+        "SECP521_EncryptedPrivateKey": str | None,
+        "X448_EncryptedPrivateKey": str | None,
+        "TPM_EncryptedPrivateKey": str | None,
     },
     total=False,
 )
@@ -459,7 +459,7 @@ SignedMeteringDataType = TypedDict(
     "SignedMeteringDataType",
     {
         "@Id": Required[str],
-        "SessionID": Required[str],
+        "SessionID": Required[str | None],
         "MeterInfo": Required["MeterInfoType"],
         "Receipt": "ReceiptType",
         "Dynamic_SMDTControlMode": "Dynamic_SMDTControlModeType",
@@ -470,12 +470,12 @@ SignedMeteringDataType = TypedDict(
 
 
 class MeterInfoType(TypedDict, total=False):
-    MeterID: Required[str]
+    MeterID: Required[str | None]
     ChargedEnergyReadingWh: Required[int]
     BPT_DischargedEnergyReadingWh: int
     CapacitiveEnergyReadingVARh: int
     BPT_InductiveEnergyReadingVARh: int
-    MeterSignature: str
+    MeterSignature: str | None
     MeterStatus: int
     MeterTimestamp: int
 
@@ -610,8 +610,8 @@ class EVPowerScheduleEntryType(TypedDict, total=False):
 
 class EVAbsolutePriceScheduleType(TypedDict, total=False):
     TimeAnchor: Required[int]
-    Currency: Required[str]
-    PriceAlgorithm: Required[str]
+    Currency: Required[str | None]
+    PriceAlgorithm: Required[str | None]
     EVPriceRuleStacks: Required["EVPriceRuleStackListType"]
 
 
@@ -652,10 +652,10 @@ AbsolutePriceScheduleType = TypedDict(
         "@Id": str,
         "TimeAnchor": Required[int],
         "PriceScheduleID": Required[int],
-        "PriceScheduleDescription": str,
-        "Currency": Required[str],
-        "Language": Required[str],
-        "PriceAlgorithm": Required[str],
+        "PriceScheduleDescription": str | None,
+        "Currency": Required[str | None],
+        "Language": Required[str | None],
+        "PriceAlgorithm": Required[str | None],
         "MinimumCost": "RationalNumberType",
         "MaximumCost": "RationalNumberType",
         "TaxRules": "TaxRuleListType",
@@ -673,7 +673,7 @@ class TaxRuleListType(TypedDict, total=False):
 
 class TaxRuleType(TypedDict, total=False):
     TaxRuleID: Required[int]
-    TaxRuleName: str
+    TaxRuleName: str | None
     TaxRate: Required["RationalNumberType"]
     TaxIncludedInPrice: bool
     AppliesToEnergyFee: Required[bool]
@@ -707,7 +707,7 @@ class OverstayRuleListType(TypedDict, total=False):
 
 
 class OverstayRuleType(TypedDict, total=False):
-    OverstayRuleDescription: str
+    OverstayRuleDescription: str | None
     StartTime: Required[int]
     OverstayFee: Required["RationalNumberType"]
     OverstayFeePeriod: Required[int]
@@ -718,7 +718,7 @@ class AdditionalServiceListType(TypedDict, total=False):
 
 
 class AdditionalServiceType(TypedDict, total=False):
-    ServiceName: Required[str]
+    ServiceName: Required[str | None]
     ServiceFee: Required["RationalNumberType"]
 
 
@@ -728,7 +728,7 @@ PriceLevelScheduleType = TypedDict(
         "@Id": str,
         "TimeAnchor": Required[int],
         "PriceScheduleID": Required[int],
-        "PriceScheduleDescription": str,
+        "PriceScheduleDescription": str | None,
         "NumberOfPriceLevels": Required[int],
         "PriceLevelScheduleEntries": Required["PriceLevelScheduleEntryListType"],
     },
@@ -802,7 +802,7 @@ ParameterType = TypedDict(
         "shortValue": int,
         "intValue": int,
         "rationalNumber": "RationalNumberType",
-        "finiteString": str,
+        "finiteString": str | None,
     },
     total=False,
 )
@@ -856,20 +856,20 @@ class ServiceSelectionResType(TypedDict, total=False):
 
 class SessionSetupReqType(TypedDict, total=False):
     Header: Required["MessageHeaderType"]
-    EVCCID: Required[str]
+    EVCCID: Required[str | None]
 
 
 class SessionSetupResType(TypedDict, total=False):
     Header: Required["MessageHeaderType"]
     ResponseCode: Required[Enum8]
-    EVSEID: Required[str]
+    EVSEID: Required[str | None]
 
 
 class SessionStopReqType(TypedDict, total=False):
     Header: Required["MessageHeaderType"]
     ChargingSession: Required[Enum35]
-    EVTerminationCode: str
-    EVTerminationExplanation: str
+    EVTerminationCode: str | None
+    EVTerminationExplanation: str | None
 
 
 class SessionStopResType(TypedDict, total=False):
@@ -971,7 +971,7 @@ class Document_DigestMethod(TypedDict):
 
 
 class Document_DigestValue(TypedDict):
-    DigestValue: str
+    DigestValue: str | None
 
 
 class Document_KeyInfo(TypedDict):
@@ -979,7 +979,7 @@ class Document_KeyInfo(TypedDict):
 
 
 class Document_KeyName(TypedDict):
-    KeyName: str
+    KeyName: str | None
 
 
 class Document_KeyValue(TypedDict):
@@ -999,7 +999,7 @@ class Document_MeteringConfirmationRes(TypedDict):
 
 
 class Document_MgmtData(TypedDict):
-    MgmtData: str
+    MgmtData: str | None
 
 
 class Document_Object(TypedDict):

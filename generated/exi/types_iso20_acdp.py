@@ -108,7 +108,7 @@ class ACDP_ConnectReqType(TypedDict, total=False):
 
 
 class MessageHeaderType(TypedDict, total=False):
-    SessionID: Required[str]
+    SessionID: Required[str | None]
     TimeStamp: Required[int]
     Signature: "SignatureType"
 
@@ -165,7 +165,7 @@ ReferenceType = TypedDict(
         "@URI": str,
         "Transforms": "TransformsType",
         "DigestMethod": Required["DigestMethodType"],
-        "DigestValue": Required[str],
+        "DigestValue": Required[str | None],
     },
     total=False,
 )
@@ -198,7 +198,7 @@ SignatureValueType = TypedDict(
     "SignatureValueType",
     {
         "@Id": str,
-        "$": Required[str],
+        "$": Required[str | None],
     },
     total=False,
 )
@@ -220,18 +220,18 @@ class KeyValueType(TypedDict, total=False):
 
 
 class DSAKeyValueType(TypedDict, total=False):
-    P: str
-    G: str
-    Y: Required[str]
-    Q: str
-    J: str
-    Seed: str
-    PgenCounter: str
+    P: str | None
+    G: str | None
+    Y: Required[str | None]
+    Q: str | None
+    J: str | None
+    Seed: str | None
+    PgenCounter: str | None
 
 
 class RSAKeyValueType(TypedDict, total=False):
-    Modulus: Required[str]
-    Exponent: Required[str]
+    Modulus: Required[str | None]
+    Exponent: Required[str | None]
 
 
 RetrievalMethodType = TypedDict(
@@ -255,7 +255,7 @@ X509DataType = TypedDict(
 
 
 class X509IssuerSerialType(TypedDict, total=False):
-    X509IssuerName: Required[str]
+    X509IssuerName: Required[str | None]
     X509SerialNumber: Required[int]
 
 
@@ -440,7 +440,7 @@ class Document_DigestMethod(TypedDict):
 
 
 class Document_DigestValue(TypedDict):
-    DigestValue: str
+    DigestValue: str | None
 
 
 class Document_KeyInfo(TypedDict):
@@ -448,7 +448,7 @@ class Document_KeyInfo(TypedDict):
 
 
 class Document_KeyName(TypedDict):
-    KeyName: str
+    KeyName: str | None
 
 
 class Document_KeyValue(TypedDict):
@@ -460,7 +460,7 @@ class Document_Manifest(TypedDict):
 
 
 class Document_MgmtData(TypedDict):
-    MgmtData: str
+    MgmtData: str | None
 
 
 class Document_Object(TypedDict):

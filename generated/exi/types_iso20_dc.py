@@ -200,7 +200,7 @@ class DC_CableCheckReqType(TypedDict, total=False):
 
 
 class MessageHeaderType(TypedDict, total=False):
-    SessionID: Required[str]
+    SessionID: Required[str | None]
     TimeStamp: Required[int]
     Signature: "SignatureType"
 
@@ -248,7 +248,7 @@ ReferenceType = TypedDict(
         "@URI": str,
         "Transforms": "TransformsType",
         "DigestMethod": Required["DigestMethodType"],
-        "DigestValue": Required[str],
+        "DigestValue": Required[str | None],
     },
     total=False,
 )
@@ -281,7 +281,7 @@ SignatureValueType = TypedDict(
     "SignatureValueType",
     {
         "@Id": str,
-        "$": Required[str],
+        "$": Required[str | None],
     },
     total=False,
 )
@@ -303,18 +303,18 @@ class KeyValueType(TypedDict, total=False):
 
 
 class DSAKeyValueType(TypedDict, total=False):
-    P: str
-    G: str
-    Y: Required[str]
-    Q: str
-    J: str
-    Seed: str
-    PgenCounter: str
+    P: str | None
+    G: str | None
+    Y: Required[str | None]
+    Q: str | None
+    J: str | None
+    Seed: str | None
+    PgenCounter: str | None
 
 
 class RSAKeyValueType(TypedDict, total=False):
-    Modulus: Required[str]
-    Exponent: Required[str]
+    Modulus: Required[str | None]
+    Exponent: Required[str | None]
 
 
 RetrievalMethodType = TypedDict(
@@ -338,7 +338,7 @@ X509DataType = TypedDict(
 
 
 class X509IssuerSerialType(TypedDict, total=False):
-    X509IssuerName: Required[str]
+    X509IssuerName: Required[str | None]
     X509SerialNumber: Required[int]
 
 
@@ -451,12 +451,12 @@ class EVSEStatusType(TypedDict, total=False):
 
 
 class MeterInfoType(TypedDict, total=False):
-    MeterID: Required[str]
+    MeterID: Required[str | None]
     ChargedEnergyReadingWh: Required[int]
     BPT_DischargedEnergyReadingWh: int
     CapacitiveEnergyReadingVARh: int
     BPT_InductiveEnergyReadingVARh: int
-    MeterSignature: str
+    MeterSignature: str | None
     MeterStatus: int
     MeterTimestamp: int
 
@@ -658,7 +658,7 @@ class Document_DigestMethod(TypedDict):
 
 
 class Document_DigestValue(TypedDict):
-    DigestValue: str
+    DigestValue: str | None
 
 
 class Document_Dynamic_DC_CLReqControlMode(TypedDict):
@@ -674,7 +674,7 @@ class Document_KeyInfo(TypedDict):
 
 
 class Document_KeyName(TypedDict):
-    KeyName: str
+    KeyName: str | None
 
 
 class Document_KeyValue(TypedDict):
@@ -686,7 +686,7 @@ class Document_Manifest(TypedDict):
 
 
 class Document_MgmtData(TypedDict):
-    MgmtData: str
+    MgmtData: str | None
 
 
 class Document_Object(TypedDict):

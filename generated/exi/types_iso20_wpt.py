@@ -143,13 +143,13 @@ CanonicalizationMethodType = TypedDict(
 
 
 class DSAKeyValueType(TypedDict, total=False):
-    P: str
-    G: str
-    Y: Required[str]
-    Q: str
-    J: str
-    Seed: str
-    PgenCounter: str
+    P: str | None
+    G: str | None
+    Y: Required[str | None]
+    Q: str | None
+    J: str | None
+    Seed: str | None
+    PgenCounter: str | None
 
 
 DigestMethodType = TypedDict(
@@ -177,8 +177,8 @@ class KeyValueType(TypedDict, total=False):
 
 
 class RSAKeyValueType(TypedDict, total=False):
-    Modulus: Required[str]
-    Exponent: Required[str]
+    Modulus: Required[str | None]
+    Exponent: Required[str | None]
 
 
 RetrievalMethodType = TypedDict(
@@ -216,7 +216,7 @@ X509DataType = TypedDict(
 
 
 class X509IssuerSerialType(TypedDict, total=False):
-    X509IssuerName: Required[str]
+    X509IssuerName: Required[str | None]
     X509SerialNumber: Required[int]
 
 
@@ -256,7 +256,7 @@ ReferenceType = TypedDict(
         "@URI": str,
         "Transforms": "TransformsType",
         "DigestMethod": Required["DigestMethodType"],
-        "DigestValue": Required[str],
+        "DigestValue": Required[str | None],
     },
     total=False,
 )
@@ -312,7 +312,7 @@ SignatureValueType = TypedDict(
     "SignatureValueType",
     {
         "@Id": str,
-        "$": Required[str],
+        "$": Required[str | None],
     },
     total=False,
 )
@@ -343,11 +343,11 @@ class WPT_AlignmentCheckReqType(TypedDict, total=False):
     EVProcessing: Required[Enum5]
     TargetCoilCurrent: "RationalNumberType"
     EVResultCode: Required[Enum8]
-    VendorSpecificDataContainer: list[str]
+    VendorSpecificDataContainer: list[str | None]
 
 
 class MessageHeaderType(TypedDict, total=False):
-    SessionID: Required[str]
+    SessionID: Required[str | None]
     TimeStamp: Required[int]
     Signature: "SignatureType"
 
@@ -363,7 +363,7 @@ class WPT_AlignmentCheckResType(TypedDict, total=False):
     EVSEProcessing: Required[Enum5]
     PowerTransmitted: "RationalNumberType"
     SupplyDeviceCurrent: "RationalNumberType"
-    VendorSpecificDataContainer: list[str]
+    VendorSpecificDataContainer: list[str | None]
 
 
 class WPT_ChargeLoopReqType(TypedDict, total=False):
@@ -375,7 +375,7 @@ class WPT_ChargeLoopReqType(TypedDict, total=False):
     EVPCChargeDiagnostics: Required[Enum14]
     EVPCOperatingFrequency: "RationalNumberType"
     EVPCPowerControlParameter: "WPT_EVPCPowerControlParameterType"
-    ManufacturerSpecificDataContainer: list[str]
+    ManufacturerSpecificDataContainer: list[str | None]
 
 
 class DisplayParametersType(TypedDict, total=False):
@@ -411,7 +411,7 @@ class WPT_ChargeLoopResType(TypedDict, total=False):
     SPCChargeDiagnostics: Required[Enum20]
     SPCOperatingFrequency: "RationalNumberType"
     SPCPowerControlParameter: "WPT_SPCPowerControlParameterType"
-    ManufacturerSpecificDataContainer: list[str]
+    ManufacturerSpecificDataContainer: list[str | None]
 
 
 class EVSEStatusType(TypedDict, total=False):
@@ -420,12 +420,12 @@ class EVSEStatusType(TypedDict, total=False):
 
 
 class MeterInfoType(TypedDict, total=False):
-    MeterID: Required[str]
+    MeterID: Required[str | None]
     ChargedEnergyReadingWh: Required[int]
     BPT_DischargedEnergyReadingWh: int
     CapacitiveEnergyReadingVARh: int
     BPT_InductiveEnergyReadingVARh: int
-    MeterSignature: str
+    MeterSignature: str | None
     MeterStatus: int
     MeterTimestamp: int
 
@@ -460,7 +460,7 @@ class WPT_ChargeParameterDiscoveryReqType(TypedDict, total=False):
     SDMinGroundClearence: Required[int]
     EVPCNaturalFrequency: Required["RationalNumberType"]
     EVPCDeviceLocalControl: Required[bool]
-    VendorSpecificDataContainer: list[str]
+    VendorSpecificDataContainer: list[str | None]
 
 
 class WPT_ChargeParameterDiscoveryResType(TypedDict, total=False):
@@ -473,14 +473,14 @@ class WPT_ChargeParameterDiscoveryResType(TypedDict, total=False):
     SDMinGroundClearanceSupport: Required[int]
     PDMinCoilCurrent: Required["RationalNumberType"]
     PDMaxCoilCurrent: Required["RationalNumberType"]
-    SDManufacturerSpecificDataContainer: list[str]
+    SDManufacturerSpecificDataContainer: list[str | None]
 
 
 class WPT_FinePositioningReqType(TypedDict, total=False):
     Header: Required["MessageHeaderType"]
     EVProcessing: Required[Enum5]
     EVResultCode: Required[Enum8]
-    VendorSpecificDataContainer: list[str]
+    VendorSpecificDataContainer: list[str | None]
     WPT_LF_DataPackageList: "WPT_LF_DataPackageListType"
 
 
@@ -526,7 +526,7 @@ class WPT_FinePositioningResType(TypedDict, total=False):
     Header: Required["MessageHeaderType"]
     ResponseCode: Required[Enum10]
     EVSEProcessing: Required[Enum5]
-    VendorSpecificDataContainer: list[str]
+    VendorSpecificDataContainer: list[str | None]
     WPT_LF_DataPackageList: "WPT_LF_DataPackageListType"
 
 
@@ -537,7 +537,7 @@ class WPT_FinePositioningSetupReqType(TypedDict, total=False):
     EVDevicePairingMethodList: Required["WPT_PairingMethodListType"]
     EVDeviceAlignmentCheckMethodList: Required["WPT_AlignmentCheckMethodListType"]
     NaturalOffset: Required[int]
-    VendorSpecificDataContainer: list[str]
+    VendorSpecificDataContainer: list[str | None]
     LF_SystemSetupData: "WPT_LF_SystemSetupDataType"
 
 
@@ -601,7 +601,7 @@ class WPT_FinePositioningSetupResType(TypedDict, total=False):
     PrimaryDevicePairingMethodList: Required["WPT_PairingMethodListType"]
     PrimaryDeviceAlignmentCheckMethodList: Required["WPT_AlignmentCheckMethodListType"]
     NaturalOffset: Required[int]
-    VendorSpecificDataContainer: list[str]
+    VendorSpecificDataContainer: list[str | None]
     LF_SystemSetupData: "WPT_LF_SystemSetupDataType"
 
 
@@ -610,7 +610,7 @@ class WPT_PairingReqType(TypedDict, total=False):
     EVProcessing: Required[Enum5]
     ObservedIDCode: int
     EVResultCode: Required[Enum8]
-    VendorSpecificDataContainer: list[str]
+    VendorSpecificDataContainer: list[str | None]
 
 
 class WPT_PairingResType(TypedDict, total=False):
@@ -619,7 +619,7 @@ class WPT_PairingResType(TypedDict, total=False):
     EVSEProcessing: Required[Enum5]
     ObservedIDCode: int
     AlternativeSECCList: "AlternativeSECCListType"
-    VendorSpecificDataContainer: list[str]
+    VendorSpecificDataContainer: list[str | None]
 
 
 class AlternativeSECCListType(TypedDict, total=False):
@@ -627,9 +627,9 @@ class AlternativeSECCListType(TypedDict, total=False):
 
 
 class AlternativeSECCType(TypedDict, total=False):
-    SSID: str
-    BSSID: str
-    IPAddress: str
+    SSID: str | None
+    BSSID: str | None
+    IPAddress: str | None
     Port: int
 
 
@@ -654,7 +654,7 @@ class Document_DigestMethod(TypedDict):
 
 
 class Document_DigestValue(TypedDict):
-    DigestValue: str
+    DigestValue: str | None
 
 
 class Document_KeyInfo(TypedDict):
@@ -662,7 +662,7 @@ class Document_KeyInfo(TypedDict):
 
 
 class Document_KeyName(TypedDict):
-    KeyName: str
+    KeyName: str | None
 
 
 class Document_KeyValue(TypedDict):
@@ -674,7 +674,7 @@ class Document_Manifest(TypedDict):
 
 
 class Document_MgmtData(TypedDict):
-    MgmtData: str
+    MgmtData: str | None
 
 
 class Document_Object(TypedDict):

@@ -182,7 +182,7 @@ AuthorizationReqType = TypedDict(
     "AuthorizationReqType",
     {
         "@Id": str,
-        "GenChallenge": str,
+        "GenChallenge": str | None,
     },
     total=False,
 )
@@ -233,7 +233,7 @@ CertificateInstallationReqType = TypedDict(
     "CertificateInstallationReqType",
     {
         "@Id": Required[str],
-        "OEMProvisioningCert": Required[str],
+        "OEMProvisioningCert": Required[str | None],
         "ListOfRootCertificateIDs": Required["ListOfRootCertificateIDsType"],
     },
     total=False,
@@ -245,7 +245,7 @@ class ListOfRootCertificateIDsType(TypedDict, total=False):
 
 
 class X509IssuerSerialType(TypedDict, total=False):
-    X509IssuerName: Required[str]
+    X509IssuerName: Required[str | None]
     X509SerialNumber: Required[int]
 
 
@@ -262,7 +262,7 @@ CertificateChainType = TypedDict(
     "CertificateChainType",
     {
         "@Id": str,
-        "Certificate": Required[str],
+        "Certificate": Required[str | None],
         "SubCertificates": "SubCertificatesType",
     },
     total=False,
@@ -270,14 +270,14 @@ CertificateChainType = TypedDict(
 
 
 class SubCertificatesType(TypedDict, total=False):
-    Certificate: Required[list[str]]
+    Certificate: Required[list[str | None]]
 
 
 ContractSignatureEncryptedPrivateKeyType = TypedDict(
     "ContractSignatureEncryptedPrivateKeyType",
     {
         "@Id": Required[str],
-        "$": Required[str],
+        "$": Required[str | None],
     },
     total=False,
 )
@@ -287,7 +287,7 @@ DiffieHellmanPublickeyType = TypedDict(
     "DiffieHellmanPublickeyType",
     {
         "@Id": Required[str],
-        "$": Required[str],
+        "$": Required[str | None],
     },
     total=False,
 )
@@ -297,7 +297,7 @@ EMAIDType = TypedDict(
     "EMAIDType",
     {
         "@Id": Required[str],
-        "$": Required[str],
+        "$": Required[str | None],
     },
     total=False,
 )
@@ -308,7 +308,7 @@ CertificateUpdateReqType = TypedDict(
     {
         "@Id": Required[str],
         "ContractSignatureCertChain": Required["CertificateChainType"],
-        "eMAID": Required[str],
+        "eMAID": Required[str | None],
         "ListOfRootCertificateIDs": Required["ListOfRootCertificateIDsType"],
     },
     total=False,
@@ -393,7 +393,7 @@ SalesTariffType = TypedDict(
     {
         "@Id": str,
         "SalesTariffID": Required[int],
-        "SalesTariffDescription": str,
+        "SalesTariffDescription": str | None,
         "NumEPriceLevels": int,
         "SalesTariffEntry": Required[list["SalesTariffEntryType"]],
     },
@@ -445,7 +445,7 @@ class ChargingStatusReqType(TypedDict, total=False):
 
 class ChargingStatusResType(TypedDict, total=False):
     ResponseCode: Required[Enum9]
-    EVSEID: Required[str]
+    EVSEID: Required[str | None]
     SAScheduleTupleID: Required[int]
     EVSEMaxCurrent: "PhysicalValueType"
     MeterInfo: "MeterInfoType"
@@ -454,9 +454,9 @@ class ChargingStatusResType(TypedDict, total=False):
 
 
 class MeterInfoType(TypedDict, total=False):
-    MeterID: Required[str]
+    MeterID: Required[str | None]
     MeterReading: int
-    SigMeterReading: str
+    SigMeterReading: str | None
     MeterStatus: int
     TMeter: int
 
@@ -485,7 +485,7 @@ class CurrentDemandResType(TypedDict, total=False):
     EVSEMaximumVoltageLimit: "PhysicalValueType"
     EVSEMaximumCurrentLimit: "PhysicalValueType"
     EVSEMaximumPowerLimit: "PhysicalValueType"
-    EVSEID: Required[str]
+    EVSEID: Required[str | None]
     SAScheduleTupleID: Required[int]
     MeterInfo: "MeterInfoType"
     ReceiptRequired: bool
@@ -498,13 +498,13 @@ class DC_EVPowerDeliveryParameterType(TypedDict, total=False):
 
 
 class DSAKeyValueType(TypedDict, total=False):
-    P: str
-    G: str
-    Y: Required[str]
-    Q: str
-    J: str
-    Seed: str
-    PgenCounter: str
+    P: str | None
+    G: str | None
+    Y: Required[str | None]
+    Q: str | None
+    J: str | None
+    Seed: str | None
+    PgenCounter: str | None
 
 
 DigestMethodType = TypedDict(
@@ -550,8 +550,8 @@ class KeyValueType(TypedDict, total=False):
 
 
 class RSAKeyValueType(TypedDict, total=False):
-    Modulus: Required[str]
-    Exponent: Required[str]
+    Modulus: Required[str | None]
+    Exponent: Required[str | None]
 
 
 RetrievalMethodType = TypedDict(
@@ -624,7 +624,7 @@ ReferenceType = TypedDict(
         "@URI": str,
         "Transforms": "TransformsType",
         "DigestMethod": Required["DigestMethodType"],
-        "DigestValue": Required[str],
+        "DigestValue": Required[str | None],
     },
     total=False,
 )
@@ -634,7 +634,7 @@ MeteringReceiptReqType = TypedDict(
     "MeteringReceiptReqType",
     {
         "@Id": str,
-        "SessionID": Required[str],
+        "SessionID": Required[str | None],
         "SAScheduleTupleID": int,
         "MeterInfo": Required["MeterInfoType"],
     },
@@ -661,13 +661,13 @@ ObjectType = TypedDict(
 
 
 class PaymentDetailsReqType(TypedDict, total=False):
-    eMAID: Required[str]
+    eMAID: Required[str | None]
     ContractSignatureCertChain: Required["CertificateChainType"]
 
 
 class PaymentDetailsResType(TypedDict, total=False):
     ResponseCode: Required[Enum9]
-    GenChallenge: Required[str]
+    GenChallenge: Required[str | None]
     EVSETimeStamp: Required[int]
 
 
@@ -754,14 +754,14 @@ ParameterType = TypedDict(
         "shortValue": int,
         "intValue": int,
         "physicalValue": "PhysicalValueType",
-        "stringValue": str,
+        "stringValue": str | None,
     },
     total=False,
 )
 
 
 class ServiceDiscoveryReqType(TypedDict, total=False):
-    ServiceScope: str
+    ServiceScope: str | None
     ServiceCategory: Enum39
 
 
@@ -778,9 +778,9 @@ class PaymentOptionListType(TypedDict, total=False):
 
 class ChargeServiceType(TypedDict, total=False):
     ServiceID: Required[int]
-    ServiceName: str
+    ServiceName: str | None
     ServiceCategory: Required[Enum39]
-    ServiceScope: str
+    ServiceScope: str | None
     FreeService: Required[bool]
     SupportedEnergyTransferMode: Required["SupportedEnergyTransferModeType"]
 
@@ -795,19 +795,19 @@ class ServiceListType(TypedDict, total=False):
 
 class ServiceType(TypedDict, total=False):
     ServiceID: Required[int]
-    ServiceName: str
+    ServiceName: str | None
     ServiceCategory: Required[Enum39]
-    ServiceScope: str
+    ServiceScope: str | None
     FreeService: Required[bool]
 
 
 class SessionSetupReqType(TypedDict, total=False):
-    EVCCID: Required[str]
+    EVCCID: Required[str | None]
 
 
 class SessionSetupResType(TypedDict, total=False):
     ResponseCode: Required[Enum9]
-    EVSEID: Required[str]
+    EVSEID: Required[str | None]
     EVSETimeStamp: int
 
 
@@ -858,7 +858,7 @@ SignatureValueType = TypedDict(
     "SignatureValueType",
     {
         "@Id": str,
-        "$": Required[str],
+        "$": Required[str | None],
     },
     total=False,
 )
@@ -890,14 +890,14 @@ class V2G_Message_Element(TypedDict, total=False):
 
 
 class MessageHeaderType(TypedDict, total=False):
-    SessionID: Required[str]
+    SessionID: Required[str | None]
     Notification: "NotificationType"
     Signature: "SignatureType"
 
 
 class NotificationType(TypedDict, total=False):
     FaultCode: Required[Enum42]
-    FaultMsg: str
+    FaultMsg: str | None
 
 
 class BodyType(TypedDict, total=False):
@@ -1005,7 +1005,7 @@ class Document_CanonicalizationMethod(TypedDict):
 
 
 class Document_Certificate(TypedDict):
-    Certificate: str
+    Certificate: str | None
 
 
 class Document_CertificateInstallationReq(TypedDict):
@@ -1145,7 +1145,7 @@ class Document_DigestMethod(TypedDict):
 
 
 class Document_DigestValue(TypedDict):
-    DigestValue: str
+    DigestValue: str | None
 
 
 class Document_EAmount(TypedDict):
@@ -1157,7 +1157,7 @@ class Document_EPriceLevel(TypedDict):
 
 
 class Document_EVCCID(TypedDict):
-    EVCCID: str
+    EVCCID: str | None
 
 
 class Document_EVChargeParameter(TypedDict):
@@ -1241,7 +1241,7 @@ class Document_EVSEEnergyToBeDelivered(TypedDict):
 
 
 class Document_EVSEID(TypedDict):
-    EVSEID: str
+    EVSEID: str | None
 
 
 class Document_EVSEIsolationStatus(TypedDict):
@@ -1349,7 +1349,7 @@ class Document_Entry(TypedDict):
 
 
 class Document_Exponent(TypedDict):
-    Exponent: str
+    Exponent: str | None
 
 
 class Document_FaultCode(TypedDict):
@@ -1357,7 +1357,7 @@ class Document_FaultCode(TypedDict):
 
 
 class Document_FaultMsg(TypedDict):
-    FaultMsg: str
+    FaultMsg: str | None
 
 
 class Document_FreeService(TypedDict):
@@ -1369,11 +1369,11 @@ class Document_FullSOC(TypedDict):
 
 
 class Document_G(TypedDict):
-    G: str
+    G: str | None
 
 
 class Document_GenChallenge(TypedDict):
-    GenChallenge: str
+    GenChallenge: str | None
 
 
 class Document_HMACOutputLength(TypedDict):
@@ -1385,7 +1385,7 @@ class Document_Header(TypedDict):
 
 
 class Document_J(TypedDict):
-    J: str
+    J: str | None
 
 
 class Document_KeyInfo(TypedDict):
@@ -1393,7 +1393,7 @@ class Document_KeyInfo(TypedDict):
 
 
 class Document_KeyName(TypedDict):
-    KeyName: str
+    KeyName: str | None
 
 
 class Document_KeyValue(TypedDict):
@@ -1413,7 +1413,7 @@ class Document_MaxEntriesSAScheduleTuple(TypedDict):
 
 
 class Document_MeterID(TypedDict):
-    MeterID: str
+    MeterID: str | None
 
 
 class Document_MeterInfo(TypedDict):
@@ -1437,11 +1437,11 @@ class Document_MeteringReceiptRes(TypedDict):
 
 
 class Document_MgmtData(TypedDict):
-    MgmtData: str
+    MgmtData: str | None
 
 
 class Document_Modulus(TypedDict):
-    Modulus: str
+    Modulus: str | None
 
 
 class Document_Multiplier(TypedDict):
@@ -1461,7 +1461,7 @@ class Document_NumEPriceLevels(TypedDict):
 
 
 class Document_OEMProvisioningCert(TypedDict):
-    OEMProvisioningCert: str
+    OEMProvisioningCert: str | None
 
 
 class Document_Object(TypedDict):
@@ -1469,7 +1469,7 @@ class Document_Object(TypedDict):
 
 
 class Document_P(TypedDict):
-    P: str
+    P: str | None
 
 
 class Document_PGPData(TypedDict):
@@ -1477,7 +1477,7 @@ class Document_PGPData(TypedDict):
 
 
 class Document_PGPKeyID(TypedDict):
-    PGPKeyID: str
+    PGPKeyID: str | None
 
 
 class Document_PMax(TypedDict):
@@ -1525,7 +1525,7 @@ class Document_PaymentServiceSelectionRes(TypedDict):
 
 
 class Document_PgenCounter(TypedDict):
-    PgenCounter: str
+    PgenCounter: str | None
 
 
 class Document_PowerDeliveryReq(TypedDict):
@@ -1549,7 +1549,7 @@ class Document_ProfileEntry(TypedDict):
 
 
 class Document_Q(TypedDict):
-    Q: str
+    Q: str | None
 
 
 class Document_RCD(TypedDict):
@@ -1625,7 +1625,7 @@ class Document_SPKIData(TypedDict):
 
 
 class Document_SPKISexp(TypedDict):
-    SPKISexp: str
+    SPKISexp: str | None
 
 
 class Document_SalesTariff(TypedDict):
@@ -1633,7 +1633,7 @@ class Document_SalesTariff(TypedDict):
 
 
 class Document_SalesTariffDescription(TypedDict):
-    SalesTariffDescription: str
+    SalesTariffDescription: str | None
 
 
 class Document_SalesTariffEntry(TypedDict):
@@ -1645,7 +1645,7 @@ class Document_SalesTariffID(TypedDict):
 
 
 class Document_Seed(TypedDict):
-    Seed: str
+    Seed: str | None
 
 
 class Document_SelectedPaymentOption(TypedDict):
@@ -1701,7 +1701,7 @@ class Document_ServiceList(TypedDict):
 
 
 class Document_ServiceName(TypedDict):
-    ServiceName: str
+    ServiceName: str | None
 
 
 class Document_ServiceParameterList(TypedDict):
@@ -1709,19 +1709,19 @@ class Document_ServiceParameterList(TypedDict):
 
 
 class Document_ServiceScope(TypedDict):
-    ServiceScope: str
+    ServiceScope: str | None
 
 
 class Document_ServiceScope_2(TypedDict):
-    ServiceScope: str
+    ServiceScope: str | None
 
 
 class Document_SessionID(TypedDict):
-    SessionID: str
+    SessionID: str | None
 
 
 class Document_SessionID_2(TypedDict):
-    SessionID: str
+    SessionID: str | None
 
 
 class Document_SessionSetupReq(TypedDict):
@@ -1741,7 +1741,7 @@ class Document_SessionStopRes(TypedDict):
 
 
 class Document_SigMeterReading(TypedDict):
-    SigMeterReading: str
+    SigMeterReading: str | None
 
 
 class Document_Signature(TypedDict):
@@ -1813,11 +1813,11 @@ class Document_WeldingDetectionRes(TypedDict):
 
 
 class Document_X509CRL(TypedDict):
-    X509CRL: str
+    X509CRL: str | None
 
 
 class Document_X509Certificate(TypedDict):
-    X509Certificate: str
+    X509Certificate: str | None
 
 
 class Document_X509Data(TypedDict):
@@ -1825,7 +1825,7 @@ class Document_X509Data(TypedDict):
 
 
 class Document_X509IssuerName(TypedDict):
-    X509IssuerName: str
+    X509IssuerName: str | None
 
 
 class Document_X509IssuerSerial(TypedDict):
@@ -1833,7 +1833,7 @@ class Document_X509IssuerSerial(TypedDict):
 
 
 class Document_X509SKI(TypedDict):
-    X509SKI: str
+    X509SKI: str | None
 
 
 class Document_X509SerialNumber(TypedDict):
@@ -1841,15 +1841,15 @@ class Document_X509SerialNumber(TypedDict):
 
 
 class Document_X509SubjectName(TypedDict):
-    X509SubjectName: str
+    X509SubjectName: str | None
 
 
 class Document_XPath(TypedDict):
-    XPath: str
+    XPath: str | None
 
 
 class Document_Y(TypedDict):
-    Y: str
+    Y: str | None
 
 
 class Document_amount(TypedDict):
@@ -1897,7 +1897,7 @@ class Document_startValue(TypedDict):
 
 
 class Document_stringValue(TypedDict):
-    stringValue: str
+    stringValue: str | None
 
 
 Message = (

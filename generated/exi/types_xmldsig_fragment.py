@@ -15,13 +15,13 @@ CanonicalizationMethodType = TypedDict(
 
 
 class DSAKeyValueType(TypedDict, total=False):
-    P: str
-    G: str
-    Y: Required[str]
-    Q: str
-    J: str
-    Seed: str
-    PgenCounter: str
+    P: str | None
+    G: str | None
+    Y: Required[str | None]
+    Q: str | None
+    J: str | None
+    Seed: str | None
+    PgenCounter: str | None
 
 
 DigestMethodType = TypedDict(
@@ -49,8 +49,8 @@ class KeyValueType(TypedDict, total=False):
 
 
 class RSAKeyValueType(TypedDict, total=False):
-    Modulus: Required[str]
-    Exponent: Required[str]
+    Modulus: Required[str | None]
+    Exponent: Required[str | None]
 
 
 RetrievalMethodType = TypedDict(
@@ -88,7 +88,7 @@ X509DataType = TypedDict(
 
 
 class X509IssuerSerialType(TypedDict, total=False):
-    X509IssuerName: Required[str]
+    X509IssuerName: Required[str | None]
     X509SerialNumber: Required[int]
 
 
@@ -128,7 +128,7 @@ ReferenceType = TypedDict(
         "@URI": str,
         "Transforms": "TransformsType",
         "DigestMethod": Required["DigestMethodType"],
-        "DigestValue": Required[str],
+        "DigestValue": Required[str | None],
     },
     total=False,
 )
@@ -184,7 +184,7 @@ SignatureValueType = TypedDict(
     "SignatureValueType",
     {
         "@Id": str,
-        "$": Required[str],
+        "$": Required[str | None],
     },
     total=False,
 )
@@ -223,15 +223,15 @@ class Document_DigestMethod(TypedDict):
 
 
 class Document_DigestValue(TypedDict):
-    DigestValue: str
+    DigestValue: str | None
 
 
 class Document_Exponent(TypedDict):
-    Exponent: str
+    Exponent: str | None
 
 
 class Document_G(TypedDict):
-    G: str
+    G: str | None
 
 
 class Document_HMACOutputLength(TypedDict):
@@ -239,7 +239,7 @@ class Document_HMACOutputLength(TypedDict):
 
 
 class Document_J(TypedDict):
-    J: str
+    J: str | None
 
 
 class Document_KeyInfo(TypedDict):
@@ -247,7 +247,7 @@ class Document_KeyInfo(TypedDict):
 
 
 class Document_KeyName(TypedDict):
-    KeyName: str
+    KeyName: str | None
 
 
 class Document_KeyValue(TypedDict):
@@ -259,11 +259,11 @@ class Document_Manifest(TypedDict):
 
 
 class Document_MgmtData(TypedDict):
-    MgmtData: str
+    MgmtData: str | None
 
 
 class Document_Modulus(TypedDict):
-    Modulus: str
+    Modulus: str | None
 
 
 class Document_Object(TypedDict):
@@ -271,7 +271,7 @@ class Document_Object(TypedDict):
 
 
 class Document_P(TypedDict):
-    P: str
+    P: str | None
 
 
 class Document_PGPData(TypedDict):
@@ -279,15 +279,15 @@ class Document_PGPData(TypedDict):
 
 
 class Document_PGPKeyID(TypedDict):
-    PGPKeyID: str
+    PGPKeyID: str | None
 
 
 class Document_PgenCounter(TypedDict):
-    PgenCounter: str
+    PgenCounter: str | None
 
 
 class Document_Q(TypedDict):
-    Q: str
+    Q: str | None
 
 
 class Document_RSAKeyValue(TypedDict):
@@ -307,11 +307,11 @@ class Document_SPKIData(TypedDict):
 
 
 class Document_SPKISexp(TypedDict):
-    SPKISexp: str
+    SPKISexp: str | None
 
 
 class Document_Seed(TypedDict):
-    Seed: str
+    Seed: str | None
 
 
 class Document_Signature(TypedDict):
@@ -347,11 +347,11 @@ class Document_Transforms(TypedDict):
 
 
 class Document_X509CRL(TypedDict):
-    X509CRL: str
+    X509CRL: str | None
 
 
 class Document_X509Certificate(TypedDict):
-    X509Certificate: str
+    X509Certificate: str | None
 
 
 class Document_X509Data(TypedDict):
@@ -359,7 +359,7 @@ class Document_X509Data(TypedDict):
 
 
 class Document_X509IssuerName(TypedDict):
-    X509IssuerName: str
+    X509IssuerName: str | None
 
 
 class Document_X509IssuerSerial(TypedDict):
@@ -367,7 +367,7 @@ class Document_X509IssuerSerial(TypedDict):
 
 
 class Document_X509SKI(TypedDict):
-    X509SKI: str
+    X509SKI: str | None
 
 
 class Document_X509SerialNumber(TypedDict):
@@ -375,15 +375,15 @@ class Document_X509SerialNumber(TypedDict):
 
 
 class Document_X509SubjectName(TypedDict):
-    X509SubjectName: str
+    X509SubjectName: str | None
 
 
 class Document_XPath(TypedDict):
-    XPath: str
+    XPath: str | None
 
 
 class Document_Y(TypedDict):
-    Y: str
+    Y: str | None
 
 
 Message = (
