@@ -17,7 +17,8 @@ from evstack.runtime import loop
 from evstack.runtime.errors import BrokerError, ConfigurationError
 from evstack.runtime.manager import Manager
 from evstack.runtime.mqtt import BrokerSettings
-from evstack.runtime.plan import RunPlan, from_runtime_config
+from evstack.runtime.plan import RunPlan, from_runtime_config, module_imports_named_in
+from evstack.runtime.process import warm_up_forkserver
 from evstack.runtime.wire import Topics
 
 __all__ = ["main"]
@@ -79,6 +80,8 @@ def run(
     A module that finishes the run (`ModuleBase.finish_run`) chooses the exit code.
     """
     _configure_logging(log_level)
+    if not inprocess:
+        warm_up_forkserver(module_imports_named_in(config))
     try:
         plan = from_runtime_config(config)
         plan = _override(plan, broker, prefix)

@@ -12,10 +12,19 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import yaml
+
 from evstack.runtime.errors import ConfigurationError
 from evstack.runtime.mqtt import BrokerSettings
 
-__all__ = ["ModulePlan", "RestartPolicy", "RunPlan", "from_runtime_config", "module_class_path"]
+__all__ = [
+    "ModulePlan",
+    "RestartPolicy",
+    "RunPlan",
+    "from_runtime_config",
+    "module_class_path",
+    "module_imports_named_in",
+]
 
 
 def module_class_path(module: str) -> str:
@@ -53,6 +62,20 @@ class RunPlan:
     prefix: str = "evstack"
     command_timeout_s: float = 30.0
     restart: RestartPolicy = field(default_factory=RestartPolicy)
+
+
+def module_imports_named_in(path: Path) -> list[str]:
+    """The module classes' import names a config mentions, read without any validation.
+
+    Only a hint for preloading; an unreadable config gives [] and is reported properly by
+    `from_runtime_config`.
+    """
+    try:
+        document = yaml.safe_load(path.read_text())
+        names = {entry["module"] for entry in document["active_modules"].values()}
+        return sorted(module_class_path(str(name)).partition(":")[0] for name in names)
+    except Exception:
+        return []
 
 
 def from_runtime_config(path: Path) -> RunPlan:
