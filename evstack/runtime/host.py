@@ -470,7 +470,6 @@ class ModuleHost:
         # the QoS 1 publish is kept across reconnects and written before we disconnect.
         topic = self._topics.finish_run(self._assignment.manager)
         self._publish_now(topic, _encode(request))
-        await self._connection().flush()
 
 
 def _convert(raw: dict[str, Any], struct: type[msgspec.Struct], what: str) -> Any:
