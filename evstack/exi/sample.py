@@ -14,6 +14,7 @@ from evstack.exi.tables import AT, CH, EE, ITEMS_KEY, SE, Tables
 
 Json = Any
 _TEXT = "abcXYZ019:-_ /"
+_NO_TEXT = object()  # no characters event drawn (None is a drawn empty value)
 
 
 def message(tables: Tables, rnd: random.Random, root: str | None = None) -> dict[str, Json]:
@@ -27,7 +28,7 @@ def message(tables: Tables, rnd: random.Random, root: str | None = None) -> dict
 def _element(tables: Tables, index: int, rnd: random.Random, depth: int) -> Json:
     grammar = tables.grammars[index]
     fields: dict[str, Json] = {}
-    text: Json = None
+    text: Json = _NO_TEXT
     at, turns = 0, 0
     while True:
         state = grammar.offered(at, turns)
@@ -51,12 +52,15 @@ def _element(tables: Tables, index: int, rnd: random.Random, depth: int) -> Json
         elif prod.kind == AT:
             fields[prod.name] = value(tables.datatypes[prod.ref], rnd)
         else:
-            text = value(tables.datatypes[prod.ref], rnd)
+            spec = tables.datatypes[prod.ref]
+            empty_allowed = spec["kind"] in ("string", "binary") and not spec.get("min_length")
+            # sometimes the other empty form: no characters at all (JSON null)
+            text = None if empty_allowed and rnd.random() < 0.1 else value(spec, rnd)
         turns = grammar.count_after(at, turns, prod.next)
         at = prod.next
     if grammar.simple:
         return text
-    if text is not None:
+    if text is not _NO_TEXT:
         fields["$"] = text
     return fields
 
