@@ -21,6 +21,7 @@ from evstack.generated.types.evse_manager import SessionEvent
 from evstack.modules.ChargerDashboard.ledger import Ledger
 from evstack.modules.ChargerDashboard.render import event_line, live_view, summary_table
 from evstack.runtime.errors import ConfigurationError
+from evstack.runtime.module import ModuleContext
 from evstack.sim.clock import ScaledClock
 from evstack.sim.tasks import run_alongside
 
@@ -33,6 +34,13 @@ _PLAIN_WIDTH = 120
 
 
 class ChargerDashboard(ChargerDashboardModuleBase):
+    def __init__(self, context: ModuleContext) -> None:
+        super().__init__(context)
+        self.live: Live | None = None
+        self.loops: list[asyncio.Task[None]] = []
+        self.showing = False  # from ready() on: there is a view to close
+        self.finishing = False
+
     async def init(self) -> None:
         evses = self.r_evse_manager
         meters = self.r_powermeter
@@ -44,8 +52,6 @@ class ChargerDashboard(ChargerDashboardModuleBase):
         self.clock = ScaledClock(self.config.sim_speedup)
         module_ids = [client.target.module_id for client in evses]
         self.ledger = Ledger.for_evses(module_ids)
-        self.live: Live | None = None
-        self.finishing = False
         display = self.config.display
         terminal = Console().is_terminal
         self.live_mode = display == "live" or (display == "auto" and terminal)
@@ -58,6 +64,7 @@ class ChargerDashboard(ChargerDashboardModuleBase):
             meter.subscribe_powermeter(functools.partial(self.ledger.on_reading, module_id))
 
     async def ready(self) -> None:
+        self.showing = True
         loops = []
         if self.live_mode:
             self.live = Live(console=self.console, auto_refresh=False)
@@ -65,7 +72,14 @@ class ChargerDashboard(ChargerDashboardModuleBase):
             loops.append(self._redraw())
         if self.config.finish_after_sessions and self.config.deadline_s:
             loops.append(self._enforce_deadline())
-        run_alongside(*loops)
+        self.loops = run_alongside(*loops)
+
+    async def shutdown(self) -> None:
+        # Stopped by a signal, or after finishing: either way the terminal gets its cursor
+        # back and the sessions finished so far are shown.
+        for task in self.loops:
+            task.cancel()
+        self._close_view()
 
     async def _on_session_event(self, module_id: str, event: SessionEvent) -> None:
         now = self.clock.now()
@@ -77,16 +91,9 @@ class ChargerDashboard(ChargerDashboardModuleBase):
             await self._finish(0, complete=True)
 
     async def _redraw(self) -> None:
-        try:
-            while self.live is not None:
-                self.live.update(self._view(), refresh=True)
-                await asyncio.sleep(1 / _REFRESH_HZ)
-        finally:
-            # Cancelled when the event loop ends after a stop by signal: give the terminal
-            # its cursor back rather than leave it hidden.
-            if self.live is not None:
-                self.live.stop()
-                self.live = None
+        while self.live is not None:
+            self.live.update(self._view(), refresh=True)
+            await asyncio.sleep(1 / _REFRESH_HZ)
 
     def _view(self) -> Group:
         scale = max(
@@ -110,12 +117,19 @@ class ChargerDashboard(ChargerDashboardModuleBase):
         if self.finishing:
             return
         self.finishing = True
+        self._close_view()
+        summary = self.ledger.summary(
+            complete=complete, expected_sessions=self.config.finish_after_sessions
+        )
+        await self.finish_run(exit_code, summary)
+
+    def _close_view(self) -> None:
+        """Freeze the live view as it is and print the summary table under it, once."""
+        if not self.showing:
+            return
+        self.showing = False
         if self.live is not None:
             self.live.update(self._view(), refresh=True)
             self.live.stop()
             self.live = None
         self.console.print(summary_table(self.ledger))
-        summary = self.ledger.summary(
-            complete=complete, expected_sessions=self.config.finish_after_sessions
-        )
-        await self.finish_run(exit_code, summary)
