@@ -72,6 +72,10 @@ class SessionRecord:
             "id_token": self.id_token,
             "started_at": self.started_at,
             "stopped_at": self.stopped_at,
+            # The charger's clock (simulated seconds since the dashboard started): unlike
+            # the wall-clock timestamps, these scale with the simulation speed-up.
+            "started_s": round(self.started_s, 1),
+            "stopped_s": None if self.stopped_s is None else round(self.stopped_s, 1),
             "energy_kWh": None if energy_wh is None else round(energy_wh / 1000, 4),
             "duration_s": None if duration_s is None else round(duration_s, 1),
             "peak_current_A": None
@@ -165,7 +169,9 @@ class Ledger:
         record = view.transaction
         if record is not None:
             record.peak_current_a = max(record.peak_current_a or 0.0, view.drawn_a)
-        # Per phase, summed over EVSEs: what the site fuse carried at its worst.
+        # Per phase, summed over the EVSEs' latest readings: what the site fuse carried at
+        # its worst. This includes the ramps: an EV has seconds to follow a lower offer,
+        # and readings of two meters are not taken at the same instant.
         site_a = sum(v.drawn_a for v in self.evses.values())
         self.peak_site_current_a = max(self.peak_site_current_a, site_a)
 

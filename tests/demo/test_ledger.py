@@ -64,6 +64,7 @@ def test_a_transaction_is_summarised_in_the_chargers_time() -> None:
     assert session["id_token"] == "AABBCCDD"
     assert session["energy_kWh"] == 1.5
     assert session["duration_s"] == 150.0
+    assert (session["started_s"], session["stopped_s"]) == (12.0, 162.0)
     assert session["peak_current_A"] == 31.8
     assert session["stop_reason"] == "Local"
 
