@@ -1,0 +1,52 @@
+"""What the dashboard puts on a terminal, rendered the way rich renders it there."""
+
+from __future__ import annotations
+
+from rich.console import Console
+
+from evstack.generated.types.evse_manager import Limits
+from evstack.modules.ChargerDashboard.ledger import Ledger
+from evstack.modules.ChargerDashboard.render import event_line, live_view, summary_table
+
+from .test_ledger import event, finished, reading, started
+
+
+def text_of(renderable: object) -> str:
+    console = Console(width=120, record=True, color_system=None)
+    console.print(renderable)
+    return console.export_text()
+
+
+def charging_ledger() -> Ledger:
+    ledger = Ledger.for_evses(["evse_1"])
+    ledger.on_evse_id("evse_1", "DE*EVS*E0001*1")
+    ledger.on_session_event("evse_1", event("TransactionStarted", **started(1000.0)), 5.0)
+    ledger.on_session_event("evse_1", event("ChargingStarted"), 6.0)
+    ledger.on_limits("evse_1", Limits(max_current=16.0, nr_of_phases_available=3))
+    ledger.on_reading("evse_1", reading(1250.0, 15.9))
+    return ledger
+
+
+def test_the_live_view_shows_state_currents_energy_and_progress() -> None:
+    text = text_of(live_view(charging_ledger(), 65.0, expected_sessions=2, max_current_a=32.0))
+    assert "charger time 1:05" in text
+    row = next(line for line in text.splitlines() if "DE*EVS*E0001*1" in line)
+    for cell in ("Charging", "16.0 A", "15.9 A", "0.250 kWh"):
+        assert cell in row
+    assert "sessions done" in text
+    assert "0/2" in text
+
+
+def test_a_plain_line_per_event_and_a_summary_row_per_session() -> None:
+    ledger = charging_ledger()
+    stop = event("TransactionFinished", **finished(1500.0, "EVDisconnected"))
+    ledger.on_session_event("evse_1", stop, 155.0)
+
+    line = event_line(ledger, "evse_1", stop, 155.0)
+    assert line == (
+        "[2:35] DE*EVS*E0001*1: TransactionFinished (reason EVDisconnected); "
+        "offered 16.0 A, drawn 15.9 A"
+    )
+    row = next(line for line in text_of(summary_table(ledger)).splitlines() if "AABB" in line)
+    for cell in ("DE*EVS*E0001*1", "0.500 kWh", "2:30", "15.9 A", "EVDisconnected"):
+        assert cell in row
