@@ -144,7 +144,9 @@ def test_exificient_reads_evstack_random_messages(exi_oracle: Oracle, set_id: st
             continue
         assert exi_oracle.encode(set_id, document) == evstack_bytes, message
         compared += 1
-    assert compared >= SAMPLES_PER_SET // 4
+    assert (
+        compared >= SAMPLES_PER_SET // 10
+    )  # enough draws without an empty value to mean something
 
 
 # -- the meaning of evstack's JSON -----------------------------------------------------------
