@@ -27,6 +27,7 @@ __all__ = ["BrokerSettings", "MqttConnection"]
 log = logging.getLogger(__name__)
 
 READ_BURST = 64
+FLUSH_POLL_S = 0.005
 
 MessageCallback = Callable[[str, bytes], None]
 
@@ -100,10 +101,8 @@ class MqttConnection:
         self._watching = False
         self._publishing = False
         self._reading = False
-        # Publishes not yet written (QoS 0) or acknowledged (QoS 1/2), for flush().
-        self._unpublished = 0
-        self._all_published = asyncio.Event()
-        self._all_published.set()
+        # The newest QoS > 0 publish; flush() waits for its acknowledgement.
+        self._last_acknowledged: paho.MQTTMessageInfo | None = None
 
         client = paho.Client(
             CallbackAPIVersion.VERSION2,
@@ -131,7 +130,6 @@ class MqttConnection:
         client.on_disconnect = self._on_disconnect
         client.on_subscribe = self._on_subscribe
         client.on_message = self._on_paho_message
-        client.on_publish = self._on_publish
         self._client = client
 
     # -- life cycle -------------------------------------------------------------------
@@ -183,12 +181,19 @@ class MqttConnection:
         self._connected.clear()
 
     async def flush(self, timeout: float = 5.0) -> None:  # noqa: ASYNC109
-        """Wait until every queued packet is written and QoS > 0 publishes are acknowledged."""
-        try:
-            async with asyncio.timeout(timeout):
-                await self._all_published.wait()
-        except TimeoutError:
-            log.warning("MQTT flush to %s did not finish in %s s", self._settings.url, timeout)
+        """Wait until every queued packet is written and QoS > 0 publishes are acknowledged.
+
+        Polls: it runs once, at shutdown, and an on_publish callback would cost every
+        publish paho's per-message callback overhead.
+        """
+        for _ in range(int(timeout / FLUSH_POLL_S)):
+            last = self._last_acknowledged
+            if not self._connected.is_set():
+                return
+            if not self._client.want_write() and (last is None or last.is_published()):
+                return
+            await asyncio.sleep(FLUSH_POLL_S)
+        log.warning("MQTT flush to %s did not finish in %s s", self._settings.url, timeout)
 
     @property
     def connected(self) -> bool:
@@ -198,13 +203,13 @@ class MqttConnection:
 
     def publish(self, topic: str, payload: bytes, qos: int = 0, retain: bool = False) -> None:
         """Queue a publish; paho keeps QoS > 0 messages across a reconnect."""
-        self._unpublished += 1
-        self._all_published.clear()
         # Write now rather than on the next loop iteration: a command round trip crosses
         # four publishes, and each deferred write would add a trip through the selector.
         self._publishing = True
         try:
-            self._client.publish(topic, payload, qos, retain)
+            sent = self._client.publish(topic, payload, qos, retain)
+            if qos:
+                self._last_acknowledged = sent
         finally:
             self._publishing = False
         # Inside a paho callback (we are in _read) paho holds a lock its write path takes
@@ -309,9 +314,6 @@ class MqttConnection:
         self, client: paho.Client, userdata: Any, flags: Any, reason: Any, properties: Any
     ) -> None:
         self._connected.clear()
-        # QoS 0 packets still queued are gone; nothing is left for flush() to wait for.
-        self._unpublished = 0
-        self._all_published.set()
         if self._closing:
             return
         log.warning("lost the broker %s (%s); reconnecting", self._settings.url, reason)
@@ -345,14 +347,6 @@ class MqttConnection:
             acked.set_exception(BrokerError(f"broker refused a subscription: {failed}"))
         else:
             acked.set_result(None)
-
-    def _on_publish(
-        self, client: paho.Client, userdata: Any, mid: int, reason: Any, properties: Any
-    ) -> None:
-        self._unpublished -= 1
-        if self._unpublished <= 0:
-            self._unpublished = 0
-            self._all_published.set()
 
     def _on_paho_message(self, client: paho.Client, userdata: Any, message: Any) -> None:
         try:
