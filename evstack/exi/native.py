@@ -32,6 +32,8 @@ MAX_DEPTH = 32
 Json = Any
 
 _schemas: dict[str, Any] = {}
+# The C side writes every byte it reports, so its buffers need no zeroing first.
+_uncleared: Any = _exi.ffi.new_allocator(should_clear_after_alloc=False) if _exi else None
 _NO_TEXT = object()  # an element without a characters event so far
 
 
@@ -55,8 +57,8 @@ def decode(tables: Tables, data: bytes) -> dict[str, Json]:
     # caps follow the input size and can never be exceeded by a valid stream
     max_events = len(data) * 8 + 2
     arena_cap = len(data) * 4
-    events = ffi.new("exi_event[]", max_events)
-    arena = ffi.new("uint8_t[]", max(arena_cap, 1))
+    events = _uncleared("exi_event[]", max_events)
+    arena = _uncleared("uint8_t[]", max(arena_cap, 1))
     counts = ffi.new("size_t[3]")
     err = lib.exi_decode(
         _schema(tables), data, len(data), events, max_events, counts,
@@ -149,7 +151,7 @@ def encode(tables: Tables, message: dict[str, Json]) -> bytes:
     events = ffi.from_buffer("exi_event[]", b"".join(flat))
     # an event is at most a 16-bit code plus a value of at most 10 bytes per character
     out_cap = 16 + len(flat) * 12 + len(arena) * 10
-    out = ffi.new("uint8_t[]", out_cap)
+    out = _uncleared("uint8_t[]", out_cap)
     counts = ffi.new("size_t[2]")
     err = lib.exi_encode(
         _schema(tables), events, len(flat), bytes(arena), len(arena), out, out_cap,

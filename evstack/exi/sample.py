@@ -17,15 +17,18 @@ _TEXT = "abcXYZ019:-_ /"
 _NO_TEXT = object()  # no characters event drawn (None is a drawn empty value)
 
 
-def message(tables: Tables, rnd: random.Random, root: str | None = None) -> dict[str, Json]:
-    """A random message; `root` picks the root element (default: any)."""
+def message(
+    tables: Tables, rnd: random.Random, root: str | None = None, *, nulls: bool = False
+) -> dict[str, Json]:
+    """A random message; `root` picks the root element (default: any). With `nulls`, some
+    empty values take the no-characters form (JSON null) that EXIficient writes."""
     usable = [i for i, (_, grammar) in enumerate(tables.roots) if grammar >= 0]
     index = tables.root_index(root) if root else rnd.choice(usable)
     name, grammar = tables.roots[index]
-    return {name: _element(tables, grammar, rnd, 1)}
+    return {name: _element(tables, grammar, rnd, 1, nulls)}
 
 
-def _element(tables: Tables, index: int, rnd: random.Random, depth: int) -> Json:
+def _element(tables: Tables, index: int, rnd: random.Random, depth: int, nulls: bool) -> Json:
     grammar = tables.grammars[index]
     fields: dict[str, Json] = {}
     text: Json = _NO_TEXT
@@ -42,7 +45,7 @@ def _element(tables: Tables, index: int, rnd: random.Random, depth: int) -> Json
             raise ValueError(f"{grammar.label}: no usable production")
         prod = rnd.choice(others)
         if prod.kind == SE:
-            child = _element(tables, prod.ref, rnd, depth + 1)
+            child = _element(tables, prod.ref, rnd, depth + 1, nulls)
             if grammar.ordered:
                 fields.setdefault(ITEMS_KEY, []).append({prod.name: child})
             elif prod.name in grammar.lists:
@@ -53,7 +56,8 @@ def _element(tables: Tables, index: int, rnd: random.Random, depth: int) -> Json
             fields[prod.name] = value(tables.datatypes[prod.ref], rnd)
         else:
             spec = tables.datatypes[prod.ref]
-            empty_allowed = spec["kind"] in ("string", "binary") and not spec.get("min_length")
+            empty_allowed = nulls and spec["kind"] in ("string", "binary")
+            empty_allowed = empty_allowed and not spec.get("min_length")
             # sometimes the other empty form: no characters at all (JSON null)
             text = None if empty_allowed and rnd.random() < 0.1 else value(spec, rnd)
         turns = grammar.count_after(at, turns, prod.next)
