@@ -84,7 +84,7 @@ class ChargerDashboard(ChargerDashboardModuleBase):
     async def _on_session_event(self, module_id: str, event: SessionEvent) -> None:
         now = self.clock.now()
         self.ledger.on_session_event(module_id, event, now)
-        if self.live is None:
+        if not self.live_mode:
             print(event_line(self.ledger, module_id, event, now), flush=True)
         expected = self.config.finish_after_sessions
         if expected and self.ledger.sessions_ended >= expected and self.ledger.all_free:
