@@ -36,7 +36,12 @@ def _decode_line(schema: str, line: str, framed: bool) -> str:
         return json.dumps({"error": "not hex", "code": "bad_input"})
     try:
         if framed:
-            _, data = v2gtp.unframe(data)
+            payload_type, data = v2gtp.unframe(data)
+            expected = v2gtp.PAYLOAD_TYPES.get(schema)
+            if expected is not None and payload_type != expected:
+                raise v2gtp.V2gtpError(
+                    f"payload type {payload_type:#06x} is not {schema}'s {expected:#06x}"
+                )
         return json.dumps(api.decode(schema, data), ensure_ascii=False)
     except ExiError as exc:
         return json.dumps({"error": str(exc), "code": exc.code.name.lower()})

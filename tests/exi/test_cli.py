@@ -43,3 +43,9 @@ def test_encode_error_line(capsys: pytest.CaptureFixture[str]) -> None:
     assert cli.main(["encode", "--schema", "app", '{"nope": 1}', "not json"]) == 1
     lines = capsys.readouterr().out.strip().splitlines()
     assert all(line.startswith("# error") for line in lines)
+
+
+def test_v2gtp_payload_type_must_match_the_schema(capsys: pytest.CaptureFixture[str]) -> None:
+    framed = "01fe80020000000e" + DIN_SERVICE_DISCOVERY_REQ  # 0x8002 is ISO-20 common
+    assert cli.main(["decode", "--schema", "din", "--v2gtp", framed]) == 1
+    assert json.loads(capsys.readouterr().out)["code"] == "bad_v2gtp"
