@@ -94,7 +94,6 @@ class EvseView:
     state: str = "Starting"
     offered_a: float = 0.0
     drawn_a: float = 0.0
-    power_w: float = 0.0
     meter_wh: float | None = None
     in_session: bool = False
     transaction: SessionRecord | None = None
@@ -162,7 +161,6 @@ class Ledger:
     def on_reading(self, evse: str, reading: Powermeter) -> None:
         view = self.evses[evse]
         view.meter_wh = reading.energy_Wh_import.total
-        view.power_w = reading.power_W.total if reading.power_W is not None else 0.0
         amps = reading.current_A
         phases = [] if amps is None else [a for a in (amps.L1, amps.L2, amps.L3) if a is not None]
         view.drawn_a = max(phases, default=0.0)

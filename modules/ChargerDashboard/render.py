@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from rich import box
 from rich.console import Group, RenderableType
 from rich.progress_bar import ProgressBar
 from rich.table import Table
@@ -24,24 +25,26 @@ _STATE_STYLE = {
 
 
 def live_view(ledger: Ledger, now: float, expected_sessions: int, max_current_a: float) -> Group:
-    """Per EVSE: state, offered and drawn current (with a bar), power and session energy."""
-    table = Table(title=f"evstack · charger time {_clock(now)}", title_justify="left")
-    table.add_column("EVSE")
-    table.add_column("state")
-    table.add_column("offered", justify="right")
-    table.add_column("drawn", justify="right")
-    table.add_column(f"current (of {max_current_a:g} A)", width=24)
-    table.add_column("power", justify="right")
-    table.add_column("session", justify="right")
+    """Per EVSE: state, drawn and offered current (with a bar) and session energy."""
+    # Fits 80 columns: a terminal's default width.
+    table = Table(
+        title=f"evstack · charger time {_clock(now)}",
+        title_justify="left",
+        box=box.SIMPLE_HEAD,
+        show_edge=False,
+    )
+    table.add_column("EVSE", no_wrap=True)
+    table.add_column("state", no_wrap=True)
+    table.add_column("drawn/offered", justify="right", no_wrap=True)
+    table.add_column(f"of {max_current_a:g} A", width=12)
+    table.add_column("session", justify="right", no_wrap=True)
     for view in ledger.evses.values():
         energy_wh = ledger.session_energy_wh(view.module_id)
         table.add_row(
             view.evse_id or view.module_id,
             Text(view.state, style=_STATE_STYLE.get(view.state, "")),
-            f"{view.offered_a:.1f} A",
-            f"{view.drawn_a:.1f} A",
+            f"{view.drawn_a:.1f}/{view.offered_a:.1f} A",
             ProgressBar(total=max_current_a, completed=min(view.drawn_a, max_current_a)),
-            f"{view.power_w / 1000:.1f} kW",
             "" if energy_wh is None else f"{energy_wh / 1000:.3f} kWh",
         )
     parts: list[RenderableType] = [table]

@@ -31,7 +31,7 @@ def test_the_live_view_shows_state_currents_energy_and_progress() -> None:
     text = text_of(live_view(charging_ledger(), 65.0, expected_sessions=2, max_current_a=32.0))
     assert "charger time 1:05" in text
     row = next(line for line in text.splitlines() if "DE*EVS*E0001*1" in line)
-    for cell in ("Charging", "16.0 A", "15.9 A", "0.250 kWh"):
+    for cell in ("Charging", "15.9/16.0 A", "0.250 kWh"):
         assert cell in row
     assert "sessions done" in text
     assert "0/2" in text
