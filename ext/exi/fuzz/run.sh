@@ -16,7 +16,8 @@ clang -g -O1 -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all \
 vectors=/work/shared/reference/exi/vectors-public.tsv
 if [ -f "$vectors" ]; then
     awk -F'\t' -v s="$schema" 'NR > 1 && $1 == s {print $4}' "$vectors" | while read -r hex; do
-        printf '%s' "$hex" | xxd -r -p > "$work/corpus-$schema/$(printf '%s' "$hex" | sha1sum | cut -c1-16)"
+        printf '%s' "$hex" | perl -pe 's/([0-9a-f]{2})/chr(hex($1))/gie' \
+            > "$work/corpus-$schema/$(printf '%s' "$hex" | sha1sum | cut -c1-16)"
     done
 fi
 printf '\x80\x00' > "$work/corpus-$schema/minimal"
