@@ -3,16 +3,18 @@
 from __future__ import annotations
 
 import asyncio
+from typing import ClassVar
 
 import msgspec
 
-from evstack.runtime import ModuleBase
+from evstack.runtime import ModuleBase, RequirementSpec
 from evstack.runtime.manager import Manager
 from evstack.runtime.mqtt import BrokerSettings
 from evstack.runtime.plan import ModulePlan, RunPlan
 from evstack.runtime.wire import RunFinished, Topics
 
 from .conftest import Probe, running, sample
+from .sample_modules import CalculatorClient
 
 
 class FinisherConfig(msgspec.Struct, frozen=True):
@@ -28,6 +30,22 @@ class Finisher(ModuleBase):
 
     async def ready(self) -> None:
         await self.finish_run(self.config.exit_code, {"by": self.module_id, "sessions": [1, 2]})
+
+
+class TotalFinisher(ModuleBase):
+    """Finishes the run from a var handler rather than from a life-cycle hook."""
+
+    MODULE = "TotalFinisher"
+    CONFIG = FinisherConfig
+    REQUIRES: ClassVar = {"calc": RequirementSpec("calc", CalculatorClient, 1, 1)}
+
+    async def init(self) -> None:
+        calc = self._requirement("calc")[0]
+        assert isinstance(calc, CalculatorClient)
+        calc.subscribe_total(self._on_total)
+
+    async def _on_total(self, total: int) -> None:
+        await self.finish_run(0, {"total": total})
 
 
 def finisher(module_id: str, exit_code: int) -> ModulePlan:
@@ -76,3 +94,21 @@ async def test_malformed_and_stale_finish_requests_do_not_end_the_run(
                 break
             await asyncio.sleep(0.05)
         assert manager.finished == current
+
+
+async def test_a_var_handler_can_finish_the_run(mosquitto: BrokerSettings, prefix: str) -> None:
+    watcher = ModulePlan(
+        "watcher", f"{__name__}:TotalFinisher", connections={"calc": [("calc", "main")]}
+    )
+    plan = RunPlan(
+        modules=[watcher, sample("calc", "Provider", config_module={"start_total": 7})],
+        broker=mosquitto,
+        prefix=prefix,
+    )
+    manager = Manager(plan, inprocess=True)
+
+    await asyncio.wait_for(manager.run(asyncio.Event()), 30)
+
+    assert manager.finished is not None
+    assert manager.finished.origin == "watcher"
+    assert msgspec.json.decode(manager.finished.result) == {"total": 7}
