@@ -104,3 +104,21 @@ def test_a_run_whose_sessions_do_not_end_in_time_exits_1(tmp_path: Path) -> None
         "sessions": [],
     }
     assert "0 of 1 sessions ended within the 1 s deadline" in output
+
+
+@pytest.mark.timeout(90)
+def test_a_summary_that_cannot_be_written_is_reported(tmp_path: Path) -> None:
+    config = tmp_path / "no-ev.yaml"
+    config.write_text(LONELY_EVSE)
+    summary = tmp_path / "no-such-dir" / "summary.json"
+
+    done = subprocess.run(
+        [*EV_MANAGER, "run", str(config), "--summary-json", str(summary)],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+
+    assert done.returncode == 4, done.stderr
+    assert "cannot write the summary" in done.stderr
