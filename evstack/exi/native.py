@@ -29,6 +29,7 @@ if _exi is not None:
         # an unexpected ABI: use the Python codec rather than misread events
         _exi = None  # type: ignore[assignment]
 MAX_DEPTH = 32
+MAX_EVENTS = 1 << 18  # 6 MB of events
 Json = Any
 
 _schemas: dict[str, Any] = {}
@@ -54,8 +55,10 @@ def _schema(tables: Tables) -> Any:
 def decode(tables: Tables, data: bytes) -> dict[str, Json]:
     ffi, lib = _exi.ffi, _exi.lib
     # every event costs at least one bit and every character one byte of input, so these
-    # caps follow the input size and can never be exceeded by a valid stream
-    max_events = len(data) * 8 + 2
+    # caps follow the input size; the event cap stops there, far above any V2G message
+    # (ISO-2 with 1024-entry schedules needs some 20 000), so hostile megabytes cost
+    # megabytes, not hundreds of them
+    max_events = min(len(data) * 8 + 2, MAX_EVENTS)
     arena_cap = len(data) * 4
     events = _uncleared("exi_event[]", max_events)
     arena = _uncleared("uint8_t[]", max(arena_cap, 1))
