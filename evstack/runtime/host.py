@@ -248,7 +248,11 @@ class ModuleHost:
         tasks = list(self._tasks)
         for task in tasks:
             task.cancel()
-        await asyncio.gather(*tasks, return_exceptions=True)
+        if tasks:
+            # A handler that swallows its cancellation must not keep the module alive.
+            _, stuck = await asyncio.wait(tasks, timeout=SHUTDOWN_HOOK_S)
+            if stuck:
+                self.log.error("%d handler(s) ignored cancellation", len(stuck))
         if self.module is not None:
             await self._run_shutdown_hook(self.module)
         conn = self._connection()

@@ -75,6 +75,12 @@ async def _run(broker: BrokerSettings, prefix: str, module_id: str, manager_pid:
         await ModuleHost(broker, Topics(prefix), module_id).run(stop)
     finally:
         watchdog.cancel()
+    # The module is stopped and disconnected. Leave now: the loop's own clean-up would wait
+    # for executor threads a module may have left blocked, and keep the process alive.
+    logging.shutdown()
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(0)
 
 
 async def _stop_when_gone(manager_pid: int, stop: asyncio.Event) -> None:
