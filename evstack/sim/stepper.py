@@ -17,6 +17,7 @@ import logging
 from collections.abc import Awaitable, Callable
 from typing import Generic, Protocol, TypeVar
 
+from evstack.runtime.errors import CommandError, CommandEvent
 from evstack.sim.clock import Clock
 
 In = TypeVar("In")
@@ -42,7 +43,9 @@ class Stepper(Generic[In, Out]):
 
     `perform` carries out one action. If it raises, the error is logged and the
     remaining actions still run: a lost MQTT publish must not leave the contactor
-    permitted because the next action was skipped.
+    permitted because the next action was skipped. A command answered with Shutdown
+    is the one expected failure: on the way out, the calls still in flight (say,
+    forbidding power as the last session ends) are answered that way by design.
     """
 
     def __init__(
@@ -96,5 +99,10 @@ class Stepper(Generic[In, Out]):
                 await self._perform(action)
             except asyncio.CancelledError:
                 raise
+            except CommandError as error:
+                if error.event is CommandEvent.SHUTDOWN:
+                    log.debug("%r not carried out: %s", action, error)
+                else:
+                    log.exception("carrying out %r failed", action)
             except Exception:
                 log.exception("carrying out %r failed", action)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import logging
 import time
 
 import pytest
@@ -18,6 +19,7 @@ from evstack.modules.EvseManager.charger import (
     Input,
     Pause,
 )
+from evstack.runtime import CommandError, CommandEvent
 from evstack.sim.clock import ManualClock, ScaledClock
 from evstack.sim.stepper import Stepper
 
@@ -94,3 +96,30 @@ async def test_stepper_keeps_going_when_an_action_fails() -> None:
     await asyncio.sleep(0)
     assert AllowPower(False) in done
     task.cancel()
+
+
+@pytest.mark.parametrize(
+    ("event", "loud"), [(CommandEvent.SHUTDOWN, False), (CommandEvent.TIMEOUT, True)]
+)
+async def test_only_a_shutdown_reply_is_an_expected_failure(
+    caplog: pytest.LogCaptureFixture, event: CommandEvent, loud: bool
+) -> None:
+    clock = ManualClock()
+    charger = Charger()
+    done: list[Action] = []
+
+    async def board(action: Action) -> None:
+        done.append(action)
+        if action == AllowPower(False):  # what the charger says on its way out
+            raise CommandError(event, "board_2 stopped", command="allow_power_on")
+
+    stepper: Stepper[Input, Action] = Stepper(charger, clock, board)
+    caplog.set_level(logging.DEBUG, logger="evstack.sim.stepper")
+    task = asyncio.create_task(stepper.run(charger.start(clock.now())))
+    await asyncio.sleep(0)
+    task.cancel()
+    assert AllowPower(False) in done
+    errors = [r for r in caplog.records if r.levelno >= logging.ERROR]
+    assert bool(errors) is loud, errors
+    if not loud:
+        assert "not carried out" in caplog.text  # still there for whoever debugs
