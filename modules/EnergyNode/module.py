@@ -125,13 +125,21 @@ class EnergyNode(EnergyNodeModuleBase):
         if limits.uuid == self.module_id:
             return  # our own share: the grants below already respect it
         consumer = self._consumer_holding(limits.uuid)
+        # The same budget as the manager's call to us, on the same module clock: a limit is
+        # worthless once its validity is over, and waiting longer would pile up calls.
+        timeout = limits.valid_for / self.config.sim_speedup
         try:
-            # A limit is worthless once its validity is over; waiting longer for a hung
-            # consumer would only pile up calls. (Sim speed-up makes this bound generous.)
-            await consumer.call_enforce_limits(limits, timeout=float(limits.valid_for))
+            await consumer.call_enforce_limits(limits, timeout=timeout)
         except CommandError as error:
-            if error.event is not CommandEvent.SHUTDOWN:  # a consumer stopping is no fault
-                raise
+            if error.event is CommandEvent.SHUTDOWN:
+                return  # a consumer stopping is no fault
+            if error.event is CommandEvent.TIMEOUT:
+                # The manager's call to us had the same budget and started first, so it has
+                # already timed out and reported it; raising here would only add a second,
+                # unread error (and a traceback) for the same missed deadline.
+                self.log.debug("%s: %s", limits.uuid, error)
+                return
+            raise
 
     def _consumer_holding(self, uuid: str) -> EnergyClient:
         for index, (request, _) in self._children.items():

@@ -79,6 +79,7 @@ class EnergyProbeConfig(msgspec.Struct, frozen=True):
     max_amps: float = 32.0
     state: str = "Charging"
     hung: bool = False  # never answers enforce_limits, like a stuck EVSE
+    delay_s: float = 0.0  # answers enforce_limits this late, like an EVSE on a loaded machine
 
 
 class _EvseNode(EnergyImplBase):
@@ -86,8 +87,16 @@ class _EvseNode(EnergyImplBase):
         self._probe = probe
 
     async def handle_enforce_limits(self, value: EnforcedLimits) -> None:
-        if self._probe.config.hung:
-            await asyncio.Event().wait()
+        self._probe.calls_in_flight += 1
+        self._probe.most_calls_in_flight = max(
+            self._probe.most_calls_in_flight, self._probe.calls_in_flight
+        )
+        try:
+            if self._probe.config.hung:
+                await asyncio.Event().wait()
+            await asyncio.sleep(self._probe.config.delay_s)
+        finally:
+            self._probe.calls_in_flight -= 1
         self._probe.enforce(value)
 
 
@@ -105,6 +114,8 @@ class EnergyProbe(ModuleBase):
         self.window = LimitWindow(ScaledClock().now)
         self.state = EvseState(self.config.state)
         self.grants: list[float] = []
+        self.calls_in_flight = 0
+        self.most_calls_in_flight = 0
         _register(self)
 
     async def ready(self) -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import logging
 
 import pytest
 
@@ -17,7 +18,11 @@ pytestmark = pytest.mark.mosquitto
 
 
 def site(
-    prefix: str, *, evse2_state: str = "Charging", evse2_hung: bool = False
+    prefix: str,
+    *,
+    evse2_state: str = "Charging",
+    evse2_hung: bool = False,
+    evse2_delay_s: float = 0.0,
 ) -> list[ModulePlan]:
     """Two EVSEs behind one 32 A fuse, each able to take 32 A alone."""
     return [
@@ -42,7 +47,12 @@ def site(
         probe(
             f"{prefix}-evse2",
             "EnergyProbe",
-            config_module={"max_amps": 32.0, "state": evse2_state, "hung": evse2_hung},
+            config_module={
+                "max_amps": 32.0,
+                "state": evse2_state,
+                "hung": evse2_hung,
+                "delay_s": evse2_delay_s,
+            },
         ),
     ]
 
@@ -111,6 +121,30 @@ async def test_hung_evse_does_not_starve_the_others(mosquitto: BrokerSettings, p
         assert evse1.window.amps > 0.0  # never lapsed while evse2 hung
         assert len(evse1.grants) > renewals
         assert evse2.grants == []
+
+
+async def test_slow_evse_gets_one_call_at_a_time_and_one_warning(
+    mosquitto: BrokerSettings, prefix: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    # evse2 answers after 1.5 s, past the 1 s validity (the manager's call timeout), while
+    # rounds come every 0.2 s: as on a loaded machine running a sped-up simulation.
+    caplog.set_level(logging.DEBUG)
+    plan = RunPlan(site(prefix, evse2_delay_s=1.5), broker=mosquitto, prefix=prefix)
+    async with running(plan):
+        evse1, evse2 = await probes(prefix)
+        await evse1.amps_become(16.0)
+        await asyncio.sleep(3.5)  # a dozen rounds, each with a limit for evse2
+        assert evse1.window.amps == 16.0  # the slow EVSE holds nobody else up
+    # One call from the manager at a time; the node's timed-out call may still be asleep.
+    assert evse2.most_calls_in_flight <= 2
+    about_evse2 = [
+        r.getMessage()
+        for r in caplog.records
+        if r.levelno >= logging.WARNING and f"{prefix}-evse2" in r.getMessage()
+    ]
+    assert len(about_evse2) == 1, about_evse2
+    assert "Timeout" in about_evse2[0]
+    assert not [r for r in caplog.records if r.levelno >= logging.ERROR]
 
 
 async def test_quiet_evse_loses_its_share(mosquitto: BrokerSettings, prefix: str) -> None:
