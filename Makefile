@@ -6,7 +6,7 @@ VENV   ?= .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed
 
-.PHONY: install interop demo test lint typecheck check-generated generate docs bench mosquitto clean
+.PHONY: install interop fuzz-tools demo test lint typecheck check-generated generate docs bench mosquitto clean
 
 install: $(STAMP)
 
@@ -52,7 +52,13 @@ $(INTEROP)/iso15118/shared/EXICodec.jar: | $(STAMP)
 	$(PY) -m pip install --quiet --no-deps --target $(INTEROP) iso15118==0.31.2
 	@command -v javac >/dev/null || { apt-get update -qq && apt-get install -y -qq openjdk-17-jdk-headless; }
 
-test: install mosquitto interop lint typecheck check-generated
+# clang brings libFuzzer and the sanitizers for the EXI decoder's fuzz smoke run (ext/exi/fuzz).
+fuzz-tools:
+	@command -v clang >/dev/null || { apt-get update -qq && apt-get install -y -qq clang libclang-rt-14-dev; }
+
+# The committed EXI tables are checked against a fresh import of the official XSDs.
+test: export EVSTACK_XSD_DIR := $(abspath $(INTEROP))/iso15118/shared/schemas
+test: install mosquitto interop fuzz-tools lint typecheck check-generated
 	$(PY) -m pytest
 
 bench: install mosquitto
