@@ -177,3 +177,18 @@ def docs(root: Path, out: Path) -> None:
         f"ev-codegen: {out}: {len(changes.missing)} new, {len(changes.stale)} updated, "
         f"{len(changes.extra)} removed"
     )
+
+
+@main.command(
+    "exi-import",
+    context_settings={"ignore_unknown_options": True, "help_option_names": []},
+    add_help_option=False,
+)
+@click.argument("args", nargs=-1, type=click.UNPROCESSED)
+def exi_import(args: tuple[str, ...]) -> None:
+    """Derive generated/exi/ from the official V2G XSDs ([--xsd-dir DIR] [--out DIR] [SET ...])."""
+    # The importer keeps its own argument parser, so `python -m evstack.codegen.exi` and this
+    # command are one implementation.
+    from evstack.codegen.exi import importer
+
+    sys.exit(importer.main(list(args)))

@@ -60,6 +60,11 @@ def write_all(schema_dir: pathlib.Path, output_dir: pathlib.Path, set_ids: list[
         (output_dir / f"{set_id}.json").write_text(text + "\n", encoding="utf-8")
         (output_dir / f"types_{set_id}.py").write_text(python_types(table), encoding="utf-8")
         print(f"{set_id}: {len(table['grammars'])} grammars")  # type: ignore[arg-type]
+    # The C tables hold every set at once: a partial import into a fresh folder cannot make them.
+    absent = [s for s in SCHEMA_SETS if not (output_dir / f"{s}.json").exists()]
+    if absent:
+        print(f"exi_tables.c not written: {output_dir} has no table for {absent}", file=sys.stderr)
+        return
     write_c_tables(output_dir, list(SCHEMA_SETS), output_dir / "exi_tables.c")
 
 
