@@ -17,7 +17,7 @@ import secrets
 import socket
 import time
 import uuid
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -40,7 +40,7 @@ from evstack.runtime.wire import (
     Topics,
 )
 
-__all__ = ["MODULE_CRASHED", "Manager"]
+__all__ = ["MODULE_CRASHED", "Manager", "running"]
 
 MODULE_CRASHED = "evstack/ModuleCrashed"
 STOP_GRACE_S = 5.0
@@ -355,3 +355,27 @@ class Manager:
             process.join(1)
             with contextlib.suppress(Exception):
                 asyncio.get_running_loop().remove_reader(process.sentinel)
+
+
+@contextlib.asynccontextmanager
+async def running(
+    plan: RunPlan, *, inprocess: bool = True, name: str | None = None, wait_ready: bool = True
+) -> AsyncIterator[Manager]:
+    """Run a manager in this event loop until the block ends.
+
+    This is how tests, and programs that embed a charger, drive one: the block starts once every
+    module is ready (unless `wait_ready` is false), and a manager that fails to start raises here.
+    """
+    manager = Manager(plan, inprocess=inprocess, name=name)
+    stop = asyncio.Event()
+    task = asyncio.create_task(manager.run(stop))
+    try:
+        if wait_ready:
+            ready = asyncio.ensure_future(manager.globally_ready.wait())
+            await asyncio.wait((ready, task), return_when=asyncio.FIRST_COMPLETED)
+            if task.done():
+                task.result()  # raises what stopped the manager
+        yield manager
+    finally:
+        stop.set()
+        await task

@@ -8,7 +8,6 @@ tests' business (test_sessions_lockstep.py).
 
 from __future__ import annotations
 
-import asyncio
 import os
 import secrets
 import signal
@@ -21,7 +20,7 @@ import pytest
 
 from evstack.generated.types.evse_manager import StopTransactionReason, StopTransactionRequest
 from evstack.runtime import CommandError, CommandEvent
-from evstack.runtime.manager import Manager
+from evstack.runtime.manager import running
 from evstack.runtime.mqtt import BrokerSettings
 from evstack.runtime.plan import ModulePlan, RestartPolicy, RunPlan, module_class_path
 
@@ -74,25 +73,6 @@ def charge_point(
             },
         ),
     ]
-
-
-@asynccontextmanager
-async def running(
-    plan: RunPlan, *, inprocess: bool = True, name: str | None = None, wait_ready: bool = True
-) -> AsyncIterator[Manager]:
-    manager = Manager(plan, inprocess=inprocess, name=name)
-    stop = asyncio.Event()
-    task = asyncio.create_task(manager.run(stop))
-    try:
-        if wait_ready:
-            ready = asyncio.ensure_future(manager.globally_ready.wait())
-            await asyncio.wait((ready, task), return_when=asyncio.FIRST_COMPLETED)
-            if task.done():
-                task.result()
-        yield manager
-    finally:
-        stop.set()
-        await task
 
 
 @asynccontextmanager

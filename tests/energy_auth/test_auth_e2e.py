@@ -9,10 +9,11 @@ import pytest
 
 from evstack.generated.types.authorization import TokenValidationStatus
 from evstack.modules.SessionStore.database import SessionDatabase, StoredSession
+from evstack.runtime.manager import running
 from evstack.runtime.mqtt import BrokerSettings
 from evstack.runtime.plan import ModulePlan, RunPlan
 
-from .conftest import ours, probe, running
+from .conftest import ours, probe
 from .e2e_modules import EvseStandIn, StatusWatcher, instance
 
 pytestmark = pytest.mark.mosquitto

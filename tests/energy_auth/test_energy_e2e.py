@@ -8,10 +8,11 @@ import logging
 import pytest
 
 from evstack.generated.types.energy import EvseState
+from evstack.runtime.manager import running
 from evstack.runtime.mqtt import BrokerSettings
 from evstack.runtime.plan import ModulePlan, RunPlan
 
-from .conftest import ours, probe, running
+from .conftest import ours, probe
 from .e2e_modules import EnergyProbe, instance
 
 pytestmark = pytest.mark.mosquitto

@@ -14,10 +14,11 @@ from pathlib import Path
 import pytest
 
 from evstack.modules.SessionStore.database import SessionDatabase
+from evstack.runtime.manager import running
 from evstack.runtime.mqtt import BrokerSettings
 from evstack.runtime.plan import from_runtime_config
 
-from .conftest import probe, running
+from .conftest import probe
 from .e2e_modules import LimitsWatcher, instance
 
 SIL_AC = Path(__file__).parents[2] / "config" / "sil-ac.yaml"

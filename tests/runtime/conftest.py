@@ -6,15 +6,13 @@ import asyncio
 import secrets
 import socket
 from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
 
 import pytest
 from paho.mqtt.client import topic_matches_sub
 
 from evstack.runtime.broker import EmbeddedBroker
-from evstack.runtime.manager import Manager
 from evstack.runtime.mqtt import BrokerSettings, MqttConnection
-from evstack.runtime.plan import ModulePlan, RunPlan
+from evstack.runtime.plan import ModulePlan
 
 from . import sample_modules
 
@@ -58,26 +56,6 @@ async def broker(request: pytest.FixtureRequest) -> AsyncIterator[BrokerSettings
 def sample(module_id: str, cls: str, **plan: object) -> ModulePlan:
     # Named the way pytest imported it, so in-process tests share its INSTANCES registry.
     return ModulePlan(module_id, f"{sample_modules.__name__}:{cls}", **plan)  # type: ignore[arg-type]
-
-
-@asynccontextmanager
-async def running(
-    plan: RunPlan, *, inprocess: bool = True, name: str | None = None, wait_ready: bool = True
-) -> AsyncIterator[Manager]:
-    """Run a manager in this event loop until the block ends."""
-    manager = Manager(plan, inprocess=inprocess, name=name)
-    stop = asyncio.Event()
-    task = asyncio.create_task(manager.run(stop))
-    try:
-        if wait_ready:
-            ready = asyncio.ensure_future(manager.globally_ready.wait())
-            await asyncio.wait((ready, task), return_when=asyncio.FIRST_COMPLETED)
-            if task.done():
-                task.result()  # raises what stopped the manager
-        yield manager
-    finally:
-        stop.set()
-        await task
 
 
 class Probe:

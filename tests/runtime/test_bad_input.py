@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import msgspec
 
+from evstack.runtime.manager import running
 from evstack.runtime.mqtt import BrokerSettings
 from evstack.runtime.wire import CommandReply, Topics
 
-from .conftest import Probe, running
+from .conftest import Probe
 from .sample_modules import INSTANCES, Consumer
 from .test_roundtrip import next_event, pair
 

@@ -8,10 +8,10 @@ from pathlib import Path
 import pytest
 
 from evstack.runtime import BrokerError
+from evstack.runtime.manager import running
 from evstack.runtime.mosquitto import BASE_SETTINGS, PrivateMosquitto
 from evstack.runtime.mqtt import MqttConnection
 
-from .conftest import running
 from .sample_modules import INSTANCES, Consumer
 from .test_roundtrip import pair
 

@@ -8,12 +8,12 @@ from typing import ClassVar
 import msgspec
 
 from evstack.runtime import ModuleBase, RequirementSpec
-from evstack.runtime.manager import Manager
+from evstack.runtime.manager import Manager, running
 from evstack.runtime.mqtt import BrokerSettings
 from evstack.runtime.plan import ModulePlan, RunPlan
 from evstack.runtime.wire import RunFinished, Topics
 
-from .conftest import Probe, running, sample
+from .conftest import Probe, sample
 from .sample_modules import CalculatorClient
 
 

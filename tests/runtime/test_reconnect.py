@@ -7,9 +7,10 @@ import asyncio
 import pytest
 
 from evstack.runtime import CommandError
+from evstack.runtime.manager import running
 from evstack.runtime.mosquitto import PrivateMosquitto
 
-from .conftest import Probe, running
+from .conftest import Probe
 from .sample_modules import INSTANCES, Consumer
 from .test_roundtrip import pair
 

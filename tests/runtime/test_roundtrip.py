@@ -7,10 +7,11 @@ import asyncio
 import pytest
 
 from evstack.runtime import CommandError, CommandEvent
+from evstack.runtime.manager import running
 from evstack.runtime.mqtt import BrokerSettings
 from evstack.runtime.plan import RunPlan
 
-from .conftest import running, sample
+from .conftest import sample
 from .sample_modules import INSTANCES, Consumer, Provider
 
 

@@ -8,12 +8,12 @@ import msgspec
 import pytest
 
 from evstack.runtime import CommandError, CommandEvent
-from evstack.runtime.manager import Manager
+from evstack.runtime.manager import Manager, running
 from evstack.runtime.mqtt import BrokerSettings
 from evstack.runtime.plan import RunPlan
 from evstack.runtime.wire import CommandReply, Topics
 
-from .conftest import Probe, running, sample
+from .conftest import Probe, sample
 from .sample_modules import INSTANCES, Consumer, instance
 from .test_roundtrip import pair
 

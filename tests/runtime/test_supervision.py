@@ -7,10 +7,11 @@ from pathlib import Path
 
 import pytest
 
+from evstack.runtime.manager import running
 from evstack.runtime.mqtt import BrokerSettings
 from evstack.runtime.plan import RestartPolicy, RunPlan
 
-from .conftest import running, sample
+from .conftest import sample
 from .sample_modules import Consumer, instance
 
 
