@@ -31,6 +31,21 @@ def _prod(item: list[Any]) -> str:
     return f"{{{_PROD_KINDS[kind]},{name},{ref},{nxt}}}"
 
 
+def _leaf(grammar: dict[str, Any]) -> int:
+    """The datatype of a simple-typed element's grammar (CH, then EE), else NONE.
+
+    Most elements of a V2G message are such leaves; the runtime codes them without a
+    grammar frame of their own.
+    """
+    states, limits = grammar["states"], grammar.get("limits", {})
+    if len(states) < 2 or limits or len(states[0]) != 1 or states[0][0][0] != "CH":
+        return NONE
+    _, datatype, nxt = states[0][0]
+    if [p[0] for p in states[nxt]] != ["EE"]:
+        return NONE
+    return int(datatype)
+
+
 def _datatype(spec: dict[str, Any]) -> str:
     kind = spec["kind"]
     bits = spec.get("bits", 0)
@@ -58,7 +73,7 @@ def _one_set(table: dict[str, Any], shared: dict[str, str]) -> tuple[str, str]:
     states: list[str] = []
     grammars: list[str] = []
     for grammar in table["grammars"]:
-        grammars.append(f"{{{len(states)}}}")
+        grammars.append(f"{{{len(states)},{_leaf(grammar)}}}")
         limits = grammar.get("limits", {})
         for index, state in enumerate(grammar["states"]):
             states.append(f"{{{len(prods)},{len(state)},{limits.get(str(index), 0)}}}")

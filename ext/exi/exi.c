@@ -6,6 +6,11 @@
 #define EXI_HEADER 0x80u
 #define MAX_UINT_GROUPS 10 /* 70 bits: enough for unsignedLong, refuses endless runs */
 #define NO_LENGTH_FACET 0xFFFFFFFFu
+#if defined(__GNUC__)
+#define HOT_INLINE static inline __attribute__((always_inline))
+#else
+#define HOT_INLINE static inline
+#endif
 #define MAX_VALUE_LENGTH 65535u /* the cap when the schema gives no maxLength */
 
 /* ---- bit reader ------------------------------------------------------------------- */
@@ -15,7 +20,7 @@ typedef struct {
     size_t bit, end; /* positions in bits */
 } reader;
 
-static int read_bits(reader *r, unsigned width, uint32_t *out) {
+HOT_INLINE int read_bits(reader *r, unsigned width, uint32_t *out) {
     uint32_t value = 0;
     size_t byte = r->bit >> 3;
     if (width > r->end - r->bit) return EXI_ERR_TRUNCATED;
@@ -70,7 +75,7 @@ typedef struct {
     unsigned pending;
 } writer;
 
-static int write_bits(writer *w, unsigned width, uint32_t value) {
+HOT_INLINE int write_bits(writer *w, unsigned width, uint32_t value) {
     if (width > w->cap - w->bit) return EXI_ERR_NO_MEMORY;
     w->acc = (w->acc << width) | (value & ((1ull << width) - 1u));
     w->pending += width;
@@ -129,7 +134,7 @@ static unsigned document_width(const exi_schema *s) {
 /* ---- decoding --------------------------------------------------------------------- */
 
 typedef struct {
-    uint16_t grammar;
+    const exi_state *states; /* state 0 of the element's grammar */
     uint16_t state;
     uint16_t turns; /* times the current counted loop has been taken in a row */
 } frame;
@@ -148,8 +153,8 @@ static uint16_t offered(const exi_schema *s, const frame *f, const exi_state *st
 }
 
 /* Moves a frame along production p, keeping the loop counter. */
-static void advance(const exi_schema *s, frame *f, const exi_prod *p) {
-    const exi_state *target = &s->states[s->grammars[f->grammar].first + p->next];
+static void advance(frame *f, const exi_prod *p) {
+    const exi_state *target = &f->states[p->next];
     if (target->limit)
         f->turns = p->next == f->state ? (uint16_t)(f->turns + 1u) : 1u;
     else
@@ -170,7 +175,7 @@ static void advance(const exi_schema *s, frame *f, const exi_prod *p) {
 #define EMPTY_VALUE_LEVEL2_WIDTH 3u
 
 static const exi_prod *empty_value_prod(const exi_schema *s, const frame *f) {
-    const exi_state *st = &s->states[s->grammars[f->grammar].first + f->state];
+    const exi_state *st = &f->states[f->state];
     const exi_prod *ch = NULL;
     uint8_t kind;
     for (uint16_t i = 0; i < st->count; i++) {
@@ -305,10 +310,7 @@ static exi_event *next_event(sink *k, uint8_t kind, uint16_t name, uint16_t ref)
     exi_event *ev;
     if (k->n_events >= k->max_events) return NULL;
     ev = &k->events[k->n_events++];
-    memset(ev, 0, sizeof *ev);
-    ev->kind = kind;
-    ev->name = name;
-    ev->ref = ref;
+    *ev = (exi_event){.kind = kind, .name = name, .ref = ref};
     return ev;
 }
 
@@ -339,13 +341,13 @@ int exi_decode(const exi_schema *s, const uint8_t *data, size_t len, exi_event *
         err = EXI_ERR_NO_MEMORY;
         goto fail;
     }
-    stack[depth].grammar = s->roots[code].grammar;
+    stack[depth].states = &s->states[s->grammars[s->roots[code].grammar].first];
     stack[depth].turns = 0;
     stack[depth++].state = 0;
 
     while (depth > 0) {
         frame *top = &stack[depth - 1];
-        const exi_state *st = &s->states[s->grammars[top->grammar].first + top->state];
+        const exi_state *st = &top->states[top->state];
         const exi_prod *p;
         uint16_t skip, count = offered(s, top, st, &skip);
         if ((err = read_bits(&r, bit_length(count), &code))) goto fail;
@@ -386,13 +388,39 @@ int exi_decode(const exi_schema *s, const uint8_t *data, size_t len, exi_event *
             depth--;
             continue;
         }
-        advance(s, top, p);
+        advance(top, p);
         if (p->kind == EXI_P_SE) {
+            uint16_t leaf = s->grammars[p->ref].leaf;
             if (depth == EXI_MAX_DEPTH) {
                 err = EXI_ERR_DEPTH_EXCEEDED;
                 goto fail;
             }
-            stack[depth].grammar = p->ref;
+            if (leaf != EXI_NONE) {
+                /* a simple-typed element, without a frame: CH and EE have 1-bit codes,
+                   and code 1 before the value is the escape, left to the general path */
+                size_t start = r.bit;
+                if ((err = read_bits(&r, 1, &code))) goto fail;
+                if (code == 0) {
+                    if (!(ev = next_event(&k, EXI_CH, 0, leaf))) {
+                        err = EXI_ERR_NO_MEMORY;
+                        goto fail;
+                    }
+                    if ((err = decode_value(&s->datatypes[leaf], &r, &k, ev)) ||
+                        (err = read_bits(&r, 1, &code)))
+                        goto fail;
+                    if (code) { /* no second-level event follows a value */
+                        err = EXI_ERR_UNSUPPORTED_EVENT;
+                        goto fail;
+                    }
+                    if (!next_event(&k, EXI_EE, 0, 0)) {
+                        err = EXI_ERR_NO_MEMORY;
+                        goto fail;
+                    }
+                    continue;
+                }
+                r.bit = start;
+            }
+            stack[depth].states = &s->states[s->grammars[p->ref].first];
             stack[depth].turns = 0;
             stack[depth++].state = 0;
         } else if ((err = decode_value(&s->datatypes[p->ref], &r, &k, ev))) {
@@ -546,13 +574,13 @@ int exi_encode(const exi_schema *s, const exi_event *events, size_t n_events,
         if (s->roots[root].name == events[0].name) break;
     if (root == s->n_roots || s->roots[root].grammar == EXI_NONE) return EXI_ERR_INVALID_MESSAGE;
     if ((err = write_bits(&w, 8, EXI_HEADER)) || (err = write_bits(&w, width, root))) goto fail;
-    stack[depth].grammar = s->roots[root].grammar;
+    stack[depth].states = &s->states[s->grammars[s->roots[root].grammar].first];
     stack[depth].turns = 0;
     stack[depth++].state = 0;
 
     for (i = 1; depth > 0; i++) {
         frame *top = &stack[depth - 1];
-        const exi_state *st = &s->states[s->grammars[top->grammar].first + top->state];
+        const exi_state *st = &top->states[top->state];
         const exi_event *ev;
         const exi_prod *p = NULL;
         uint16_t code, skip, count = offered(s, top, st, &skip);
@@ -591,13 +619,27 @@ int exi_encode(const exi_schema *s, const exi_event *events, size_t n_events,
             depth--;
             continue;
         }
-        advance(s, top, p);
+        advance(top, p);
         if (p->kind == EXI_P_SE) {
+            uint16_t leaf = s->grammars[p->ref].leaf;
             if (depth == EXI_MAX_DEPTH) {
                 err = EXI_ERR_DEPTH_EXCEEDED;
                 goto fail;
             }
-            stack[depth].grammar = p->ref;
+            if (leaf != EXI_NONE && i + 2 < n_events && events[i + 1].kind == EXI_CH &&
+                events[i + 2].kind == EXI_EE &&
+                !(events[i + 1].neg && s->datatypes[leaf].kind >= EXI_DT_STRING)) {
+                /* a simple-typed element with its value, without a frame (the empty-value
+                   form and every mistake take the general path) */
+                i++;
+                if ((err = write_bits(&w, 1, 0)) ||
+                    (err = encode_value(&s->datatypes[leaf], &events[i], arena, arena_len, &w)))
+                    goto fail;
+                i++;
+                if ((err = write_bits(&w, 1, 0))) goto fail;
+                continue;
+            }
+            stack[depth].states = &s->states[s->grammars[p->ref].first];
             stack[depth].turns = 0;
             stack[depth++].state = 0;
         } else if ((err = encode_value(&s->datatypes[p->ref], ev, arena, arena_len, &w))) {

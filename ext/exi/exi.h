@@ -95,6 +95,7 @@ typedef struct {
 
 typedef struct {
     uint32_t first; /* index of state 0 */
+    uint16_t leaf;  /* a simple-typed element (CH, then EE): its datatype, else EXI_NONE */
 } exi_grammar;
 
 typedef struct {
