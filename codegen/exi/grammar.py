@@ -120,15 +120,16 @@ class GrammarBuilder:
     def fragment(self) -> list[list[int]]:
         """Every element name of the schema, for fragment grammars: [name, grammar].
 
-        A name declared with different types in different places takes EXI's relaxed
-        element-fragment grammar, which this codec does not implement: such names keep
-        their event code (so the codes of all others are right) with grammar -1, which
-        both runtimes refuse.
+        A name declared several times with one type (ISO-2's EVSETimeStamp is an xs:long
+        wherever it appears) takes that type's grammar. A name declared with different
+        types takes EXI's relaxed element-fragment grammar, which this codec does not
+        implement: such names keep their event code (so the codes of all others are right)
+        with grammar -1, which both runtimes refuse.
         """
         by_name: dict[QName, ElementDecl | None] = {}
         for decl in self._all_elements():
             known = by_name.get(decl.name, decl)
-            by_name[decl.name] = decl if known is not None and known.type is decl.type else None
+            by_name[decl.name] = decl if known is not None and _same_type(known, decl) else None
         return [
             [self.name(name), self.grammar_for(decl) if decl is not None else -1]
             for name, decl in sorted(by_name.items())
@@ -317,6 +318,18 @@ class GrammarBuilder:
                 seen[id(decl)] = decl
                 visit_type(decl.type)
         return list(seen.values())
+
+
+def _same_type(a: ElementDecl, b: ElementDecl) -> bool:
+    """One type definition: the same object, or the same named (possibly built-in) type."""
+    if a.type is b.type:
+        return True
+    return (
+        a.type is not None
+        and b.type is not None
+        and a.type.name is not None
+        and (a.type.name == b.type.name)
+    )
 
 
 def _normalize(proto: _Proto) -> list[list[_Prod]]:

@@ -1324,6 +1324,10 @@ class Document_EVSEStatusCode(TypedDict):
     EVSEStatusCode: Enum14
 
 
+class Document_EVSETimeStamp(TypedDict):
+    EVSETimeStamp: int
+
+
 class Document_EVSEVoltageLimitAchieved(TypedDict):
     EVSEVoltageLimitAchieved: bool
 
@@ -1480,6 +1484,10 @@ class Document_PGPKeyID(TypedDict):
     PGPKeyID: str | None
 
 
+class Document_PGPKeyPacket(TypedDict):
+    PGPKeyPacket: str | None
+
+
 class Document_PMax(TypedDict):
     PMax: "PhysicalValueType"
 
@@ -1498,6 +1506,10 @@ class Document_Parameter(TypedDict):
 
 class Document_ParameterSet(TypedDict):
     ParameterSet: "ParameterSetType"
+
+
+class Document_ParameterSetID(TypedDict):
+    ParameterSetID: int
 
 
 class Document_PaymentDetailsReq(TypedDict):
@@ -1558,6 +1570,10 @@ class Document_RCD(TypedDict):
 
 class Document_RSAKeyValue(TypedDict):
     RSAKeyValue: "RSAKeyValueType"
+
+
+class Document_ReceiptRequired(TypedDict):
+    ReceiptRequired: bool
 
 
 class Document_Reference(TypedDict):
@@ -1995,6 +2011,7 @@ Message = (
     | Document_EVSEProcessing
     | Document_EVSEStatus
     | Document_EVSEStatusCode
+    | Document_EVSETimeStamp
     | Document_EVSEVoltageLimitAchieved
     | Document_EVStatus
     | Document_EVTargetCurrent
@@ -2034,11 +2051,13 @@ Message = (
     | Document_P
     | Document_PGPData
     | Document_PGPKeyID
+    | Document_PGPKeyPacket
     | Document_PMax
     | Document_PMaxSchedule
     | Document_PMaxScheduleEntry
     | Document_Parameter
     | Document_ParameterSet
+    | Document_ParameterSetID
     | Document_PaymentDetailsReq
     | Document_PaymentDetailsRes
     | Document_PaymentOption
@@ -2054,6 +2073,7 @@ Message = (
     | Document_Q
     | Document_RCD
     | Document_RSAKeyValue
+    | Document_ReceiptRequired
     | Document_Reference
     | Document_RelativeTimeInterval
     | Document_RemainingTimeToBulkSoC

@@ -282,6 +282,10 @@ class Document_PGPKeyID(TypedDict):
     PGPKeyID: str | None
 
 
+class Document_PGPKeyPacket(TypedDict):
+    PGPKeyPacket: str | None
+
+
 class Document_PgenCounter(TypedDict):
     PgenCounter: str | None
 
@@ -405,6 +409,7 @@ Message = (
     | Document_P
     | Document_PGPData
     | Document_PGPKeyID
+    | Document_PGPKeyPacket
     | Document_PgenCounter
     | Document_Q
     | Document_RSAKeyValue

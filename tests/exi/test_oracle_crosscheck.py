@@ -33,30 +33,10 @@ from evstack.exi import sample, tables
 EMPTY_VALUE = re.compile(r"<([\w:]+)[^>]*></\1>")
 
 
-# Fragments rooted at a local element that ISO-2 declares more than once with the same
-# built-in type (xs:long, xs:boolean, xs:short). EXI 1.0 gives such an element its common type
-# in a fragment grammar, and EXIficient's bytes are that typed encoding; evstack's fragment
-# tables count these names as needing the relaxed grammar and refuse them. None of these is an
-# element ISO-2 signs. Strict: once evstack reads them, this list must shrink.
-DISPUTED_FRAGMENT_ROOTS = {
-    ("iso2_fragment", "EVSETimeStamp"),
-    ("iso2_fragment", "ReceiptRequired"),
-    ("iso2_fragment", "ParameterSetID"),
-}
-
-
 def _message_types() -> list[object]:
     try:
         return [
-            pytest.param(
-                set_id,
-                message,
-                marks=pytest.mark.xfail(
-                    (set_id, message) in DISPUTED_FRAGMENT_ROOTS,
-                    reason="evstack refuses a fragment root declared twice with one built-in type",
-                    strict=True,
-                ),
-            )
+            pytest.param(set_id, message)
             for set_id in locate.SCHEMA_SETS
             for message, _root, _force in corpus.message_roots(set_id)
             if (set_id, message) not in corpus.NOT_GENERATED
@@ -229,7 +209,7 @@ def test_evstack_json_says_what_the_document_says(
     exi_oracle: Oracle, documents: dict[tuple[str, str], list[str]], set_id: str
 ) -> None:
     for (document_set, message), variants in documents.items():
-        if document_set != set_id or (set_id, message) in DISPUTED_FRAGMENT_ROOTS:
+        if document_set != set_id:
             continue
         for document in variants:
             oracle_bytes = exi_oracle.encode(set_id, document)
