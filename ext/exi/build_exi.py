@@ -1,8 +1,9 @@
 """cffi build script for the EXI codec, ``evstack.ext._exi``.
 
 setup.py names it in ``cffi_modules``, so ``pip install`` compiles it. It links the
-hand-written interpreter (ext/exi/exi.c) with the generated grammar tables
-(generated/exi/exi_tables.c); the declarations come from the marked part of ``exi.h``.
+hand-written interpreter (ext/exi/exi.c) and the Python API's MessagePack bridge
+(ext/exi/exi_msgpack.c) with the generated grammar tables (generated/exi/exi_tables.c);
+the declarations come from the marked parts of ``exi.h`` and ``exi_msgpack.h``.
 """
 
 import os
@@ -25,11 +26,11 @@ def _relative(path: Path) -> str:
 
 
 ffibuilder = cffi.FFI()
-ffibuilder.cdef(_cdef((HERE / "exi.h").read_text()))
+ffibuilder.cdef(_cdef((HERE / "exi.h").read_text()) + _cdef((HERE / "exi_msgpack.h").read_text()))
 ffibuilder.set_source(
     "evstack.ext._exi",
-    '#include "exi.h"\n',
-    sources=[_relative(HERE / "exi.c"), _relative(TABLES)],
+    '#include "exi_msgpack.h"\n',
+    sources=[_relative(HERE / "exi.c"), _relative(HERE / "exi_msgpack.c"), _relative(TABLES)],
     include_dirs=[_relative(HERE)],
     extra_compile_args=["-O2", "-std=c99", "-Wall", "-Wextra"],
 )
