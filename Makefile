@@ -11,7 +11,7 @@ STAMP  := $(VENV)/.installed
 install: $(STAMP)
 
 # Re-install when the packaging or any C source changes: the C extensions are built by this step.
-$(STAMP): pyproject.toml setup.py $(wildcard ext/*/*.c ext/*/*.h ext/*/build_*.py)
+$(STAMP): pyproject.toml setup.py $(wildcard ext/*/*.c ext/*/*.h ext/*/build_*.py) generated/exi/exi_tables.c
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip setuptools wheel
 	$(PY) -m pip install --quiet -e '.[dev]'

@@ -11,7 +11,9 @@ Production encodings (JSON arrays, first item the kind):
   ["AT", name, datatype, next]  attribute
   ["CH", datatype, next]        typed character data
   ["EE"]                        end element
-  ["ANY", next]                 SE(*) from an xs:any wildcard (no schema grammar)
+  ["ANY", next]                 SE(*) from an xs:any wildcard (no schema grammar); in a
+                                relaxed fragment grammar also AT(*) and the events that
+                                grammar offers but evstack refuses (see `_relaxed`)
   ["TEXT", next]                untyped character data in mixed content
 """
 
@@ -121,26 +123,86 @@ class GrammarBuilder:
         """Every element name of the schema, for fragment grammars: [name, grammar].
 
         A name declared several times with one type (ISO-2's EVSETimeStamp is an xs:long
-        wherever it appears) takes that type's grammar. A name declared with different
-        types takes EXI's relaxed element-fragment grammar, which this codec does not
-        implement: such names keep their event code (so the codes of all others are right)
-        with grammar -1, which both runtimes refuse.
+        wherever it appears) takes that type's grammar; a name declared with different
+        types (ISO-2's eMAID) takes the relaxed element-fragment grammar.
         """
-        by_name: dict[QName, ElementDecl | None] = {}
+        by_name: dict[QName, list[ElementDecl]] = {}
         for decl in self._all_elements():
-            known = by_name.get(decl.name, decl)
-            by_name[decl.name] = decl if known is not None and _same_type(known, decl) else None
-        return [
-            [self.name(name), self.grammar_for(decl) if decl is not None else -1]
-            for name, decl in sorted(by_name.items())
-        ]
+            by_name.setdefault(decl.name, []).append(decl)
+        names = sorted(by_name)
+        roots = []
+        for name in names:
+            decls = by_name[name]
+            if all(_same_type(decls[0], other) for other in decls[1:]):
+                roots.append([self.name(name), self.grammar_for(decls[0])])
+            else:
+                roots.append([self.name(name), self._relaxed(name, decls, len(names))])
+        return roots
 
-    def table(self, schema_set: str, sources: list[str], fragment: bool) -> dict[str, Any]:
+    def _relaxed(self, name: QName, decls: list[ElementDecl], children: int) -> int:
+        """EXI's relaxed element-fragment grammar (EXI 1.0, 8.5.3) for `name`.
+
+        Its event codes cover every attribute name of the schema (sorted), AT(*), every
+        element name (in fragment order), SE(*), EE and untyped characters; after the
+        characters or a child, the element names, SE(*), EE and characters again.
+        EXIficient writes exactly these codes. evstack reads and writes the attributes
+        that the name's own declarations carry, typed, and the characters as a string;
+        it refuses the other attributes, children and mixed text (ANY and TEXT), as it
+        refuses xs:any, since no signed ISO-2 element holds them.
+        """
+        if all(isinstance(d.type, ComplexType) and _is_empty(d.type) for d in decls):
+            raise SchemaError(f"{name}: the relaxed grammar of empty types is not supported")
+        own: dict[QName, AttributeUse] = {
+            use.name: use
+            for d in decls
+            if isinstance(d.type, ComplexType)
+            for use in d.type.attributes
+        }
+        uses = self._attribute_uses()
+        first: list[list[Any]] = []
+        for qname in sorted(uses):
+            if qname in own:
+                types = {self.datatype(u.type) for u in uses[qname] if u.type is not None}
+                datatype = types.pop() if len(types) == 1 else self.datatype(_UNTYPED)
+                first.append(["AT", self.name(qname), datatype, 0])
+            else:
+                first.append(["ANY", 0])
+        first.append(["ANY", 0])  # AT(*)
+        first += [["ANY", 1] for _ in range(children + 1)]  # SE(F0..Fm-1), SE(*)
+        first += [["EE"], ["CH", self.datatype(_UNTYPED), 1]]
+        second = [["ANY", 1] for _ in range(children + 1)] + [["EE"], ["TEXT", 1]]
+        index = len(self.grammars)
+        self.grammars.append({"name": f"{name.local}Relaxed", "states": [first, second]})
+        return index
+
+    def _attribute_uses(self) -> dict[QName, list[AttributeUse]]:
+        """Every attribute declaration of the schema, global or local, by name."""
+        uses: dict[QName, list[AttributeUse]] = {}
+        for use in self.schema.attributes.values():
+            uses.setdefault(use.name, []).append(use)
+        types = [t for t in self.schema.types.values() if isinstance(t, ComplexType)]
+        types += [d.type for d in self._all_elements() if isinstance(d.type, ComplexType)]
+        seen: set[int] = set()
+        for ctype in types:
+            if id(ctype) not in seen:
+                seen.add(id(ctype))
+                for use in ctype.attributes:
+                    uses.setdefault(use.name, []).append(use)
+        return uses
+
+    def table(
+        self, schema_set: str, sources: list[str], fragment: bool, *, with_fragment: bool = False
+    ) -> dict[str, Any]:
+        """The table of one schema set. `with_fragment`: a document set whose schema also
+        has a fragment set derives the fragment's grammars too (unused by its documents),
+        so both tables hold identical arrays and share them in C."""
         # the document grammars first, so a fragment table numbers its names and grammars
-        # exactly like the document table of the same schema and can share its C arrays
+        # exactly like the document table of the same schema
         roots = self.document()
         if fragment:
             roots = self.fragment()
+        elif with_fragment:
+            self.fragment()
         return {
             "format": 1,
             "schema_set": schema_set,
@@ -318,6 +380,14 @@ class GrammarBuilder:
                 seen[id(decl)] = decl
                 visit_type(decl.type)
         return list(seen.values())
+
+
+# Untyped character data and attribute values of a relaxed grammar: strings (EXI 1.0, 7.1.10).
+_UNTYPED = SimpleType(name=None, builtin="string")
+
+
+def _is_empty(ctype: ComplexType) -> bool:
+    return ctype.content is None and not ctype.mixed
 
 
 def _same_type(a: ElementDecl, b: ElementDecl) -> bool:

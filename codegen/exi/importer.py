@@ -47,7 +47,8 @@ def derive(schema_dir: pathlib.Path, set_id: str) -> dict[str, object]:
     schema = Schema([schema_dir / root])
     builder = GrammarBuilder(schema)
     sources = sorted(str(p.relative_to(schema_dir.resolve())) for p in schema.loaded_files)
-    return builder.table(set_id, sources, fragment)
+    with_fragment = not fragment and any(other == (root, True) for other in SCHEMA_SETS.values())
+    return builder.table(set_id, sources, fragment, with_fragment=with_fragment)
 
 
 def write_all(schema_dir: pathlib.Path, output_dir: pathlib.Path, set_ids: list[str]) -> None:

@@ -948,6 +948,16 @@ class WeldingDetectionResType(TypedDict, total=False):
     EVSEPresentVoltage: Required["PhysicalValueType"]
 
 
+EMAIDRelaxed = TypedDict(
+    "EMAIDRelaxed",
+    {
+        "@Id": str,
+        "$": str | None,
+    },
+    total=False,
+)
+
+
 class Document_AC_EVChargeParameter(TypedDict):
     AC_EVChargeParameter: "AC_EVChargeParameterType"
 

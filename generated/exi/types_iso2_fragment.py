@@ -948,6 +948,16 @@ class WeldingDetectionResType(TypedDict, total=False):
     EVSEPresentVoltage: Required["PhysicalValueType"]
 
 
+EMAIDRelaxed = TypedDict(
+    "EMAIDRelaxed",
+    {
+        "@Id": str,
+        "$": str | None,
+    },
+    total=False,
+)
+
+
 class Document_AC_EVChargeParameter(TypedDict):
     AC_EVChargeParameter: "AC_EVChargeParameterType"
 
@@ -1892,6 +1902,10 @@ class Document_duration(TypedDict):
     duration: int
 
 
+class Document_eMAID(TypedDict):
+    eMAID: "EMAIDRelaxed"
+
+
 class Document_intValue(TypedDict):
     intValue: int
 
@@ -2153,6 +2167,7 @@ Message = (
     | Document_byteValue
     | Document_costKind
     | Document_duration
+    | Document_eMAID
     | Document_intValue
     | Document_physicalValue
     | Document_shortValue

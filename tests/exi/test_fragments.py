@@ -47,9 +47,35 @@ def test_fragment_bytes(schema: str, message: dict[str, object], expected: str) 
     assert exi.decode(schema, data) == message
 
 
-def test_names_with_conflicting_types_are_refused_not_guessed() -> None:
-    # eMAID is both a string and an element with an Id attribute in ISO-2: EXI's relaxed
-    # fragment grammar would apply, which this codec does not implement
+# eMAID is a string in PaymentDetailsReq and a string with an Id attribute in the
+# certificate responses, which sign it: EXI's relaxed element-fragment grammar applies.
+# The bytes are EXIficient's (checked against it by test_oracle_crosscheck.py).
+EMAID_CASES = [
+    ({"eMAID": {"@Id": "id1", "$": "DE8AA1A2B3C4D5"}},
+     "80ec0202b4b218c00411114e10504c504c908cd0cd110d7d3d00"),
+    ({"eMAID": {"$": "DE8AA1A2B3C4D5"}}, "80ec800822229c20a098a0992119a19a221afa7a00"),
+    ({"eMAID": {"@Id": "id1"}}, "80ec0202b4b218bffd00"),
+    ({"eMAID": {}}, "80ec7ffa00"),
+]  # fmt: skip
+
+
+@pytest.mark.parametrize(("message", "expected"), EMAID_CASES)
+def test_relaxed_fragment_grammar(message: dict[str, object], expected: str) -> None:
+    data = exi.encode("iso2_fragment", message)
+    assert data.hex() == expected
+    assert exi.decode("iso2_fragment", data) == message
+
+
+@pytest.mark.parametrize(
+    "hex_data",
+    [
+        "80ec0001b0bffd00",  # AT(Algorithm): an attribute of the schema, not of eMAID
+        "80ec05082a730b6b281b0bffd0",  # AT(*)
+        "80ec34802f4f40",  # a child element (EVSETimeStamp)
+        "80ec7bc000de3d3d3d00",  # a child eMAID
+    ],
+)
+def test_relaxed_grammar_refuses_what_no_signed_element_holds(hex_data: str) -> None:
     with pytest.raises(exi.ExiError) as caught:
-        exi.encode("iso2_fragment", {"eMAID": {"@Id": "x", "$": "DE8AA1A2B3C4D5"}})
-    assert caught.value.code == exi.ExiErrorCode.INVALID_MESSAGE
+        exi.decode("iso2_fragment", bytes.fromhex(hex_data))
+    assert caught.value.code == exi.ExiErrorCode.UNSUPPORTED_EVENT
