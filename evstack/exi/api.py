@@ -24,6 +24,8 @@ def decode(schema_set: str, data: bytes) -> dict[str, Any]:
 def encode(schema_set: str, message: Mapping[str, Any]) -> bytes:
     """Encode the JSON form of one message (a dict holding exactly one root element)."""
     grammar = tables.load(schema_set)
+    if not isinstance(message, Mapping):
+        raise ExiError(ExiErrorCode.INVALID_MESSAGE, "a message is a dict with one root element")
     if native.available():
         try:
             return native.encode(grammar, dict(message))

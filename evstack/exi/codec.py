@@ -23,6 +23,9 @@ from evstack.exi.tables import AT, CH, EE, ITEMS_KEY, SE, Grammar, Tables
 HEADER = 0x80
 MAX_DEPTH = 32  # deeper than any V2G message (ISO-20 needs about 10)
 MAX_VALUE_LENGTH = 65535  # characters or bytes, when the schema gives no maxLength
+# Unbounded integer types (xs:integer, xs:nonNegativeInteger) hold 64 bits here, as in C and
+# libcbv2g: decoding refuses longer ones, so encoding must not write them.
+MIN_INTEGER, MAX_INTEGER = -(2**63), 2**64 - 1
 EMPTY_VALUE_LEVEL2_WIDTH = 3  # EE, xsi:type, xsi:nil, AT(*), SE(*), CH: codes of 3 bits
 
 Json = Any
@@ -97,7 +100,7 @@ class _Decoder:
             if code >= count:
                 if (
                     code != count  # above the escape: no event at all
-                    or not self._may_end_empty(grammar, index)
+                    or not _may_end_empty(self.datatypes, grammar, index)
                     or reader.read(EMPTY_VALUE_LEVEL2_WIDTH)
                 ):
                     raise ExiError(
@@ -134,11 +137,6 @@ class _Decoder:
         if text is not None:
             fields["$"] = text
         return fields
-
-    def _may_end_empty(self, grammar: Grammar, state: int) -> bool:
-        """Whether `state` may end at once with an undeclared EE (see _empty_value_type)."""
-        spec = _empty_value_type(self.datatypes, grammar, state)
-        return spec is not None and spec.get("min_length", 0) == 0
 
     def value(self, datatype: int) -> Json:
         spec = self.datatypes[datatype]
@@ -214,6 +212,13 @@ def _empty_value_type(
     return text if text is not None and text["kind"] in ("string", "binary") else None
 
 
+def _may_end_empty(datatypes: tuple[dict[str, Any], ...], grammar: Grammar, state: int) -> bool:
+    """Whether `state` may end at once with an undeclared EE: where an empty value is valid
+    (see _empty_value_type); both directions refuse the form elsewhere."""
+    spec = _empty_value_type(datatypes, grammar, state)
+    return spec is not None and spec.get("min_length", 0) == 0
+
+
 def _ordered_children(items: Json, path: str) -> list[tuple[str, Json]]:
     if not isinstance(items, list) or not all(isinstance(i, dict) and len(i) == 1 for i in items):
         raise ExiError(
@@ -248,7 +253,8 @@ class _Encoder:
                         raise ExiError(
                             ExiErrorCode.INVALID_MESSAGE, f"{path}.{key}: expected an array"
                         )
-                    pending[key] = list(reversed(item))
+                    if item:  # an empty array is no occurrence, as in the C encoder
+                        pending[key] = list(reversed(item))
                 else:
                     pending[key] = [item]
         writer = self.writer
@@ -282,7 +288,7 @@ class _Encoder:
             if (
                 prod.kind == CH
                 and pending == {"$": [None]}
-                and _empty_value_type(self.datatypes, grammar, index) is not None
+                and _may_end_empty(self.datatypes, grammar, index)
             ):
                 # the empty value as EXIficient writes it: escape, then second-level EE
                 writer.write(len(state), len(state).bit_length())
@@ -313,7 +319,8 @@ class _Encoder:
         if kind in ("nbit", "uint", "int"):
             if not isinstance(value, int) or isinstance(value, bool):
                 raise ExiError(ExiErrorCode.INVALID_MESSAGE, f"{path}: expected an integer")
-            if not spec.get("min", value) <= value <= spec.get("max", value):
+            low, high = spec.get("min", MIN_INTEGER), spec.get("max", MAX_INTEGER)
+            if not max(low, MIN_INTEGER) <= value <= min(high, MAX_INTEGER):
                 raise ExiError(ExiErrorCode.VALUE_OUT_OF_RANGE, f"{path}: {value} outside its type")
             if kind == "nbit":
                 writer.write(value - spec["min"], spec["bits"])

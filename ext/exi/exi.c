@@ -171,7 +171,7 @@ static void advance(frame *f, const exi_prod *p) {
    instead. Both are read and both written back as they came: the no-characters form is
    a CH event flagged `neg` (JSON null), the other an ordinary empty value (JSON "").
    Returns the CH production of a frame's state that can take this form (a state of
-   simple content, before its value), else NULL. */
+   simple content, before its value, where the empty value is valid), else NULL. */
 #define EMPTY_VALUE_LEVEL2_WIDTH 3u
 
 static const exi_prod *empty_value_prod(const exi_schema *s, const frame *f) {
@@ -183,7 +183,7 @@ static const exi_prod *empty_value_prod(const exi_schema *s, const frame *f) {
         if (p->kind == EXI_P_SE || p->kind == EXI_P_ANY || p->kind == EXI_P_TEXT) return NULL;
         if (p->kind == EXI_P_CH) ch = p;
     }
-    if (!ch) return NULL;
+    if (!ch || s->datatypes[ch->ref].min_length > 0) return NULL;
     kind = s->datatypes[ch->ref].kind;
     return kind == EXI_DT_STRING || kind == EXI_DT_BINARY ? ch : NULL;
 }
@@ -358,8 +358,8 @@ int exi_decode(const exi_schema *s, const uint8_t *data, size_t len, exi_event *
                 goto fail;
             }
             if ((err = read_bits(&r, EMPTY_VALUE_LEVEL2_WIDTH, &code))) goto fail;
-            if (code != 0 || s->datatypes[chp->ref].min_length > 0) {
-                err = EXI_ERR_UNSUPPORTED_EVENT; /* only EE, and only where "" is valid */
+            if (code != 0) {
+                err = EXI_ERR_UNSUPPORTED_EVENT; /* only EE */
                 goto fail;
             }
             if (!(ev = next_event(&k, EXI_CH, 0, chp->ref))) {

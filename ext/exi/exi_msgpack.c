@@ -424,7 +424,9 @@ static int take_value(reader *r, uint8_t kind, uint16_t name, uint16_t datatype)
                 return EXI_OK;
             }
         }
-        return EXI_ERR_VALUE_OUT_OF_RANGE;
+        /* not a value of the enumeration: the Python encoder reports the first mistake of
+           the message in document order, which the grammar walk has not reached yet */
+        return EXI_ERR_INVALID_MESSAGE;
     }
     case EXI_DT_STRING:
         if ((err = take_str(r, &s, &n))) return err;

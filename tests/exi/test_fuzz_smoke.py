@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import importlib.util
 import os
 import pathlib
 import shutil
 import subprocess
+import sys
 
 import pytest
 
@@ -21,4 +23,25 @@ def test_fuzz_smoke(tmp_path: pathlib.Path) -> None:
         ["bash", str(RUN), "iso2", "10"], env=env, capture_output=True, text=True, check=False
     )
     assert run.returncode == 0, run.stderr[-2000:]
+    assert "Done" in run.stderr
+
+
+API_HARNESS = RUN.parent / "fuzz_api.py"
+
+
+@pytest.mark.slow
+@pytest.mark.timeout(300)
+@pytest.mark.parametrize("mode", ["bytes", "message"])
+def test_python_api_fuzz_smoke(tmp_path: pathlib.Path, mode: str) -> None:
+    if importlib.util.find_spec("atheris") is None:
+        if os.environ.get("CI"):
+            pytest.fail("atheris (a dev dependency) is not installed: run `make install`")
+        pytest.skip("atheris is not installed")
+    env = dict(os.environ, EXI_FUZZ_DIR=str(tmp_path))
+    run = subprocess.run(
+        [sys.executable, str(API_HARNESS), "iso2", mode, "-max_total_time=10",
+         "-rss_limit_mb=2048"],
+        env=env, capture_output=True, text=True, check=False,
+    )  # fmt: skip
+    assert run.returncode == 0, run.stderr[-3000:]
     assert "Done" in run.stderr

@@ -222,3 +222,44 @@ def test_counted_loop_past_its_bound_is_refused() -> None:
     with pytest.raises(ExiError) as caught:
         exi.encode("iso2", _schedule(1025))
     assert caught.value.code == ExiErrorCode.INVALID_MESSAGE
+
+
+# Found by the atheris harness (ext/exi/fuzz/fuzz_api.py): messages that an encoder took and
+# wrote as bytes the decoder refuses, or that made it crash. Both encoders must agree.
+@pytest.mark.parametrize(
+    ("schema", "message", "code"),
+    [
+        # null (no characters) only where an empty value is valid: EVSEID has minLength 7
+        ("iso2", {"SessionSetupRes": {"ResponseCode": "OK", "EVSEID": None}},
+         ExiErrorCode.INVALID_MESSAGE),
+        # xs:integer holds 64 bits here, as decoding does
+        ("xmldsig_fragment",
+         {"SignatureMethod": {"@Algorithm": "a", "HMACOutputLength": 2**64}},
+         ExiErrorCode.VALUE_OUT_OF_RANGE),
+        ("xmldsig_fragment",
+         {"SignatureMethod": {"@Algorithm": "a", "HMACOutputLength": -(2**63) - 1}},
+         ExiErrorCode.VALUE_OUT_OF_RANGE),
+    ],
+)  # fmt: skip
+def test_encoders_refuse_what_decoding_refuses(
+    schema: str, message: dict[str, object], code: int
+) -> None:
+    for encode in (exi.encode, lambda s, m: codec.encode(tables.load(s), m)):
+        with pytest.raises(ExiError) as caught:
+            encode(schema, message)
+        assert caught.value.code == code
+
+
+def test_an_empty_array_is_no_occurrence() -> None:
+    entry = {"RelativeTimeInterval": {"start": 0}, "EPriceLevel": 0}
+    empty = {"SalesTariffEntry": {**entry, "ConsumptionCost": []}}
+    data = exi.encode("din", {"SalesTariffEntry": entry})
+    assert exi.encode("din", empty) == data
+    assert codec.encode(tables.load("din"), empty) == data
+
+
+@pytest.mark.parametrize("message", [None, [], "V2G_Message", 1])
+def test_a_message_that_is_not_a_mapping_is_refused(message: object) -> None:
+    with pytest.raises(ExiError) as caught:
+        exi.encode("iso2", message)  # type: ignore[arg-type]
+    assert caught.value.code == ExiErrorCode.INVALID_MESSAGE
