@@ -23,6 +23,7 @@ except ImportError:  # not built (no compiler at install): the Python codec serv
     _exi = None  # type: ignore[assignment]
 
 MAX_EVENTS = 1 << 18  # 6 MB of events
+KEEP_SIZE = 1 << 16  # scratch buffers kept between calls: at most this many items each
 NONE = 0xFFFF
 MAX_KEYS = 64  # per grammar: the C bridge tracks the keys of a map in a 64-bit set
 Json = Any
@@ -116,11 +117,20 @@ class _Scratch(threading.local):
     reports, so they need no clearing, and nothing handed back points into them."""
 
     def __init__(self) -> None:
+        self.counts: Any = _exi.ffi.new("size_t[3]") if _exi else None
+        self._drop()
+
+    def _drop(self) -> None:
         self.sizes = [0, 0, 0]  # events, arena, output
         self.events: Any = None
         self.arena: Any = None
         self.out: Any = None
-        self.counts: Any = _exi.ffi.new("size_t[3]") if _exi else None
+
+    def trim(self) -> None:
+        """Let go of buffers that a rare large message grew beyond what V2G messages need
+        (ISO-2 with its longest schedules: some 20 000 events), rather than keep them."""
+        if max(self.sizes) > KEEP_SIZE:
+            self._drop()
 
     def reserve(self, events: int, arena: int, out: int) -> None:
         alloc = _uncleared
@@ -137,7 +147,6 @@ _scratch = _Scratch()
 
 
 def decode(tables: Tables, data: bytes) -> dict[str, Json]:
-    lib, ffi = _exi.lib, _exi.ffi
     bridge = _bridge(tables).schema
     size = len(data)
     # every event costs at least one bit and every character one byte of input, so these
@@ -148,6 +157,16 @@ def decode(tables: Tables, data: bytes) -> dict[str, Json]:
     arena_cap = max(size * 4, 1)
     scratch = _scratch
     scratch.reserve(max_events, arena_cap, 64 + size * 16)
+    try:
+        return _decode(bridge, data, size, max_events, arena_cap, scratch)
+    finally:
+        scratch.trim()
+
+
+def _decode(
+    bridge: Any, data: bytes, size: int, max_events: int, arena_cap: int, scratch: _Scratch
+) -> dict[str, Json]:
+    lib, ffi = _exi.lib, _exi.ffi
     counts = scratch.counts
     err = lib.exi_decode(
         bridge.schema, data, size, scratch.events, max_events, counts,
@@ -187,12 +206,15 @@ def encode(tables: Tables, message: dict[str, Json]) -> bytes:
     out_cap = 16 + max_events * 12 + size * 10
     scratch = _scratch
     scratch.reserve(max_events, size, out_cap)
-    counts = scratch.counts
-    err = lib.exi_msgpack_encode(
-        bridge, packed, size, scratch.events, max_events, scratch.arena, size,
-        scratch.out, out_cap, counts, counts + 1,
-    )  # fmt: skip
-    if err:
-        raise ExiError(ExiErrorCode(err), f"at event {counts[1]}")
-    encoded: bytes = ffi.buffer(scratch.out, counts[0])[:]
-    return encoded
+    try:
+        counts = scratch.counts
+        err = lib.exi_msgpack_encode(
+            bridge, packed, size, scratch.events, max_events, scratch.arena, size,
+            scratch.out, out_cap, counts, counts + 1,
+        )  # fmt: skip
+        if err:
+            raise ExiError(ExiErrorCode(err), f"at event {counts[1]}")
+        encoded: bytes = ffi.buffer(scratch.out, counts[0])[:]
+        return encoded
+    finally:
+        scratch.trim()

@@ -152,3 +152,14 @@ def test_an_undersized_output_learns_the_size_it_needs() -> None:
     fits = ffi.new("uint8_t[]", needed[0])
     assert lib.exi_events_to_msgpack(bridge, events, counts[0], arena, fits, needed[0], needed) == 0
     assert msgspec.msgpack.decode(bytes(ffi.buffer(fits, needed[0]))) == SESSION_SETUP
+
+
+def test_a_large_message_does_not_leave_large_buffers_behind() -> None:
+    grammar = tables.load("iso2")
+    big = {"V2G_Message": {**SESSION_SETUP["V2G_Message"], "Header": {"SessionID": "00" * 8}}}
+    exi.decode("iso2", exi.encode("iso2", big))
+    junk = b"\x80" + b"\xff" * 200_000  # refused, after the buffers grew for it
+    with pytest.raises(ExiError):
+        native.decode(grammar, junk)
+    assert native._scratch.sizes == [0, 0, 0]
+    assert exi.decode("iso2", exi.encode("iso2", big)) == big
