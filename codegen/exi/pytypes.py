@@ -43,11 +43,19 @@ def _value_type(spec: dict[str, Any], index: int) -> str:
     return "str"
 
 
-def _text_type(spec: dict[str, Any], index: int) -> str:
-    """Character data: an empty string or binary may also be null (no characters at all,
-    as EXIficient writes it; see docs/exi.md)."""
-    value = _value_type(spec, index)
-    return f"{value} | None" if spec["kind"] in ("string", "binary") else value
+def _text_type(grammar: dict[str, Any], datatypes: list[dict[str, Any]], index: int) -> str:
+    """Character data: may also be null (no characters at all, as EXIficient writes an
+    empty value; see docs/exi.md) exactly where the codec accepts that form: a state
+    that expects only attributes or the value, of a string or binary type that may be empty."""
+    value = _value_type(datatypes[index], index)
+    for state in grammar["states"]:
+        kinds = {prod[0] for prod in state}
+        texts = [datatypes[prod[1]] for prod in state if prod[0] == "CH"]
+        if texts and kinds <= {"AT", "CH", "EE"}:
+            spec = texts[0]
+            if spec["kind"] in ("string", "binary") and spec.get("min_length", 0) == 0:
+                return f"{value} | None"
+    return value
 
 
 def _required(states: list[list[list[Any]]], key_of: dict[tuple[str, int], str]) -> set[str]:
@@ -85,7 +93,7 @@ def python_types(table: dict[str, Any]) -> str:
         for state in grammar["states"]:
             for prod in state:
                 if prod[0] == "CH":
-                    return _text_type(datatypes[prod[1]], prod[1])
+                    return _text_type(grammar, datatypes, prod[1])
         return "str"
 
     def type_of(index: int) -> str:
@@ -155,7 +163,7 @@ def _fields(
                 fields[key] = _value_type(datatypes[prod[2]], prod[2])
             elif kind == "CH":
                 key_of[("CH", -1)] = "$"
-                fields["$"] = _text_type(datatypes[prod[1]], prod[1])
+                fields["$"] = _text_type(grammar, datatypes, prod[1])
     required = _required(grammar["states"], key_of)
     return [(key, value, key in required) for key, value in fields.items()]
 

@@ -140,7 +140,7 @@ class AuthorizationReqType(TypedDict, total=False):
 
 
 class MessageHeaderType(TypedDict, total=False):
-    SessionID: Required[str | None]
+    SessionID: Required[str]
     TimeStamp: Required[int]
     Signature: "SignatureType"
 
@@ -328,7 +328,7 @@ PnC_AReqAuthorizationModeType = TypedDict(
     "PnC_AReqAuthorizationModeType",
     {
         "@Id": Required[str],
-        "GenChallenge": Required[str | None],
+        "GenChallenge": Required[str],
         "ContractCertificateChain": Required["ContractCertificateChainType"],
     },
     total=False,
@@ -368,7 +368,7 @@ class EIM_ASResAuthorizationModeType(TypedDict, total=False):
 
 
 class PnC_ASResAuthorizationModeType(TypedDict, total=False):
-    GenChallenge: Required[str | None]
+    GenChallenge: Required[str]
     SupportedProviders: "SupportedProvidersListType"
 
 
@@ -431,10 +431,10 @@ SignedInstallationDataType = TypedDict(
         "@Id": Required[str],
         "ContractCertificateChain": Required["ContractCertificateChainType"],
         "ECDHCurve": Required[Enum14],
-        "DHPublicKey": Required[str | None],
-        "SECP521_EncryptedPrivateKey": str | None,
-        "X448_EncryptedPrivateKey": str | None,
-        "TPM_EncryptedPrivateKey": str | None,
+        "DHPublicKey": Required[str],
+        "SECP521_EncryptedPrivateKey": str,
+        "X448_EncryptedPrivateKey": str,
+        "TPM_EncryptedPrivateKey": str,
     },
     total=False,
 )
@@ -459,7 +459,7 @@ SignedMeteringDataType = TypedDict(
     "SignedMeteringDataType",
     {
         "@Id": Required[str],
-        "SessionID": Required[str | None],
+        "SessionID": Required[str],
         "MeterInfo": Required["MeterInfoType"],
         "Receipt": "ReceiptType",
         "Dynamic_SMDTControlMode": "Dynamic_SMDTControlModeType",

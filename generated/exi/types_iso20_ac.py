@@ -100,7 +100,7 @@ class AC_ChargeLoopReqType(TypedDict, total=False):
 
 
 class MessageHeaderType(TypedDict, total=False):
-    SessionID: Required[str | None]
+    SessionID: Required[str]
     TimeStamp: Required[int]
     Signature: "SignatureType"
 

@@ -108,7 +108,7 @@ class ACDP_ConnectReqType(TypedDict, total=False):
 
 
 class MessageHeaderType(TypedDict, total=False):
-    SessionID: Required[str | None]
+    SessionID: Required[str]
     TimeStamp: Required[int]
     Signature: "SignatureType"
 

@@ -200,7 +200,7 @@ class DC_CableCheckReqType(TypedDict, total=False):
 
 
 class MessageHeaderType(TypedDict, total=False):
-    SessionID: Required[str | None]
+    SessionID: Required[str]
     TimeStamp: Required[int]
     Signature: "SignatureType"
 

@@ -347,7 +347,7 @@ class WPT_AlignmentCheckReqType(TypedDict, total=False):
 
 
 class MessageHeaderType(TypedDict, total=False):
-    SessionID: Required[str | None]
+    SessionID: Required[str]
     TimeStamp: Required[int]
     Signature: "SignatureType"
 

@@ -182,7 +182,7 @@ AuthorizationReqType = TypedDict(
     "AuthorizationReqType",
     {
         "@Id": str,
-        "GenChallenge": str | None,
+        "GenChallenge": str,
     },
     total=False,
 )
@@ -297,7 +297,7 @@ EMAIDType = TypedDict(
     "EMAIDType",
     {
         "@Id": Required[str],
-        "$": Required[str | None],
+        "$": Required[str],
     },
     total=False,
 )
@@ -308,7 +308,7 @@ CertificateUpdateReqType = TypedDict(
     {
         "@Id": Required[str],
         "ContractSignatureCertChain": Required["CertificateChainType"],
-        "eMAID": Required[str | None],
+        "eMAID": Required[str],
         "ListOfRootCertificateIDs": Required["ListOfRootCertificateIDsType"],
     },
     total=False,
@@ -445,7 +445,7 @@ class ChargingStatusReqType(TypedDict, total=False):
 
 class ChargingStatusResType(TypedDict, total=False):
     ResponseCode: Required[Enum9]
-    EVSEID: Required[str | None]
+    EVSEID: Required[str]
     SAScheduleTupleID: Required[int]
     EVSEMaxCurrent: "PhysicalValueType"
     MeterInfo: "MeterInfoType"
@@ -485,7 +485,7 @@ class CurrentDemandResType(TypedDict, total=False):
     EVSEMaximumVoltageLimit: "PhysicalValueType"
     EVSEMaximumCurrentLimit: "PhysicalValueType"
     EVSEMaximumPowerLimit: "PhysicalValueType"
-    EVSEID: Required[str | None]
+    EVSEID: Required[str]
     SAScheduleTupleID: Required[int]
     MeterInfo: "MeterInfoType"
     ReceiptRequired: bool
@@ -661,13 +661,13 @@ ObjectType = TypedDict(
 
 
 class PaymentDetailsReqType(TypedDict, total=False):
-    eMAID: Required[str | None]
+    eMAID: Required[str]
     ContractSignatureCertChain: Required["CertificateChainType"]
 
 
 class PaymentDetailsResType(TypedDict, total=False):
     ResponseCode: Required[Enum9]
-    GenChallenge: Required[str | None]
+    GenChallenge: Required[str]
     EVSETimeStamp: Required[int]
 
 
@@ -807,7 +807,7 @@ class SessionSetupReqType(TypedDict, total=False):
 
 class SessionSetupResType(TypedDict, total=False):
     ResponseCode: Required[Enum9]
-    EVSEID: Required[str | None]
+    EVSEID: Required[str]
     EVSETimeStamp: int
 
 
@@ -952,7 +952,7 @@ EMAIDRelaxed = TypedDict(
     "EMAIDRelaxed",
     {
         "@Id": str,
-        "$": str | None,
+        "$": str,
     },
     total=False,
 )
@@ -1251,7 +1251,7 @@ class Document_EVSEEnergyToBeDelivered(TypedDict):
 
 
 class Document_EVSEID(TypedDict):
-    EVSEID: str | None
+    EVSEID: str
 
 
 class Document_EVSEIsolationStatus(TypedDict):
@@ -1387,7 +1387,7 @@ class Document_G(TypedDict):
 
 
 class Document_GenChallenge(TypedDict):
-    GenChallenge: str | None
+    GenChallenge: str
 
 
 class Document_HMACOutputLength(TypedDict):
