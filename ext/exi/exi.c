@@ -37,8 +37,8 @@ HOT_INLINE int read_bits(reader *r, unsigned width, uint32_t *out) {
     while (width > 0) {
         unsigned used = (unsigned)(r->bit & 7u), avail = 8u - used;
         unsigned take = width < avail ? width : avail;
-        unsigned byte = r->data[r->bit >> 3];
-        value = (value << take) | ((byte >> (avail - take)) & ((1u << take) - 1u));
+        unsigned octet = r->data[r->bit >> 3];
+        value = (value << take) | ((octet >> (avail - take)) & ((1u << take) - 1u));
         r->bit += take;
         width -= take;
     }
@@ -297,7 +297,7 @@ static int decode_value(const exi_datatype *dt, reader *r, sink *k, exi_event *e
         ev->mag = k->arena_used;
         ev->len = (uint32_t)u;
         for (uint64_t i = 0; i < u; i++) {
-            read_bits(r, 8, &bits); /* in bounds: check_length saw the input */
+            if ((err = read_bits(r, 8, &bits))) return err;
             k->arena[k->arena_used++] = (uint8_t)bits;
         }
         return EXI_OK;
@@ -496,11 +496,14 @@ static int encode_value(const exi_datatype *dt, const exi_event *ev, const uint8
     switch (dt->kind) {
     case EXI_DT_NBIT: {
         int64_t v;
+        uint64_t offset;
         if (ev->mag > (uint64_t)INT64_MAX) return EXI_ERR_VALUE_OUT_OF_RANGE;
         v = ev->neg ? -(int64_t)ev->mag : (int64_t)ev->mag;
-        if (v < dt->min || (uint64_t)(v - dt->min) > dt->max - (uint64_t)dt->min)
-            return EXI_ERR_VALUE_OUT_OF_RANGE;
-        return write_bits(w, dt->bits, (uint32_t)(v - dt->min));
+        if (v < dt->min) return EXI_ERR_VALUE_OUT_OF_RANGE;
+        /* unsigned: v - min overflows int64 for v near INT64_MAX and a negative min */
+        offset = (uint64_t)v - (uint64_t)dt->min;
+        if (offset > dt->max - (uint64_t)dt->min) return EXI_ERR_VALUE_OUT_OF_RANGE;
+        return write_bits(w, dt->bits, (uint32_t)offset);
     }
     case EXI_DT_UINT:
         if (ev->neg || (dt->has_max && ev->mag > dt->max)) return EXI_ERR_VALUE_OUT_OF_RANGE;
