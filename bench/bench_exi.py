@@ -4,7 +4,7 @@
 
 C level: a small driver is compiled with the same compiler and flags for both codecs and
 times decode + encode per message: the ISO-2 and ISO-20 messages the targets name, plus
-one for each of app, DIN, ISO-20 AC and DC. libcbv2g (EVerest's generated C codec) is the
+messages of app, DIN, ISO-20 AC and DC. libcbv2g (EVerest's generated C codec) is the
 baseline when it is built at /work/oracles/libcbv2g (or $LIBCBV2G); without it the C
 figures are printed alone. Python level: `evstack.exi.decode` + `encode` (C-backed)
 against the pure-Python interpreter of the same tables, and against EXIficient through
@@ -16,6 +16,7 @@ message (events + arena), next to libcbv2g's fixed document struct.
 from __future__ import annotations
 
 import csv
+import math
 import os
 import pathlib
 import subprocess
@@ -380,8 +381,11 @@ def exificient_level(items: list[tuple[str, str, bytes]]) -> dict[str, float]:
     if run.returncode or len(values) != len(items):
         print(f"EXIficient timing skipped: {run.stderr.strip()[-300:]}")
         return {}
-    timed = zip(items, map(float, values), strict=True)
-    return {label: micros for (label, _, _), micros in timed if micros == micros}  # not NaN
+    timed = {label: float(v) for (label, _, _), v in zip(items, values, strict=True)}
+    refused = [label for label, micros in timed.items() if math.isnan(micros)]
+    if refused:
+        print(f"EXIficient bridge refused {', '.join(refused)}: {run.stderr.strip()[-300:]}")
+    return {label: micros for label, micros in timed.items() if label not in refused}
 
 
 def code_sizes() -> dict[str, int]:
