@@ -99,11 +99,11 @@ class _InterfaceTopics:
     """Topic patterns of one implementation, with placeholders for the ids."""
 
     def __init__(self) -> None:
-        self.reply = _TOPICS.reply("<caller_module_id>")
         self._module, self._impl = "<module_id>", "<impl_id>"
+        self.reply = _TOPICS.reply("<caller_module_id>", self._module)
 
     def cmd(self, name: str) -> str:
-        return _TOPICS.cmd(self._module, self._impl, name)
+        return _TOPICS.call(self._module, self._impl, name, "<caller_module_id>")
 
     def var(self, name: str) -> str:
         return _TOPICS.var(self._module, self._impl, name)

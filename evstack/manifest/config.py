@@ -49,9 +49,11 @@ class ModuleInstance:
 class RuntimeSettings:
     """How to reach the broker and how to supervise modules.
 
-    `broker_url` None means: start the embedded broker. TLS paths are resolved against the
-    config file's folder. `prefix` is the MQTT topic prefix (`settings.mqtt_prefix`, or
-    EVerest's `mqtt_everest_prefix`; EVerest's `prefix` is an install path and is ignored).
+    `broker_url` None means: start the embedded broker. TLS paths and `state_dir` are
+    resolved against the config file's folder; without `state_dir` the modules keep their
+    state in `var/state` of the working directory. `prefix` is the MQTT topic prefix
+    (`settings.mqtt_prefix`, or EVerest's `mqtt_everest_prefix`; EVerest's `prefix` is an
+    install path and is ignored). `finish_run_by` names the modules that may end the run.
     """
 
     broker_url: str | None = None
@@ -65,6 +67,9 @@ class RuntimeSettings:
     restart_max: int = 5
     restart_backoff_initial_s: float = 0.5
     restart_backoff_max_s: float = 10.0
+    state_dir: Path = Path("var/state")
+    finish_run_by: tuple[str, ...] = ()
+    max_pending_commands: int = 64
 
 
 @dataclass(frozen=True)
@@ -292,6 +297,15 @@ class _ConfigChecker:
             value = raw.get(key)
             return None if value is None else (base / value)
 
+        finish_run_by = tuple(raw.get("finish_run_by") or ())
+        for index, module_id in enumerate(finish_run_by):
+            if module_id not in self.active:
+                self.fault(
+                    ("settings", "finish_run_by", index),
+                    f"no active module {module_id!r}",
+                    did_you_mean(module_id, self.active),
+                )
+
         return RuntimeSettings(
             broker_url=broker_url,
             username=raw.get("username"),
@@ -304,4 +318,9 @@ class _ConfigChecker:
             restart_max=int(raw.get("restart_max", defaults.restart_max)),
             restart_backoff_initial_s=backoff_initial,
             restart_backoff_max_s=backoff_max,
+            state_dir=path_of("state_dir") or defaults.state_dir,
+            finish_run_by=finish_run_by,
+            max_pending_commands=int(
+                raw.get("max_pending_commands", defaults.max_pending_commands)
+            ),
         )

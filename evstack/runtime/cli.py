@@ -59,6 +59,12 @@ def main() -> None:
     help="Port of the embedded broker, when no broker is named (default: any free port).",
 )
 @click.option(
+    "--state-dir",
+    type=click.Path(file_okay=False, path_type=Path),
+    help="Folder where modules keep what must survive a restart (default: the config's "
+    "settings.state_dir, else var/state).",
+)
+@click.option(
     "--summary-json",
     type=click.Path(dir_okay=False, path_type=Path),
     help="Write the result of the module that finishes the run (finish_run) to this file.",
@@ -71,6 +77,7 @@ def run(
     inprocess: bool,
     name: str | None,
     embedded_port: int,
+    state_dir: Path | None,
     summary_json: Path | None,
     log_level: str,
 ) -> None:
@@ -85,6 +92,8 @@ def run(
     try:
         plan = from_runtime_config(config)
         plan = _override(plan, broker, prefix)
+        if state_dir is not None:
+            plan = dataclasses.replace(plan, state_dir=state_dir)
     except (ConfigurationError, ValueError) as exc:
         click.echo(f"ev-manager: {exc}", err=True)
         sys.exit(EXIT_BAD_CONFIG)

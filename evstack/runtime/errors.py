@@ -17,6 +17,12 @@ class CommandEvent(enum.StrEnum):
     NOT_READY = "NotReady"
     SHUTDOWN = "Shutdown"
     UNKNOWN_COMMAND = "UnknownCommand"
+    # The callee has too many of this caller's commands pending, or the caller has too many
+    # calls in flight to that callee; nothing was done.
+    BUSY = "Busy"
+    # The caller's connection to the broker is down: the request was not sent, or the
+    # connection dropped while it waited, so the reply cannot come.
+    NOT_CONNECTED = "NotConnected"
 
 
 class CommandError(Exception):

@@ -15,6 +15,7 @@ import os
 import time
 import uuid
 from collections.abc import Awaitable, Callable
+from pathlib import Path
 from typing import Any
 
 import msgspec
@@ -24,16 +25,16 @@ from evstack.runtime.calls import OutgoingCalls
 from evstack.runtime.eager import Finished, start_eagerly
 from evstack.runtime.errors import CommandError, CommandEvent, ConfigurationError
 from evstack.runtime.interface import Client, ImplBase
-from evstack.runtime.link import ErrorHandler, Target, VarHandler
+from evstack.runtime.link import ErrorHandler, RestartHandler, Target, VarHandler
+from evstack.runtime.logbudget import LogBudget
 from evstack.runtime.module import ModuleBase, ModuleContext
 from evstack.runtime.mqtt import BrokerSettings, MqttConnection
-from evstack.runtime.serving import CommandServer
+from evstack.runtime.serving import CommandRoute, CommandServer
 from evstack.runtime.specs import CommandSpec, ErrorSpec, Severity, VarSpec
 from evstack.runtime.wire import (
     CMD_QOS,
     CONTROL_QOS,
     ERROR_QOS,
-    CommandRequest,
     ErrorEvent,
     GlobalReady,
     ModuleAssignment,
@@ -50,7 +51,6 @@ Route = Callable[[str, bytes], None]
 SHUTDOWN_HOOK_S = 3.0
 
 _encode = msgspec.json.Encoder().encode
-_decode_request = msgspec.json.Decoder(CommandRequest).decode
 _decode_error_event = msgspec.json.Decoder(ErrorEvent).decode
 
 
@@ -82,14 +82,26 @@ class ModuleHost:
         self._topics = topics
         self._config_timeout_s = config_timeout_s
         self.log = logging.getLogger(f"evstack.module.{module_id}")
+        self._budget = LogBudget(self.log)
         self._exact_routes: dict[str, list[Route]] = {}
+        # Topics whose last level names the sender: commands (the caller), replies (the callee).
+        self._sender_routes: dict[str, CommandRoute] = {}
         self._wildcard_routes: list[tuple[str, Route]] = []
         self._subacks: list[asyncio.Future[None]] = []
         self._tasks: set[asyncio.Task[Any]] = set()
-        self._calls = OutgoingCalls(module_id, topics, self._publish_command, self.log)
+        self._calls = OutgoingCalls(
+            module_id,
+            topics,
+            self._publish_command,
+            self._is_connected,
+            self._run_callback,
+            self.log,
+        )
         self._server = CommandServer(
             module_id, topics, self._publish_command, self._spawn, self._is_initialised, self.log
         )
+        # Told apart from earlier incarnations of this module by its users (a restart).
+        self._instance = uuid.uuid4().hex
         self._active_errors: dict[str, ErrorEvent] = {}
         self._var_topics: dict[tuple[str, str], str] = {}
         self._held_back: list[tuple[str, bytes, int, bool]] | None = []
@@ -116,7 +128,8 @@ class ModuleHost:
             self._on_message,
             # If this process dies, the broker withdraws its retained "ready".
             will=(self._topics.module_ready(self.module_id), b"", CONTROL_QOS, True),
-            on_reconnect=self._republish_retained,
+            on_reconnect=self._on_reconnect,
+            on_connection_lost=self._on_connection_lost,
         )
         await conn.connect()
         try:
@@ -141,7 +154,9 @@ class ModuleHost:
         self._initialised = True
         await asyncio.gather(*self._subacks)
         self._subacks.clear()
-        self._ready_payload = _encode(ModuleReady(run_id=assignment.run_id, pid=os.getpid()))
+        self._ready_payload = _encode(
+            ModuleReady(run_id=assignment.run_id, pid=os.getpid(), instance=self._instance)
+        )
         self._publish_now(self._topics.module_ready(self.module_id), self._ready_payload, True)
         await self._global_ready.wait()
         self._release_held_back()
@@ -174,6 +189,7 @@ class ModuleHost:
 
     def _build(self, assignment: ModuleAssignment) -> ModuleBase:
         cls = load_class(assignment.module_class)
+        self._server.max_pending = self._calls.max_pending = assignment.max_pending_commands
         config = _convert(assignment.config_module, cls.CONFIG, f"{self.module_id} config")
         requirements: dict[str, list[Client]] = {}
         for req_id, spec in cls.REQUIRES.items():
@@ -187,7 +203,12 @@ class ModuleHost:
             requirements[req_id] = clients
             for client in clients:
                 self._watch_readiness(client.target.module_id)
-        module = cls(ModuleContext(self.module_id, config, requirements, self, self.log))
+        if not assignment.state_dir:
+            raise ConfigurationError(f"{self.module_id}: the assignment names no state folder")
+        state_dir = Path(assignment.state_dir)
+        state_dir.mkdir(parents=True, exist_ok=True)
+        context = ModuleContext(self.module_id, config, requirements, self, self.log, state_dir)
+        module = cls(context)
         self.module = module
         for impl_id, provided in cls.PROVIDES.items():
             impl_config = _convert(
@@ -203,9 +224,9 @@ class ModuleHost:
                 )
             impl._attach(self, impl_id)
             self._serve_commands(impl)
-        reply_topic = self._topics.reply(self.module_id)
-        self._route(reply_topic, self._calls.on_reply)
-        self._subscribe_soon(reply_topic, CMD_QOS)
+        replies = self._topics.replies(self.module_id)
+        self._sender_routes[replies] = self._calls.on_reply
+        self._subscribe_soon(f"{replies}/+", CMD_QOS)
         ready_topic = self._topics.global_ready(assignment.manager)
         self._route(ready_topic, self._on_global_ready)
         self._subscribe_soon(ready_topic, CONTROL_QOS)
@@ -222,9 +243,19 @@ class ModuleHost:
         if ready.run_id == self._assignment.run_id:
             self._global_ready.set()
 
-    def _republish_retained(self) -> None:
+    def _on_reconnect(self) -> None:
         if self._closing:
             return
+        self._republish_retained()
+        if self.module is not None and self._initialised:
+            self._run_callback(self.module.reconnected)
+
+    def _on_connection_lost(self) -> None:
+        # Requests sent or replies due meanwhile are lost: tell the callers now, not at their
+        # timeout, so that charging logic waiting on a call does not stall through an outage.
+        self._calls.fail_all(CommandEvent.NOT_CONNECTED, "the connection to the broker dropped")
+
+    def _republish_retained(self) -> None:
         conn = self._connection()
         if self._ready_payload is not None:
             conn.publish(
@@ -241,7 +272,7 @@ class ModuleHost:
 
     async def _shutdown(self) -> None:
         self._closing = True
-        self._calls.fail_all(f"{self.module_id} is shutting down")
+        self._calls.fail_all(CommandEvent.SHUTDOWN, f"{self.module_id} is shutting down")
         # A task cancelled before its first step never runs its body; let every handler
         # task start, so that each served command can answer "Shutdown" as it unwinds.
         await asyncio.sleep(0)
@@ -293,14 +324,18 @@ class ModuleHost:
             self._subacks.append(acked)
 
     def _on_message(self, topic: str, payload: bytes) -> None:
-        # Topics without a route are ignored; amqtt 0.12 sends a new client retained
-        # messages matching other clients' subscriptions.
+        # Topics without a route are ignored (an open broker may send us anything).
         # Exact routes win: in our topic layout a wildcard route that overlaps an exact
         # one is only ever the fallback for the same kind of message (unknown commands).
         routes = self._exact_routes.get(topic)
         if routes is not None:
             for route in routes:
                 route(topic, payload)
+            return
+        head, _, sender = topic.rpartition("/")
+        sender_route = self._sender_routes.get(head)
+        if sender_route is not None:
+            sender_route(sender, payload)
             return
         for topic_filter, route in self._wildcard_routes:
             if topic_matches_sub(topic_filter, topic):
@@ -313,18 +348,21 @@ class ModuleHost:
 
     def _task_done(self, task: asyncio.Task[Any]) -> None:
         self._tasks.discard(task)
-        if not task.cancelled() and task.exception() is not None:
-            self.log.error("handler failed", exc_info=task.exception())
+        if not task.cancelled() and (exc := task.exception()) is not None:
+            self._budget.log(logging.ERROR, "handler failures", "handler failed", exc=exc)
 
     def _run_handler(self, handler: Callable[[Any], Awaitable[None] | None], value: Any) -> None:
+        self._run_callback(lambda: handler(value))
+
+    def _run_callback(self, callback: Callable[[], Awaitable[None] | None]) -> None:
         try:
-            result = handler(value)
+            result = callback()
             if inspect.iscoroutine(result):
                 started = start_eagerly(result)
                 if not isinstance(started, Finished):
                     self._spawn(started)
-        except Exception:
-            self.log.exception("handler %r failed", handler)
+        except Exception as exc:
+            self._budget.log(logging.ERROR, "handler failures", "handler failed", exc=exc)
 
     # -- publishing -------------------------------------------------------------------
 
@@ -333,6 +371,9 @@ class ModuleHost:
 
     def _is_initialised(self) -> bool:
         return self._initialised
+
+    def _is_connected(self) -> bool:
+        return self._conn is not None and self._conn.connected
 
     def _publish_command(self, topic: str, payload: bytes, qos: int) -> None:
         self._connection().publish(topic, payload, qos)
@@ -379,9 +420,10 @@ class ModuleHost:
     # -- commands, callee side --------------------------------------------------------
 
     def _serve_commands(self, impl: ImplBase) -> None:
-        for topic_filter, route in self._server.routes(impl):
-            self._route(topic_filter, route)
-        self._subscribe_soon(self._topics.cmd_filter(self.module_id, impl.impl_id), CMD_QOS)
+        self._sender_routes.update(self._server.routes(impl))
+        commands = self._topics.cmd_filter(self.module_id, impl.impl_id)
+        self._route(commands, self._server.unknown)
+        self._subscribe_soon(commands, CMD_QOS)
 
     # -- commands, caller side --------------------------------------------------------
 
@@ -415,7 +457,13 @@ class ModuleHost:
             try:
                 value = decode(payload)
             except msgspec.DecodeError as exc:
-                self.log.error("dropped an invalid %s on %s: %s", spec.name, topic, exc)
+                self._budget.error(
+                    f"invalid {spec.name} values",
+                    "dropped an invalid %s on %s: %s",
+                    spec.name,
+                    topic,
+                    exc,
+                )
                 return
             self._run_handler(handler, value)
 
@@ -427,6 +475,9 @@ class ModuleHost:
         self._subscribe_error_events(
             self._topics.error_filter(target.module_id, target.impl_id), handler
         )
+
+    def subscribe_restarts(self, target: Target, handler: RestartHandler) -> None:
+        self._calls.on_restart(target.module_id, handler)
 
     def subscribe_module_crashes(self, handler: ErrorHandler) -> None:
         self._subscribe_error_events(self._topics.all_manager_errors(), handler)
@@ -448,7 +499,9 @@ class ModuleHost:
             try:
                 event = _decode_error_event(payload)
             except msgspec.DecodeError as exc:
-                self.log.error("dropped an invalid error event on %s: %s", topic, exc)
+                self._budget.error(
+                    "invalid error events", "dropped an invalid error event on %s: %s", topic, exc
+                )
                 return
             previous = raised.get(topic)
             if previous is not None and previous.uuid == event.uuid:
@@ -463,17 +516,20 @@ class ModuleHost:
 
     async def finish_run(self, exit_code: int, result: Any) -> None:
         assert self._assignment is not None, "the module has no assignment yet"
+        if not self._assignment.may_finish_run:
+            raise ConfigurationError(
+                f"{self.module_id} may not finish the run: the runtime config does not name it "
+                "in settings.finish_run_by"
+            )
         request = RunFinished(
             run_id=self._assignment.run_id,
-            origin=self.module_id,
             exit_code=exit_code,
             result=msgspec.Raw(_encode(result)),
         )
         # Not held back like vars: the manager subscribed before it started any module.
         # No flush() here: var handlers may run outside a task, where it cannot time out;
         # the QoS 1 publish is kept across reconnects and written before we disconnect.
-        topic = self._topics.finish_run(self._assignment.manager)
-        self._publish_now(topic, _encode(request))
+        self._publish_now(self._topics.finish_run(self.module_id), _encode(request))
 
 
 def _convert(raw: dict[str, Any], struct: type[msgspec.Struct], what: str) -> Any:

@@ -9,7 +9,8 @@ from typing import Any, ClassVar
 
 import msgspec
 
-from evstack.runtime.link import ErrorHandler, Link, Target, VarHandler
+from evstack.runtime.caller import current_caller
+from evstack.runtime.link import ErrorHandler, Link, RestartHandler, Target, VarHandler
 from evstack.runtime.specs import CommandSpec, ErrorSpec, Severity, VarSpec
 
 __all__ = ["Client", "ImplBase"]
@@ -38,6 +39,15 @@ class ImplBase(abc.ABC):
     @property
     def impl_id(self) -> str:
         return self._impl_id
+
+    @property
+    def caller(self) -> str:
+        """Inside a command handler: the module id of the module whose command it serves.
+
+        It is the last level of the command's topic; on a bus locked down with per-module
+        credentials only that module can publish there. Empty outside a handler.
+        """
+        return current_caller()
 
     def _attached_link(self) -> Link:
         if self._link is None:
@@ -109,6 +119,16 @@ class Client:
         Errors active before the subscription are delivered too (they are retained).
         """
         self._link.subscribe_errors(self._target, handler)
+
+    def subscribe_restarts(self, handler: RestartHandler) -> None:
+        """Call `handler` each time the module behind this connection is up again after a
+        crash or a restart (not at its first start).
+
+        A restarted module has forgotten what it was told; this is where its users send it
+        again (enable a board, set its PWM, repeat a limit) without waiting for a restart of
+        their own.
+        """
+        self._link.subscribe_restarts(self._target, handler)
 
     def __repr__(self) -> str:
         return f"<{type(self).__name__} {self._target.module_id}:{self._target.impl_id}>"

@@ -14,10 +14,11 @@ import msgspec
 from evstack.runtime.specs import CommandSpec, ErrorSpec, Severity, VarSpec
 from evstack.runtime.wire import ErrorEvent
 
-__all__ = ["ErrorHandler", "Link", "Target", "VarHandler"]
+__all__ = ["ErrorHandler", "Link", "RestartHandler", "Target", "VarHandler"]
 
 VarHandler = Callable[[Any], Awaitable[None] | None]
 ErrorHandler = Callable[[ErrorEvent], Awaitable[None] | None]
+RestartHandler = Callable[[], Awaitable[None] | None]
 
 
 class Target(NamedTuple):
@@ -47,6 +48,8 @@ class Link(Protocol):
     def subscribe_var(self, target: Target, spec: VarSpec, handler: VarHandler) -> None: ...
 
     def subscribe_errors(self, target: Target, handler: ErrorHandler) -> None: ...
+
+    def subscribe_restarts(self, target: Target, handler: RestartHandler) -> None: ...
 
     def subscribe_module_crashes(self, handler: ErrorHandler) -> None: ...
 

@@ -14,11 +14,15 @@ import contextlib
 import logging
 import os
 import secrets
+import shutil
+import signal
 import socket
+import tempfile
 import time
 import uuid
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import msgspec
@@ -44,6 +48,8 @@ __all__ = ["MODULE_CRASHED", "Manager", "running"]
 
 MODULE_CRASHED = "evstack/ModuleCrashed"
 STOP_GRACE_S = 5.0
+# The exit codes of a module process stopped by SIGINT or SIGTERM (multiprocessing's sign).
+_STOP_SIGNAL_EXITS = frozenset({-signal.SIGINT, -signal.SIGTERM})
 
 log = logging.getLogger(__name__)
 _encode = msgspec.json.Encoder().encode
@@ -99,9 +105,13 @@ class Manager:
         self._stop_requested = asyncio.Event()
         self._global_ready_payload: bytes | None = None
         self._crash_events: dict[str, bytes] = {}
-        self._finish_topic = self.topics.finish_run(self.name)
+        self._finish_topics = {self.topics.finish_run(m): m for m in self._modules}
+        # Where each module keeps what must survive it; a temporary folder if the plan names none.
+        self._own_state_dir: Path | None = None
+        self.state_dir = plan.state_dir
         # What the module that ended the run asked for; None while it runs or when stopped.
         self.finished: RunFinished | None = None
+        self.finished_by = ""
 
     async def run(self, stop: asyncio.Event) -> None:
         self._started_at = time.perf_counter()
@@ -113,6 +123,8 @@ class Manager:
             await self._stop()
 
     async def _start(self) -> None:
+        if self.state_dir is None:
+            self._own_state_dir = self.state_dir = Path(tempfile.mkdtemp(prefix="evstack-state-"))
         if self.broker is None:
             self._embedded = EmbeddedBroker(port=self.embedded_port)
             self.broker = await self._embedded.start()
@@ -128,7 +140,7 @@ class Manager:
         await conn.connect()
         conn.publish(global_ready, b"", CONTROL_QOS, retain=True)
         self._publish_assignments()
-        subscriptions = [*self._ready_topics, self._finish_topic]
+        subscriptions = [*self._ready_topics, self.topics.all_finish_requests()]
         await asyncio.gather(*(conn.subscribe(t, CONTROL_QOS) for t in subscriptions))
         if not self.inprocess:
             preload = sorted({m.module_class.partition(":")[0] for m in self.plan.modules})
@@ -156,6 +168,7 @@ class Manager:
             self._connection().publish(topic, payload, ERROR_QOS, retain=True)
 
     def _assignment(self, plan: ModulePlan) -> ModuleAssignment:
+        assert self.state_dir is not None
         return ModuleAssignment(
             run_id=self.run_id,
             manager=self.name,
@@ -165,6 +178,9 @@ class Manager:
             config_implementation={k: dict(v) for k, v in plan.config_implementation.items()},
             connections={k: list(v) for k, v in plan.connections.items()},
             command_timeout_s=self.plan.command_timeout_s,
+            state_dir=str(self.state_dir / plan.module_id),
+            may_finish_run=plan.module_id in self.plan.finishers,
+            max_pending_commands=self.plan.max_pending_commands,
         )
 
     # -- launching and watching -------------------------------------------------------
@@ -209,10 +225,15 @@ class Manager:
         loop = asyncio.get_running_loop()
         loop.remove_reader(process.sentinel)
         process.join(0)
-        # A SIGINT/SIGTERM sent to the whole process group (Ctrl-C, `timeout`) also ends
-        # the forkserver and the modules; give our own signal handler a moment to mark
-        # the stop, so that this is not mistaken for a crash.
-        loop.call_later(0.1, self._exited, supervised, f"exit code {process.exitcode}")
+        reason = f"exit code {process.exitcode}"
+        if process.exitcode in _STOP_SIGNAL_EXITS:
+            # A SIGINT/SIGTERM sent to the whole process group (Ctrl-C, `timeout`) also ends
+            # the modules; give our own signal handler a moment to mark the stop, so that
+            # this is not mistaken for a crash.
+            loop.call_later(0.1, self._exited, supervised, reason)
+        else:
+            # A crash: safety logic elsewhere acts on the news, so it goes out at once.
+            self._exited(supervised, reason)
 
     def _exited(self, supervised: _Supervised, reason: str) -> None:
         uptime = time.monotonic() - supervised.ready_since if supervised.ready else 0.0
@@ -270,10 +291,10 @@ class Manager:
         return self._conn
 
     def _on_message(self, topic: str, payload: bytes) -> None:
-        # Only topics we subscribed to count: amqtt 0.12 also sends a new client retained
-        # messages matching *other* clients' subscriptions.
-        if topic == self._finish_topic:
-            self._on_finish(payload)
+        # Only topics we subscribed to count: an open broker may send us anything.
+        finisher = self._finish_topics.get(topic)
+        if finisher is not None:
+            self._on_finish(finisher, payload)
             return
         module_id = self._ready_topics.get(topic)
         if module_id is None or not payload:
@@ -303,16 +324,20 @@ class Manager:
             self.globally_ready.set()
             log.info("%d modules ready in %.3f s", len(self._modules), self.startup_s)
 
-    def _on_finish(self, payload: bytes) -> None:
+    def _on_finish(self, module_id: str, payload: bytes) -> None:
         try:
             request = msgspec.json.decode(payload, type=RunFinished)
         except msgspec.DecodeError as exc:
-            log.error("malformed finish request on %s: %s", self._finish_topic, exc)
+            log.error("malformed finish request from %s: %s", module_id, exc)
             return
         if request.run_id != self.run_id or self.finished is not None:
             return  # an earlier run's, or a second one: the first request decides
-        log.info("module %s finished the run (exit code %d)", request.origin, request.exit_code)
+        if module_id not in self.plan.finishers:
+            log.error("ignored %s's request to finish the run: not in finish_run_by", module_id)
+            return
+        log.info("module %s finished the run (exit code %d)", module_id, request.exit_code)
         self.finished = request
+        self.finished_by = module_id
         self._stop_requested.set()
 
     # -- shutdown ---------------------------------------------------------------------
@@ -337,6 +362,8 @@ class Manager:
             await conn.disconnect()
         if self._embedded is not None:
             await self._embedded.stop()
+        if self._own_state_dir is not None:
+            shutil.rmtree(self._own_state_dir, ignore_errors=True)
 
     async def _wait_stopped(self, supervised: _Supervised) -> None:
         task, process = supervised.task, supervised.process

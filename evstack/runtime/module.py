@@ -6,6 +6,7 @@ import abc
 import logging
 from collections.abc import Mapping
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any, ClassVar
 
 import msgspec
@@ -26,6 +27,7 @@ class ModuleContext:
     requirements: Mapping[str, list[Client]]
     link: Link
     log: logging.Logger
+    state_dir: Path
 
 
 class ModuleBase(abc.ABC):
@@ -36,6 +38,11 @@ class ModuleBase(abc.ABC):
     `ready()` once every module of the charger is ready. Anything published during `init()`
     is held back until then, so no subscriber misses it. On the way out it awaits
     `shutdown()`.
+
+    `state_dir` is this module instance's own folder for what must survive a crash or a
+    reboot: it exists when the module is created, belongs to this module id alone and outlives
+    the process. Keep there what a restarted incarnation needs to carry on (a running
+    transaction, a meter register); `evstack.runtime.state` makes it durable.
     """
 
     MODULE: ClassVar[str]
@@ -51,12 +58,20 @@ class ModuleBase(abc.ABC):
         self.log = context.log
         self._requirements = context.requirements
         self._link = context.link
+        self.state_dir = context.state_dir
 
     async def init(self) -> None:  # noqa: B027 - an optional hook, not abstract
         """Set up state and subscriptions; requirements may already be called."""
 
     async def ready(self) -> None:  # noqa: B027 - an optional hook, not abstract
         """Every module is initialised; start the module's own activity here."""
+
+    async def reconnected(self) -> None:  # noqa: B027 - an optional hook, not abstract
+        """The connection to the broker dropped and is back.
+
+        Whatever was published meanwhile may be lost, and others may have missed changes:
+        publish again the state they need (a board its pilot and contactor, say).
+        """
 
     async def shutdown(self) -> None:  # noqa: B027 - an optional hook, not abstract
         """The module is stopping: put hardware in a safe state, stop your own tasks.

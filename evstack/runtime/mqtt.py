@@ -4,6 +4,12 @@ paho exposes socket callbacks for exactly this; we register its socket with the 
 reader/writer watchers and run its keep-alive housekeeping from a timer. Every socket gets
 TCP_NODELAY, because with Nagle's algorithm a QoS 1 round trip stalls on delayed ACKs for
 tens of milliseconds.
+
+While the broker is away nothing is replayed blindly when it comes back. QoS 0 messages are
+gone (commands: their caller learns it at once). Retained messages are state: the newest per
+topic is delivered. Other QoS 1 messages are delivered only if they are younger than
+`stale_after_s`; a var from before a long outage would make its receivers act on the past,
+say a contactor switched on and off again for events that were over long ago.
 """
 
 from __future__ import annotations
@@ -12,6 +18,8 @@ import asyncio
 import logging
 import socket
 import ssl
+import time
+from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -28,6 +36,10 @@ log = logging.getLogger(__name__)
 
 READ_BURST = 64
 FLUSH_POLL_S = 0.005
+# Wall seconds a non-retained QoS 1 message stays worth delivering after an outage.
+STALE_AFTER_S = 1.0
+# Messages held during one outage, at most; the oldest go first.
+MAX_HELD = 10_000
 
 MessageCallback = Callable[[str, bytes], None]
 
@@ -81,11 +93,19 @@ class MqttConnection:
         will: tuple[str, bytes, int, bool] | None = None,
         max_backoff_s: float = 5.0,
         on_reconnect: Callable[[], None] | None = None,
+        on_connection_lost: Callable[[], None] | None = None,
+        stale_after_s: float = STALE_AFTER_S,
     ) -> None:
         self._settings = settings
         # Called after every reconnect: a restarted broker without persistence has lost
         # the retained messages, so their owners publish them again.
         self._on_reconnect = on_reconnect
+        # Called when an established connection drops: replies cannot come any more.
+        self._on_connection_lost = on_connection_lost
+        self._stale_after_s = stale_after_s
+        # (monotonic time, topic, payload, qos, retain) published while disconnected.
+        self._held: deque[tuple[float, str, bytes, int, bool]] = deque(maxlen=MAX_HELD)
+        self.dropped_stale = 0
         self._was_connected = False
         self._on_message = on_message
         self._loop = asyncio.get_running_loop()
@@ -202,7 +222,11 @@ class MqttConnection:
     # -- messaging --------------------------------------------------------------------
 
     def publish(self, topic: str, payload: bytes, qos: int = 0, retain: bool = False) -> None:
-        """Queue a publish; paho keeps QoS > 0 messages across a reconnect."""
+        """Send a message; while disconnected, hold QoS > 0 ones for the reconnect."""
+        if not self._connected.is_set():
+            if qos:
+                self._held.append((time.monotonic(), topic, payload, qos, retain))
+            return
         # Write now rather than on the next loop iteration: a command round trip crosses
         # four publishes, and each deferred write would add a trip through the selector.
         self._publishing = True
@@ -306,17 +330,52 @@ class MqttConnection:
             pending.set_result(None)
         if self._was_connected:
             log.info("reconnected to %s", self._settings.url)
+            self._release_held()
             if self._on_reconnect is not None:
                 self._on_reconnect()
         self._was_connected = True
 
+    def _release_held(self) -> None:
+        """Deliver what was published during the outage and is still worth delivering."""
+        held, self._held = self._held, deque(maxlen=MAX_HELD)
+        oldest = time.monotonic() - self._stale_after_s
+        newest_retained = {topic: at for at, topic, _, _, retain in held if retain}
+        stale = 0
+        for at, topic, payload, qos, retain in held:
+            if retain and newest_retained[topic] != at:
+                continue  # superseded state
+            if not retain and at < oldest:
+                stale += 1
+                continue
+            self.publish(topic, payload, qos, retain)
+        if stale:
+            self.dropped_stale += stale
+            log.warning("dropped %d messages that went stale while the broker was away", stale)
+
+    def _drop_stale_in_flight(self) -> None:
+        """Forget paho's unacknowledged QoS > 0 messages that are too old to resend.
+
+        paho would send them again after the reconnect, however old; it keeps them in its
+        private `_out_messages`, stamped with time.monotonic() when published.
+        """
+        client: Any = self._client
+        oldest = time.monotonic() - self._stale_after_s
+        with client._out_message_mutex:
+            for mid, message in list(client._out_messages.items()):
+                if not message.retain and 0 < message.timestamp < oldest:
+                    del client._out_messages[mid]
+                    self.dropped_stale += 1
+
     def _on_disconnect(
         self, client: paho.Client, userdata: Any, flags: Any, reason: Any, properties: Any
     ) -> None:
+        was_connected = self._connected.is_set()
         self._connected.clear()
         if self._closing:
             return
         log.warning("lost the broker %s (%s); reconnecting", self._settings.url, reason)
+        if was_connected and self._on_connection_lost is not None:
+            self._on_connection_lost()
         if self._reconnect_task is None or self._reconnect_task.done():
             self._reconnect_task = self._loop.create_task(self._reconnect())
 
@@ -324,6 +383,7 @@ class MqttConnection:
         delay = 0.05
         while not self._closing and not self._connected.is_set():
             await asyncio.sleep(delay)
+            self._drop_stale_in_flight()
             try:
                 self._client.reconnect()
             except (OSError, ssl.SSLError) as exc:

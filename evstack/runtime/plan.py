@@ -62,6 +62,14 @@ class RunPlan:
     prefix: str = "evstack"
     command_timeout_s: float = 30.0
     restart: RestartPolicy = field(default_factory=RestartPolicy)
+    # Each module's state folder is `state_dir/<module id>`. None: a temporary folder that
+    # goes with the manager, so nothing survives the run (tests, demos without a config).
+    state_dir: Path | None = None
+    # The modules that may end the run (`ModuleBase.finish_run`).
+    finishers: frozenset[str] = frozenset()
+    # Commands of one caller a module lets wait or run at once; also the calls one module
+    # keeps in flight to another. The excess is answered with Busy.
+    max_pending_commands: int = 64
 
 
 def module_imports_named_in(path: Path) -> list[str]:
@@ -120,6 +128,9 @@ def from_runtime_config(path: Path) -> RunPlan:
         broker=broker,
         prefix=settings.prefix or "evstack",
         command_timeout_s=settings.command_timeout_s,
+        state_dir=settings.state_dir,
+        finishers=frozenset(settings.finish_run_by),
+        max_pending_commands=settings.max_pending_commands,
         restart=RestartPolicy(
             max_restarts=settings.restart_max,
             initial_s=settings.restart_backoff_initial_s,

@@ -1,18 +1,31 @@
-"""The callee side of commands: parse, validate, run the handler, answer."""
+"""The callee side of commands: parse, validate, run the handler, answer.
+
+Requests arrive on `.../cmd/<command>/<caller>`, so the caller is known before the payload is
+read. Each caller gets its own queue, drained round-robin a few requests per event-loop turn:
+a caller that floods a module fills only its own queue and gets `Busy` answers, while the
+requests of everybody else (an energy grant, a board reply the charging logic waits for) are
+served in their turn. A well-behaved caller, one request per turn, never waits in a queue: its
+request runs at once, in the callback that read it, which keeps the round trip short.
+"""
 
 from __future__ import annotations
 
 import asyncio
 import inspect
 import logging
+import time
+from collections import deque
 from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
 from typing import Any
 
 import msgspec
 
+from evstack.runtime.caller import reset_caller, set_caller
 from evstack.runtime.eager import Finished, start_eagerly
 from evstack.runtime.errors import CommandEvent
 from evstack.runtime.interface import ImplBase
+from evstack.runtime.logbudget import LogBudget
 from evstack.runtime.specs import CommandSpec
 from evstack.runtime.wire import CMD_QOS, CommandReply, CommandRequest, ReplyFailure, Topics
 
@@ -22,13 +35,39 @@ _encode = msgspec.json.Encoder().encode
 _decode_request = msgspec.json.Decoder(CommandRequest).decode
 
 Publish = Callable[[str, bytes, int], None]
-Route = Callable[[str, bytes], None]
+# (caller module id, payload)
+CommandRoute = Callable[[str, bytes], None]
+
+# Requests served per event-loop turn from the queues, so timers and other tasks still run.
+SERVED_PER_TURN = 16
+# Busy answers per caller per second; beyond that a flood is dropped unanswered (and counted).
+BUSY_REPLIES_PER_S = 50
+
+
+@dataclass(slots=True)
+class _Command:
+    spec: CommandSpec
+    handler: Callable[..., Any]
+    fields: tuple[str, ...]
+    decode_args: Callable[[bytes], Any]
+
+
+@dataclass(slots=True)
+class _Caller:
+    """What one caller has asked of this module and not yet been answered."""
+
+    waiting: deque[tuple[_Command, CommandRequest]]
+    pending: int = 0  # waiting + running
+    served_this_turn: bool = False
+    busy_window: float = 0.0
+    busy_replies: int = 0
 
 
 class CommandServer:
-    """Serves the commands of one module's implementations; every request gets one reply.
+    """Serves the commands of one module's implementations; every accepted request is answered.
 
     `spawn` runs handlers that have to wait; `is_initialised` tells whether init() is done.
+    `max_pending` bounds the requests of one caller that may wait or run at a time.
     """
 
     def __init__(
@@ -39,6 +78,8 @@ class CommandServer:
         spawn: Callable[[Awaitable[Any]], None],
         is_initialised: Callable[[], bool],
         log: logging.Logger,
+        *,
+        max_pending: int = 64,
     ) -> None:
         self._module_id = module_id
         self._topics = topics
@@ -46,100 +87,214 @@ class CommandServer:
         self._spawn = spawn
         self._is_initialised = is_initialised
         self._log = log
+        self._budget = LogBudget(log)
+        self.max_pending = max_pending
+        self._callers: dict[str, _Caller] = {}
+        self._turn: list[_Caller] = []  # callers served eagerly this turn
+        self._queued: deque[str] = deque()  # callers with waiting requests, in serving order
+        self._draining = False
+        self.busy_answers = 0
+        self.dropped = 0
 
-    def routes(self, impl: ImplBase) -> list[tuple[str, Route]]:
-        """One route per command, and the fallback for the `cmd/+` subscription."""
-        routes = [
-            (self._topics.cmd(self._module_id, impl.impl_id, spec.name), self._route(impl, spec))
+    def routes(self, impl: ImplBase) -> dict[str, CommandRoute]:
+        """One route per command, keyed by the command's topic level (callers below it)."""
+        return {
+            self._topics.cmd(self._module_id, impl.impl_id, spec.name): self._route(spec, impl)
             for spec in impl.COMMANDS.values()
-        ]
-        routes.append((self._topics.cmd_filter(self._module_id, impl.impl_id), self._unknown))
-        return routes
+        }
 
-    def _route(self, impl: ImplBase, spec: CommandSpec) -> Route:
-        handler = getattr(impl, spec.handler)
-        fields = spec.args.__struct_fields__
-        decode_args = msgspec.json.Decoder(spec.args).decode
+    def _route(self, spec: CommandSpec, impl: ImplBase) -> CommandRoute:
+        command = _Command(
+            spec,
+            getattr(impl, spec.handler),
+            tuple(spec.args.__struct_fields__),
+            msgspec.json.Decoder(spec.args).decode,
+        )
 
-        def on_request(topic: str, payload: bytes) -> None:
-            request = self._parse(topic, payload)
-            if request is None:
-                return
-            if not self._is_initialised():
-                self._fail(request, CommandEvent.NOT_READY, "init() has not finished")
-                return
-            try:
-                args = decode_args(request.args)
-            except msgspec.ValidationError as exc:
-                self._fail(request, CommandEvent.SCHEMA_VALIDATION_FAILED, str(exc))
-                return
-            except msgspec.DecodeError as exc:
-                self._fail(request, CommandEvent.MESSAGE_PARSING_FAILED, str(exc))
-                return
-            self._serve(spec, handler, {name: getattr(args, name) for name in fields}, request)
+        def on_request(caller: str, payload: bytes) -> None:
+            request = self._parse(caller, payload)
+            if request is not None:
+                self._accept(caller, command, request)
 
         return on_request
 
-    def _parse(self, topic: str, payload: bytes) -> CommandRequest | None:
+    def unknown(self, topic: str, payload: bytes) -> None:
+        """A request under one of our implementations for a command it does not have."""
+        head, _, caller = topic.rpartition("/")
+        request = self._parse(caller, payload)
+        if request is not None:
+            name = head.rsplit("/", 1)[-1]
+            self._fail(caller, request, CommandEvent.UNKNOWN_COMMAND, f"no command {name!r}")
+
+    def _parse(self, caller: str, payload: bytes) -> CommandRequest | None:
         try:
             return _decode_request(payload)
         except msgspec.DecodeError as exc:
-            # Without a well-formed id and origin there is nobody to answer.
-            self._log.error("dropped an unparseable command on %s: %s", topic, exc)
+            # Without a well-formed id there is nobody to answer.
+            self._budget.error(
+                "unparseable commands", "dropped an unparseable command from %s: %s", caller, exc
+            )
             return None
 
-    def _unknown(self, topic: str, payload: bytes) -> None:
-        request = self._parse(topic, payload)
-        if request is not None:
-            name = topic.rsplit("/", 1)[-1]
-            self._fail(request, CommandEvent.UNKNOWN_COMMAND, f"no command {name!r}")
+    # -- admission and scheduling ------------------------------------------------------
+
+    def _accept(self, caller_id: str, command: _Command, request: CommandRequest) -> None:
+        caller = self._callers.get(caller_id)
+        if caller is None:
+            caller = self._callers[caller_id] = _Caller(deque())
+        if caller.pending >= self.max_pending:
+            self._busy(caller_id, caller, request)
+            return
+        caller.pending += 1
+        if not caller.waiting and not caller.served_this_turn:
+            # The common case: this caller's only request this turn runs right away.
+            caller.served_this_turn = True
+            if not self._turn:
+                asyncio.get_running_loop().call_soon(self._end_turn)
+            self._turn.append(caller)
+            self._serve(caller_id, caller, command, request)
+            return
+        if not caller.waiting:
+            self._queued.append(caller_id)
+        caller.waiting.append((command, request))
+        if not self._draining:
+            self._draining = True
+            asyncio.get_running_loop().call_soon(self._drain)
+
+    def _end_turn(self) -> None:
+        for caller in self._turn:
+            caller.served_this_turn = False
+        self._turn.clear()
+
+    def _drain(self) -> None:
+        """Serve a few waiting requests, one caller after the other, then yield the loop."""
+        for _ in range(SERVED_PER_TURN):
+            if not self._queued:
+                break
+            caller_id = self._queued.popleft()
+            caller = self._callers[caller_id]
+            command, request = caller.waiting.popleft()
+            if caller.waiting:
+                self._queued.append(caller_id)
+            self._serve(caller_id, caller, command, request)
+        if self._queued:
+            asyncio.get_running_loop().call_soon(self._drain)
+        else:
+            self._draining = False
+
+    def _busy(self, caller_id: str, caller: _Caller, request: CommandRequest) -> None:
+        now = time.monotonic()
+        if now - caller.busy_window >= 1.0:
+            caller.busy_window, caller.busy_replies = now, 0
+        if caller.busy_replies < BUSY_REPLIES_PER_S:
+            caller.busy_replies += 1
+            self.busy_answers += 1
+            message = f"{caller.pending} commands of {caller_id} pending at {self._module_id}"
+            self._fail(caller_id, request, CommandEvent.BUSY, message)
+        else:
+            self.dropped += 1
+        self._budget.warning(
+            "commands refused as busy",
+            "%s sends commands faster than %s serves them; refusing the excess as Busy",
+            caller_id,
+            self._module_id,
+        )
+
+    # -- serving -----------------------------------------------------------------------
 
     def _serve(
-        self,
-        spec: CommandSpec,
-        handler: Callable[..., Any],
-        kwargs: dict[str, Any],
-        request: CommandRequest,
+        self, caller_id: str, caller: _Caller, command: _Command, request: CommandRequest
     ) -> None:
-        try:
-            running = handler(**kwargs)
-            started = start_eagerly(running) if inspect.iscoroutine(running) else Finished(running)
-        except Exception as exc:
-            self._fail_with_exception(spec, request, exc)
+        if request.expires_at is not None and time.time() > request.expires_at:
+            # The caller gave up already (it may have been queued during a broker outage):
+            # carrying it out now would act on a stale decision.
+            caller.pending -= 1
+            self.dropped += 1
+            self._budget.warning(
+                "expired commands",
+                "dropped %s from %s: it expired before it could be served",
+                command.spec.name,
+                caller_id,
+            )
             return
-        if isinstance(started, Finished):
-            self._answer(spec, request, started.value)
-        else:
-            self._spawn(self._finish(spec, started, request))
+        if not self._is_initialised():
+            caller.pending -= 1
+            self._fail(caller_id, request, CommandEvent.NOT_READY, "init() has not finished")
+            return
+        try:
+            args = command.decode_args(request.args)
+        except msgspec.ValidationError as exc:
+            caller.pending -= 1
+            self._fail(caller_id, request, CommandEvent.SCHEMA_VALIDATION_FAILED, str(exc))
+            return
+        except msgspec.DecodeError as exc:
+            caller.pending -= 1
+            self._fail(caller_id, request, CommandEvent.MESSAGE_PARSING_FAILED, str(exc))
+            return
+        kwargs = {name: getattr(args, name) for name in command.fields}
+        token = set_caller(caller_id)
+        try:
+            running = command.handler(**kwargs)
+            started = start_eagerly(running) if inspect.iscoroutine(running) else Finished(running)
+            if not isinstance(started, Finished):
+                # The task copies the context now, so the handler keeps seeing its caller.
+                self._spawn(self._finish(caller_id, caller, command.spec, started, request))
+                return
+        except Exception as exc:
+            caller.pending -= 1
+            self._fail_with_exception(caller_id, command.spec, request, exc)
+            return
+        finally:
+            reset_caller(token)
+        caller.pending -= 1
+        self._answer(caller_id, command.spec, request, started.value)
 
     async def _finish(
-        self, spec: CommandSpec, running: Awaitable[Any], request: CommandRequest
+        self,
+        caller_id: str,
+        caller: _Caller,
+        spec: CommandSpec,
+        running: Awaitable[Any],
+        request: CommandRequest,
     ) -> None:
         try:
             result = await running
         except asyncio.CancelledError:
-            self._fail(request, CommandEvent.SHUTDOWN, f"{self._module_id} stopped")
+            self._fail(caller_id, request, CommandEvent.SHUTDOWN, f"{self._module_id} stopped")
             raise
         except Exception as exc:
-            self._fail_with_exception(spec, request, exc)
+            self._fail_with_exception(caller_id, spec, request, exc)
             return
-        self._answer(spec, request, result)
+        finally:
+            caller.pending -= 1
+        self._answer(caller_id, spec, request, result)
 
-    def _answer(self, spec: CommandSpec, request: CommandRequest, result: Any) -> None:
+    def _answer(
+        self, caller_id: str, spec: CommandSpec, request: CommandRequest, result: Any
+    ) -> None:
         try:
             encoded = _encode(result)
         except (TypeError, msgspec.EncodeError) as exc:
-            self._fail_with_exception(spec, request, exc)
+            self._fail_with_exception(caller_id, spec, request, exc)
             return
         reply = CommandReply(id=request.id, result=msgspec.Raw(encoded))
-        self._publish(self._topics.reply(request.origin), _encode(reply), CMD_QOS)
+        self._publish(self._reply_topic(caller_id), _encode(reply), CMD_QOS)
 
     def _fail_with_exception(
-        self, spec: CommandSpec, request: CommandRequest, exc: Exception
+        self, caller_id: str, spec: CommandSpec, request: CommandRequest, exc: Exception
     ) -> None:
-        self._log.error("command %s failed", spec.name, exc_info=exc)
-        self._fail(request, CommandEvent.HANDLER_EXCEPTION, f"{type(exc).__name__}: {exc}")
+        self._budget.log(
+            logging.ERROR, f"failures of {spec.name}", "command %s failed", spec.name, exc=exc
+        )
+        self._fail(
+            caller_id, request, CommandEvent.HANDLER_EXCEPTION, f"{type(exc).__name__}: {exc}"
+        )
 
-    def _fail(self, request: CommandRequest, event: CommandEvent, message: str) -> None:
+    def _fail(
+        self, caller_id: str, request: CommandRequest, event: CommandEvent, message: str
+    ) -> None:
         reply = CommandReply(id=request.id, error=ReplyFailure(event=event.value, message=message))
-        self._publish(self._topics.reply(request.origin), _encode(reply), CMD_QOS)
+        self._publish(self._reply_topic(caller_id), _encode(reply), CMD_QOS)
+
+    def _reply_topic(self, caller_id: str) -> str:
+        return self._topics.reply(caller_id, self._module_id)

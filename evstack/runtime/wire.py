@@ -39,11 +39,16 @@ CONTROL_QOS: Final = 1
 
 
 class CommandRequest(msgspec.Struct, frozen=True):
-    """A call; `args` stays raw until the callee decodes it against the command's arg struct."""
+    """A call; `args` stays raw until the callee decodes it against the command's arg struct.
+
+    The caller is not named here: it is the last level of the command topic, which the broker's
+    ACL lets only that caller publish to. `expires_at` (Unix time) is the caller's deadline; a
+    request that arrives later, say one a client queued during a broker outage, is dropped.
+    """
 
     id: int
-    origin: str
     args: msgspec.Raw = msgspec.Raw(b"{}")
+    expires_at: float | None = None
 
 
 class ReplyFailure(msgspec.Struct, frozen=True):
@@ -89,11 +94,20 @@ class ModuleAssignment(msgspec.Struct, frozen=True, kw_only=True):
     config_implementation: dict[str, dict[str, Any]] = {}
     connections: dict[str, list[tuple[str, str]]] = {}
     command_timeout_s: float = 30.0
+    # The module's own folder for what must survive a restart (see ModuleBase.state_dir).
+    state_dir: str = ""
+    # The modules whose requirements are wired to this module's implementations.
+    callers: list[str] = []
+    may_finish_run: bool = False
+    max_pending_commands: int = 64
 
 
 class ModuleReady(msgspec.Struct, frozen=True):
+    """A module is up; `instance` is new at every start, so a restart shows even in-process."""
+
     run_id: str
     pid: int
+    instance: str = ""
 
 
 class GlobalReady(msgspec.Struct, frozen=True):
@@ -104,12 +118,11 @@ class GlobalReady(msgspec.Struct, frozen=True):
 class RunFinished(msgspec.Struct, frozen=True):
     """A module asks its manager to end the run (`ModuleBase.finish_run`).
 
-    `result` stays raw: the manager hands it on (`ev-manager run --summary-json`) without
-    knowing its shape.
+    It travels on the module's own `finish` topic, so the topic names who asks. `result` stays
+    raw: the manager hands it on (`ev-manager run --summary-json`) without knowing its shape.
     """
 
     run_id: str
-    origin: str
     exit_code: int
     result: msgspec.Raw = msgspec.Raw(b"null")
 
@@ -141,17 +154,25 @@ class Topics:
     def module_ready(self, module_id: str) -> str:
         return f"{self.prefix}/modules/{module_id}/ready"
 
-    def reply(self, caller_module_id: str) -> str:
+    def replies(self, caller_module_id: str) -> str:
+        """The level under which `caller_module_id` receives replies, one level per callee."""
         return f"{self.prefix}/modules/{caller_module_id}/reply"
+
+    def reply(self, caller_module_id: str, callee_module_id: str) -> str:
+        return f"{self.prefix}/modules/{caller_module_id}/reply/{callee_module_id}"
 
     def var(self, module_id: str, impl_id: str, name: str) -> str:
         return f"{self.prefix}/modules/{module_id}/{impl_id}/var/{name}"
 
     def cmd(self, module_id: str, impl_id: str, name: str) -> str:
+        """The level under which `name` is called, one level per caller."""
         return f"{self.prefix}/modules/{module_id}/{impl_id}/cmd/{name}"
 
+    def call(self, module_id: str, impl_id: str, name: str, caller_module_id: str) -> str:
+        return f"{self.prefix}/modules/{module_id}/{impl_id}/cmd/{name}/{caller_module_id}"
+
     def cmd_filter(self, module_id: str, impl_id: str) -> str:
-        return f"{self.prefix}/modules/{module_id}/{impl_id}/cmd/+"
+        return f"{self.prefix}/modules/{module_id}/{impl_id}/cmd/+/+"
 
     def error(self, module_id: str, impl_id: str, error_type: str, sub_type: str) -> str:
         segment = _segment_for_sub_type(sub_type)
@@ -166,8 +187,12 @@ class Topics:
     def global_ready(self, manager: str) -> str:
         return f"{self.prefix}/managers/{manager}/ready"
 
-    def finish_run(self, manager: str) -> str:
-        return f"{self.prefix}/managers/{manager}/finish"
+    def finish_run(self, module_id: str) -> str:
+        """Where `module_id` asks its manager to end the run."""
+        return f"{self.prefix}/modules/{module_id}/finish"
+
+    def all_finish_requests(self) -> str:
+        return f"{self.prefix}/modules/+/finish"
 
     def manager_error(self, manager: str, error_type: str, sub_type: str) -> str:
         segment = _segment_for_sub_type(sub_type)

@@ -36,7 +36,8 @@ class ChargerDashboardConfig(
     # pipes); auto picks live when stdout is a terminal.
     display: Literal["auto", "live", "plain"] = "auto"
     # Finish the run with exit code 0 once this many sessions have ended (EV unplugged) and every
-    # EVSE is free again; 0 never finishes the run.
+    # EVSE is free again; 0 never finishes the run. Ending a run is a privilege: the runtime config
+    # must name this module in settings.finish_run_by.
     finish_after_sessions: Annotated[int, msgspec.Meta(ge=0)] = 0
     # Wall-clock seconds after start-up within which those sessions must be done, else the run
     # finishes with exit code 1; 0 waits for ever.

@@ -85,6 +85,8 @@ active_modules:
     config_module: {finish_after_sessions: 1, deadline_s: 1}
     connections:
       evse_manager: [{module_id: evse, implementation_id: evse}]
+settings:
+  finish_run_by: [dashboard]
 """
 
 

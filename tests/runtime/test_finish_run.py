@@ -59,6 +59,7 @@ async def test_a_module_finishes_the_run_with_its_exit_code_and_result(
         modules=[finisher("finisher", 3), sample("calc", "Provider")],
         broker=broker,
         prefix=prefix,
+        finishers=frozenset({"finisher"}),
     )
     manager = Manager(plan, inprocess=True)
     crashes: list[str] = []
@@ -69,7 +70,7 @@ async def test_a_module_finishes_the_run_with_its_exit_code_and_result(
 
     assert stop.is_set()
     assert manager.finished is not None
-    assert (manager.finished.origin, manager.finished.exit_code) == ("finisher", 3)
+    assert (manager.finished_by, manager.finished.exit_code) == ("finisher", 3)
     assert msgspec.json.decode(manager.finished.result) == {"by": "finisher", "sessions": [1, 2]}
     assert crashes == []  # the other module was stopped, not lost
 
@@ -77,17 +78,22 @@ async def test_a_module_finishes_the_run_with_its_exit_code_and_result(
 async def test_malformed_and_stale_finish_requests_do_not_end_the_run(
     mosquitto: BrokerSettings, prefix: str
 ) -> None:
-    plan = RunPlan(modules=[sample("calc", "Provider")], broker=mosquitto, prefix=prefix)
+    plan = RunPlan(
+        modules=[sample("calc", "Provider")],
+        broker=mosquitto,
+        prefix=prefix,
+        finishers=frozenset({"calc"}),
+    )
     async with (
         running(plan, name="m") as manager,
         Probe(mosquitto, f"{prefix}-probe") as probe,
     ):
-        topic = Topics(prefix).finish_run("m")
+        topic = Topics(prefix).finish_run("calc")
         probe.publish(topic, b"{not json")
-        stale = RunFinished(run_id="an-earlier-run", origin="x", exit_code=1)
+        stale = RunFinished(run_id="an-earlier-run", exit_code=1)
         probe.publish(topic, msgspec.json.encode(stale))
         # A request of this run, sent after the bad ones, is the one that counts.
-        current = RunFinished(run_id=manager.run_id, origin="probe", exit_code=0)
+        current = RunFinished(run_id=manager.run_id, exit_code=0)
         probe.publish(topic, msgspec.json.encode(current))
         for _ in range(100):
             if manager.finished is not None:
@@ -104,11 +110,12 @@ async def test_a_var_handler_can_finish_the_run(mosquitto: BrokerSettings, prefi
         modules=[watcher, sample("calc", "Provider", config_module={"start_total": 7})],
         broker=mosquitto,
         prefix=prefix,
+        finishers=frozenset({"watcher"}),
     )
     manager = Manager(plan, inprocess=True)
 
     await asyncio.wait_for(manager.run(asyncio.Event()), 30)
 
     assert manager.finished is not None
-    assert manager.finished.origin == "watcher"
+    assert manager.finished_by == "watcher"
     assert msgspec.json.decode(manager.finished.result) == {"total": 7}

@@ -31,13 +31,12 @@ async def test_shutdown_answers_in_flight_calls_and_cleans_up(
     assert isinstance(consumer, Consumer)
 
     async with Probe(broker, f"{prefix}-rogue") as rogue:
-        await rogue.subscribe(topics.reply("rogue"))
+        await rogue.subscribe(topics.reply("rogue", provider))
         rogue.publish(
-            topics.cmd(provider, "main", "sleep"),
-            b'{"id":1,"origin":"rogue","args":{"seconds":60}}',
+            topics.call(provider, "main", "sleep", "rogue"), b'{"id":1,"args":{"seconds":60}}'
         )
         rogue.publish(
-            topics.cmd(provider, "main", "add"), b'{"id":2,"origin":"rogue","args":{"a":1,"b":1}}'
+            topics.call(provider, "main", "add", "rogue"), b'{"id":2,"args":{"a":1,"b":1}}'
         )
         # Requests are served in order: once 2 is answered, 1 is in its handler.
         assert msgspec.json.decode((await rogue.next())[1], type=CommandReply).id == 2

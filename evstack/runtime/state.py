@@ -1,0 +1,84 @@
+"""A module's durable memory: typed values by key in one SQLite file in its state folder.
+
+What a module must still know after its process is killed, or the charger loses power, goes
+here: a running transaction, a meter register. SQLite in WAL mode keeps every committed write
+whole through a crash of the process. Through a power cut it keeps what was committed with
+`durable=True` (the commit waits for fsync); a frequent, cheap write such as a meter reading
+may pass `durable=False` and ride on the next durable commit's fsync.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any, TypeVar
+
+import msgspec
+
+__all__ = ["ModuleState"]
+
+T = TypeVar("T")
+
+_encode = msgspec.json.Encoder().encode
+
+
+class ModuleState:
+    """Key-value pairs in `<folder>/<name>.db`; values are anything msgspec can encode."""
+
+    def __init__(self, folder: Path, name: str = "state") -> None:
+        folder.mkdir(parents=True, exist_ok=True)
+        self.path = folder / f"{name}.db"
+        # isolation_level=None: each write is its own transaction, committed before put() returns.
+        self._db = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False)
+        self._db.execute("PRAGMA journal_mode=WAL")
+        self._db.execute("CREATE TABLE IF NOT EXISTS state (key TEXT PRIMARY KEY, value BLOB)")
+        self._durable: bool | None = None
+
+    def close(self) -> None:
+        self._db.close()
+
+    def get(self, key: str, type: type[T]) -> T | None:
+        """The value stored under `key`, decoded as `type`; None if there is none.
+
+        A value that no longer decodes (written by an older version) counts as absent: a
+        module must never fail to start over what it remembered.
+        """
+        row = self._db.execute("SELECT value FROM state WHERE key = ?", (key,)).fetchone()
+        if row is None:
+            return None
+        try:
+            return msgspec.json.decode(row[0], type=type)
+        except msgspec.DecodeError:
+            return None
+
+    def items(self, prefix: str, type: type[T]) -> Iterator[tuple[str, T]]:
+        """Every (key, value) whose key starts with `prefix`, in key order."""
+        rows = self._db.execute(
+            "SELECT key, value FROM state WHERE key >= ? AND key < ? ORDER BY key",
+            (prefix, prefix + "\uffff"),
+        ).fetchall()
+        for key, raw in rows:
+            try:
+                yield key, msgspec.json.decode(raw, type=type)
+            except msgspec.DecodeError:
+                continue
+
+    def put(self, key: str, value: Any, *, durable: bool = True) -> None:
+        self._sync(durable)
+        self._db.execute(
+            "INSERT INTO state (key, value) VALUES (?, ?)"
+            " ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+            (key, _encode(value)),
+        )
+
+    def delete(self, key: str, *, durable: bool = True) -> None:
+        self._sync(durable)
+        self._db.execute("DELETE FROM state WHERE key = ?", (key,))
+
+    def _sync(self, durable: bool) -> None:
+        if durable is not self._durable:
+            # FULL: fsync the WAL at commit; NORMAL: only at checkpoints (crash-safe, not
+            # power-cut-safe for the newest commits).
+            self._db.execute(f"PRAGMA synchronous={'FULL' if durable else 'NORMAL'}")
+            self._durable = durable
