@@ -12,7 +12,6 @@ from __future__ import annotations
 import datetime
 import uuid
 
-from evstack.generated.interfaces.energy import EnergyImplBase
 from evstack.generated.interfaces.evse_manager import EvseManagerImplBase
 from evstack.generated.modules.evse_manager import EvseManagerModuleBase
 from evstack.generated.types.authorization import (
@@ -21,16 +20,6 @@ from evstack.generated.types.authorization import (
     ValidationResult,
 )
 from evstack.generated.types.board_support_common import BspEvent, ProximityPilot
-from evstack.generated.types.energy import (
-    EnergyFlowRequest,
-    EnforcedLimits,
-    EvseState,
-    IntegerWithSource,
-    LimitsReq,
-    NodeType,
-    NumberWithSource,
-    ScheduleReqEntry,
-)
 from evstack.generated.types.evse_board_support import HardwareCapabilities, PowerOnOff
 from evstack.generated.types.evse_manager import (
     Connector,
@@ -50,13 +39,15 @@ from evstack.generated.types.evse_manager import (
 from evstack.generated.types.powermeter import Powermeter, TransactionReq
 from evstack.generated.types.units import Energy
 from evstack.modules.EvseManager.charger import (
+    Charger,
+    ChargerConfig,
+)
+from evstack.modules.EvseManager.energy import EnergyLeaf
+from evstack.modules.EvseManager.signals import (
     Action,
     AllowPower,
     Authorize,
     CableAmpacity,
-    Charger,
-    ChargerConfig,
-    ChargerState,
     ClearError,
     CpChanged,
     CpState,
@@ -78,7 +69,7 @@ from evstack.modules.EvseManager.charger import (
     StopTransaction,
     WithdrawAuthorization,
 )
-from evstack.modules.EvseManager.charger import (
+from evstack.modules.EvseManager.signals import (
     SessionEvent as Milestone,
 )
 from evstack.runtime import ErrorEvent
@@ -88,17 +79,6 @@ from evstack.sim.tasks import run_alongside
 
 _KNOWN_FAULTS = {fault.value: fault for fault in Fault}
 _AMPACITY = {"A_13": 13.0, "A_20": 20.0, "A_32": 32.0, "A_63_3ph_70_1ph": 63.0}
-_ENERGY_STATE = {
-    ChargerState.DISABLED: EvseState.Disabled,
-    ChargerState.IDLE: EvseState.Unplugged,
-    ChargerState.WAITING_FOR_AUTHENTICATION: EvseState.WaitForAuth,
-    ChargerState.PREPARE_CHARGING: EvseState.PrepareCharging,
-    ChargerState.CHARGING: EvseState.Charging,
-    ChargerState.CHARGING_PAUSED_EV: EvseState.PausedEV,
-    ChargerState.CHARGING_PAUSED_EVSE: EvseState.PausedEVSE,
-    ChargerState.STOPPING_CHARGING: EvseState.Finished,
-    ChargerState.FINISHED: EvseState.Finished,
-}
 
 
 def _rfc3339_now() -> str:
@@ -161,18 +141,6 @@ def _stop_reason(name: str) -> StopReason:
         return StopReason.OTHER
 
 
-class EnergyLeaf(EnergyImplBase):
-    """This EVSE as a leaf of the energy tree."""
-
-    def __init__(self, module: EvseManager) -> None:
-        self.module = module
-
-    async def handle_enforce_limits(self, value: EnforcedLimits) -> None:
-        if value.uuid != self.module.energy_uuid:
-            return  # meant for another node; a leaf has no one to pass it to
-        self.module.on_energy_grant(value)
-
-
 class EvseManager(EvseManagerModuleBase):
     api: EvseApi
     energy: EnergyLeaf
@@ -188,7 +156,6 @@ class EvseManager(EvseManagerModuleBase):
     async def init(self) -> None:
         c = self.config
         self.clock = ScaledClock(c.sim_speedup)
-        self.energy_uuid = self.module_id
         self.charger = Charger(
             ChargerConfig(max_current_a=c.max_current_A, has_ventilation=c.has_ventilation)
         )
@@ -197,7 +164,6 @@ class EvseManager(EvseManagerModuleBase):
         self.session_uuid = ""
         self.transaction_token: ProvidedIdToken | None = None
         self.reading: Powermeter | None = None
-        self.limits_expire_at: float | None = None
         self._announced_limit: float | None = None
         if c.energy_management:
             self.feed(CurrentLimit(0.0))  # nothing until the energy manager grants it
@@ -213,7 +179,7 @@ class EvseManager(EvseManagerModuleBase):
     async def ready(self) -> None:
         await self.api.publish_evse_id(self.config.evse_id)
         await self.r_bsp.call_enable(value=True)  # the board answers with where things stand
-        run_alongside(self.stepper.run(self.charger.start(self.clock.now())), self._energy_loop())
+        run_alongside(self.stepper.run(self.charger.start(self.clock.now())), self.energy.run())
         await self.api.publish_ready(True)
 
     def feed(self, event: Input) -> None:
@@ -247,58 +213,6 @@ class EvseManager(EvseManagerModuleBase):
         if amps is not None:
             phases = [a for a in (amps.L1, amps.L2, amps.L3) if a is not None]
             self.feed(MeasuredCurrent(max(phases, default=0.0)))
-
-    def on_energy_grant(self, limits: EnforcedLimits) -> None:
-        granted = limits.limits_root_side
-        amps = granted.ac_max_current_A.value if granted.ac_max_current_A else 0.0
-        if granted.total_power_W is not None:
-            volts_times_phases = 230.0 * self.config.phases
-            amps = min(amps, granted.total_power_W.value / volts_times_phases)
-        valid_for = min(float(limits.valid_for), self.config.limits_valid_for)
-        self.limits_expire_at = self.clock.now() + valid_for
-        self.feed(CurrentLimit(amps))
-
-    # --- energy tree --------------------------------------------------------------------
-
-    async def _energy_loop(self) -> None:
-        """Ask for current periodically, and fall back to 0 A when grants stop coming."""
-        while True:
-            if self.config.energy_management:
-                now = self.clock.now()
-                if self.limits_expire_at is not None and now >= self.limits_expire_at:
-                    self.limits_expire_at = None
-                    self.feed(CurrentLimit(0.0))
-                try:
-                    await self.energy.publish_energy_flow_request(self._energy_request(False))
-                except (OSError, ValueError) as error:
-                    self.log.warning("could not publish the energy request: %s", error)
-            await self.clock.sleep(self.config.energy_request_interval)
-
-    def _energy_request(self, priority: bool) -> EnergyFlowRequest:
-        source = self.module_id
-        wants = self.charger.state not in (ChargerState.IDLE, ChargerState.FINISHED)
-        max_amps = self.charger.config.max_current_a if wants else 0.0
-        limits = LimitsReq(
-            ac_max_current_A=NumberWithSource(value=max_amps, source=source),
-            ac_min_current_A=NumberWithSource(value=6.0, source=source),
-            ac_max_phase_count=IntegerWithSource(value=self.config.phases, source=source),
-            ac_min_phase_count=IntegerWithSource(value=1, source=source),
-            ac_supports_changing_phases_during_charging=False,
-            ac_number_of_active_phases=self.config.phases,
-        )
-        return EnergyFlowRequest(
-            uuid=self.energy_uuid,
-            children=[],
-            node_type=NodeType.Evse,
-            priority_request=priority,
-            evse_state=_ENERGY_STATE[self.charger.state],
-            schedule_import=[
-                ScheduleReqEntry(
-                    timestamp=_rfc3339_now(), limits_to_root=limits, limits_to_leaves=limits
-                )
-            ],
-            schedule_export=[],
-        )
 
     # --- actions ------------------------------------------------------------------------
 
@@ -387,7 +301,7 @@ class EvseManager(EvseManagerModuleBase):
             self.pending_token = None
         if milestone in (Milestone.SESSION_STARTED, Milestone.TRANSACTION_STARTED):
             # Plug-in and authorization change what this EVSE needs: tell the tree now.
-            await self.energy.publish_energy_flow_request(self._energy_request(True))
+            await self.energy.publish_request(priority=True)
 
     async def _meter_transaction(self, *, start: bool) -> None:
         for meter in self.r_powermeter_grid_side:

@@ -23,11 +23,13 @@ from evstack.modules.BoardSimulator.board import (
 from evstack.modules.EvseManager.charger import (
     C1_TIMEOUT_S,
     STATE_F_MIN_S,
+    Charger,
+    ChargerConfig,
+)
+from evstack.modules.EvseManager.signals import (
     Action,
     AllowPower,
     CableAmpacity,
-    Charger,
-    ChargerConfig,
     CpChanged,
     CpState,
     Fault,

@@ -7,16 +7,19 @@ import pytest
 from evstack.modules.EvseManager.charger import (
     C1_TIMEOUT_S,
     CONTACTOR_OPEN_TIMEOUT_S,
-    INOPERATIVE,
     POWER_REFRESH_S,
     PWM_UPDATE_INTERVAL_S,
     STATE_F_MIN_S,
+    Charger,
+    ChargerConfig,
+    duty_for_current,
+)
+from evstack.modules.EvseManager.signals import (
+    INOPERATIVE,
     Action,
     AllowPower,
     Authorize,
     CableAmpacity,
-    Charger,
-    ChargerConfig,
     ChargerState,
     ClearError,
     CpChanged,
@@ -39,7 +42,6 @@ from evstack.modules.EvseManager.charger import (
     StopReason,
     StopTransaction,
     WithdrawAuthorization,
-    duty_for_current,
 )
 
 

@@ -11,9 +11,11 @@ from evstack.modules.EvseManager.charger import (
     C1_TIMEOUT_S,
     PWM_UPDATE_INTERVAL_S,
     STATE_F_MIN_S,
+    Charger,
+)
+from evstack.modules.EvseManager.signals import (
     Action,
     Authorize,
-    Charger,
     CpChanged,
     CpState,
     CurrentLimit,

@@ -8,6 +8,8 @@ from hypothesis import strategies as st
 
 from evstack.modules.EvseManager.charger import (
     C1_TIMEOUT_S,
+)
+from evstack.modules.EvseManager.signals import (
     Authorize,
     ChargerState,
     CurrentLimit,

@@ -10,10 +10,12 @@ import pytest
 
 from evstack.modules.EvseManager.charger import (
     C1_TIMEOUT_S,
+    Charger,
+)
+from evstack.modules.EvseManager.signals import (
     Action,
     AllowPower,
     Authorize,
-    Charger,
     CpChanged,
     CpState,
     Input,
