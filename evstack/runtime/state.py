@@ -10,6 +10,7 @@ may pass `durable=False` and ride on the next durable commit's fsync.
 from __future__ import annotations
 
 import sqlite3
+import sys
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any, TypeVar
@@ -54,10 +55,12 @@ class ModuleState:
 
     def items(self, prefix: str, type: type[T]) -> Iterator[tuple[str, T]]:
         """Every (key, value) whose key starts with `prefix`, in key order."""
-        rows = self._db.execute(
-            "SELECT key, value FROM state WHERE key >= ? AND key < ? ORDER BY key",
-            (prefix, prefix + "\uffff"),
-        ).fetchall()
+        query, bounds = "SELECT key, value FROM state WHERE key >= ?", [prefix]
+        end = _after_prefix(prefix)
+        if end is not None:
+            query += " AND key < ?"
+            bounds.append(end)
+        rows = self._db.execute(query + " ORDER BY key", bounds).fetchall()
         for key, raw in rows:
             try:
                 yield key, msgspec.json.decode(raw, type=type)
@@ -82,3 +85,18 @@ class ModuleState:
             # power-cut-safe for the newest commits).
             self._db.execute(f"PRAGMA synchronous={'FULL' if durable else 'NORMAL'}")
             self._durable = durable
+
+
+def _after_prefix(prefix: str) -> str | None:
+    """The least key after every key that starts with `prefix`; None if there is none.
+
+    Keys compare as UTF-8 bytes, which is code point order, so `prefix + "\\uffff"` is no
+    bound: keys beyond the Basic Multilingual Plane, and "\\uffff" itself, sort after it.
+    """
+    stem = prefix.rstrip(chr(sys.maxunicode))
+    if not stem:
+        return None
+    successor = ord(stem[-1]) + 1
+    if 0xD800 <= successor <= 0xDFFF:
+        successor = 0xE000  # surrogates are not characters; UTF-8 cannot hold them
+    return stem[:-1] + chr(successor)
