@@ -93,6 +93,7 @@ class OutgoingCalls:
             # The will message empties the topic when the module's process dies.
             if not payload:
                 peer.ready.clear()
+                self._fail_calls_to(module_id, f"{module_id} went away")
                 return
             try:
                 instance = _decode_ready(payload).instance
@@ -199,6 +200,14 @@ class OutgoingCalls:
             pending.future.set_exception(
                 CommandError(CommandEvent.SCHEMA_VALIDATION_FAILED, f"result: {exc}", command=name)
             )
+
+    def _fail_calls_to(self, module_id: str, message: str) -> None:
+        """Its replies will never come: tell the callers now, not at their timeout."""
+        for pending in self._pending.values():
+            if pending.target.module_id == module_id and not pending.future.done():
+                pending.future.set_exception(
+                    CommandError(CommandEvent.NOT_READY, message, command=pending.spec.name)
+                )
 
     def fail_all(self, event: CommandEvent, message: str) -> None:
         """Answer every pending call with `event`: on shutdown, or when the connection drops."""

@@ -21,6 +21,7 @@ from typing import Any
 import msgspec
 from paho.mqtt.client import topic_matches_sub
 
+from evstack.runtime.acl import module_user
 from evstack.runtime.calls import OutgoingCalls
 from evstack.runtime.eager import Finished, start_eagerly
 from evstack.runtime.errors import CommandError, CommandEvent, ConfigurationError
@@ -124,7 +125,7 @@ class ModuleHost:
         """
         conn = self._conn = MqttConnection(
             self._broker,
-            f"{self._topics.prefix}:{self.module_id}",
+            module_user(self._topics.prefix, self.module_id),  # the only id its account may use
             self._on_message,
             # If this process dies, the broker withdraws its retained "ready".
             will=(self._topics.module_ready(self.module_id), b"", CONTROL_QOS, True),
@@ -207,7 +208,9 @@ class ModuleHost:
             raise ConfigurationError(f"{self.module_id}: the assignment names no state folder")
         state_dir = Path(assignment.state_dir)
         state_dir.mkdir(parents=True, exist_ok=True)
-        context = ModuleContext(self.module_id, config, requirements, self, self.log, state_dir)
+        context = ModuleContext(
+            self.module_id, config, requirements, self, self.log, state_dir, assignment.run_id
+        )
         module = cls(context)
         self.module = module
         for impl_id, provided in cls.PROVIDES.items():

@@ -28,6 +28,8 @@ class ModuleContext:
     link: Link
     log: logging.Logger
     state_dir: Path
+    # Which run of the charger this is: a new one after every start of ev-manager.
+    run_id: str = ""
 
 
 class ModuleBase(abc.ABC):
@@ -59,6 +61,7 @@ class ModuleBase(abc.ABC):
         self._requirements = context.requirements
         self._link = context.link
         self.state_dir = context.state_dir
+        self.run_id = context.run_id
 
     async def init(self) -> None:  # noqa: B027 - an optional hook, not abstract
         """Set up state and subscriptions; requirements may already be called."""

@@ -28,3 +28,8 @@ class EvseManagerError(enum.StrEnum):
 
     Inoperative = "evse_manager/Inoperative"
     """Charging is impossible right now, usually because a requirement reported a fault."""
+
+    MeterFault = "evse_manager/MeterFault"
+    """evstack addition: the meter's energy register went backwards (reset, replaced, or a meter
+    that forgot its count); energy is counted on from the last good reading.
+    """

@@ -51,6 +51,10 @@ class EvManagerImplBase(ImplBase):
             "evse_manager/Inoperative",
             "Charging is impossible right now, usually because a requirement reported a fault.",
         ),
+        "evse_manager/MeterFault": ErrorSpec(
+            "evse_manager/MeterFault",
+            "evstack addition: the meter's energy register went backwards (reset, replaced, or a meter that forgot its count); energy is counted on from the last good reading.",
+        ),
     }
 
     async def publish_bsp_event(self, value: _board_support_common.BspEvent) -> None:

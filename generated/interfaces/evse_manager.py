@@ -23,6 +23,7 @@ __all__ = [
     "EvseManagerClient",
     "EvseManagerEnableDisableArgs",
     "EvseManagerGetEvseArgs",
+    "EvseManagerGetTransactionsArgs",
     "EvseManagerImplBase",
     "EvseManagerPauseChargingArgs",
     "EvseManagerResumeChargingArgs",
@@ -65,6 +66,10 @@ class EvseManagerStopTransactionArgs(msgspec.Struct, kw_only=True, frozen=True):
     """Arguments of `stop_transaction`."""
 
     request: _evse_manager.StopTransactionRequest
+
+
+class EvseManagerGetTransactionsArgs(msgspec.Struct, kw_only=True, frozen=True):
+    """Arguments of `get_transactions`."""
 
 
 class EvseManagerImplBase(ImplBase):
@@ -114,6 +119,12 @@ class EvseManagerImplBase(ImplBase):
             bool,
             "handle_stop_transaction",
         ),
+        "get_transactions": CommandSpec(
+            "get_transactions",
+            EvseManagerGetTransactionsArgs,
+            list[_evse_manager.TransactionRecord],
+            "handle_get_transactions",
+        ),
     }
     VARS: ClassVar[Mapping[str, VarSpec]] = {
         "session_event": VarSpec("session_event", _evse_manager.SessionEvent, 1),
@@ -148,6 +159,10 @@ class EvseManagerImplBase(ImplBase):
         "evse_manager/Inoperative": ErrorSpec(
             "evse_manager/Inoperative",
             "Charging is impossible right now, usually because a requirement reported a fault.",
+        ),
+        "evse_manager/MeterFault": ErrorSpec(
+            "evse_manager/MeterFault",
+            "evstack addition: the meter's energy register went backwards (reset, replaced, or a meter that forgot its count); energy is counted on from the last good reading.",
         ),
     }
 
@@ -190,6 +205,13 @@ class EvseManagerImplBase(ImplBase):
     @abc.abstractmethod
     async def handle_stop_transaction(self, request: _evse_manager.StopTransactionRequest) -> bool:
         """End the running transaction; charging can only restart with a new plug-in."""
+
+    @abc.abstractmethod
+    async def handle_get_transactions(self) -> list[_evse_manager.TransactionRecord]:
+        """evstack addition: the running transaction, if any, and the most recent finished ones (up
+        to 32, oldest first), as the EVSE keeps them through crashes and restarts, so a consumer
+        that was down (a session store, a back office client) can catch up.
+        """
 
     async def publish_session_event(self, value: _evse_manager.SessionEvent) -> None:
         """Every milestone of every session."""
@@ -325,6 +347,22 @@ class EvseManagerClient(Client):
         result: bool = await self._call(
             EvseManagerImplBase.COMMANDS["stop_transaction"],
             EvseManagerStopTransactionArgs(request=request),
+            timeout,
+        )
+        return result
+
+    async def call_get_transactions(
+        self,
+        *,
+        timeout: float | None = None,  # noqa: ASYNC109 - a per-call deadline is the API
+    ) -> list[_evse_manager.TransactionRecord]:
+        """evstack addition: the running transaction, if any, and the most recent finished ones (up
+        to 32, oldest first), as the EVSE keeps them through crashes and restarts, so a consumer
+        that was down (a session store, a back office client) can catch up.
+        """
+        result: list[_evse_manager.TransactionRecord] = await self._call(
+            EvseManagerImplBase.COMMANDS["get_transactions"],
+            EvseManagerGetTransactionsArgs(),
             timeout,
         )
         return result

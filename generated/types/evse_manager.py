@@ -30,6 +30,7 @@ __all__ = [
     "StopTransactionReason",
     "StopTransactionRequest",
     "TransactionFinished",
+    "TransactionRecord",
     "TransactionStarted",
 ]
 
@@ -159,6 +160,30 @@ class TransactionStarted(msgspec.Struct, kw_only=True, frozen=True, forbid_unkno
 
     id_tag: _authorization.ProvidedIdToken
     meter_value: _powermeter.Powermeter
+
+
+class TransactionRecord(
+    msgspec.Struct,
+    kw_only=True,
+    frozen=True,
+    omit_defaults=True,
+    forbid_unknown_fields=True,
+):
+    """evstack addition: one transaction as its EVSE keeps it in its state folder. A running
+    transaction has no finished_at; its meter_value is the newest reading.
+    """
+
+    # The session's uuid, as in its session events.
+    session_uuid: str
+    # RFC 3339.
+    started_at: str
+    transaction_started: TransactionStarted
+    # The newest reading during the transaction; its energy is counted on across a meter fault (a
+    # register that went backwards), so it never decreases.
+    meter_value: _powermeter.Powermeter
+    # RFC 3339; absent while the transaction runs.
+    finished_at: str | None = None
+    transaction_finished: TransactionFinished | None = None
 
 
 class TransactionFinished(

@@ -25,6 +25,8 @@ from evstack.modules.EvseManager.signals import (
     Action,
     AllowPower,
     Authorize,
+    BoardBack,
+    BoardLost,
     CableAmpacity,
     ChargerState,
     ClearError,
@@ -32,6 +34,8 @@ from evstack.modules.EvseManager.signals import (
     CpState,
     CurrentLimit,
     Enable,
+    EnableBoard,
+    EnergyLost,
     Fault,
     FaultChanged,
     Input,
@@ -39,6 +43,7 @@ from evstack.modules.EvseManager.signals import (
     Pause,
     Publish,
     RaiseError,
+    Recover,
     RelayChanged,
     Resume,
     SessionEvent,
@@ -120,6 +125,7 @@ class Charger:
     cable_ampacity_a: float | None = None
     user_paused: bool = False
     enabled: bool = True
+    board_online: bool = True  # False between the board's crash and its return
 
     _pilot: _Pilot = _Pilot.UNSET
     _duty: float = 0.0
@@ -155,6 +161,9 @@ class Charger:
                     self._line_fault(Fault.CONTACTOR_FAULT, False, out)
             case CurrentLimit(amps=amps):
                 self.current_limit_a = max(amps, 0.0)
+            case EnergyLost():
+                self.current_limit_a = 0.0
+                self._no_grace = True
             case CableAmpacity(amps=amps):
                 self.cable_ampacity_a = amps
             case MeasuredCurrent(amps=amps):
@@ -173,6 +182,12 @@ class Charger:
                 self._on_enable(enabled, out)
             case FaultChanged(fault=fault, active=active):
                 self._on_fault(fault, active, out)
+            case Recover(token=token):
+                self._recover(token)
+            case BoardLost():
+                self._on_board_lost()
+            case BoardBack():
+                self._on_board_back(out)
         self._settle(now, out)
         return out
 
@@ -256,6 +271,37 @@ class Charger:
             self.token = None
             out.append(Publish(SessionEvent.DEAUTHORIZED))
 
+    def _recover(self, token: str) -> None:
+        """Take up a transaction a previous incarnation was running, before the line is known.
+
+        Nothing is published: for everyone else the transaction never stopped. If the EV is
+        still plugged in it charges again (ChargingResumed); if the pilot says it left, the
+        unplug finishes the transaction as any unplug would.
+        """
+        if self.state is not ChargerState.IDLE or self.cp is not None:
+            return  # only meaningful as the first input
+        self.token = token
+        self.state = ChargerState.PREPARE_CHARGING
+        self._charged_before = True
+
+    def _on_board_lost(self) -> None:
+        # A dead board's contactor drops and its pilot is gone; until it is back nothing we
+        # send reaches it, and what it last reported is no longer true.
+        self.board_online = False
+        self.relay_on = False
+        self.cp = None
+        self._pilot = _Pilot.UNSET
+        self._power_allowed = False
+        self._c1_deadline = None
+        self._stuck_since = None
+
+    def _on_board_back(self, out: list[Action]) -> None:
+        """A new board incarnation knows nothing: enable it and send every output again."""
+        self.board_online = True
+        self._pilot = _Pilot.UNSET
+        self._power_allowed = None
+        out.append(EnableBoard())
+
     def _on_enable(self, enabled: bool, out: list[Action]) -> None:
         if enabled == self.enabled:
             return
@@ -287,7 +333,7 @@ class Charger:
             return
         self._stop_reason = reason
         self.state = ChargerState.STOPPING_CHARGING
-        out.append(Publish(SessionEvent.STOPPING_CHARGING))
+        out.append(Publish(SessionEvent.STOPPING_CHARGING, stop_reason=reason))
 
     def _finish_transaction(self, reason: StopReason, out: list[Action]) -> None:
         out.append(Publish(SessionEvent.CHARGING_FINISHED))
@@ -305,11 +351,16 @@ class Charger:
         """
         for _ in range(16):  # a handful of passes suffice; the bound guards against a cycle
             moved = self._step(now, out)
+            if not self.board_online:
+                if not moved:
+                    break
+                continue  # no board to drive: only the session moves on
             if not self._drive_pilot(now, out) and not moved:
                 break
-        self._drive_power(now, out)
-        self._watch_contactor(now, out)
-        inoperative = bool(self.faults)
+        if self.board_online:
+            self._drive_power(now, out)
+            self._watch_contactor(now, out)
+        inoperative = bool(self.faults) or not self.board_online
         if inoperative != self._inoperative:
             self._inoperative = inoperative
             out.append(RaiseError(INOPERATIVE) if inoperative else ClearError(INOPERATIVE))
@@ -368,7 +419,7 @@ class Charger:
     # --- outputs --------------------------------------------------------------------
 
     def _evse_wants_pause(self) -> bool:
-        return self.user_paused or self._wanted_duty() is None
+        return self.user_paused or not self.board_online or self._wanted_duty() is None
 
     def _available_current(self) -> float:
         amps = self.config.max_current_a

@@ -22,7 +22,7 @@ from evstack.generated.types.energy import (
     NumberWithSource,
     ScheduleReqEntry,
 )
-from evstack.modules.EvseManager.signals import ChargerState, CurrentLimit
+from evstack.modules.EvseManager.signals import ChargerState, CurrentLimit, EnergyLost
 
 if TYPE_CHECKING:
     from evstack.modules.EvseManager.module import EvseManager
@@ -51,11 +51,23 @@ class EnergyLeaf(EnergyImplBase):
         self.module = module
         self.uuid = module.module_id
         self.expires_at: float | None = None  # when the last grant lapses, on the module clock
+        # The modules our grants come through and from (the node that calls us, the manager
+        # named as the limit's source): if one crashes, its last grant is not to be trusted.
+        self.upstream: set[str] = set()
 
     async def handle_enforce_limits(self, value: EnforcedLimits) -> None:
         if value.uuid != self.uuid:
             return  # meant for another node; a leaf has no one to pass it to
+        self.upstream.add(self.caller)
+        if value.limits_root_side.ac_max_current_A is not None:
+            self.upstream.add(value.limits_root_side.ac_max_current_A.source)
         self.obey(value)
+
+    def lapse(self) -> None:
+        """A module our grants depend on crashed: no current from now on, without the usual
+        grace for the EV, until a new grant comes."""
+        self.expires_at = None
+        self.module.feed(EnergyLost())
 
     def obey(self, limits: EnforcedLimits) -> None:
         module = self.module

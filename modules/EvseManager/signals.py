@@ -66,6 +66,8 @@ class StopReason(enum.StrEnum):
     GROUND_FAULT = "GroundFault"
     OVERCURRENT_FAULT = "OvercurrentFault"
     EMERGENCY_STOP = "EmergencyStop"
+    POWER_LOSS = "PowerLoss"  # the charger went down while the transaction ran
+    REBOOT = "Reboot"  # the charger was stopped while the transaction ran
     OTHER = "Other"
 
 
@@ -163,6 +165,30 @@ class CableAmpacity:
     amps: float | None
 
 
+@dataclass(frozen=True)
+class EnergyLost:
+    """The energy manager or a node between it and us crashed: 0 A now, and power off at
+    once instead of after the EV's grace period, since nobody coordinates the fuse now."""
+
+
+@dataclass(frozen=True)
+class Recover:
+    """A transaction was running when this EvseManager restarted: carry it on if the EV is
+    still there (charging resumes), finish it if it is gone. Before any other input."""
+
+    token: str
+
+
+@dataclass(frozen=True)
+class BoardLost:
+    """The board's module crashed: its contactor has dropped, it hears nothing."""
+
+
+@dataclass(frozen=True)
+class BoardBack:
+    """The board is up again as a new incarnation: it forgot everything it was told."""
+
+
 Input = (
     CpChanged
     | RelayChanged
@@ -176,6 +202,10 @@ Input = (
     | FaultChanged
     | CableAmpacity
     | MeasuredCurrent
+    | EnergyLost
+    | Recover
+    | BoardLost
+    | BoardBack
 )
 
 
@@ -225,4 +255,9 @@ class ClearError:
     error: str
 
 
-Action = SetPwm | SetCpX1 | SetCpF | AllowPower | Publish | RaiseError | ClearError
+@dataclass(frozen=True)
+class EnableBoard:
+    """Enable the board's port; it answers with where the pilot, contactor and cable stand."""
+
+
+Action = SetPwm | SetCpX1 | SetCpF | AllowPower | Publish | RaiseError | ClearError | EnableBoard

@@ -250,7 +250,7 @@ def test_duty_respects_hardware_and_cable_limits() -> None:
 def test_stop_transaction_waits_for_b_then_finishes() -> None:
     run = Run().charging()
     fresh = run.send(StopTransaction(StopReason.REMOTE))
-    assert fresh == [Publish(SessionEvent.STOPPING_CHARGING), SetCpX1()]
+    assert fresh == [Publish(SessionEvent.STOPPING_CHARGING, StopReason.REMOTE), SetCpX1()]
     run.cp("B")
     assert not run.charger.power_allowed
     assert run.charger.state is ChargerState.FINISHED

@@ -205,11 +205,12 @@ async def test_bad_script_is_refused_and_the_ev_goes_on(mosquitto: BrokerSetting
 
 
 @pytest.mark.timeout(120)
-async def test_evse_manager_crash_ends_safe_and_restarts_cleanly(
+async def test_finding_3_evse_manager_crash_carries_on_its_transaction(
     mosquitto: BrokerSettings,
 ) -> None:
-    """Kill EvseManager's process mid-charge: the board's watchdog opens the contactor,
-    the manager restarts the module, and the restarted module finds the EV and starts over."""
+    """Kill EvseManager's process mid-charge: the contactor opens, the manager restarts the
+    module, and the restarted module carries on the same transaction (no new session, no new
+    authorization) until the EV leaves; then it is finished exactly once, with its energy."""
     tag = f"cp{secrets.token_hex(3)}"
     modules = charge_point(tag, "iec_wait_pwr_ready;sleep 6000")
     hardware = [m for m in modules if not m.module_id.endswith("_probe")]
@@ -227,14 +228,31 @@ async def test_evse_manager_crash_ends_safe_and_restarts_cleanly(
         await probe.authorize()
         await probe.until(lambda: relay(probe) == "PowerOn")
         started = len(probe.session)
+        (session,) = {e.uuid for e in probe.session if e.transaction_started is not None}
 
         os.kill(charger._modules[f"{tag}_evse"].process.pid, signal.SIGKILL)
         await probe.until(lambda: relay(probe) == "PowerOff")  # nobody repeats the permission
 
-        await probe.until(lambda: "AuthRequired" in probe.events()[started:])
-        assert probe.events()[started:][:3] == ["Enabled", "SessionStarted", "AuthRequired"]
-        await probe.authorize()
+        await probe.until(lambda: "ChargingResumed" in probe.events()[started:])
         await probe.until(lambda: relay(probe) == "PowerOn")
+        after = probe.session[started:]
+        assert {e.uuid for e in after} == {session}
+        restarted = set(probe.events()[started:])
+        assert not {"SessionStarted", "TransactionStarted", "AuthRequired"} & restarted
+
+        assert await probe.r_ev.call_execute(commands="unplug") == ""
+        await probe.until(lambda: finished(probe))
+        records = await probe.r_evse.call_get_transactions()
+    finishes = [e for e in probe.session if e.transaction_finished is not None]
+    assert [e.uuid for e in finishes] == [session]
+    assert probe.stop_reasons() == ["EVDisconnected"]
+    (record,) = [r for r in records if r.session_uuid == session]
+    assert record.transaction_finished is not None
+    energy = (
+        record.transaction_finished.meter_value.energy_Wh_import.total
+        - record.transaction_started.meter_value.energy_Wh_import.total
+    )
+    assert energy > 0
 
 
 @pytest.mark.timeout(120)

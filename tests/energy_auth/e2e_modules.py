@@ -49,6 +49,7 @@ from evstack.generated.types.evse_manager import (
     StopTransactionReason,
     StopTransactionRequest,
     TransactionFinished,
+    TransactionRecord,
     TransactionStarted,
 )
 from evstack.generated.types.powermeter import Powermeter
@@ -229,6 +230,9 @@ class _Sessions(EvseManagerImplBase):
         self._evse.spawn(self._evse.finish_transaction(request.reason))
         return True
 
+    async def handle_get_transactions(self) -> list[TransactionRecord]:
+        return list(self._evse.records.values())
+
 
 class EvseStandIn(ModuleBase):
     """Publishes the session events a real EvseManager would, on the test's command."""
@@ -248,6 +252,7 @@ class EvseStandIn(ModuleBase):
         self.session: str | None = None
         self.transaction: ProvidedIdToken | None = None
         self.meter_wh = 1000.0
+        self.records: dict[str, TransactionRecord] = {}  # by session, as get_transactions tells
         self._tasks: set[asyncio.Task[None]] = set()
         _register(self)
 
@@ -273,6 +278,13 @@ class EvseStandIn(ModuleBase):
     async def start_transaction(self, token: ProvidedIdToken) -> None:
         self.transaction = token
         started = TransactionStarted(id_tag=token, meter_value=self._meter())
+        assert self.session is not None
+        self.records[self.session] = TransactionRecord(
+            session_uuid=self.session,
+            started_at=_now(),
+            transaction_started=started,
+            meter_value=self._meter(),
+        )
         await self._publish(SessionEventEnum.TransactionStarted, transaction_started=started)
 
     def charge(self, wh: float) -> None:
@@ -281,6 +293,13 @@ class EvseStandIn(ModuleBase):
     async def finish_transaction(self, reason: StopTransactionReason) -> None:
         self.transaction = None
         finished = TransactionFinished(meter_value=self._meter(), reason=reason)
+        assert self.session is not None
+        self.records[self.session] = msgspec.structs.replace(
+            self.records[self.session],
+            meter_value=finished.meter_value,
+            finished_at=_now(),
+            transaction_finished=finished,
+        )
         await self._publish(SessionEventEnum.TransactionFinished, transaction_finished=finished)
 
     async def unplug(self) -> None:
