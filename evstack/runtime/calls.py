@@ -34,6 +34,11 @@ Publish = Callable[[str, bytes, int], None]
 Route = Callable[[str, bytes], None]
 
 
+def _not_connected(spec: CommandSpec) -> CommandError:
+    message = "no connection to the broker"
+    return CommandError(CommandEvent.NOT_CONNECTED, message, command=spec.name)
+
+
 class _PendingCall:
     __slots__ = ("future", "spec", "target")
 
@@ -124,6 +129,10 @@ class OutgoingCalls:
         loop = asyncio.get_running_loop()
         deadline = loop.time() + timeout_s
         peer = self._peers[target.module_id]
+        # Before the readiness wait: a broker that shuts down sends every module's will, so
+        # while it is away no target is ready, and the call would sit out its timeout.
+        if not self._is_connected():
+            raise _not_connected(spec)
         if not peer.ready.is_set():
             try:
                 async with asyncio.timeout_at(deadline):
@@ -132,10 +141,8 @@ class OutgoingCalls:
                 raise CommandError(
                     CommandEvent.NOT_READY, f"{target.module_id} is not ready", command=spec.name
                 ) from None
-        if not self._is_connected():
-            raise CommandError(
-                CommandEvent.NOT_CONNECTED, "no connection to the broker", command=spec.name
-            )
+            if not self._is_connected():  # it dropped while we waited
+                raise _not_connected(spec)
         if peer.in_flight >= self.max_pending:
             message = f"{peer.in_flight} calls to {target.module_id} in flight already"
             raise CommandError(CommandEvent.BUSY, message, command=spec.name)
