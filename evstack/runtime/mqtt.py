@@ -352,19 +352,25 @@ class MqttConnection:
             self.dropped_stale += stale
             log.warning("dropped %d messages that went stale while the broker was away", stale)
 
-    def _drop_stale_in_flight(self) -> None:
-        """Forget paho's unacknowledged QoS > 0 messages that are too old to resend.
+    def _take_over_in_flight(self) -> None:
+        """Hold paho's unacknowledged QoS > 0 messages with those published during the outage.
 
-        paho would send them again after the reconnect, however old; it keeps them in its
-        private `_out_messages`, stamped with time.monotonic() when published.
+        paho would send them again itself, however old, and after what we release: it resends
+        once on_connect has returned, so an older value would overwrite a newer one. Nor can
+        they be pruned later: paho zeroes their stamps at every reconnect attempt. It keeps
+        them in its private `_out_messages`, stamped with time.monotonic() when published.
         """
         client: Any = self._client
-        oldest = time.monotonic() - self._stale_after_s
         with client._out_message_mutex:
-            for mid, message in list(client._out_messages.items()):
-                if not message.retain and 0 < message.timestamp < oldest:
-                    del client._out_messages[mid]
-                    self.dropped_stale += 1
+            in_flight = [
+                (m.timestamp, m.topic, m.payload, m.qos, m.retain)
+                for m in client._out_messages.values()
+            ]
+            client._out_messages.clear()
+        if in_flight:
+            # Older than anything held; flush() must not wait for their acknowledgements.
+            self._held = deque([*in_flight, *self._held], maxlen=MAX_HELD)
+            self._last_acknowledged = None
 
     def _on_disconnect(
         self, client: paho.Client, userdata: Any, flags: Any, reason: Any, properties: Any
@@ -374,6 +380,7 @@ class MqttConnection:
         if self._closing:
             return
         log.warning("lost the broker %s (%s); reconnecting", self._settings.url, reason)
+        self._take_over_in_flight()
         if was_connected and self._on_connection_lost is not None:
             self._on_connection_lost()
         if self._reconnect_task is None or self._reconnect_task.done():
@@ -383,7 +390,6 @@ class MqttConnection:
         delay = 0.05
         while not self._closing and not self._connected.is_set():
             await asyncio.sleep(delay)
-            self._drop_stale_in_flight()
             try:
                 self._client.reconnect()
             except (OSError, ssl.SSLError) as exc:
