@@ -43,13 +43,16 @@ class ModuleInstance:
     config_module: Mapping[str, Any]
     config_implementation: Mapping[str, Mapping[str, Any]]
     connections: Mapping[str, tuple[Connection, ...]]
+    # The manifest's `enable_global_errors`: the module may see every module's errors.
+    global_errors: bool = False
 
 
 @dataclass(frozen=True)
 class RuntimeSettings:
     """How to reach the broker and how to supervise modules.
 
-    `broker_url` None means: start the embedded broker. TLS paths and `state_dir` are
+    `broker_url` None means: start the embedded broker. TLS paths, `state_dir` and
+    `credentials_file` (each module's broker password, see `ev-codegen broker-acl`) are
     resolved against the config file's folder; without `state_dir` the modules keep their
     state in `var/state` of the working directory. `prefix` is the MQTT topic prefix
     (`settings.mqtt_prefix`, or EVerest's `mqtt_everest_prefix`; EVerest's `prefix` is an
@@ -70,6 +73,7 @@ class RuntimeSettings:
     state_dir: Path = Path("var/state")
     finish_run_by: tuple[str, ...] = ()
     max_pending_commands: int = 64
+    credentials_file: Path | None = None
 
 
 @dataclass(frozen=True)
@@ -129,6 +133,7 @@ class _ConfigChecker:
                 ),
                 config_implementation=self._impl_configs(where, entry, manifest),
                 connections=self._connections(where, entry.get("connections") or {}, manifest),
+                global_errors=manifest.enable_global_errors,
             )
         return instances
 
@@ -323,4 +328,5 @@ class _ConfigChecker:
             max_pending_commands=int(
                 raw.get("max_pending_commands", defaults.max_pending_commands)
             ),
+            credentials_file=path_of("credentials_file"),
         )

@@ -145,6 +145,8 @@ class ModuleManifest:
     provides: Mapping[str, Provided]
     requires: Mapping[str, Requirement]
     metadata: Mapping[str, Any] = field(default_factory=dict)
+    # May see every module's errors (the runtime's ACL grants it).
+    enable_global_errors: bool = False
 
 
 @dataclass(frozen=True, slots=True)

@@ -274,6 +274,7 @@ class _TreeLoader:
             provides=provides,
             requires=requires,
             metadata=data["metadata"],
+            enable_global_errors=bool(data.get("enable_global_errors", False)),
         )
 
     def _check_config_default(

@@ -40,6 +40,8 @@ class ModulePlan:
     config_implementation: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
     # req_id -> [(module_id, impl_id), ...]
     connections: Mapping[str, list[tuple[str, str]]] = field(default_factory=dict)
+    # The manifest's `enable_global_errors`: may see every module's errors.
+    global_errors: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -70,6 +72,9 @@ class RunPlan:
     # Commands of one caller a module lets wait or run at once; also the calls one module
     # keeps in flight to another. The excess is answered with Busy.
     max_pending_commands: int = 64
+    # Each module's password for the broker (`ev-codegen broker-acl` writes it). None: the
+    # embedded broker gets fresh ones, an external broker is used as it comes.
+    credentials_file: Path | None = None
 
 
 def module_imports_named_in(path: Path) -> list[str]:
@@ -120,6 +125,7 @@ def from_runtime_config(path: Path) -> RunPlan:
                 req_id: [(c.module_id, c.implementation_id) for c in connections]
                 for req_id, connections in instance.connections.items()
             },
+            global_errors=instance.global_errors,
         )
         for instance in config.modules.values()
     ]
@@ -131,6 +137,7 @@ def from_runtime_config(path: Path) -> RunPlan:
         state_dir=settings.state_dir,
         finishers=frozenset(settings.finish_run_by),
         max_pending_commands=settings.max_pending_commands,
+        credentials_file=settings.credentials_file,
         restart=RestartPolicy(
             max_restarts=settings.restart_max,
             initial_s=settings.restart_backoff_initial_s,
