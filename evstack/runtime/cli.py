@@ -65,6 +65,12 @@ def main() -> None:
     "settings.state_dir, else var/state).",
 )
 @click.option(
+    "--credentials",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="Each module's broker account, as `ev-codegen broker-acl` writes it (default: the "
+    "config's settings.credentials_file; none: the embedded broker makes its own).",
+)
+@click.option(
     "--summary-json",
     type=click.Path(dir_okay=False, path_type=Path),
     help="Write the result of the module that finishes the run (finish_run) to this file.",
@@ -78,6 +84,7 @@ def run(
     name: str | None,
     embedded_port: int,
     state_dir: Path | None,
+    credentials: Path | None,
     summary_json: Path | None,
     log_level: str,
 ) -> None:
@@ -94,10 +101,12 @@ def run(
         plan = _override(plan, broker, prefix)
         if state_dir is not None:
             plan = dataclasses.replace(plan, state_dir=state_dir)
+        if credentials is not None:
+            plan = dataclasses.replace(plan, credentials_file=credentials)
+        manager = Manager(plan, inprocess=inprocess, name=name, embedded_port=embedded_port)
     except (ConfigurationError, ValueError) as exc:
         click.echo(f"ev-manager: {exc}", err=True)
         sys.exit(EXIT_BAD_CONFIG)
-    manager = Manager(plan, inprocess=inprocess, name=name, embedded_port=embedded_port)
     _run_until_signalled(manager.run)
     if manager.finished is not None:
         if summary_json is not None:

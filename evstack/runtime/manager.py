@@ -27,7 +27,9 @@ from typing import Any
 
 import msgspec
 
+from evstack.runtime.acl import bus_acl, manager_user
 from evstack.runtime.broker import EmbeddedBroker
+from evstack.runtime.credentials import Credentials
 from evstack.runtime.host import ModuleHost
 from evstack.runtime.mqtt import BrokerSettings, MqttConnection
 from evstack.runtime.plan import ModulePlan, RunPlan
@@ -74,6 +76,10 @@ class Manager:
 
     `inprocess=True` runs every module host as a task in this event loop (tests, small
     boards); otherwise each module gets its own process forked from a forkserver.
+
+    Each module and the manager use their own account on the broker: from `credentials`, else
+    from the plan's credentials file; the embedded broker makes fresh ones when neither is
+    given. The manager's name defaults to the one the credentials are for.
     """
 
     def __init__(
@@ -83,11 +89,19 @@ class Manager:
         inprocess: bool = False,
         name: str | None = None,
         embedded_port: int = 0,
+        credentials: Credentials | None = None,
     ) -> None:
         self.plan = plan
         self.embedded_port = embedded_port
         self.inprocess = inprocess
+        if credentials is None and plan.credentials_file is not None:
+            credentials = Credentials.load(plan.credentials_file)
+        if name is None and credentials is not None:
+            name = credentials.manager
         self.name = name or f"{socket.gethostname()}-{os.getpid()}"
+        if credentials is not None:
+            credentials.check(plan.prefix, self.name, (m.module_id for m in plan.modules))
+        self._credentials = credentials
         self.topics = Topics(plan.prefix)
         self.run_id = secrets.token_hex(8)
         self.globally_ready = asyncio.Event()
@@ -126,13 +140,18 @@ class Manager:
         if self.state_dir is None:
             self._own_state_dir = self.state_dir = Path(tempfile.mkdtemp(prefix="evstack-state-"))
         if self.broker is None:
-            self._embedded = EmbeddedBroker(port=self.embedded_port)
-            self.broker = await self._embedded.start()
-            log.info("embedded MQTT broker on %s", self.broker.url)
+            await self._start_embedded_broker()
+        elif self._credentials is None:
+            log.warning(
+                "the MQTT bus %s is not locked down: without credentials (settings."
+                "credentials_file or --credentials, from `ev-codegen broker-acl`) any client "
+                "of the broker can act as any module; see docs/runtime-protocol.md",
+                self.broker.url,
+            )
         global_ready = self.topics.global_ready(self.name)
         conn = self._conn = MqttConnection(
-            self.broker,
-            f"{self.plan.prefix}:manager:{self.name}",
+            self._broker_for(None),
+            manager_user(self.plan.prefix, self.name),
             self._on_message,
             will=(global_ready, b"", CONTROL_QOS, True),
             on_reconnect=self._republish_retained,
@@ -147,6 +166,27 @@ class Manager:
             self._process_context = module_process_context(preload)
         for supervised in self._modules.values():
             self._launch(supervised)
+
+    async def _start_embedded_broker(self) -> None:
+        module_ids = [m.module_id for m in self.plan.modules]
+        if self._credentials is None:
+            self._credentials = Credentials.generate(self.plan.prefix, self.name, module_ids)
+        self._embedded = EmbeddedBroker(
+            port=self.embedded_port,
+            grants=bus_acl(self.plan, [self.name]),
+            passwords=self._credentials.passwords,
+        )
+        self.broker = await self._embedded.start()
+        log.info("embedded MQTT broker on %s, one account per module", self.broker.url)
+
+    def _broker_for(self, module_id: str | None) -> BrokerSettings:
+        """How the manager (None) or a module connects: with its own account, if there are any."""
+        assert self.broker is not None
+        if self._credentials is None:
+            return self.broker
+        if module_id is None:
+            return self._credentials.for_manager(self.broker)
+        return self._credentials.for_module(self.broker, module_id)
 
     def _publish_assignments(self) -> None:
         for supervised in self._modules.values():
@@ -186,19 +226,20 @@ class Manager:
     # -- launching and watching -------------------------------------------------------
 
     def _launch(self, supervised: _Supervised) -> None:
-        assert self.broker is not None
         module_id = supervised.plan.module_id
         supervised.stop = asyncio.Event()
         supervised.exited = asyncio.Event()
+        broker = self._broker_for(module_id)
         if self.inprocess:
-            host = ModuleHost(self.broker, self.topics, module_id)
+            host = ModuleHost(broker, self.topics, module_id)
             supervised.task = asyncio.create_task(host.run(supervised.stop), name=module_id)
             supervised.task.add_done_callback(lambda task: self._on_task_exit(supervised, task))
             return
         process = self._process_context.Process(
             target=run_module_process,
+            # Through the forkserver's socket: the password is in no argv nor environment.
             args=(
-                self.broker,
+                broker,
                 self.plan.prefix,
                 module_id,
                 os.getpid(),
@@ -386,14 +427,20 @@ class Manager:
 
 @contextlib.asynccontextmanager
 async def running(
-    plan: RunPlan, *, inprocess: bool = True, name: str | None = None, wait_ready: bool = True
+    plan: RunPlan,
+    *,
+    inprocess: bool = True,
+    name: str | None = None,
+    wait_ready: bool = True,
+    credentials: Credentials | None = None,
 ) -> AsyncIterator[Manager]:
     """Run a manager in this event loop until the block ends.
 
     This is how tests, and programs that embed a charger, drive one: the block starts once every
     module is ready (unless `wait_ready` is false), and a manager that fails to start raises here.
+    `credentials` are the accounts to use (see `Manager`); the embedded broker makes its own.
     """
-    manager = Manager(plan, inprocess=inprocess, name=name)
+    manager = Manager(plan, inprocess=inprocess, name=name, credentials=credentials)
     stop = asyncio.Event()
     task = asyncio.create_task(manager.run(stop))
     try:

@@ -55,7 +55,11 @@ def run_module_process(
     manager_pid: int,
     log_level: int = logging.INFO,
 ) -> None:
-    """Run one module until SIGTERM/SIGINT; exit non-zero if it fails (the manager restarts it)."""
+    """Run one module until SIGTERM/SIGINT; exit non-zero if it fails (the manager restarts it).
+
+    `broker` holds the module's own account. Process arguments reach a forked module through
+    the forkserver's socket (spawned ones through a pipe): no argv or environment shows them.
+    """
     logging.basicConfig(
         level=log_level, format=f"%(asctime)s {module_id} %(levelname)s %(name)s: %(message)s"
     )
