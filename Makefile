@@ -23,10 +23,12 @@ demo: install
 	mkdir -p var
 	$(VENV)/bin/ev-manager run config/sil-ac.yaml --log-level WARNING --summary-json var/demo-summary.json
 
+# The test suite's shared, anonymous broker (tests/mosquitto-shared.conf says why); a charger's
+# own is config/mosquitto/local.conf, locked down with `ev-codegen broker-acl`'s files.
 mosquitto:
 	@command -v mosquitto >/dev/null || { apt-get update -qq && apt-get install -y -qq mosquitto; }
 	@$(PY) -c "import socket; socket.create_connection(('127.0.0.1', 1883), 1).close()" 2>/dev/null \
-		|| mosquitto -d -c config/mosquitto/local.conf
+		|| mosquitto -d -c tests/mosquitto-shared.conf
 
 lint: install
 	$(VENV)/bin/ruff check .

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import sys
 import time
 from pathlib import Path
@@ -176,6 +177,47 @@ def docs(root: Path, out: Path) -> None:
     click.echo(
         f"ev-codegen: {out}: {len(changes.missing)} new, {len(changes.stale)} updated, "
         f"{len(changes.extra)} removed"
+    )
+
+
+@main.command("broker-acl")
+@click.argument("config", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option(
+    "--out",
+    type=click.Path(file_okay=False, path_type=Path),
+    required=True,
+    help="Folder for passwd, acl and credentials.json; files there are replaced.",
+)
+@click.option(
+    "--manager-name",
+    default="ev-manager",
+    show_default=True,
+    help="The name ev-manager runs under (its --name); the credentials file makes it the default.",
+)
+@click.option("--prefix", help="Topic prefix (default: the config's, else evstack).")
+def broker_acl(config: Path, out: Path, manager_name: str, prefix: str | None) -> None:
+    """Lock a Mosquitto down to CONFIG's wiring: one account and ACL per module.
+
+    CONFIG is the runtime config ev-manager runs. Writes Mosquitto's password file (passwd)
+    and ACL file (acl) for its password_file and acl_file (with use_username_as_clientid
+    true, see config/mosquitto/local.conf), and credentials.json with fresh passwords, readable
+    by its owner alone, for ev-manager (settings.credentials_file or --credentials).
+    """
+    from evstack.codegen.broker_acl import write_broker_files
+    from evstack.runtime.errors import ConfigurationError
+    from evstack.runtime.plan import from_runtime_config
+
+    try:
+        plan = from_runtime_config(config)
+        if prefix:
+            plan = dataclasses.replace(plan, prefix=prefix)
+        files = write_broker_files(plan, out, manager_name, str(config))
+    except (ConfigurationError, ValueError) as exc:
+        raise click.ClickException(str(exc)) from exc
+    click.echo(
+        f"ev-codegen: {len(plan.modules) + 1} accounts for prefix {plan.prefix!r}: wrote "
+        f"{files.passwd}, {files.acl} (for Mosquitto) and {files.credentials} (for ev-manager "
+        "alone, mode 0600)"
     )
 
 

@@ -1,7 +1,8 @@
 """A private Mosquitto on an ephemeral port, for tests and benchmarks.
 
 It uses the settings of the shipped config/mosquitto/local.conf (TCP_NODELAY above all),
-optionally with TLS and a password file, and disappears with its temporary directory.
+optionally with TLS, a password file and an ACL file, and disappears with its temporary
+directory.
 """
 
 from __future__ import annotations
@@ -20,6 +21,9 @@ __all__ = ["PrivateMosquitto"]
 
 # The settings of config/mosquitto/local.conf (a test keeps the two in step).
 BASE_SETTINGS = "set_tcp_nodelay true\nmax_queued_messages 10000\n"
+# What local.conf adds to lock a bus down with `ev-codegen broker-acl`'s files: no anonymous
+# client, and each account with the one client id that cannot take over another's session.
+LOCKED_SETTINGS = "allow_anonymous false\nuse_username_as_clientid true\n"
 
 
 def _free_port() -> int:
@@ -33,14 +37,26 @@ class PrivateMosquitto:
     """`with PrivateMosquitto() as broker:` gives BrokerSettings for a fresh broker.
 
     With `tls=True` it makes a throwaway CA and server certificate (openssl CLI); with
-    `users` it requires those username/password pairs.
+    `users` it requires those username/password pairs. With `password_file` (and `acl_file`),
+    as `ev-codegen broker-acl` writes them, it is locked down like config/mosquitto/local.conf.
     """
 
-    def __init__(self, *, tls: bool = False, users: dict[str, str] | None = None) -> None:
+    def __init__(
+        self,
+        *,
+        tls: bool = False,
+        users: dict[str, str] | None = None,
+        password_file: Path | None = None,
+        acl_file: Path | None = None,
+    ) -> None:
         if shutil.which("mosquitto") is None:
             raise RuntimeError("mosquitto is not installed (`make mosquitto` installs it)")
+        if users and password_file is not None:
+            raise ValueError("give users or a password file, not both")
         self._tls = tls
         self._users = users or {}
+        self._password_file = password_file
+        self._acl_file = acl_file
         self._dir = Path(tempfile.mkdtemp(prefix="evstack-mosquitto-"))
         # Started as root, mosquitto drops to its own user, which must still read our files.
         self._dir.chmod(0o755)
@@ -57,6 +73,10 @@ class PrivateMosquitto:
             # mosquitto_passwd -U hashes the plain-text file in place.
             subprocess.run(["mosquitto_passwd", "-U", str(passwords)], check=True)
             lines += ["allow_anonymous false", f"password_file {passwords}"]
+        elif self._password_file is not None:
+            lines += [LOCKED_SETTINGS, f"password_file {self._copy(self._password_file)}"]
+            if self._acl_file is not None:
+                lines.append(f"acl_file {self._copy(self._acl_file)}")
         else:
             lines.append("allow_anonymous true")
         ca = None
@@ -68,6 +88,13 @@ class PrivateMosquitto:
         self.settings = BrokerSettings(port=port, tls=self._tls, tls_ca=ca)
         self._start()
         return self.settings
+
+    def _copy(self, source: Path) -> Path:
+        """A copy that Mosquitto, dropping from root to its own user, can read."""
+        copy = self._dir / source.name
+        shutil.copyfile(source, copy)
+        copy.chmod(0o644)
+        return copy
 
     def _start(self) -> None:
         config = self._dir / "mosquitto.conf"
