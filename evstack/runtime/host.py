@@ -290,6 +290,7 @@ class ModuleHost:
         if self.module is not None:
             await self._run_shutdown_hook(self.module)
         conn = self._connection()
+            await self.module._stop_tasks(SHUTDOWN_HOOK_S)
         if conn.connected:
             for topic in self._active_errors:
                 conn.publish(topic, b"", ERROR_QOS, True)

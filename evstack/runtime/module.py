@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import abc
+import asyncio
 import logging
-from collections.abc import Mapping
+from collections.abc import Coroutine, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, ClassVar
@@ -62,6 +63,7 @@ class ModuleBase(abc.ABC):
         self._link = context.link
         self.state_dir = context.state_dir
         self.run_id = context.run_id
+        self._tasks: set[asyncio.Task[None]] = set()
 
     async def init(self) -> None:  # noqa: B027 - an optional hook, not abstract
         """Set up state and subscriptions; requirements may already be called."""
@@ -82,6 +84,31 @@ class ModuleBase(abc.ABC):
         Runs once, after in-flight commands were answered with Shutdown and before the
         module's retained state is withdrawn; it may still publish. It gets 3 s.
         """
+
+    def start_task(self, coroutine: Coroutine[Any, Any, None]) -> asyncio.Task[None]:
+        """Run `coroutine` for as long as the module runs: a simulator's loop, a poller.
+
+        The runtime holds the task (an unreferenced one may be garbage-collected mid-flight),
+        logs it if it fails, and cancels it when the module stops, before `shutdown()`.
+        """
+        task = asyncio.create_task(coroutine)
+        self._tasks.add(task)
+        task.add_done_callback(self._task_done)
+        return task
+
+    def _task_done(self, task: asyncio.Task[None]) -> None:
+        self._tasks.discard(task)
+        if not task.cancelled() and (exc := task.exception()) is not None:
+            self.log.error("background task failed", exc_info=exc)
+
+    async def _stop_tasks(self, timeout_s: float) -> None:
+        tasks = list(self._tasks)
+        for task in tasks:
+            task.cancel()
+        if tasks:
+            _, stuck = await asyncio.wait(tasks, timeout=timeout_s)
+            if stuck:
+                self.log.error("%d background task(s) ignored cancellation", len(stuck))
 
     def _requirement(self, req_id: str) -> list[Client]:
         return self._requirements[req_id]

@@ -58,6 +58,9 @@ class BoardSimulatorConfig(
     sample_rate_Hz: Annotated[float, msgspec.Meta(ge=20000)] = 100000.0
     # Seconds between two published meter readings.
     meter_interval: Annotated[float, msgspec.Meta(ge=0.1)] = 1.0
+    # Whether the meter keeps its energy register through a restart, as a real meter does (in the
+    # module's state folder); false simulates a meter that forgets its count.
+    meter_memory: bool = True
     # Seed of the line's noise, for reproducible runs.
     seed: int = 0
     # How much faster than real time the module's clock runs. In a simulation every module of the

@@ -3,6 +3,12 @@
 One task advances the board to the clock's present every tick and publishes what the
 two boards saw; commands from EvseManager and the EV simulator take effect on the
 board at once and show on the line from the next tick on.
+
+Like real hardware it fails safe. When the manager reports a crash of the module that
+drives its contactor, the board withdraws the permission at once instead of waiting for
+its watchdog; a board that stops opens the contactor. Its meter keeps its register in
+the module's state folder, as a real meter keeps it through a power cut (`meter_memory`
+false simulates one that forgets).
 """
 
 from __future__ import annotations
@@ -46,9 +52,9 @@ from evstack.modules.BoardSimulator.board import (
     RelaySwitched,
 )
 from evstack.pilot import PilotState
-from evstack.runtime import CommandError
+from evstack.runtime import CommandError, ErrorEvent
+from evstack.runtime.state import ModuleState
 from evstack.sim.clock import ScaledClock
-from evstack.sim.tasks import run_alongside
 
 WALL_TICK_S = 0.005  # the loop wakes at most this often in real time
 SIM_TICK_S = 0.01  # ... and at least this often in simulated time
@@ -85,6 +91,7 @@ class EvseSide(EvseBoardSupportImplBase):
 
     async def handle_enable(self, value: bool) -> None:
         """Enable the port, and tell the (maybe just restarted) controller where things stand."""
+        self.module.controller = self.caller
         self.module.board.evse_enable(value)
         await self.module.republish()
 
@@ -101,6 +108,7 @@ class EvseSide(EvseBoardSupportImplBase):
         self.module.board.evse_e()
 
     async def handle_allow_power_on(self, value: PowerOnOff) -> None:
+        self.module.controller = self.caller
         self.module.board.allow_power_on(value.allow_power_on)
 
     async def handle_ac_switch_three_phases_while_charging(self, value: bool) -> None:
@@ -201,6 +209,8 @@ class BoardSimulator(BoardSimulatorModuleBase):
     async def init(self) -> None:
         c = self.config
         self.clock = ScaledClock(c.sim_speedup)
+        self.controller = ""  # the module that drives our contactor, by its last command
+        self._state = ModuleState(self.state_dir)
         self.board = Board(
             BoardConfig(
                 nominal_voltage_v=c.nominal_voltage_V,
@@ -215,7 +225,10 @@ class BoardSimulator(BoardSimulatorModuleBase):
             ),
             start_time=self.clock.now(),
         )
+        if c.meter_memory:
+            self.board.meter.energy_wh = self._state.get("meter_wh", float) or 0.0
         self.ev_amps = 0.0
+        self.subscribe_module_crashes(self._on_module_crash)
         await self.evse_side.publish_capabilities(
             HardwareCapabilities(
                 max_current_A_import=c.max_current_A,
@@ -235,7 +248,28 @@ class BoardSimulator(BoardSimulatorModuleBase):
         await self.meter.publish_public_key_ocmf("")
 
     async def ready(self) -> None:
-        run_alongside(self._run())
+        self.start_task(self._run())
+
+    async def reconnected(self) -> None:
+        # Events published while the broker was away may be lost: say where things stand.
+        await self.republish()
+
+    async def shutdown(self) -> None:
+        # A board that stops drops its contactor, like hardware losing its controller.
+        self.board.allow_power_on(False)
+        self.board.advance(self.board.time + self.config.relay_open_s)
+        self._save_meter()
+        self._state.close()
+
+    def _on_module_crash(self, event: ErrorEvent) -> None:
+        if event.active and event.sub_type and event.sub_type == self.controller:
+            # Nobody is in charge of the contactor now: open it, do not wait for the watchdog.
+            self.log.warning("%s crashed: power off", self.controller)
+            self.board.allow_power_on(False)
+
+    def _save_meter(self) -> None:
+        if self.config.meter_memory:
+            self._state.put("meter_wh", self.board.meter.energy_wh, durable=False)
 
     async def republish(self) -> None:
         """Publish the present pilot state, contactor and cable as if they had just changed.
@@ -262,6 +296,7 @@ class BoardSimulator(BoardSimulatorModuleBase):
                 now = self.clock.now()
                 if now >= next_reading:
                     next_reading = now + self.config.meter_interval
+                    self._save_meter()
                     await self._publish_readings()
             except (CommandError, OSError, ValueError) as error:
                 # The bus hiccuped (or the module is stopping): the simulation goes on.

@@ -23,7 +23,6 @@ from evstack.modules.ChargerDashboard.render import event_line, live_view, summa
 from evstack.runtime.errors import ConfigurationError
 from evstack.runtime.module import ModuleContext
 from evstack.sim.clock import ScaledClock
-from evstack.sim.tasks import run_alongside
 
 # Redraws per wall second of the live view: smooth enough to watch, cheap on 2 cores.
 _REFRESH_HZ = 4
@@ -37,7 +36,6 @@ class ChargerDashboard(ChargerDashboardModuleBase):
     def __init__(self, context: ModuleContext) -> None:
         super().__init__(context)
         self.live: Live | None = None
-        self.loops: list[asyncio.Task[None]] = []
         self.showing = False  # from ready() on: there is a view to close
         self.finishing = False
 
@@ -65,20 +63,16 @@ class ChargerDashboard(ChargerDashboardModuleBase):
 
     async def ready(self) -> None:
         self.showing = True
-        loops = []
         if self.live_mode:
             self.live = Live(console=self.console, auto_refresh=False)
             self.live.start()
-            loops.append(self._redraw())
+            self.start_task(self._redraw())
         if self.config.finish_after_sessions and self.config.deadline_s:
-            loops.append(self._enforce_deadline())
-        self.loops = run_alongside(*loops)
+            self.start_task(self._enforce_deadline())
 
     async def shutdown(self) -> None:
         # Stopped by a signal, or after finishing: either way the terminal gets its cursor
         # back and the sessions finished so far are shown.
-        for task in self.loops:
-            task.cancel()
         self._close_view()
 
     async def _on_session_event(self, module_id: str, event: SessionEvent) -> None:

@@ -77,7 +77,12 @@ class PowerSeen:
     on: bool
 
 
-EvInput = DutySeen | PowerSeen
+@dataclass(frozen=True, slots=True)
+class BoardForgot:
+    """The EV's board restarted: it no longer knows the EV's resistors, diode or load."""
+
+
+EvInput = DutySeen | PowerSeen | BoardForgot
 
 
 # --- what the EV does --------------------------------------------------------------
@@ -169,6 +174,8 @@ class Ev:
                 self.duty_percent = duty
             case PowerSeen(on=on):
                 self.power_on = on
+            case BoardForgot():
+                self._forget_board()
         out: list[EvAction] = []
         self._run_script(now, out)
         self._behave(out)
@@ -289,6 +296,16 @@ class Ev:
         if self.rcd_milliamps != self._rcd_reported:
             self._rcd_reported = self.rcd_milliamps
             out.append(SetRcdCurrent(self.rcd_milliamps))
+
+    def _forget_board(self) -> None:
+        """Make `_behave` tell a fresh board everything again; its contactor starts open and
+        it will say what the pilot shows."""
+        self.power_on = False
+        self.duty_percent = None
+        self._cp = None
+        self._draw = None
+        self._diode_reported = False
+        self._rcd_reported = 0.0
 
     def _set_draw(self, draw: DrawCurrent, out: list[EvAction]) -> None:
         if draw.amps == self.drawing.amps and (draw.amps == 0 or draw == self._draw):

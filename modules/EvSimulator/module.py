@@ -15,6 +15,7 @@ from evstack.generated.types.ev_board_support import EvCpState as WireCpState
 from evstack.generated.types.evse_manager import EVInfo
 from evstack.modules.EvSimulator.ev import (
     Battery,
+    BoardForgot,
     CommandDone,
     DrawCurrent,
     DutySeen,
@@ -30,7 +31,6 @@ from evstack.modules.EvSimulator.script import Command, ScriptError, parse_scrip
 from evstack.runtime import CommandError
 from evstack.sim.clock import ScaledClock
 from evstack.sim.stepper import Stepper
-from evstack.sim.tasks import run_alongside
 
 REPORT_INTERVAL_S = 1.0  # simulated seconds between two battery reports
 
@@ -83,10 +83,14 @@ class EvSimulator(EvSimulatorModuleBase):
         self.stepper: Stepper[EvInput, EvAction] = Stepper(self.ev, self.clock, self._perform)
         self.r_ev_board.subscribe_bsp_event(self._on_bsp_event)
         self.r_ev_board.subscribe_bsp_measurement(self._on_measurement)
+        # A restarted board has forgotten the EV's side of the cable; a real EV would still
+        # be plugged in, drawing: tell the new board again.
+        self.r_ev_board.subscribe_restarts(lambda: self.stepper.feed(BoardForgot()))
 
     async def ready(self) -> None:
         await self.r_ev_board.call_enable(value=True)
-        run_alongside(self.stepper.run(self.ev.tick(self.clock.now())), self._report_forever())
+        self.start_task(self.stepper.run(self.ev.tick(self.clock.now())))
+        self.start_task(self._report_forever())
 
     async def _report_forever(self) -> None:
         """Publish the battery and the energy taken in once a simulated second, for displays."""

@@ -43,7 +43,7 @@ from evstack.modules.EvseManager.signals import (
     Pause,
     Publish,
     RaiseError,
-    Recover,
+    Recovery,
     RelayChanged,
     Resume,
     SessionEvent,
@@ -144,13 +144,26 @@ class Charger:
 
     # --- public API -----------------------------------------------------------------
 
-    def start(self, now: float) -> list[Action]:
-        """The first outputs: a safe pilot and power forbidden."""
+    def start(self, now: float, recovery: Recovery | None = None) -> list[Action]:
+        """The first outputs: a safe pilot and power forbidden.
+
+        With a `recovery`, the core takes up the transaction a previous incarnation was
+        running, before the line is known. Nothing is published for it: for everyone else
+        the transaction never stopped. If the EV is still plugged in it charges again
+        (ChargingResumed); if the pilot says it left, the unplug finishes the transaction as
+        any unplug would; a stop that was under way is completed at once.
+        """
         out: list[Action] = [Publish(SessionEvent.ENABLED)]
         self._settle(now, out)
         return out
 
     def handle(self, event: Input, now: float) -> list[Action]:
+        if recovery is not None:
+            self.token = recovery.token
+            self.state = ChargerState.PREPARE_CHARGING
+            self._charged_before = True
+            if recovery.stop_reason is not None:
+                self._stop(recovery.stop_reason, out)
         out: list[Action] = []
         match event:
             case CpChanged(state=state):
@@ -182,8 +195,6 @@ class Charger:
                 self._on_enable(enabled, out)
             case FaultChanged(fault=fault, active=active):
                 self._on_fault(fault, active, out)
-            case Recover(token=token):
-                self._recover(token)
             case BoardLost():
                 self._on_board_lost()
             case BoardBack():
@@ -270,19 +281,6 @@ class Charger:
         else:
             self.token = None
             out.append(Publish(SessionEvent.DEAUTHORIZED))
-
-    def _recover(self, token: str) -> None:
-        """Take up a transaction a previous incarnation was running, before the line is known.
-
-        Nothing is published: for everyone else the transaction never stopped. If the EV is
-        still plugged in it charges again (ChargingResumed); if the pilot says it left, the
-        unplug finishes the transaction as any unplug would.
-        """
-        if self.state is not ChargerState.IDLE or self.cp is not None:
-            return  # only meaningful as the first input
-        self.token = token
-        self.state = ChargerState.PREPARE_CHARGING
-        self._charged_before = True
 
     def _on_board_lost(self) -> None:
         # A dead board's contactor drops and its pilot is gone; until it is back nothing we

@@ -14,7 +14,6 @@ once as PowerLoss, at its last reading. A graceful stop finishes it as Reboot.
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 
 from evstack.generated.modules.evse_manager import EvseManagerModuleBase
@@ -36,7 +35,6 @@ from evstack.modules.EvseManager.signals import (
     ClearError,
     CpChanged,
     CpState,
-    CurrentLimit,
     EnableBoard,
     Fault,
     FaultChanged,
@@ -44,13 +42,12 @@ from evstack.modules.EvseManager.signals import (
     MeasuredCurrent,
     Publish,
     RaiseError,
-    Recover,
+    Recovery,
     RelayChanged,
     SetCpF,
     SetCpX1,
     SetPwm,
     StopReason,
-    StopTransaction,
 )
 from evstack.modules.EvseManager.signals import SessionEvent as Milestone
 from evstack.runtime import ErrorEvent
@@ -85,14 +82,13 @@ class EvseManager(EvseManagerModuleBase):
             ChargerConfig(max_current_a=c.max_current_A, has_ventilation=c.has_ventilation)
         )
         self.stepper: Stepper[Input, Action] = Stepper(self.charger, self.clock, self._perform)
-        self._tasks: list[asyncio.Task[None]] = []
         self._stopped = False
         self._announced_limit: float | None = None
         self._state = ModuleState(self.state_dir)
         self.sessions = SessionBook(self, TransactionJournal(self._state))
         if c.energy_management:
-            self.feed(CurrentLimit(0.0))  # nothing until the energy manager grants it
-        await self._take_over_transaction()
+            self.charger.current_limit_a = 0.0  # nothing until the energy manager grants it
+        self._recovery = await self._take_over_transaction()
 
         bsp = self.r_bsp
         bsp.subscribe_event(self._on_bsp_event)
@@ -104,40 +100,32 @@ class EvseManager(EvseManagerModuleBase):
         for meter in self.r_powermeter_grid_side:
             meter.subscribe_powermeter(self._on_reading)
 
-    async def _take_over_transaction(self) -> None:
+    async def _take_over_transaction(self) -> Recovery | None:
         running = self.sessions.journal.running()
         if running is None:
-            return
+            return None
+        session = running.record.session_uuid
         if running.run_id != self.run_id:
             # The charger itself went down meanwhile: the EV was cut off then.
-            self.log.warning(
-                "finishing transaction %s of an earlier run", running.record.session_uuid
-            )
+            self.log.warning("finishing transaction %s of an earlier run", session)
             await self.sessions.finish_now(running, StopReason.POWER_LOSS)
-            return
-        self.log.info("carrying on transaction %s after a restart", running.record.session_uuid)
-        self.feed(Recover(self.sessions.take_over(running)))
-        if running.stop_reason is not None:
-            self.feed(StopTransaction(StopReason(running.stop_reason)))
+            return None
+        self.log.info("carrying on transaction %s after a restart", session)
+        stop = None if running.stop_reason is None else StopReason(running.stop_reason)
+        return Recovery(self.sessions.take_over(running), stop)
 
     async def ready(self) -> None:
         await self.api.publish_evse_id(self.config.evse_id)
         # The board answers with where things stand.
         await self.r_bsp.call_enable(value=True, timeout=BOARD_CALL_S)
-        start = self.charger.start(self.clock.now())
-        self._tasks = [
-            asyncio.create_task(self.stepper.run(start)),
-            asyncio.create_task(self.energy.run()),
-        ]
+        first = self.charger.start(self.clock.now(), self._recovery)
+        self.start_task(self.stepper.run(first))
+        self.start_task(self.energy.run())
         await self.api.publish_ready(True)
 
     async def shutdown(self) -> None:
+        # The stepper is stopped already (the runtime cancels background tasks first).
         self._stopped = True
-        for task in self._tasks:
-            task.cancel()
-        for task in self._tasks:
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
         running = self.sessions.running
         if running is not None:
             with contextlib.suppress(Exception):  # the board may be gone already: best effort

@@ -172,14 +172,6 @@ class EnergyLost:
 
 
 @dataclass(frozen=True)
-class Recover:
-    """A transaction was running when this EvseManager restarted: carry it on if the EV is
-    still there (charging resumes), finish it if it is gone. Before any other input."""
-
-    token: str
-
-
-@dataclass(frozen=True)
 class BoardLost:
     """The board's module crashed: its contactor has dropped, it hears nothing."""
 
@@ -203,10 +195,17 @@ Input = (
     | CableAmpacity
     | MeasuredCurrent
     | EnergyLost
-    | Recover
     | BoardLost
     | BoardBack
 )
+
+
+@dataclass(frozen=True)
+class Recovery:
+    """A transaction was running when this EvseManager restarted (see `Charger.start`)."""
+
+    token: str
+    stop_reason: StopReason | None = None  # a stop was under way: complete it, do not resume
 
 
 # --- actions ------------------------------------------------------------------------

@@ -33,6 +33,7 @@ from evstack.modules.EvseManager.signals import (
     Pause,
     Publish,
     RaiseError,
+    Recovery,
     RelayChanged,
     Resume,
     SessionEvent,
@@ -48,10 +49,12 @@ from evstack.modules.EvseManager.signals import (
 class Run:
     """A charger with its clock and everything it did, for terse tests."""
 
-    def __init__(self, config: ChargerConfig | None = None) -> None:
+    def __init__(
+        self, config: ChargerConfig | None = None, recovery: Recovery | None = None
+    ) -> None:
         self.charger = Charger(config or ChargerConfig())
         self.now = 0.0
-        self.actions: list[Action] = list(self.charger.start(self.now))
+        self.actions: list[Action] = list(self.charger.start(self.now, recovery))
 
     def send(self, *events: Input) -> list[Action]:
         fresh: list[Action] = []

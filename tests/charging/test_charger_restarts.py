@@ -18,12 +18,11 @@ from evstack.modules.EvseManager.signals import (
     EnergyLost,
     Publish,
     RaiseError,
-    Recover,
+    Recovery,
     SessionEvent,
     SetCpX1,
     SetPwm,
     StopReason,
-    StopTransaction,
 )
 
 from .test_charger import Run
@@ -33,9 +32,13 @@ pytestmark = pytest.mark.timeout(10)
 _BOARD_COMMANDS = (SetPwm, SetCpX1, AllowPower, EnableBoard)
 
 
+def recovered(stop_reason: StopReason | None = None) -> Run:
+    return Run(recovery=Recovery("tag-1", stop_reason))
+
+
 def test_a_recovered_transaction_resumes_if_the_ev_is_still_there() -> None:
-    run = Run()
-    run.send(Recover("tag-1"))
+    run = recovered()
+    assert isinstance(run.actions[1], SetPwm)  # no X1 in between: the EV keeps its PWM
     run.cp("C")
     assert run.charger.power_allowed
     assert run.charger.state is ChargerState.CHARGING
@@ -44,8 +47,7 @@ def test_a_recovered_transaction_resumes_if_the_ev_is_still_there() -> None:
 
 
 def test_a_recovered_transaction_finishes_if_the_ev_has_left() -> None:
-    run = Run()
-    run.send(Recover("tag-1"))
+    run = recovered()
     run.cp("A")
     assert run.events()[1:] == [
         SessionEvent.CHARGING_FINISHED,
@@ -58,19 +60,11 @@ def test_a_recovered_transaction_finishes_if_the_ev_has_left() -> None:
 
 
 def test_a_stop_under_way_at_the_crash_is_completed_not_undone() -> None:
-    run = Run()
-    run.send(Recover("tag-1"), StopTransaction(StopReason.REMOTE))
+    run = recovered(StopReason.REMOTE)
     run.cp("C")
     assert run.stop_reasons() == [StopReason.REMOTE]
     assert AllowPower(True) not in run.actions
-
-
-def test_recover_is_ignored_once_the_line_is_known() -> None:
-    run = Run()
-    run.cp("B")
-    run.send(Recover("tag-1"))
-    assert run.charger.state is ChargerState.WAITING_FOR_AUTHENTICATION
-    assert run.charger.token is None
+    assert not [a for a in run.actions if isinstance(a, SetPwm)]
 
 
 def test_a_lost_board_pauses_the_transaction_and_its_return_re_arms_it() -> None:

@@ -30,6 +30,8 @@ from .probe import Probe, instance
 pytestmark = [pytest.mark.mosquitto, pytest.mark.timeout(90)]
 
 SPEEDUP = 20.0
+# A new script replaces the EV's whole plan: it has to ask for power again.
+CHARGE_5_S_THEN_LEAVE = "iec_wait_pwr_ready;draw_power_regulated 16,3;sleep 5;unplug"
 MOSQUITTO = BrokerSettings(host="127.0.0.1", port=1883)
 
 
@@ -240,7 +242,8 @@ async def test_finding_3_evse_manager_crash_carries_on_its_transaction(
         restarted = set(probe.events()[started:])
         assert not {"SessionStarted", "TransactionStarted", "AuthRequired"} & restarted
 
-        assert await probe.r_ev.call_execute(commands="unplug") == ""
+        # Charge a while (simulated seconds) in the carried-on transaction, then leave.
+        assert await probe.r_ev.call_execute(commands=CHARGE_5_S_THEN_LEAVE) == ""
         await probe.until(lambda: finished(probe))
         records = await probe.r_evse.call_get_transactions()
     finishes = [e for e in probe.session if e.transaction_finished is not None]
