@@ -275,6 +275,8 @@ class ModuleHost:
 
     async def _shutdown(self) -> None:
         self._closing = True
+        # First, or queued requests would start handlers after the running ones are cancelled.
+        self._server.close(f"{self.module_id} is shutting down")
         self._calls.fail_all(CommandEvent.SHUTDOWN, f"{self.module_id} is shutting down")
         # A task cancelled before its first step never runs its body; let every handler
         # task start, so that each served command can answer "Shutdown" as it unwinds.
@@ -288,9 +290,9 @@ class ModuleHost:
             if stuck:
                 self.log.error("%d handler(s) ignored cancellation", len(stuck))
         if self.module is not None:
+            await self.module._stop_tasks(SHUTDOWN_HOOK_S)
             await self._run_shutdown_hook(self.module)
         conn = self._connection()
-            await self.module._stop_tasks(SHUTDOWN_HOOK_S)
         if conn.connected:
             for topic in self._active_errors:
                 conn.publish(topic, b"", ERROR_QOS, True)

@@ -93,6 +93,8 @@ class CommandServer:
         self._turn: list[_Caller] = []  # callers served eagerly this turn
         self._queued: deque[str] = deque()  # callers with waiting requests, in serving order
         self._draining = False
+        # Why requests are no longer served (the module stops); None while they are.
+        self._stopped: str | None = None
         self.busy_answers = 0
         self.dropped = 0
 
@@ -136,9 +138,24 @@ class CommandServer:
             )
             return None
 
+    def close(self, message: str) -> None:
+        """Serve no more: what waits in the queues, and what comes from now on, is answered
+        with Shutdown. Handlers already running are the host's to cancel."""
+        self._stopped = message
+        for caller_id in self._queued:
+            caller = self._callers[caller_id]
+            for _, request in caller.waiting:
+                self._fail(caller_id, request, CommandEvent.SHUTDOWN, message)
+            caller.pending -= len(caller.waiting)
+            caller.waiting.clear()
+        self._queued.clear()
+
     # -- admission and scheduling ------------------------------------------------------
 
     def _accept(self, caller_id: str, command: _Command, request: CommandRequest) -> None:
+        if self._stopped is not None:
+            self._fail(caller_id, request, CommandEvent.SHUTDOWN, self._stopped)
+            return
         caller = self._callers.get(caller_id)
         if caller is None:
             caller = self._callers[caller_id] = _Caller(deque())

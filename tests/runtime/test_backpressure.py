@@ -22,7 +22,9 @@ from evstack.runtime.wire import CommandReply, Topics
 
 from .conftest import Probe
 from .sample_modules import Consumer, Provider, instance
+from .test_caller import watched_pair
 from .test_roundtrip import pair
+from .watchful_modules import WatchfulProvider, wait_for
 
 pytestmark = pytest.mark.mosquitto
 
@@ -231,3 +233,31 @@ async def test_a_reply_from_another_module_than_the_callee_is_dropped(
         for r in caplog.records
         if r.name == f"evstack.module.{consumer_id}"
     )
+
+
+@pytest.mark.timeout(60)
+async def test_requests_still_queued_at_shutdown_are_answered_and_never_run(
+    mosquitto: BrokerSettings, prefix: str
+) -> None:
+    topics = Topics(prefix)
+    provider_id = f"{prefix}-prov"
+    requests = 600  # the shared Mosquitto queues 1000 messages for a slow subscriber
+    plan = watched_pair(prefix, mosquitto, max_pending_commands=requests)
+    async with Probe(mosquitto, f"{prefix}-rogue") as rogue:
+        await rogue.subscribe(topics.reply("rogue", provider_id))
+        async with running(plan):
+            provider = await instance(provider_id)
+            assert isinstance(provider, WatchfulProvider)
+            for i in range(requests):
+                rogue.publish(
+                    topics.call(provider_id, "main", "sleep", "rogue"), request(i, seconds=600)
+                )
+            # Stop while most of them still wait in the rogue's queue.
+            await wait_for(provider_id, "sleeping rogue")
+        answered = [
+            msgspec.json.decode((await rogue.next())[1], type=CommandReply) for _ in range(requests)
+        ]
+    assert {r.error.event if r.error else "result" for r in answered} == {"Shutdown"}
+    assert sorted(r.id for r in answered) == list(range(requests))
+    # No handler outlived its module.
+    assert not [t for t in asyncio.all_tasks() if "CommandServer._finish" in repr(t.get_coro())]

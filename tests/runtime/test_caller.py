@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import msgspec
 import pytest
 
@@ -18,7 +20,7 @@ from .watchful_modules import WatchfulProvider, wait_for
 pytestmark = pytest.mark.mosquitto
 
 
-def watched_pair(prefix: str, broker: BrokerSettings) -> RunPlan:
+def watched_pair(prefix: str, broker: BrokerSettings, **settings: Any) -> RunPlan:
     provider = f"{prefix}-prov"
     return RunPlan(
         modules=[
@@ -27,6 +29,7 @@ def watched_pair(prefix: str, broker: BrokerSettings) -> RunPlan:
         ],
         broker=broker,
         prefix=prefix,
+        **settings,
     )
 
 
