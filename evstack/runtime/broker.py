@@ -4,9 +4,9 @@ amqtt is pure Python and far slower than Mosquitto; it is for first runs, demos 
 A charger in the field names a real broker (`--broker` or the config's settings).
 
 Given the grants of `evstack.runtime.acl` and a password per account, it locks the bus down:
-an authentication plugin admits only those accounts, each with its own client id, and a topic
-plugin checks every publish, subscription and delivery against the account's grant. A broker
-subclass closes what amqtt 0.12 leaves open around them: it would drop or take over the
+an authentication plugin admits only those accounts, each with its own client id, and a broker
+subclass (`evstack.runtime.amqtt_lock`) checks every publish, subscription and delivery against
+the account's grant. It also closes what amqtt 0.12 leaves open: it would drop or take over the
 session of a client id before checking who connects, and it sends retained messages to
 clients without checking their rights (even for other clients' subscriptions).
 """
@@ -28,7 +28,7 @@ log = logging.getLogger(__name__)
 
 
 class _Gate:
-    """The decisions of a locked-down bus, shared by the plugins and the broker subclass."""
+    """The decisions of a locked-down bus, shared by the auth plugin and the broker subclass."""
 
     def __init__(self, grants: Mapping[str, Grant], passwords: Mapping[str, str]) -> None:
         self.check = AccessCheck(grants)
@@ -95,10 +95,7 @@ class EmbeddedBroker:
             "amqtt.plugins.authentication.AnonymousAuthPlugin": {"allow_anonymous": True}
         }
         if self._gate is not None:
-            plugins = {
-                "evstack.runtime.amqtt_lock.GateAuthPlugin": {"gate": self._gate},
-                "evstack.runtime.amqtt_lock.GateTopicPlugin": {"gate": self._gate},
-            }
+            plugins = {"evstack.runtime.amqtt_lock.GateAuthPlugin": {"gate": self._gate}}
         listener = {"type": "tcp", "bind": f"{self._host}:{self._port}"}
         self._broker = LockedBroker(
             {"listeners": {"default": listener}, "plugins": plugins}, gate=self._gate

@@ -65,10 +65,10 @@ def test_the_sil_sessions_complete_on_the_locked_embedded_broker(tmp_path: Path)
 
     assert manager.returncode == 0, output
     result = msgspec.json.decode(summary.read_bytes())
-    assert result["complete"] is True
-    assert sorted(s["evse"] for s in result["sessions"]) == ["evse_1", "evse_2"]
+    assert result["complete"] is True, output
+    assert sorted(s["evse"] for s in result["sessions"]) == ["evse_1", "evse_2"], output
     # The only refusal is ours; no module did anything its grant does not cover.
     refusals = [line for line in output.splitlines() if "refused" in line]
     assert len(refusals) == 1, output
-    assert "no credentials" in refusals[0]
+    assert "no credentials" in refusals[0], output
     assert "not locked down" not in output
