@@ -126,8 +126,11 @@ class Ledger:
         if event.event is SessionEventEnum.SessionStarted:
             view.in_session = True
         elif event.event is SessionEventEnum.SessionFinished:
+            # Only sessions seen starting count: an EVSE that finishes one of an earlier run
+            # at start-up (a power cut) is not a session of this run.
+            if view.in_session:
+                self.sessions_ended += 1
             view.in_session = False
-            self.sessions_ended += 1
         elif event.event is SessionEventEnum.TransactionStarted and event.transaction_started:
             started = event.transaction_started
             view.in_session = True

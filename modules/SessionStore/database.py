@@ -1,17 +1,23 @@
 """Charging sessions in SQLite: what a charger must still know after a power cut.
 
-A session is written twice: when its transaction starts (so a crash mid-session leaves a trace)
-and when it finishes. Each write is one transaction in WAL mode with ``synchronous=FULL``, so a
-commit has reached the disk before the call returns; SQLite's journal makes a write cut short
-by a crash vanish as a whole, and everything committed before it stays. Sessions a crash left
-open are closed on the next start with the stop reason the caller chooses (``PowerLoss`` by
-default), because their true end can no longer be known.
+A session is written when its transaction starts, its newest meter reading now and then while
+it runs, and when it finishes. Each write is one transaction in WAL mode with
+``synchronous=FULL``, so a commit has reached the disk before the call returns; SQLite's
+journal makes a write cut short by a crash vanish as a whole, and everything committed before
+it stays.
+
+Every write is idempotent, because the same facts arrive more than once: as session events
+(QoS 1 may deliver twice) and again when the store reconciles with an EVSE's own journal after
+either of them restarted. A start is recorded once; a finish is recorded once and never
+overwritten; readings only ever move an open session forward. The database never guesses an
+end: `close_orphan` is for a session that no EVSE owns any more, and closes it at its last
+stored reading.
 """
 
 from __future__ import annotations
 
 import sqlite3
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from contextlib import closing, contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -29,6 +35,8 @@ CREATE TABLE IF NOT EXISTS sessions (
 );
 CREATE INDEX IF NOT EXISTS sessions_by_start ON sessions (started_at);
 """
+# Columns added after the first release; an older file gets them on opening.
+_ADDED_COLUMNS = {"last_wh": "REAL", "last_at": "TEXT"}
 
 
 @dataclass(frozen=True)
@@ -43,6 +51,8 @@ class StoredSession:
     stopped_at: str | None = None
     stop_wh: float | None = None
     stop_reason: str | None = None
+    last_wh: float | None = None  # the newest reading stored while it ran
+    last_at: str | None = None
 
     @property
     def finished(self) -> bool:
@@ -73,6 +83,10 @@ class SessionDatabase:
             # Not executescript(): it would commit behind our back, outside the transaction.
             for statement in _SCHEMA.split(";"):
                 db.execute(statement)
+            present = {row[1] for row in db.execute("PRAGMA table_info(sessions)")}
+            for column, kind in _ADDED_COLUMNS.items():
+                if column not in present:
+                    db.execute(f"ALTER TABLE sessions ADD COLUMN {column} {kind}")
 
     def close(self) -> None:
         self._db.close()
@@ -95,50 +109,76 @@ class SessionDatabase:
 
     def session_started(
         self, session_id: str, evse_id: int, id_token: str | None, started_at: str, start_wh: float
-    ) -> None:
-        try:
-            with self._transaction() as db:
-                db.execute(
-                    "INSERT INTO sessions (session_id, evse_id, id_token, started_at, start_wh)"
-                    " VALUES (?, ?, ?, ?, ?)",
-                    (session_id, evse_id, id_token, started_at, start_wh),
-                )
-        except sqlite3.IntegrityError:
-            raise SessionDatabaseError(f"session {session_id!r} was already started") from None
+    ) -> bool:
+        """Record a start; False if it was recorded already (the first record stands)."""
+        with self._transaction() as db:
+            row = db.execute(
+                "SELECT evse_id FROM sessions WHERE session_id = ?", (session_id,)
+            ).fetchone()
+            if row is not None:
+                if row[0] != evse_id:
+                    raise SessionDatabaseError(
+                        f"session {session_id!r} belongs to EVSE {row[0]}, not {evse_id}"
+                    )
+                return False
+            db.execute(
+                "INSERT INTO sessions (session_id, evse_id, id_token, started_at, start_wh)"
+                " VALUES (?, ?, ?, ?, ?)",
+                (session_id, evse_id, id_token, started_at, start_wh),
+            )
+        return True
 
     def session_finished(
         self, session_id: str, stopped_at: str, stop_wh: float, stop_reason: str
     ) -> StoredSession:
+        """Record the end of an open session; a finished one keeps its first recorded end."""
         with self._transaction() as db:
-            updated = db.execute(
-                "UPDATE sessions SET stopped_at = ?, stop_wh = ?, stop_reason = ?"
-                " WHERE session_id = ? AND stopped_at IS NULL",
-                (stopped_at, stop_wh, stop_reason, session_id),
-            ).rowcount
-        if updated != 1:
-            raise SessionDatabaseError(f"no open session {session_id!r} to finish")
+            db.execute(
+                "UPDATE sessions SET stopped_at = ?, stop_wh = ?, stop_reason = ?,"
+                " last_wh = ?, last_at = ? WHERE session_id = ? AND stopped_at IS NULL",
+                (stopped_at, stop_wh, stop_reason, stop_wh, stopped_at, session_id),
+            )
         found = self.get(session_id)
-        assert found is not None
+        if found is None:
+            raise SessionDatabaseError(f"no session {session_id!r} to finish")
         return found
 
-    def close_interrupted(self, stopped_at: str, stop_reason: str = "PowerLoss") -> list[str]:
-        """Finish the sessions a crash left open, at their start reading; returns their ids."""
+    def record_readings(self, readings: Iterable[tuple[str, float, str]]) -> None:
+        """Store the newest (session, Wh, time) of open sessions, all in one transaction."""
         with self._transaction() as db:
-            ids = [
-                row[0]
-                for row in db.execute("SELECT session_id FROM sessions WHERE stopped_at IS NULL")
-            ]
-            db.execute(
-                "UPDATE sessions SET stopped_at = ?, stop_wh = start_wh, stop_reason = ?"
-                " WHERE stopped_at IS NULL",
-                (stopped_at, stop_reason),
+            db.executemany(
+                "UPDATE sessions SET last_wh = ?, last_at = ? WHERE session_id = ?"
+                " AND stopped_at IS NULL AND (last_wh IS NULL OR last_wh <= ?)",
+                [(wh, at, session_id, wh) for session_id, wh, at in readings],
             )
-        return ids
+
+    def close_orphan(self, session_id: str, stop_reason: str = "PowerLoss") -> StoredSession:
+        """Close an open session no EVSE knows any more, at its last stored reading.
+
+        Its true end cannot be known; what was stored is the best that is left, and at most
+        one storing interval of energy is missing from it.
+        """
+        with self._transaction() as db:
+            db.execute(
+                "UPDATE sessions SET stopped_at = COALESCE(last_at, started_at),"
+                " stop_wh = COALESCE(last_wh, start_wh), stop_reason = ?"
+                " WHERE session_id = ? AND stopped_at IS NULL",
+                (stop_reason, session_id),
+            )
+        found = self.get(session_id)
+        if found is None:
+            raise SessionDatabaseError(f"no session {session_id!r} to close")
+        return found
 
     def get(self, session_id: str) -> StoredSession | None:
         with closing(self._db.execute(f"{_SELECT} WHERE session_id = ?", (session_id,))) as rows:
             row = rows.fetchone()
         return None if row is None else StoredSession(*row)
+
+    def open_sessions(self, evse_id: int) -> list[StoredSession]:
+        query = f"{_SELECT} WHERE evse_id = ? AND stopped_at IS NULL ORDER BY started_at, rowid"
+        with closing(self._db.execute(query, (evse_id,))) as rows:
+            return [StoredSession(*row) for row in rows]
 
     def sessions(self, *, finished_only: bool = False) -> list[StoredSession]:
         where = " WHERE stopped_at IS NOT NULL" if finished_only else ""
@@ -147,6 +187,6 @@ class SessionDatabase:
 
 
 _SELECT = (
-    "SELECT session_id, evse_id, id_token, started_at, start_wh, stopped_at, stop_wh, stop_reason"
-    " FROM sessions"
+    "SELECT session_id, evse_id, id_token, started_at, start_wh, stopped_at, stop_wh,"
+    " stop_reason, last_wh, last_at FROM sessions"
 )

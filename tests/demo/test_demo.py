@@ -28,7 +28,7 @@ def run_ev_manager(config: Path, cwd: Path, timeout_s: float) -> tuple[int, str,
     summary = cwd / "summary.json"
     done = subprocess.run(
         [*EV_MANAGER, "run", str(config), "--summary-json", str(summary)],
-        cwd=cwd,  # the config's relative database path lands here, not in the repository
+        cwd=cwd,  # the modules' state folder (var/state) lands here, not in the repository
         capture_output=True,
         text=True,
         timeout=timeout_s,
@@ -68,7 +68,7 @@ def test_the_demo_charges_two_evs_behind_one_fuse_and_exits_0(tmp_path: Path) ->
     # Not a terminal here: one plain line per session event, then the summary table.
     assert "DE*EVS*E0001*1: TransactionFinished (reason EVDisconnected)" in output
     assert "Charging sessions" in output
-    assert (tmp_path / "var" / "sil-ac-sessions.db").exists()
+    assert (tmp_path / "var" / "state" / "session_store" / "sessions.db").exists()
 
 
 LONELY_EVSE = """\

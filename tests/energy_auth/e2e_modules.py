@@ -1,8 +1,9 @@
 """Test-only modules that stand where an EVSE and a display would be, hosted by the real runtime.
 
 The energy probe is an EVSE's energy side and nothing else: it publishes an EVSE node's request
-(its state and maximum current), and keeps each enforced limit in a
-:class:`~evstack.modules.EnergyManager.validity.LimitWindow`, exactly as an EvseManager must.
+(its state, maximum current, committed current and applied grant), and keeps each enforced
+limit in a :class:`~evstack.modules.EnergyManager.validity.LimitWindow`, exactly as an
+EvseManager must.
 The EVSE stand-in is an EVSE's session side reduced to what Auth and SessionStore see: plug-in,
 authorization, transaction and unplug events, with a meter that counts on. The status watcher
 subscribes to Auth's token statuses the way a display would.
@@ -55,6 +56,7 @@ from evstack.generated.types.evse_manager import (
 from evstack.generated.types.powermeter import Powermeter
 from evstack.generated.types.units import Energy
 from evstack.modules.EnergyManager.validity import LimitWindow
+from evstack.modules.EvseManager.energy import issued_ago_s
 from evstack.runtime import ModuleBase, ProvidedSpec, RequirementSpec
 from evstack.sim.clock import ScaledClock
 
@@ -125,7 +127,8 @@ class EnergyProbe(ModuleBase):
     def enforce(self, limits: EnforcedLimits) -> None:
         assert limits.uuid == self.module_id, f"{limits.uuid} routed to {self.module_id}"
         amps = limits.limits_root_side.ac_max_current_A
-        self.window.apply(amps.value if amps else 0.0, limits.valid_for)
+        age = 0.0 if limits.grant is None else issued_ago_s(limits, speedup=1.0)
+        self.window.apply(amps.value if amps else 0.0, limits.valid_for, limits.grant, age)
         self.grants.append(self.window.amps)
 
     async def set_state(self, state: EvseState) -> None:
@@ -154,6 +157,9 @@ class EnergyProbe(ModuleBase):
                 evse_state=self.state,
                 priority_request=priority,
                 children=[],
+                # No EV behind it: what it may let one draw is what it was granted.
+                ac_committed_current_A=self.window.amps,
+                applied_grant=self.window.applied_grant,
                 schedule_import=[
                     ScheduleReqEntry(timestamp=now, limits_to_root=limits, limits_to_leaves=limits)
                 ],
@@ -289,6 +295,15 @@ class EvseStandIn(ModuleBase):
 
     def charge(self, wh: float) -> None:
         self.meter_wh += wh
+        record = self.records.get(self.session or "")
+        if record is not None and record.transaction_finished is None:
+            # As an EvseManager journals every reading of its running transaction.
+            self.records[record.session_uuid] = msgspec.structs.replace(
+                record, meter_value=self._meter()
+            )
+
+    async def publish_reading(self) -> None:
+        await self.sessions.publish_powermeter(self._meter())
 
     async def finish_transaction(self, reason: StopTransactionReason) -> None:
         self.transaction = None

@@ -8,6 +8,7 @@ import sqlite3
 import subprocess
 import sys
 import time
+from contextlib import closing
 from pathlib import Path
 
 import pytest
@@ -33,30 +34,70 @@ def test_finished_session_survives_reopening(tmp_path: Path) -> None:
     assert session.stop_reason == "EVDisconnected"
 
 
-def test_session_open_at_a_crash_is_closed_on_restart(tmp_path: Path) -> None:
+def test_finding_1_a_restart_of_the_store_closes_nothing(tmp_path: Path) -> None:
+    """Opening the database after a crash leaves open sessions open: only their EVSE knows
+    whether they still run (the store reconciles with it), so nothing is closed on a guess."""
     db = tmp_path / "sessions.db"
     with SessionDatabase(db) as store:
         store.session_started("s1", 1, "card", T0, 500.0)
     with SessionDatabase(db) as restarted:
-        assert restarted.sessions(finished_only=True) == []
-        assert restarted.close_interrupted(stopped_at=T1) == ["s1"]
-        (session,) = restarted.sessions(finished_only=True)
-    assert session.stop_reason == "PowerLoss"
-    assert session.energy_wh == 0.0
+        (session,) = restarted.open_sessions(evse_id=1)
+        assert not session.finished
+        done = restarted.session_finished("s1", T1, 838.6, "EVDisconnected")
+    assert done.energy_wh == pytest.approx(338.6)
+
+
+def test_finding_2_an_orphan_is_closed_at_its_last_stored_reading(tmp_path: Path) -> None:
+    with SessionDatabase(tmp_path / "sessions.db") as store:
+        store.session_started("s1", 1, "card", T0, 500.0)
+        store.record_readings([("s1", 560.0, "2026-11-23T10:20:00Z")])
+        store.record_readings([("s1", 630.0, "2026-11-23T10:40:00Z")])
+        store.record_readings([("s1", 600.0, "2026-11-23T10:30:00Z")])  # older: ignored
+        closed = store.close_orphan("s1")
+    assert closed.stop_reason == "PowerLoss"
+    assert closed.energy_wh == pytest.approx(130.0)  # not 0 Wh
+    assert closed.stopped_at == "2026-11-23T10:40:00Z"
+
+
+def test_starts_and_ends_arriving_twice_are_recorded_once(tmp_path: Path) -> None:
+    with SessionDatabase(tmp_path / "sessions.db") as store:
+        assert store.session_started("s1", 1, "card", T0, 0.0)
+        assert not store.session_started("s1", 1, "card", T0, 0.0)  # a redelivery
+        first = store.session_finished("s1", T1, 10.0, "Local")
+        again = store.session_finished("s1", "2026-11-23T12:00:00Z", 99.0, "Other")
+        store.record_readings([("s1", 120.0, "2026-11-23T12:00:00Z")])  # finished: ignored
+        assert again == first
+        assert store.close_orphan("s1") == first
+        (session,) = store.sessions()
+    assert (session.stop_wh, session.stop_reason) == (10.0, "Local")
 
 
 def test_bad_requests_are_refused_and_change_nothing(tmp_path: Path) -> None:
     with SessionDatabase(tmp_path / "sessions.db") as store:
         store.session_started("s1", 1, None, T0, 0.0)
-        with pytest.raises(SessionDatabaseError, match="already started"):
+        with pytest.raises(SessionDatabaseError, match="belongs to EVSE 1, not 2"):
             store.session_started("s1", 2, "other", T1, 5.0)
-        with pytest.raises(SessionDatabaseError, match="no open session 'nope'"):
+        with pytest.raises(SessionDatabaseError, match="no session 'nope' to finish"):
             store.session_finished("nope", T1, 10.0, "Local")
-        store.session_finished("s1", T1, 10.0, "Local")
-        with pytest.raises(SessionDatabaseError, match="no open session 's1'"):
-            store.session_finished("s1", T1, 99.0, "Local")
+        with pytest.raises(SessionDatabaseError, match="no session 'nope' to close"):
+            store.close_orphan("nope")
         (session,) = store.sessions()
-    assert (session.evse_id, session.stop_wh) == (1, 10.0)
+    assert (session.evse_id, session.id_token, session.stopped_at) == (1, None, None)
+
+
+def test_a_database_of_the_first_release_gains_the_new_columns(tmp_path: Path) -> None:
+    db = tmp_path / "sessions.db"
+    with closing(sqlite3.connect(db)) as old:
+        old.execute(
+            "CREATE TABLE sessions (session_id TEXT PRIMARY KEY, evse_id INTEGER NOT NULL,"
+            " id_token TEXT, started_at TEXT NOT NULL, start_wh REAL NOT NULL,"
+            " stopped_at TEXT, stop_wh REAL, stop_reason TEXT)"
+        )
+        old.execute("INSERT INTO sessions VALUES ('s0', 1, 'x', ?, 1.0, NULL, NULL, NULL)", (T0,))
+        old.commit()
+    with SessionDatabase(db) as store:
+        store.record_readings([("s0", 5.0, T1)])
+        assert store.close_orphan("s0").energy_wh == pytest.approx(4.0)
 
 
 def test_missing_data_folder_is_created(tmp_path: Path) -> None:
@@ -106,7 +147,8 @@ def test_kill_mid_write_loses_nothing_committed(tmp_path: Path) -> None:
         for session in store.sessions(finished_only=True):
             assert session.energy_wh == 7.0
         # Whatever was in flight is either absent or a consistent open session.
-        store.close_interrupted(stopped_at=T1)
+        for session in store.open_sessions(evse_id=1):
+            store.close_orphan(session.session_id)
         assert all(s.finished for s in store.sessions())
 
 

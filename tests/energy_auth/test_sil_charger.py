@@ -31,16 +31,13 @@ async def test_demo_shares_the_fuse_and_stores_the_sessions(
     mosquitto: BrokerSettings, prefix: str, tmp_path: Path
 ) -> None:
     plan = from_runtime_config(SIL_AC)
-    database = tmp_path / "sessions.db"
-    modules = [
-        dataclasses.replace(m, config_module={**m.config_module, "database_path": str(database)})
-        if m.module_id == "session_store"
-        else m
-        for m in plan.modules
-    ]
+    database = tmp_path / "state" / "session_store" / "sessions.db"
+    modules = list(plan.modules)
     evses = [(m.module_id, "evse") for m in modules if m.module_class.endswith(":EvseManager")]
     modules.append(probe(f"{prefix}-limits", "LimitsWatcher", connections={"evse": evses}))
-    plan = dataclasses.replace(plan, modules=modules, broker=mosquitto, prefix=prefix)
+    plan = dataclasses.replace(
+        plan, modules=modules, broker=mosquitto, prefix=prefix, state_dir=tmp_path / "state"
+    )
 
     async with running(plan):
         watcher = await instance(f"{prefix}-limits")

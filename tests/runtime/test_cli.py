@@ -33,7 +33,7 @@ def test_a_wrong_config_starts_nothing(tmp_path: Path) -> None:
 
 @pytest.mark.timeout(90)
 async def test_run_the_demo_in_processes_and_stop_on_sigterm(
-    mosquitto: BrokerSettings, prefix: str
+    mosquitto: BrokerSettings, prefix: str, tmp_path: Path
 ) -> None:
     topics = Topics(prefix)
     async with Probe(mosquitto, f"{prefix}-watch") as watch:
@@ -42,6 +42,7 @@ async def test_run_the_demo_in_processes_and_stop_on_sigterm(
         manager = await asyncio.create_subprocess_exec(
             *EV_MANAGER, "run", str(REPO / "config/demo.yaml"),
             "--broker", mosquitto.url, "--prefix", prefix, "--name", "cli",
+            "--state-dir", str(tmp_path / "state"),
             stderr=asyncio.subprocess.PIPE,
         )  # fmt: skip
         try:
