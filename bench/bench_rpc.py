@@ -8,6 +8,10 @@ Two raw paho-mqtt baselines, measured in the same run:
   against this one.
 - "floor": the least a Python program can do, each side driving paho's network loop
   itself, no threads. `ratio_floor` is against this one.
+And evstack on a second private Mosquitto locked down as in the field, an account per module
+and manager and the ACL of `ev-codegen broker-acl`, its calls taking turns with those on the
+open broker: `acl_ratio` is its p50 against the open one's, what the credentials and the ACL
+cost.
 
     python bench/bench_rpc.py [--calls N]
 """
@@ -18,14 +22,17 @@ import argparse
 import asyncio
 import multiprocessing
 import statistics
+import tempfile
 import threading
 import time
+from pathlib import Path
 from typing import Any, ClassVar
 
 import msgspec
 import paho.mqtt.client as paho
 from paho.mqtt.enums import CallbackAPIVersion
 
+from evstack.codegen.broker_acl import write_mosquitto_files
 from evstack.runtime import (
     Client,
     CommandSpec,
@@ -35,6 +42,8 @@ from evstack.runtime import (
     RequirementSpec,
     loop,
 )
+from evstack.runtime.acl import bus_acl, manager_user
+from evstack.runtime.credentials import Credentials
 from evstack.runtime.manager import Manager
 from evstack.runtime.mosquitto import PrivateMosquitto
 from evstack.runtime.mqtt import BrokerSettings
@@ -43,6 +52,8 @@ from evstack.runtime.wire import CMD_QOS
 
 WARM_UP = 200
 ROUNDS = 3
+PREFIX = "bench-rpc"
+SIDES = ("callee-side", "caller-side")  # the two managers
 
 # -- an `echo` interface in the style ev-codegen generates ------------------------------
 
@@ -108,28 +119,57 @@ def percentiles(samples: list[float]) -> tuple[float, float]:
     return cuts[49] * 1e3, cuts[98] * 1e3
 
 
-async def measure_evstack(broker: BrokerSettings, calls: int) -> list[float]:
-    prefix = "bench-rpc"
-    callee_side = RunPlan([ModulePlan("callee", "bench_rpc:Callee")], broker=broker, prefix=prefix)
+def sides(broker: BrokerSettings | None) -> tuple[RunPlan, RunPlan]:
+    callee_side = RunPlan([ModulePlan("callee", "bench_rpc:Callee")], broker=broker, prefix=PREFIX)
     caller_side = RunPlan(
         [ModulePlan("caller", f"{__name__}:Caller", connections={"echo": [("callee", "main")]})],
         broker=broker,
-        prefix=prefix,
+        prefix=PREFIX,
     )
+    return callee_side, caller_side
+
+
+def lock_down(folder: Path) -> tuple[PrivateMosquitto, dict[str, Credentials]]:
+    """A Mosquitto with both sides' accounts and ACL, and each manager's credentials."""
+    callee_side, caller_side = sides(None)
+    both = RunPlan([*callee_side.modules, *caller_side.modules], prefix=PREFIX)
+    modules = Credentials.generate(PREFIX, SIDES[0], ["callee", "caller"]).passwords
+    passwords = {**modules, manager_user(PREFIX, SIDES[1]): modules[manager_user(PREFIX, SIDES[0])]}
+    credentials = {
+        side: Credentials(prefix=PREFIX, manager=side, passwords=passwords) for side in SIDES
+    }
+    passwd, acl = write_mosquitto_files(bus_acl(both, SIDES), passwords, folder, "bench_rpc")
+    return PrivateMosquitto(password_file=passwd, acl_file=acl), credentials
+
+
+async def measure_evstack(
+    broker: BrokerSettings, locked: BrokerSettings, credentials: dict[str, Credentials], calls: int
+) -> tuple[list[float], list[float]]:
+    """Round trips on the open broker and on the locked one, call for call in turn, so that
+    both see the same load: the ACL's cost is a few percent, the machine's drift more."""
     stop = asyncio.Event()
-    callee = Manager(callee_side, inprocess=False, name="callee-side")
-    caller = Manager(caller_side, inprocess=True, name="caller-side")
-    tasks = [asyncio.create_task(m.run(stop)) for m in (callee, caller)]
-    await asyncio.wait_for(
-        asyncio.gather(callee.globally_ready.wait(), caller.globally_ready.wait()), 30
-    )
-    echo = CALLERS[-1].echo
-    samples = []
+    tasks, echoes = [], []
+    for on, accounts in ((broker, {}), (locked, credentials)):
+        callee_side, caller_side = sides(on)
+        callee = Manager(
+            callee_side, inprocess=False, name=SIDES[0], credentials=accounts.get(SIDES[0])
+        )
+        caller = Manager(
+            caller_side, inprocess=True, name=SIDES[1], credentials=accounts.get(SIDES[1])
+        )
+        tasks += [asyncio.create_task(m.run(stop)) for m in (callee, caller)]
+        await asyncio.wait_for(
+            asyncio.gather(callee.globally_ready.wait(), caller.globally_ready.wait()), 30
+        )
+        echoes.append(CALLERS[-1].echo)
+    samples: tuple[list[float], list[float]] = ([], [])
     for i in range(WARM_UP + calls):
-        started = time.perf_counter()
-        assert await echo.call_echo(i) == i
-        if i >= WARM_UP:
-            samples.append(time.perf_counter() - started)
+        pairs = list(zip(echoes, samples, strict=True))
+        for echo, kept in pairs if i % 2 else reversed(pairs):  # neither always goes first
+            started = time.perf_counter()
+            assert await echo.call_echo(i) == i
+            if i >= WARM_UP:
+                kept.append(time.perf_counter() - started)
     stop.set()
     await asyncio.gather(*tasks)
     return samples
@@ -223,23 +263,32 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--calls", type=int, default=6000)
     calls = parser.parse_args().calls
-    floor, threaded, ours = [], [], []
-    with PrivateMosquitto() as broker:
-        # Interleaved rounds: the machine is shared, and its load drifts.
-        for _ in range(ROUNDS):
-            floor += measure_floor(broker, calls // ROUNDS)
-            threaded += measure_threaded(broker, calls // ROUNDS)
-            ours += loop.run(measure_evstack(broker, calls // ROUNDS))
+    floor, threaded, ours, locked = [], [], [], []
+    with tempfile.TemporaryDirectory() as folder:
+        locked_mosquitto, credentials = lock_down(Path(folder))
+        with PrivateMosquitto() as broker, locked_mosquitto as locked_broker:
+            # Interleaved rounds: the machine is shared, and its load drifts.
+            for _ in range(ROUNDS):
+                floor += measure_floor(broker, calls // ROUNDS)
+                threaded += measure_threaded(broker, calls // ROUNDS)
+                both = loop.run(
+                    measure_evstack(broker, locked_broker, credentials, calls // ROUNDS)
+                )
+                ours += both[0]
+                locked += both[1]
     floor_p50, floor_p99 = percentiles(floor)
     raw_p50, raw_p99 = percentiles(threaded)
     ours_p50, ours_p99 = percentiles(ours)
+    acl_p50, acl_p99 = percentiles(locked)
     print(f"raw paho, threaded  p50 {raw_p50:.3f} ms  p99 {raw_p99:.3f} ms")
     print(f"raw paho, floor     p50 {floor_p50:.3f} ms  p99 {floor_p99:.3f} ms")
     print(f"evstack             p50 {ours_p50:.3f} ms  p99 {ours_p99:.3f} ms")
+    print(f"evstack, ACL        p50 {acl_p50:.3f} ms  p99 {acl_p99:.3f} ms")
     print(
         f"BENCH rpc qos={CMD_QOS} calls={calls} p50_ms={ours_p50:.3f} p99_ms={ours_p99:.3f} "
         f"raw_p50_ms={raw_p50:.3f} raw_p99_ms={raw_p99:.3f} ratio={ours_p50 / raw_p50:.2f} "
-        f"floor_p50_ms={floor_p50:.3f} ratio_floor={ours_p50 / floor_p50:.2f}"
+        f"floor_p50_ms={floor_p50:.3f} ratio_floor={ours_p50 / floor_p50:.2f} "
+        f"acl_p50_ms={acl_p50:.3f} acl_p99_ms={acl_p99:.3f} acl_ratio={acl_p50 / ours_p50:.2f}"
     )
 
 

@@ -18,7 +18,13 @@ from evstack.runtime.acl import Grant, bus_acl
 from evstack.runtime.credentials import Credentials
 from evstack.runtime.plan import RunPlan
 
-__all__ = ["BrokerFiles", "mosquitto_password_line", "render_acl", "write_broker_files"]
+__all__ = [
+    "BrokerFiles",
+    "mosquitto_password_line",
+    "render_acl",
+    "write_broker_files",
+    "write_mosquitto_files",
+]
 
 # mosquitto_passwd's own choices. The passwords are random, so iterations add nothing.
 PBKDF2_ITERATIONS = 101
@@ -63,15 +69,24 @@ def render_acl(grants: Mapping[str, Grant], source: str) -> str:
 
 def write_broker_files(plan: RunPlan, out: Path, manager: str, source: str) -> BrokerFiles:
     """Make fresh passwords for `plan`'s modules and `manager`; write the three files to `out`."""
-    grants = bus_acl(plan, [manager])
     credentials = Credentials.generate(plan.prefix, manager, (m.module_id for m in plan.modules))
-    out.mkdir(parents=True, exist_ok=True)
-    files = BrokerFiles(out / "passwd", out / "acl", out / "credentials.json")
-    # Mosquitto, running as its own user, must read these two: hashes and topics, no password.
-    passwd = "".join(mosquitto_password_line(u, p) for u, p in credentials.passwords.items())
-    files.passwd.write_text(passwd)
-    files.acl.write_text(render_acl(grants, source))
-    for path in (files.passwd, files.acl):
-        path.chmod(0o644)
+    passwd, acl = write_mosquitto_files(
+        bus_acl(plan, [manager]), credentials.passwords, out, source
+    )
+    files = BrokerFiles(passwd, acl, out / "credentials.json")
     credentials.save(files.credentials)
     return files
+
+
+def write_mosquitto_files(
+    grants: Mapping[str, Grant], passwords: Mapping[str, str], out: Path, source: str
+) -> tuple[Path, Path]:
+    """`out/passwd` and `out/acl` for these accounts (benchmarks merge several plans' grants)."""
+    out.mkdir(parents=True, exist_ok=True)
+    passwd, acl = out / "passwd", out / "acl"
+    passwd.write_text("".join(mosquitto_password_line(u, p) for u, p in passwords.items()))
+    acl.write_text(render_acl(grants, source))
+    # Mosquitto, running as its own user, must read these two: hashes and topics, no password.
+    for path in (passwd, acl):
+        path.chmod(0o644)
+    return passwd, acl
