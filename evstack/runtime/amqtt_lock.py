@@ -14,13 +14,16 @@ from __future__ import annotations
 
 import asyncio
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from amqtt.broker import Broker
 from amqtt.errors import AMQTTError, MQTTError, NoDataError
 from amqtt.mqtt.connack import NOT_AUTHORIZED, ConnackPacket
 from amqtt.mqtt.protocol.broker_handler import BrokerProtocolHandler
 from amqtt.plugins.base import BaseAuthPlugin
+
+if TYPE_CHECKING:
+    from evstack.runtime.broker import Gate
 
 __all__ = ["GateAuthPlugin", "LockedBroker"]
 
@@ -43,7 +46,7 @@ class LockedBroker(Broker):  # type: ignore[misc]
     """amqtt's broker, checking who connects before it touches a session, every publish,
     subscription and delivery, and retained messages before it sends them."""
 
-    def __init__(self, config: dict[str, Any], *, gate: Any) -> None:
+    def __init__(self, config: dict[str, Any], *, gate: Gate | None) -> None:
         super().__init__(config)
         self._gate = gate
 
@@ -81,7 +84,7 @@ class LockedBroker(Broker):  # type: ignore[misc]
         self, subscription: tuple[str, int], session: Any
     ) -> None:
         # amqtt calls this on connect for every client's subscriptions, and it sends without
-        # asking the topic plugin: serve the session's own subscription, what it may read.
+        # checking the receiver's rights: serve the session's own subscription, what it may read.
         topic_filter, qos = subscription
         handler = self._get_handler(session)
         subscribers = self._subscriptions.get(topic_filter, ())

@@ -27,7 +27,7 @@ __all__ = ["EmbeddedBroker"]
 log = logging.getLogger(__name__)
 
 
-class _Gate:
+class Gate:
     """The decisions of a locked-down bus, shared by the auth plugin and the broker subclass."""
 
     def __init__(self, grants: Mapping[str, Grant], passwords: Mapping[str, str]) -> None:
@@ -79,7 +79,7 @@ class EmbeddedBroker:
     ) -> None:
         self._host = host
         self._port = port
-        self._gate = _Gate(grants or {}, passwords) if passwords is not None else None
+        self._gate = Gate(grants or {}, passwords) if passwords is not None else None
         self._broker: Any = None
 
     async def start(self) -> BrokerSettings:
