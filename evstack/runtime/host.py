@@ -358,6 +358,8 @@ class ModuleHost:
             self._budget.log(logging.ERROR, "handler failures", "handler failed", exc=exc)
 
     def _run_handler(self, handler: Callable[[Any], Awaitable[None] | None], value: Any) -> None:
+        if self._closing:
+            return  # the module is stopping: it handles nothing new (its tasks are cancelled)
         self._run_callback(lambda: handler(value))
 
     def _run_callback(self, callback: Callable[[], Awaitable[None] | None]) -> None:

@@ -12,12 +12,12 @@ power and then stops the PWM must not have those two swapped on the wire.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 from collections.abc import Awaitable, Callable
 from typing import Generic, Protocol, TypeVar
 
 from evstack.runtime.errors import CommandError, CommandEvent
+from evstack.runtime.tasks import first_completed
 from evstack.sim.clock import Clock
 
 In = TypeVar("In")
@@ -80,15 +80,7 @@ class Stepper(Generic[In, Out]):
         if deadline is None:
             return await self._inputs.get()
         getter = asyncio.ensure_future(self._inputs.get())
-        sleeper = asyncio.ensure_future(self.clock.sleep(max(0.0, deadline - self.clock.now())))
-        try:
-            await asyncio.wait({getter, sleeper}, return_when=asyncio.FIRST_COMPLETED)
-        finally:
-            sleeper.cancel()
-            if not getter.done():
-                getter.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await sleeper
+        await first_completed(getter, self.clock.sleep(max(0.0, deadline - self.clock.now())))
         if getter.done() and not getter.cancelled():
             return getter.result()
         return None

@@ -9,7 +9,6 @@ list behind it.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import functools
 from collections.abc import Awaitable
 from typing import Any
@@ -44,6 +43,7 @@ from evstack.modules.Auth.auth_core import (
     WithdrawAuthorization,
 )
 from evstack.runtime import CommandError
+from evstack.runtime.tasks import first_completed
 from evstack.sim.clock import ScaledClock
 
 
@@ -80,21 +80,19 @@ class Auth(AuthModuleBase):
         self._provided: dict[str, ProvidedIdToken] = {}
         self._results: dict[str, ValidationResult] = {}
         self._changed = asyncio.Event()
-        self._validations: set[asyncio.Task[None]] = set()
         # One queue per EVSE, plus one (None) for statuses and validations; see later().
         self._queues: dict[int | None, asyncio.Queue[Effect]] = {
             lane: asyncio.Queue() for lane in (None, *range(1, len(self.r_evse_manager) + 1))
         }
-        self._workers = [
-            asyncio.create_task(self._carry_out_forever(queue)) for queue in self._queues.values()
-        ]
+        for queue in self._queues.values():
+            self.start_task(self._carry_out_forever(queue))
         for provider in self.r_token_provider:
             provider.subscribe_provided_token(self._on_token)
         for evse_id, evse in enumerate(self.r_evse_manager, start=1):
             evse.subscribe_session_event(functools.partial(self._on_session_event, evse_id))
 
     async def ready(self) -> None:
-        self._timer = asyncio.create_task(self._expire_forever())
+        self.start_task(self._expire_forever())
 
     # --- inputs -----------------------------------------------------------------------------
 
@@ -174,9 +172,7 @@ class Auth(AuthModuleBase):
                 await self._main.publish_token_validation_status(message)
             case ValidateToken(token=token):
                 # Validators may take long (a backend); never hold up other tokens meanwhile.
-                task = asyncio.create_task(self._validate(token))
-                self._validations.add(task)  # a task nobody references may be collected
-                task.add_done_callback(self._validations.discard)
+                self.start_task(self._validate(token))
             case Authorize(evse_id=evse_id, token=token):
                 await self._tell_evse(
                     evse_id,
@@ -211,9 +207,5 @@ class Auth(AuthModuleBase):
                 waiters.append(
                     asyncio.ensure_future(self._clock.sleep(deadline - self._clock.now()))
                 )
-            await asyncio.wait(waiters, return_when=asyncio.FIRST_COMPLETED)
-            for waiter in waiters:
-                waiter.cancel()
-                with contextlib.suppress(asyncio.CancelledError):
-                    await waiter
+            await first_completed(*waiters)
             self.later(self.core.tick())

@@ -17,6 +17,8 @@ import datetime
 import uuid
 from typing import Literal
 
+import msgspec
+
 from evstack.generated.interfaces.ev_board_support import EvBoardSupportImplBase
 from evstack.generated.interfaces.evse_board_support import EvseBoardSupportImplBase
 from evstack.generated.interfaces.powermeter import PowermeterImplBase
@@ -119,36 +121,66 @@ class EvseSide(EvseBoardSupportImplBase):
         return None
 
 
+class EvSideState(msgspec.Struct):
+    """What the EV has set on its side of the cable. It is physics, not process state: when
+    the board's process restarts the car is still there, so it is kept with the meter. Only
+    within one run, though: a new run starts the EV simulator afresh as well."""
+
+    run_id: str = ""
+    cp_state: str = "A"
+    diode_failed: bool = False
+    rcd_ma: float = 0.0
+    amps: float = 0.0
+    three_phases: bool = True
+
+
 class EvSide(EvBoardSupportImplBase):
     """The EV's board: the EV simulator's hands on its resistors, diode and load."""
 
     def __init__(self, module: BoardSimulator) -> None:
         self.module = module
-        self.three_phases = True
+        self.state = EvSideState(run_id=module.run_id)
+
+    def restore(self, state: EvSideState) -> None:
+        """Put the line back as the EV left it before the board restarted."""
+        self.state = state
+        board = self.module.board
+        board.ev_set_cp_state(state.cp_state)
+        board.ev_diode_fail(state.diode_failed)
+        board.ev_set_rcd_current(state.rcd_ma)
+        self.module.apply_ev_load()
+
+    def _changed(self, **changes: object) -> None:
+        self.state = msgspec.structs.replace(self.state, **changes)
+        self.module.save_ev_side()
 
     async def handle_enable(self, value: bool) -> None:
         if not value:
             self.module.board.ev_set_cp_state("A")
+            self._changed(cp_state="A")
 
     async def handle_set_cp_state(self, cp_state: EvCpState) -> None:
         self.module.board.ev_set_cp_state(str(cp_state))
+        self._changed(cp_state=str(cp_state))
 
     async def handle_allow_power_on(self, value: bool) -> None:
         return None  # the simulated EV has no contactor of its own
 
     async def handle_diode_fail(self, value: bool) -> None:
         self.module.board.ev_diode_fail(value)
+        self._changed(diode_failed=value)
 
     async def handle_set_ac_max_current(self, current: float) -> None:
-        self.module.ev_amps = current
+        self._changed(amps=current)
         self.module.apply_ev_load()
 
     async def handle_set_three_phases(self, three_phases: bool) -> None:
-        self.three_phases = three_phases
+        self._changed(three_phases=three_phases)
         self.module.apply_ev_load()
 
     async def handle_set_rcd_error(self, rcd_current_mA: float) -> None:  # noqa: N803
         self.module.board.ev_set_rcd_current(rcd_current_mA)
+        self._changed(rcd_ma=rcd_current_mA)
 
 
 class Meter(PowermeterImplBase):
@@ -227,7 +259,9 @@ class BoardSimulator(BoardSimulatorModuleBase):
         )
         if c.meter_memory:
             self.board.meter.energy_wh = self._state.get("meter_wh", float) or 0.0
-        self.ev_amps = 0.0
+        ev_side = self._state.get("ev_side", EvSideState)
+        if ev_side is not None and ev_side.run_id == self.run_id:
+            self.ev_side.restore(ev_side)
         self.subscribe_module_crashes(self._on_module_crash)
         await self.evse_side.publish_capabilities(
             HardwareCapabilities(
@@ -284,8 +318,12 @@ class BoardSimulator(BoardSimulatorModuleBase):
         await self._publish(CableRating(board.cable_amps, now))
 
     def apply_ev_load(self) -> None:
-        phases = 3 if self.ev_side.three_phases else 1
-        self.board.ev_draw(self.ev_amps, min(phases, self.config.phases))
+        ev = self.ev_side.state
+        phases = 3 if ev.three_phases else 1
+        self.board.ev_draw(ev.amps, min(phases, self.config.phases))
+
+    def save_ev_side(self) -> None:
+        self._state.put("ev_side", self.ev_side.state, durable=False)
 
     async def _run(self) -> None:
         next_reading = self.clock.now()

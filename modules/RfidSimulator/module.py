@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
-
 from evstack.generated.interfaces.auth_token_provider import AuthTokenProviderImplBase
 from evstack.generated.modules.rfid_simulator import RfidSimulatorModuleBase
 from evstack.generated.types.authorization import (
@@ -39,7 +37,7 @@ class RfidSimulator(RfidSimulatorModuleBase):
         self._clock = ScaledClock(self.config.sim_speedup)
 
     async def ready(self) -> None:
-        self._player = asyncio.create_task(self._play())
+        self.start_task(self._play())
 
     async def _play(self) -> None:
         for step in self._steps:
