@@ -167,13 +167,30 @@ class EnergyFlowRequest(
     # a one-phase EVSE loads only its own phase of the fuses above it. Absent means L1 for one phase
     # and all three otherwise.
     ac_connected_phases: list[Annotated[int, msgspec.Meta(ge=1, le=3)]] | None = None
+    # evstack addition: the most current per phase, in A, this EVSE's EV may still draw without a
+    # new limit: the highest limit signalled within the EV's time to follow a lower one (and any
+    # limit about to be signalled), until the meter shows the EV has followed. The energy manager
+    # counts it against the fuses before it raises another EVSE. Absent: the EVSE does not say, and
+    # the energy manager can only go by the clock.
+    ac_committed_current_A: Annotated[float, msgspec.Meta(ge=0)] | None = None
+    # evstack addition: the `grant` number of the newest enforced limit this EVSE applied. Every
+    # limit with a number up to this one has been applied or never will be, and so has every limit
+    # older than its validity when this request was made (the first schedule entry's timestamp).
+    # Absent: none applied yet.
+    applied_grant: int | None = None
     # Limits for drawing from the grid over time; the first entry applies now.
     schedule_import: list[ScheduleReqEntry]
     # Limits for feeding the grid over time; the first entry applies now.
     schedule_export: list[ScheduleReqEntry]
 
 
-class EnforcedLimits(msgspec.Struct, kw_only=True, frozen=True, forbid_unknown_fields=True):
+class EnforcedLimits(
+    msgspec.Struct,
+    kw_only=True,
+    frozen=True,
+    omit_defaults=True,
+    forbid_unknown_fields=True,
+):
     """The limits the energy manager enforces on one node."""
 
     # The node these limits are for.
@@ -181,6 +198,12 @@ class EnforcedLimits(msgspec.Struct, kw_only=True, frozen=True, forbid_unknown_f
     # Seconds these limits stay valid. Without a renewal in that time the node must stop drawing
     # power: a silent energy manager must not leave EVSEs on their last grant.
     valid_for: int
+    # evstack addition: this limit's sequence number; each limit the energy manager sends has a
+    # higher one. A node applies a limit only if it is newer than every limit it has applied, and
+    # only within `valid_for` seconds of the first schedule entry's timestamp (when the limit was
+    # issued): a limit that arrives later was held up, and a newer one is on its way. Absent: no
+    # such ordering (an EVerest energy manager).
+    grant: int | None = None
     # The limits to obey.
     limits_root_side: LimitsRes
     # Informative only, never used for limiting; the first entry applies now.
