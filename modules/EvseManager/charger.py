@@ -62,6 +62,9 @@ STATE_F_MIN_S = 0.3  # after a fault the pilot stays at -12 V at least this long
 MIN_PWM_CURRENT_A = 6.0  # below this no PWM may be signalled: the EVSE pauses instead
 EV_FOLLOW_S = 6.0  # EVs may take this long to follow a lower PWM limit
 OVERCURRENT_MARGIN_A = 2.0  # measurement and EV tolerance before current counts as excess
+# An EV drawing at most this above the limit on the wire has followed it: it reads a rounded
+# duty (26.7 % for 16 A: 16.02 A), and grants change in steps of 0.1 A.
+FOLLOWED_TOLERANCE_A = 0.05
 OVERCURRENT_TRIP_S = 1.0  # excess current for this long ends the transaction
 POWER_REFRESH_S = 1.0  # a granted permission is repeated this often: the board's watchdog
 CONTACTOR_OPEN_TIMEOUT_S = 2.0  # still closed this long after permission ended: welded
@@ -141,6 +144,7 @@ class Charger:
     _no_grace: bool = False
     _allow_sent_at: float = 0.0
     _stuck_since: float | None = None  # the relay reported on while power was forbidden
+    _measured_a: float | None = None  # the meter's latest reading since the wire last changed
 
     # --- public API -----------------------------------------------------------------
 
@@ -180,6 +184,7 @@ class Charger:
             case CableAmpacity(amps=amps):
                 self.cable_ampacity_a = amps
             case MeasuredCurrent(amps=amps):
+                self._measured_a = amps
                 self._check_overcurrent(amps, now, out)
             case Authorize(token=token):
                 self._on_authorize(token, out)
@@ -241,6 +246,23 @@ class Charger:
     @property
     def in_transaction(self) -> bool:
         return self.state in _IN_TRANSACTION
+
+    def committed_current(self, now: float) -> float:
+        """The most current (A per phase) the EV may draw from now on without a new limit.
+
+        The energy manager counts this against the fuse before it raises another EVSE. It
+        covers the limit the PWM will signal next (a grant not yet on the wire), the limit on
+        the wire, and while power may flow the highest limit signalled within the EV's follow
+        time, until a reading taken since the wire last changed shows that the EV has followed
+        (an EV raises its draw only to what it reads now). Readings come from this EVSE's own
+        meter, so one handled after a change was taken after it.
+        """
+        next_limit = self._available_current() if self._wanted_duty() is not None else 0.0
+        wire = self._signalled[-1][1] if self.pwm_on else 0.0
+        followed = self._measured_a is not None and self._measured_a <= wire + FOLLOWED_TOLERANCE_A
+        if (not self._power_allowed and not self.relay_on) or followed or not self._signalled:
+            return max(next_limit, wire)
+        return max(next_limit, self._allowed_current(now))
 
     # --- transitions ----------------------------------------------------------------
 
@@ -464,6 +486,7 @@ class Charger:
         if self._pilot is _Pilot.PWM and drawing and not self._no_grace:
             self._c1_deadline = now + C1_TIMEOUT_S
         self._no_grace = False
+        self._measured_a = None  # the wire changed: an earlier reading proves nothing
         if pilot is _Pilot.PWM:
             duty = self._wanted_duty()
             assert duty is not None  # no PWM is wanted while no current is available
@@ -491,6 +514,7 @@ class Charger:
     def _signal(self, now: float) -> None:
         """Remember the limit now on the wire, for the over-current check."""
         self._signalled.append((now, self._available_current()))
+        self._measured_a = None
         self._allowed_current(now)
 
     def _allowed_current(self, now: float) -> float:
