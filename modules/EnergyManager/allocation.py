@@ -118,7 +118,7 @@ def allocate(root: Node, nominal_volts: float = 230.0) -> dict[str, float]:
             granted.append(evse.uuid)
 
     filling.fill(granted, current, ceiling)
-    return {uuid: _round_down(value) for uuid, value in current.items()}
+    return {uuid: round_down(value) for uuid, value in current.items()}
 
 
 def _ceiling(evse: EvseDemand, nominal_volts: float) -> float:
@@ -173,6 +173,7 @@ class _Filling:
         raise AssertionError("progressive filling did not converge")  # pragma: no cover
 
 
-def _round_down(value: float) -> float:
+def round_down(value: float) -> float:
+    """``value`` in A rounded down to a multiple of 0.1 A, the resolution of grants."""
     # The tiny tolerance keeps an exact 6.0 from becoming 5.9 through float noise.
     return math.floor(value * STEPS_PER_A + 1e-6) / STEPS_PER_A

@@ -1,10 +1,15 @@
-"""The EnergyManager module: recomputes the current shares of the site and enforces them."""
+"""The EnergyManager module: recomputes the current shares of the site and enforces them.
+
+Each round allocates the fair shares (allocation.py) and sends them in order (sequencing.py):
+lowerings at once, raises only as far as the EVSEs not yet down leave room.
+"""
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
 import datetime
+import time
 
 from evstack.generated.interfaces.energy_manager import EnergyManagerImplBase
 from evstack.generated.modules.energy_manager import EnergyManagerModuleBase
@@ -12,7 +17,8 @@ from evstack.generated.types.energy import EnergyFlowRequest, EnforcedLimits
 from evstack.modules.EnergyManager.allocation import allocate
 from evstack.modules.EnergyManager.delivery import LimitCourier
 from evstack.modules.EnergyManager.schedule import RecomputeSchedule
-from evstack.modules.EnergyManager.tree import enforced_limits, tree_from_request
+from evstack.modules.EnergyManager.sequencing import Sequencer
+from evstack.modules.EnergyManager.tree import enforced_limits, reports_in, tree_from_request
 from evstack.sim.clock import Clock, ScaledClock
 
 
@@ -32,6 +38,13 @@ class EnergyManager(EnergyManagerModuleBase):
         self._latest: EnergyFlowRequest | None = None
         self._wake = asyncio.Event()
         self._courier = LimitCourier(self._send, self.log)
+        # Numbered from the wall clock in microseconds: a restarted manager's grants are newer
+        # than its predecessor's, so the EVSEs take them.
+        self._sequencer = Sequencer(
+            self.config.limits_valid_for,
+            first_seq=time.time_ns() // 1000,
+            nominal_volts=self.config.nominal_ac_voltage,
+        )
         self.r_energy_trunk.subscribe_energy_flow_request(self._on_request)
 
     async def ready(self) -> None:
@@ -47,6 +60,8 @@ class EnergyManager(EnergyManagerModuleBase):
 
     def _on_request(self, request: EnergyFlowRequest) -> None:
         self._latest = request
+        for uuid, report in reports_in(request, self.clock.now(), self.config.sim_speedup):
+            self._sequencer.observe(uuid, report)
         if self._schedule.request(bool(request.priority_request)):
             self._wake.set()
 
@@ -70,12 +85,17 @@ class EnergyManager(EnergyManagerModuleBase):
 
     async def _enforce(self, request: EnergyFlowRequest) -> None:
         try:
-            grants = allocate(tree_from_request(request), self.config.nominal_ac_voltage)
+            tree = tree_from_request(request)
+            targets = allocate(tree, self.config.nominal_ac_voltage)
         except ValueError as error:
             # A malformed tree must not stop the loop: EVSEs fall to 0 A as their limits lapse.
             self.log.error("energy tree rejected: %s", error)
             return
-        timestamp = datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds")
+        # The issue time, to the millisecond, read before the sequencer dates the grants: an
+        # EVSE takes a grant until its validity is over, and only after that may the
+        # sequencer write it off.
+        timestamp = datetime.datetime.now(datetime.UTC).isoformat(timespec="milliseconds")
+        grants = self._sequencer.grants(tree, targets, self.clock.now())
         valid_for = self.config.limits_valid_for
         for limits in enforced_limits(grants, valid_for, timestamp, source=self.module_id):
             # Not awaited: an EVSE that hangs must not hold up the next round, or every

@@ -8,7 +8,7 @@ nothing itself (its fuses are elsewhere); an EVSE with none asks for nothing.
 from __future__ import annotations
 
 import math
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator, Mapping
 
 from evstack.generated.types.energy import (
     EnergyFlowRequest,
@@ -22,6 +22,8 @@ from evstack.generated.types.energy import (
     ScheduleResEntry,
 )
 from evstack.modules.EnergyManager.allocation import PHASES, EvseDemand, Node
+from evstack.modules.EnergyManager.sequencing import Grant, Report
+from evstack.modules.EnergyManager.validity import seconds_since
 
 # The states in which an EVSE can use current now or at any moment (a car paused by itself
 # may resume without asking). Paused-by-the-EVSE is here on purpose: an EVSE that paused for
@@ -79,15 +81,38 @@ def _value(field: NumberWithSource | IntegerWithSource | None, default: float) -
     return float(field.value)
 
 
+def reports_in(
+    request: EnergyFlowRequest, now: float, speedup: float = 1.0
+) -> Iterator[tuple[str, Report]]:
+    """What every EVSE below ``request`` says of its committed current and applied grant.
+
+    Each report is dated from its request's timestamp onto the clock that reads ``now``
+    (``speedup`` times faster than the wall's).
+    """
+    if request.node_type == NodeType.Evse:
+        entries = request.schedule_import
+        ago = seconds_since(entries[0].timestamp, speedup) if entries else None
+        made_at = None if ago is None else now - ago
+        committed, applied = request.ac_committed_current_A, request.applied_grant
+        yield request.uuid, Report(committed, applied, made_at)
+    for child in request.children:
+        yield from reports_in(child, now, speedup)
+
+
 def enforced_limits(
-    grants: dict[str, float], valid_for_s: int, timestamp: str, source: str
+    grants: Mapping[str, Grant], valid_for_s: int, timestamp: str, source: str
 ) -> Iterable[EnforcedLimits]:
-    """One ``enforce_limits`` argument per EVSE; nodes pass each down by its uuid."""
-    for uuid, amps in grants.items():
-        limits = LimitsRes(ac_max_current_A=NumberWithSource(value=amps, source=source))
+    """One ``enforce_limits`` argument per EVSE; nodes pass each down by its uuid.
+
+    ``timestamp`` is when the limits were issued: an EVSE ignores them once they are older
+    than their validity.
+    """
+    for uuid, grant in grants.items():
+        limits = LimitsRes(ac_max_current_A=NumberWithSource(value=grant.amps, source=source))
         yield EnforcedLimits(
             uuid=uuid,
             valid_for=valid_for_s,
+            grant=grant.seq,
             limits_root_side=limits,
             schedule=[ScheduleResEntry(timestamp=timestamp, limits_to_root=limits)],
         )

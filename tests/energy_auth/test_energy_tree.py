@@ -14,6 +14,7 @@ from evstack.generated.types.energy import (
     ScheduleReqEntry,
 )
 from evstack.modules.EnergyManager.allocation import EvseDemand, allocate
+from evstack.modules.EnergyManager.sequencing import Grant
 from evstack.modules.EnergyManager.tree import enforced_limits, tree_from_request
 
 NOW = "2026-11-23T10:00:00Z"
@@ -112,8 +113,9 @@ def test_missing_numbers_mean_no_limit_or_no_demand() -> None:
 
 
 def test_grants_become_enforced_limits() -> None:
-    (limits,) = enforced_limits({"e1": 16.0}, valid_for_s=3, timestamp=NOW, source="em")
+    (limits,) = enforced_limits({"e1": Grant(7, 16.0)}, valid_for_s=3, timestamp=NOW, source="em")
     assert limits.uuid == "e1"
     assert limits.valid_for == 3
+    assert limits.grant == 7
     assert limits.limits_root_side.ac_max_current_A == NumberWithSource(value=16.0, source="em")
     assert limits.schedule[0].limits_to_root == limits.limits_root_side
