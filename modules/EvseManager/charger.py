@@ -158,16 +158,16 @@ class Charger:
         any unplug would; a stop that was under way is completed at once.
         """
         out: list[Action] = [Publish(SessionEvent.ENABLED)]
-        self._settle(now, out)
-        return out
-
-    def handle(self, event: Input, now: float) -> list[Action]:
         if recovery is not None:
             self.token = recovery.token
             self.state = ChargerState.PREPARE_CHARGING
             self._charged_before = True
             if recovery.stop_reason is not None:
                 self._stop(recovery.stop_reason, out)
+        self._settle(now, out)
+        return out
+
+    def handle(self, event: Input, now: float) -> list[Action]:
         out: list[Action] = []
         match event:
             case CpChanged(state=state):
