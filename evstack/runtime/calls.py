@@ -30,7 +30,7 @@ _encode = msgspec.json.Encoder().encode
 _decode_reply = msgspec.json.Decoder(CommandReply).decode
 _decode_ready = msgspec.json.Decoder(ModuleReady).decode
 
-Publish = Callable[[str, bytes, int], None]
+Publish = Callable[[str, bytes, int], object]
 Route = Callable[[str, bytes], None]
 
 
@@ -112,6 +112,10 @@ class OutgoingCalls:
             peer.instance = instance
 
         return on_ready
+
+    def is_up(self, module_id: str) -> bool:
+        peer = self._peers.get(module_id)
+        return peer is not None and peer.ready.is_set() and self._is_connected()
 
     def on_restart(self, module_id: str, handler: RestartHandler) -> None:
         """Call `handler` whenever `module_id` is up again as a new incarnation."""

@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import Any
 
 import msgspec
-from paho.mqtt.client import topic_matches_sub
+from paho.mqtt.client import MQTTMessageInfo, topic_matches_sub
 
 from evstack.runtime.acl import module_user
 from evstack.runtime.calls import OutgoingCalls
@@ -383,8 +383,8 @@ class ModuleHost:
     def _is_connected(self) -> bool:
         return self._conn is not None and self._conn.connected
 
-    def _publish_command(self, topic: str, payload: bytes, qos: int) -> None:
-        self._connection().publish(topic, payload, qos)
+    def _publish_command(self, topic: str, payload: bytes, qos: int) -> MQTTMessageInfo | None:
+        return self._connection().publish(topic, payload, qos)
 
     def _publish(self, topic: str, payload: bytes, qos: int, retain: bool) -> None:
         if self._held_back is not None:
@@ -486,6 +486,9 @@ class ModuleHost:
 
     def subscribe_restarts(self, target: Target, handler: RestartHandler) -> None:
         self._calls.on_restart(target.module_id, handler)
+
+    def is_up(self, target: Target) -> bool:
+        return self._calls.is_up(target.module_id)
 
     def subscribe_module_crashes(self, handler: ErrorHandler) -> None:
         self._subscribe_error_events(self._topics.all_manager_errors(), handler)

@@ -120,6 +120,12 @@ class Client:
         """
         self._link.subscribe_errors(self._target, handler)
 
+    @property
+    def is_up(self) -> bool:
+        """Whether a call now goes out at once: the target module says it is ready and this
+        module is connected. (A call to a target that is not up first waits for it.)"""
+        return self._link.is_up(self._target)
+
     def subscribe_restarts(self, handler: RestartHandler) -> None:
         """Call `handler` each time the module behind this connection is up again after a
         crash or a restart (not at its first start).

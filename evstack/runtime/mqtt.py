@@ -221,12 +221,18 @@ class MqttConnection:
 
     # -- messaging --------------------------------------------------------------------
 
-    def publish(self, topic: str, payload: bytes, qos: int = 0, retain: bool = False) -> None:
-        """Send a message; while disconnected, hold QoS > 0 ones for the reconnect."""
+    def publish(
+        self, topic: str, payload: bytes, qos: int = 0, retain: bool = False
+    ) -> paho.MQTTMessageInfo | None:
+        """Send a message; while disconnected, hold QoS > 0 ones for the reconnect.
+
+        Returns paho's handle of the message (`is_published()`: it has left for the socket,
+        for QoS 0; the broker acknowledged it, for QoS 1), or None if it was held or dropped.
+        """
         if not self._connected.is_set():
             if qos:
                 self._held.append((time.monotonic(), topic, payload, qos, retain))
-            return
+            return None
         # Write now rather than on the next loop iteration: a command round trip crosses
         # four publishes, and each deferred write would add a trip through the selector.
         self._publishing = True
@@ -240,6 +246,7 @@ class MqttConnection:
         # again: _read writes once it returns.
         if not self._reading:
             self._write_now()
+        return sent
 
     def _write_now(self) -> None:
         if self._connected.is_set() and self._client.want_write():

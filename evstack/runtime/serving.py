@@ -1,11 +1,20 @@
 """The callee side of commands: parse, validate, run the handler, answer.
 
 Requests arrive on `.../cmd/<command>/<caller>`, so the caller is known before the payload is
-read. Each caller gets its own queue, drained round-robin a few requests per event-loop turn:
-a caller that floods a module fills only its own queue and gets `Busy` answers, while the
+read. Each caller gets its own queue, drained round-robin, one request per caller and
+event-loop turn: a caller that floods a module fills only its own queue and gets `Busy`
+answers (and, beyond a few a second, silence, which costs nothing to send), while the
 requests of everybody else (an energy grant, a board reply the charging logic waits for) are
 served in their turn. A well-behaved caller, one request per turn, never waits in a queue: its
 request runs at once, in the callback that read it, which keeps the round trip short.
+
+A caller's pending requests include its answers that have not left for the socket yet. A
+flood is cheap to answer but its answers pile up in front of everybody else's on the one
+connection; counted this way, the flood is refused as soon as its answers back up, and an
+energy grant's answer never waits behind thousands of them. A caller whose requests overlap
+(a new one arrives while one of its own is still pending) is also held to a rate: a burst of
+`max_pending`, then `OVERLAPPING_PER_S` a second. A caller that waits for each answer, as the
+runtime's own calls do, is never held to it, however fast it goes.
 """
 
 from __future__ import annotations
@@ -16,10 +25,11 @@ import logging
 import time
 from collections import deque
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import msgspec
+from paho.mqtt.client import MQTTMessageInfo
 
 from evstack.runtime.caller import reset_caller, set_caller
 from evstack.runtime.eager import Finished, start_eagerly
@@ -34,14 +44,19 @@ __all__ = ["CommandServer"]
 _encode = msgspec.json.Encoder().encode
 _decode_request = msgspec.json.Decoder(CommandRequest).decode
 
-Publish = Callable[[str, bytes, int], None]
+Publish = Callable[[str, bytes, int], MQTTMessageInfo | None]
 # (caller module id, payload)
 CommandRoute = Callable[[str, bytes], None]
 
-# Requests served per event-loop turn from the queues, so timers and other tasks still run.
+# Callers served per event-loop turn from the queues, so timers and other tasks still run.
 SERVED_PER_TURN = 16
 # Busy answers per caller per second; beyond that a flood is dropped unanswered (and counted).
 BUSY_REPLIES_PER_S = 50
+# Requests a second a caller may send while others of its own are pending (after a burst).
+OVERLAPPING_PER_S = 1000.0
+# Callers remembered at most; idle ones are forgotten beyond this (an open bus lets anyone
+# name any caller).
+MAX_CALLERS = 1024
 
 
 @dataclass(slots=True)
@@ -56,11 +71,38 @@ class _Command:
 class _Caller:
     """What one caller has asked of this module and not yet been answered."""
 
-    waiting: deque[tuple[_Command, CommandRequest]]
+    waiting: deque[tuple[_Command, CommandRequest]] = field(default_factory=deque)
     pending: int = 0  # waiting + running
+    unsent: deque[MQTTMessageInfo] = field(default_factory=deque)  # answers not yet written
     served_this_turn: bool = False
     busy_window: float = 0.0
     busy_replies: int = 0
+    tokens: float = 0.0  # overlapping requests it may still send now
+    refilled_at: float = 0.0
+
+    def admits_overlap(self, burst: int) -> bool:
+        """Take a token for a request that overlaps the caller's pending ones, if there is one."""
+        now = time.monotonic()
+        self.tokens = min(float(burst), self.tokens + (now - self.refilled_at) * OVERLAPPING_PER_S)
+        self.refilled_at = now
+        if self.tokens < 1.0:
+            return False
+        self.tokens -= 1.0
+        return True
+
+    def load(self) -> int:
+        """Requests waiting or running, and answers still on their way to the socket."""
+        unsent = self.unsent
+        while unsent and _left(unsent[0]):
+            unsent.popleft()
+        return self.pending + len(unsent)
+
+
+def _left(info: MQTTMessageInfo) -> bool:
+    try:
+        return info.is_published()
+    except (ValueError, RuntimeError):
+        return True  # it never will be: the connection dropped it
 
 
 class CommandServer:
@@ -156,10 +198,9 @@ class CommandServer:
         if self._stopped is not None:
             self._fail(caller_id, request, CommandEvent.SHUTDOWN, self._stopped)
             return
-        caller = self._callers.get(caller_id)
-        if caller is None:
-            caller = self._callers[caller_id] = _Caller(deque())
-        if caller.pending >= self.max_pending:
+        caller = self._caller(caller_id)
+        load = caller.load()
+        if load >= self.max_pending or (load and not caller.admits_overlap(self.max_pending)):
             self._busy(caller_id, caller, request)
             return
         caller.pending += 1
@@ -178,16 +219,25 @@ class CommandServer:
             self._draining = True
             asyncio.get_running_loop().call_soon(self._drain)
 
+    def _caller(self, caller_id: str) -> _Caller:
+        caller = self._callers.get(caller_id)
+        if caller is None:
+            if len(self._callers) >= MAX_CALLERS:
+                idle = [c for c, known in self._callers.items() if known.load() == 0]
+                for forgotten in idle:
+                    del self._callers[forgotten]
+            caller = self._callers[caller_id] = _Caller(tokens=float(self.max_pending))
+        return caller
+
     def _end_turn(self) -> None:
         for caller in self._turn:
             caller.served_this_turn = False
         self._turn.clear()
 
     def _drain(self) -> None:
-        """Serve a few waiting requests, one caller after the other, then yield the loop."""
-        for _ in range(SERVED_PER_TURN):
-            if not self._queued:
-                break
+        """Serve one waiting request of each caller (a few callers at most), then yield the
+        loop: a caller gets no more of a turn than one request, however many it sent."""
+        for _ in range(min(SERVED_PER_TURN, len(self._queued))):
             caller_id = self._queued.popleft()
             caller = self._callers[caller_id]
             command, request = caller.waiting.popleft()
@@ -206,7 +256,7 @@ class CommandServer:
         if caller.busy_replies < BUSY_REPLIES_PER_S:
             caller.busy_replies += 1
             self.busy_answers += 1
-            message = f"{caller.pending} commands of {caller_id} pending at {self._module_id}"
+            message = f"{caller.load()} commands of {caller_id} pending at {self._module_id}"
             self._fail(caller_id, request, CommandEvent.BUSY, message)
         else:
             self.dropped += 1
@@ -294,8 +344,7 @@ class CommandServer:
         except (TypeError, msgspec.EncodeError) as exc:
             self._fail_with_exception(caller_id, spec, request, exc)
             return
-        reply = CommandReply(id=request.id, result=msgspec.Raw(encoded))
-        self._publish(self._reply_topic(caller_id), _encode(reply), CMD_QOS)
+        self._send(caller_id, CommandReply(id=request.id, result=msgspec.Raw(encoded)))
 
     def _fail_with_exception(
         self, caller_id: str, spec: CommandSpec, request: CommandRequest, exc: Exception
@@ -310,8 +359,11 @@ class CommandServer:
     def _fail(
         self, caller_id: str, request: CommandRequest, event: CommandEvent, message: str
     ) -> None:
-        reply = CommandReply(id=request.id, error=ReplyFailure(event=event.value, message=message))
-        self._publish(self._reply_topic(caller_id), _encode(reply), CMD_QOS)
+        failure = ReplyFailure(event=event.value, message=message)
+        self._send(caller_id, CommandReply(id=request.id, error=failure))
 
-    def _reply_topic(self, caller_id: str) -> str:
-        return self._topics.reply(caller_id, self._module_id)
+    def _send(self, caller_id: str, reply: CommandReply) -> None:
+        topic = self._topics.reply(caller_id, self._module_id)
+        sent = self._publish(topic, _encode(reply), CMD_QOS)
+        if sent is not None and not _left(sent):
+            self._caller(caller_id).unsent.append(sent)

@@ -15,6 +15,8 @@ once as PowerLoss, at its last reading. A graceful stop finishes it as Reboot.
 from __future__ import annotations
 
 import contextlib
+from collections.abc import Awaitable, Coroutine
+from typing import Any
 
 from evstack.generated.modules.evse_manager import EvseManagerModuleBase
 from evstack.generated.types.board_support_common import BspEvent, ProximityPilot
@@ -50,7 +52,8 @@ from evstack.modules.EvseManager.signals import (
     StopReason,
 )
 from evstack.modules.EvseManager.signals import SessionEvent as Milestone
-from evstack.runtime import ErrorEvent
+from evstack.runtime import CommandError, CommandEvent, ErrorEvent
+from evstack.runtime.eager import Finished, start_eagerly
 from evstack.runtime.state import ModuleState
 from evstack.sim.clock import ScaledClock
 from evstack.sim.stepper import Stepper
@@ -192,18 +195,18 @@ class EvseManager(EvseManagerModuleBase):
         bsp = self.r_bsp
         match action:
             case SetPwm(duty_percent=duty):
-                await bsp.call_pwm_on(value=duty, timeout=BOARD_CALL_S)
+                await self._to_board(bsp.call_pwm_on(value=duty, timeout=BOARD_CALL_S))
                 await self._publish_limits()
             case SetCpX1():
-                await bsp.call_cp_state_X1(timeout=BOARD_CALL_S)
+                await self._to_board(bsp.call_cp_state_X1(timeout=BOARD_CALL_S))
                 await self._publish_limits()
             case SetCpF():
-                await bsp.call_cp_state_F(timeout=BOARD_CALL_S)
+                await self._to_board(bsp.call_cp_state_F(timeout=BOARD_CALL_S))
                 await self._publish_limits()
             case AllowPower(allow=allow):
-                await self._allow_power(allow)
+                await self._to_board(self._allow_power(allow))
             case EnableBoard():
-                await bsp.call_enable(value=True, timeout=BOARD_CALL_S)
+                await self._to_board(bsp.call_enable(value=True, timeout=BOARD_CALL_S))
             case Publish():
                 await self.sessions.publish(action)
                 if action.event in (Milestone.SESSION_STARTED, Milestone.TRANSACTION_STARTED):
@@ -213,6 +216,30 @@ class EvseManager(EvseManagerModuleBase):
                 await self.api.raise_error(error, "charging is not possible: see the board")
             case ClearError(error=error):
                 await self.api.clear_error(error)
+
+    async def _to_board(self, command: Coroutine[Any, Any, None]) -> None:
+        """Send a board command in order; once it is on its way, do not wait for the answer.
+
+        The charging logic must keep its rhythm (the permission is repeated every second and
+        the board's watchdog counts on it) even while answers queue behind other traffic on
+        this module's one connection, a flood of requests, say. A call to a board that is up
+        sends its request in its first step, so the requests leave in the order the core
+        decided them; a refusal is logged when its answer comes. A board that is not up is
+        waited for, so nothing overtakes a request still waiting to go out.
+        """
+        if not self.r_bsp.is_up:
+            await command
+            return
+        started = start_eagerly(command)
+        if not isinstance(started, Finished):
+            self.start_task(self._answer_of(started))
+
+    async def _answer_of(self, command: Awaitable[None]) -> None:
+        try:
+            await command
+        except CommandError as error:
+            if error.event is not CommandEvent.SHUTDOWN:
+                self.log.warning("the board did not take a command: %s", error)
 
     async def _allow_power(self, allow: bool) -> None:
         value = PowerOnOff(

@@ -7,7 +7,7 @@ from collections import Counter
 
 from evstack.modules.SessionStore.database import StoredSession
 
-from .harness import ONE_INTERVAL_WH, SPEEDUP, Chaos, timestamp
+from .harness import ONE_INTERVAL_WH, Chaos, timestamp
 from .probe import ChargePoint
 
 # Slack on top of one meter interval: readings are rounded sums of floating point steps.
@@ -67,7 +67,7 @@ async def check_not_stuck(chaos: Chaos) -> list[float]:
         plugged = next(e for e in fresh if str(e.event) == "SessionStarted")
         charging = next(e for e in fresh if str(e.event) == "ChargingStarted")
         seconds = (timestamp(charging.timestamp) - timestamp(plugged.timestamp)).total_seconds()
-        delays.append(seconds * SPEEDUP)
+        delays.append(seconds * chaos.speedup)
         await probe.leave(index)
         await probe.until(lambda p=point: p.events()[-1:] == ["SessionFinished"])
     assert all(delay <= 5.0 for delay in delays), delays

@@ -46,13 +46,13 @@ EVSES = ("evse_1", "evse_2")
 BOARDS = ("board_1", "board_2")
 
 
-def chaos_config(folder: Path) -> Path:
+def chaos_config(folder: Path, speedup: float) -> Path:
     """sil-ac.yaml with the scripts taken out: the probe drives the EVs and the cards."""
     config: dict[str, Any] = yaml.safe_load(SIL_AC.read_text())
     for module_id, entry in config["active_modules"].items():
         settings = entry.setdefault("config_module", {})
         if "sim_speedup" in settings:
-            settings["sim_speedup"] = SPEEDUP
+            settings["sim_speedup"] = speedup
         if module_id.startswith("ev_"):
             settings.update(plugged_in=False, auto_exec_commands="")
         elif module_id == "rfid_reader":
@@ -174,6 +174,7 @@ class Chaos:
     probe: ChaosProbe
     ready: ReadyWatch
     module_ids: list[str]
+    speedup: float
 
     @property
     def database(self) -> Path:
@@ -235,9 +236,9 @@ class Chaos:
 
 
 @contextlib.asynccontextmanager
-async def chaos_charger(folder: Path) -> AsyncIterator[Chaos]:
+async def chaos_charger(folder: Path, speedup: float = SPEEDUP) -> AsyncIterator[Chaos]:
     """A private Mosquitto, the charger process on it and the probe watching; both EVs idle."""
-    config = chaos_config(folder)
+    config = chaos_config(folder, speedup)
     module_ids = list(yaml.safe_load(config.read_text())["active_modules"])
     forget_probe("probe")
     broker = PrivateMosquitto()
@@ -249,7 +250,7 @@ async def chaos_charger(folder: Path) -> AsyncIterator[Chaos]:
             async with running(probe_plan(settings), name="probe", wait_ready=False):
                 charger.start()
                 probe = await asyncio.wait_for(probe_instance("probe"), 30)
-                chaos = Chaos(broker, settings, charger, probe, ready, module_ids)
+                chaos = Chaos(broker, settings, charger, probe, ready, module_ids, speedup)
                 await chaos.charger_up()
                 yield chaos
                 await charger.stop()

@@ -13,7 +13,7 @@ import pytest
 from evstack.sim.clock import ScaledClock
 
 from .checks import check_not_stuck, check_store, finish_events, started
-from .harness import SPEEDUP, Chaos, chaos_charger
+from .harness import Chaos, chaos_charger
 
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(180)]
 
@@ -69,7 +69,7 @@ async def test_finding_7_no_contactor_chatter_after_a_broker_restart(tmp_path: P
         outage_began = time.monotonic()
         chaos.broker.stop()
         # Longer than the boards' 3 s watchdog and the grants' validity: contactors open.
-        await ScaledClock(SPEEDUP).sleep(6.0)
+        await ScaledClock(chaos.speedup).sleep(6.0)
         chaos.broker.start_again()
         await chaos.charger_up()
         await probe.until(lambda: all(p.relay_is("PowerOn") for p in probe.points))
