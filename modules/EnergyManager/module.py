@@ -7,7 +7,6 @@ lowerings at once, raises only as far as the EVSEs not yet down leave room.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import datetime
 import time
 
@@ -19,6 +18,7 @@ from evstack.modules.EnergyManager.delivery import LimitCourier
 from evstack.modules.EnergyManager.schedule import RecomputeSchedule
 from evstack.modules.EnergyManager.sequencing import Sequencer
 from evstack.modules.EnergyManager.tree import enforced_limits, reports_in, tree_from_request
+from evstack.runtime.tasks import first_completed
 from evstack.sim.clock import Clock, ScaledClock
 
 
@@ -27,8 +27,6 @@ class _Main(EnergyManagerImplBase):
 
 
 class EnergyManager(EnergyManagerModuleBase):
-    _runner: asyncio.Task[None] | None = None  # until ready()
-
     def create_main(self, config: object) -> EnergyManagerImplBase:
         return _Main()
 
@@ -48,14 +46,10 @@ class EnergyManager(EnergyManagerModuleBase):
         self.r_energy_trunk.subscribe_energy_flow_request(self._on_request)
 
     async def ready(self) -> None:
-        self._runner = asyncio.create_task(self._run())
+        self.start_task(self._run())
 
     async def shutdown(self) -> None:
-        if self._runner is None:
-            return  # stopped before it got going
-        self._runner.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await self._runner
+        # The round loop is stopped already (the runtime cancels background tasks first).
         await self._courier.close()
 
     def _on_request(self, request: EnergyFlowRequest) -> None:
@@ -75,13 +69,7 @@ class EnergyManager(EnergyManagerModuleBase):
     async def _sleep_until(self, deadline: float) -> None:
         """Sleep on the module clock, cut short by a priority request."""
         self._wake.clear()
-        sleeper = asyncio.ensure_future(self.clock.sleep(deadline - self.clock.now()))
-        woken = asyncio.ensure_future(self._wake.wait())
-        await asyncio.wait((sleeper, woken), return_when=asyncio.FIRST_COMPLETED)
-        for task in (sleeper, woken):
-            task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
+        await first_completed(self.clock.sleep(deadline - self.clock.now()), self._wake.wait())
 
     async def _enforce(self, request: EnergyFlowRequest) -> None:
         try:

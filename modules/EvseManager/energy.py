@@ -14,7 +14,6 @@ only once the others it lowered have come down (EnergyManager/sequencing.py).
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import datetime
 from typing import TYPE_CHECKING
 
@@ -32,6 +31,7 @@ from evstack.generated.types.energy import (
 from evstack.modules.EnergyManager.validity import LimitWindow, seconds_since
 from evstack.modules.EvseManager.charger import Charger
 from evstack.modules.EvseManager.signals import ChargerState, CurrentLimit, EnergyLost
+from evstack.runtime.tasks import first_completed
 
 if TYPE_CHECKING:
     from evstack.modules.EvseManager.module import EvseManager
@@ -175,13 +175,7 @@ class EnergyLeaf(EnergyImplBase):
         """Sleep on the module clock, cut short by a grant: its lapse may come sooner."""
         self._granted.clear()
         clock = self.module.clock
-        sleeper = asyncio.ensure_future(clock.sleep(deadline - clock.now()))
-        woken = asyncio.ensure_future(self._granted.wait())
-        await asyncio.wait((sleeper, woken), return_when=asyncio.FIRST_COMPLETED)
-        for task in (sleeper, woken):
-            task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
+        await first_completed(clock.sleep(deadline - clock.now()), self._granted.wait())
 
     async def publish_request(self, *, priority: bool) -> None:
         await self.publish_energy_flow_request(self.request(priority))
