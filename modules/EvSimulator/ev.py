@@ -298,10 +298,11 @@ class Ev:
             out.append(SetRcdCurrent(self.rcd_milliamps))
 
     def _forget_board(self) -> None:
-        """Make `_behave` tell a fresh board everything again; its contactor starts open and
-        it will say what the pilot shows."""
-        self.power_on = False
-        self.duty_percent = None
+        """Make `_behave` tell a fresh board everything again.
+
+        What the EV sees (PWM, contactor) it leaves alone: the new board reports changes to
+        both, and its reports may already have come in before this notice did.
+        """
         self._cp = None
         self._draw = None
         self._diode_reported = False

@@ -26,6 +26,7 @@ from evstack.generated.types.authorization import (
 )
 from evstack.generated.types.board_support_common import BspEvent
 from evstack.generated.types.evse_manager import Limits, SessionEvent
+from evstack.generated.types.powermeter import Powermeter
 from evstack.runtime import ErrorEvent, ModuleBase, RequirementSpec
 
 INSTANCES: dict[str, Probe] = {}
@@ -68,6 +69,8 @@ class Probe(ModuleBase):
         self.r_evse.subscribe_errors(self._on_error)
         self.r_evse.subscribe_limits(self._on_limits)
         self.r_bsp.subscribe_errors(self._on_error)
+        self.meter_wh: list[float] = []  # the EVSE's readings, counted on across meter faults
+        self.r_evse.subscribe_powermeter(self._on_meter)
         INSTANCES[self.module_id] = self
         _ARRIVED.setdefault(self.module_id, asyncio.Event()).set()
 
@@ -86,6 +89,13 @@ class Probe(ModuleBase):
     def _on_error(self, event: ErrorEvent) -> None:
         self.errors.append((event.type, "Active" if event.active else "Cleared"))
         self._changed.set()
+
+    def _on_meter(self, reading: Powermeter) -> None:
+        self.meter_wh.append(reading.energy_Wh_import.total)
+        self._changed.set()
+
+    def counted_wh(self) -> float:
+        return self.meter_wh[-1] if self.meter_wh else 0.0
 
     def events(self) -> list[str]:
         return [str(e.event) for e in self.session]

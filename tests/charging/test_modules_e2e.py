@@ -45,11 +45,20 @@ def mosquitto() -> BrokerSettings:
 
 
 def charge_point(
-    tag: str, script: str, *, ev: dict[str, Any] | None = None, evse: dict[str, Any] | None = None
+    tag: str,
+    script: str,
+    *,
+    ev: dict[str, Any] | None = None,
+    evse: dict[str, Any] | None = None,
+    board_config: dict[str, Any] | None = None,
 ) -> list[ModulePlan]:
     board, manager, car, probe = (f"{tag}_{n}" for n in ("board", "evse", "ev", "probe"))
     return [
-        ModulePlan(board, module_class_path("BoardSimulator"), {"sim_speedup": SPEEDUP}),
+        ModulePlan(
+            board,
+            module_class_path("BoardSimulator"),
+            {"sim_speedup": SPEEDUP, **(board_config or {})},
+        ),
         ModulePlan(
             manager,
             module_class_path("EvseManager"),
@@ -256,6 +265,44 @@ async def test_finding_3_evse_manager_crash_carries_on_its_transaction(
         - record.transaction_started.meter_value.energy_Wh_import.total
     )
     assert energy > 0
+
+
+@pytest.mark.timeout(120)
+async def test_finding_4_a_meter_that_forgets_its_count_is_a_fault_not_lost_energy(
+    mosquitto: BrokerSettings,
+) -> None:
+    """The board restarts mid-charge with a meter that starts again from 0 Wh: the EVSE is
+    not stuck, raises MeterFault, and counts the transaction's energy on from where the meter
+    was, never negative and never lost."""
+    tag = f"cp{secrets.token_hex(3)}"
+    script = "iec_wait_pwr_ready;draw_power_regulated 16,3;sleep 6000"
+    modules = charge_point(tag, script, board_config={"meter_memory": False})
+    hardware = [m for m in modules if not m.module_id.endswith("_probe")]
+    probe_plan = [m for m in modules if m.module_id.endswith("_probe")]
+    prefix = f"test-{tag}"
+    charger_side = RunPlan(hardware, broker=mosquitto, prefix=prefix)
+    async with (
+        running(RunPlan(probe_plan, broker=mosquitto, prefix=prefix), name="p", wait_ready=False),
+        running(charger_side, inprocess=False, name="charger") as charger,
+    ):
+        probe = await instance(f"{tag}_probe")
+        await probe.authorize()
+        await probe.until(lambda: probe.counted_wh() >= 10.0)
+        before_crash = probe.counted_wh()
+        os.kill(charger._modules[f"{tag}_board"].process.pid, signal.SIGKILL)
+        await probe.until(lambda: ("evse_manager/MeterFault", "Active") in probe.errors)
+        await probe.until(lambda: probe.counted_wh() >= before_crash + 10.0)
+        assert await probe.r_ev.call_execute(commands="unplug") == ""
+        await probe.until(lambda: finished(probe))
+    assert probe.meter_wh == sorted(probe.meter_wh)  # never backwards
+    (done,) = [e for e in probe.session if e.transaction_finished is not None]
+    (began,) = [e for e in probe.session if e.transaction_started is not None]
+    energy = (
+        done.transaction_finished.meter_value.energy_Wh_import.total  # type: ignore[union-attr]
+        - began.transaction_started.meter_value.energy_Wh_import.total  # type: ignore[union-attr]
+    )
+    # Both stretches count: read naively, the second would replace the first, or go negative.
+    assert energy >= 20.0
 
 
 @pytest.mark.timeout(120)
