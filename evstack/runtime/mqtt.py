@@ -21,7 +21,7 @@ import ssl
 import time
 from collections import deque
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import unquote, urlsplit
 
@@ -51,7 +51,7 @@ class BrokerSettings:
     host: str = "127.0.0.1"
     port: int = 1883
     username: str | None = None
-    password: str | None = None
+    password: str | None = field(default=None, repr=False)  # never in a log line
     tls: bool = False
     tls_ca: str | None = None
     tls_cert: str | None = None
@@ -384,8 +384,8 @@ class MqttConnection:
     ) -> None:
         was_connected = self._connected.is_set()
         self._connected.clear()
-        if self._closing:
-            return
+        if self._closing or not self._was_connected:
+            return  # closing, or a first connect refused: connect() reports that itself
         log.warning("lost the broker %s (%s); reconnecting", self._settings.url, reason)
         self._take_over_in_flight()
         if was_connected and self._on_connection_lost is not None:

@@ -96,8 +96,6 @@ class ModuleAssignment(msgspec.Struct, frozen=True, kw_only=True):
     command_timeout_s: float = 30.0
     # The module's own folder for what must survive a restart (see ModuleBase.state_dir).
     state_dir: str = ""
-    # The modules whose requirements are wired to this module's implementations.
-    callers: list[str] = []
     may_finish_run: bool = False
     max_pending_commands: int = 64
 

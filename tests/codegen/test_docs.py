@@ -32,7 +32,7 @@ def test_a_page_per_file_and_every_link_resolves() -> None:
 
 def test_interface_page_has_topics_schemas_and_errors() -> None:
     page = render_docs(load_project_tree())["interfaces/example.md"]
-    assert "`<prefix>/modules/<module_id>/<impl_id>/cmd/measure` (QoS 0)" in page
+    assert "`<prefix>/modules/<module_id>/<impl_id>/cmd/measure/<caller_module_id>` (QoS 0)" in page
     assert "`<prefix>/modules/<module_id>/<impl_id>/var/status` (QoS 0)" in page
     assert "`<prefix>/modules/<module_id>/<impl_id>/var/max_current` (QoS 1)" in page
     assert "[Reading](../types/example.md#reading)" in page

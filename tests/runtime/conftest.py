@@ -67,7 +67,7 @@ class Probe:
         self._conn = MqttConnection(broker, name, self._on_message)
 
     def _on_message(self, topic: str, payload: bytes) -> None:
-        # amqtt 0.12 also delivers retained messages for other clients' subscriptions.
+        # Only what this probe subscribed to: an open broker may deliver anything.
         if any(topic_matches_sub(f, topic) for f in self._filters):
             self.messages.put_nowait((topic, payload))
 
