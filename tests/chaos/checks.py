@@ -51,6 +51,8 @@ def check_store(chaos: Chaos, sessions: list[StoredSession]) -> None:
             assert counted - ONE_INTERVAL_WH - _EPSILON_WH <= stored <= counted + _EPSILON_WH, (
                 f"{session_id}: stored {stored:.2f} Wh, the meter counted {counted:.2f} Wh"
             )
+            # For the figures (pytest -s): energy the store is short of the meter's count.
+            print(f"CHAOS evse={evse_id} stored_wh={stored:.2f} lost_wh={counted - stored:.2f}")
     assert set(by_id) == {sid for point in points for sid in started(point)}
 
 

@@ -66,6 +66,7 @@ async def test_a_module_killed_while_both_evs_charge(module_id: str, tmp_path: P
         crash_seen = next(t for t, m, active in probe.crashes[seen:] if m == module_id and active)
         for index in _POWER_OFF.get(module_id, []):
             off = await power_off(chaos, index, module_id, crash_seen)
+            print(f"CHAOS crashed={module_id} power_off_ms={(off - crash_seen) * 1000:.1f}")
             assert off - crash_seen <= POWER_OFF_S, f"power off {off - crash_seen:.3f} s late"
 
         # Back as a new incarnation; the manager clears the crash once it is ready.
