@@ -175,6 +175,10 @@ class EvseManager(EvseManagerModuleBase):
     def _on_board_restart(self) -> None:
         self.feed(BoardBack())
 
+    async def reconnected(self) -> None:
+        # What we sent the board while cut off is lost: bring it in line with us again.
+        self.feed(BoardBack())
+
     async def _on_reading(self, reading: Powermeter) -> None:
         if self._stopped:
             return  # the transaction is finished and its journal closed
@@ -224,11 +228,14 @@ class EvseManager(EvseManagerModuleBase):
         the board's watchdog counts on it) even while answers queue behind other traffic on
         this module's one connection, a flood of requests, say. A call to a board that is up
         sends its request in its first step, so the requests leave in the order the core
-        decided them; a refusal is logged when its answer comes. A board that is not up is
-        waited for, so nothing overtakes a request still waiting to go out.
+        decided them; a refusal is logged when its answer comes.
+
+        A board that is not up (it crashed, or we are cut off from the broker) is not waited
+        for: nothing sent now would reach it, and waiting would hold up the news of its
+        crash. It is re-armed in full when it is back (BoardBack): enabled, then every output.
         """
         if not self.r_bsp.is_up:
-            await command
+            command.close()
             return
         started = start_eagerly(command)
         if not isinstance(started, Finished):
