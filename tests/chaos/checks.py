@@ -3,6 +3,7 @@ energy the meter counted, and no EVSE stuck."""
 
 from __future__ import annotations
 
+import functools
 from collections import Counter
 
 from evstack.modules.SessionStore.database import StoredSession
@@ -64,13 +65,21 @@ async def check_not_stuck(chaos: Chaos) -> list[float]:
     for index, point in enumerate(probe.points):
         before = len(point.session)
         await probe.arrive(index, 16.0)
-        await probe.until(lambda p=point, n=before: "ChargingStarted" in p.events()[n:])
+        await probe.until(functools.partial(_since_has, point, before, "ChargingStarted"))
         fresh = [e for _, e in point.session[before:]]
         plugged = next(e for e in fresh if str(e.event) == "SessionStarted")
         charging = next(e for e in fresh if str(e.event) == "ChargingStarted")
         seconds = (timestamp(charging.timestamp) - timestamp(plugged.timestamp)).total_seconds()
         delays.append(seconds * chaos.speedup)
         await probe.leave(index)
-        await probe.until(lambda p=point: p.events()[-1:] == ["SessionFinished"])
+        await probe.until(functools.partial(_over, point))
     assert all(delay <= 5.0 for delay in delays), delays
     return delays
+
+
+def _since_has(point: ChargePoint, since: int, event: str) -> bool:
+    return event in point.events()[since:]
+
+
+def _over(point: ChargePoint) -> bool:
+    return point.events()[-1:] == ["SessionFinished"]

@@ -4,6 +4,7 @@ the energy the meter counted, and both EVSEs take new sessions afterwards."""
 
 from __future__ import annotations
 
+import functools
 import signal
 import time
 from pathlib import Path
@@ -14,6 +15,7 @@ from evstack.sim.clock import ScaledClock
 
 from .checks import check_not_stuck, check_store, finish_events, started
 from .harness import Chaos, chaos_charger
+from .probe import ChargePoint
 
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(180)]
 
@@ -34,7 +36,7 @@ async def charger_restarted(chaos: Chaos, how: signal.Signals) -> None:
     # Each transaction of the first run ends exactly once: at the stop (Reboot) or, if its
     # EVSE could not finish it then, at the next start (PowerLoss).
     for point, ids in zip(probe.points, before, strict=True):
-        await probe.until(lambda p=point, i=ids: all(finish_events(p)[t] == 1 for t in i))
+        await probe.until(functools.partial(finished_once, point, ids))
     reasons = {
         str(e.transaction_finished.reason)
         for point in probe.points
@@ -49,6 +51,10 @@ async def charger_restarted(chaos: Chaos, how: signal.Signals) -> None:
     total = sum(len(started(point)) for point in probe.points)
     check_store(chaos, await chaos.stored(total))
     await check_not_stuck(chaos)
+
+
+def finished_once(point: ChargePoint, transactions: list[str]) -> bool:
+    return all(finish_events(point)[t] == 1 for t in transactions)
 
 
 async def test_finding_2_ev_manager_killed_mid_session(tmp_path: Path) -> None:
