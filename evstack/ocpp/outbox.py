@@ -18,11 +18,11 @@ Message ids are not kept: each transmission gets a new one from the RPC layer.
 
 from __future__ import annotations
 
-import sqlite3
-from collections.abc import Iterator, Mapping
-from contextlib import contextmanager
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
+
+from evstack.runtime.state import open_database, transaction
 
 __all__ = ["Outbox", "QueuedMessage", "RetryPolicy"]
 
@@ -69,15 +69,12 @@ class Outbox:
     def __init__(
         self, path: Path, policies: Mapping[str, RetryPolicy], message_timeout_s: float
     ) -> None:
-        path.parent.mkdir(parents=True, exist_ok=True)
         self._policies = dict(policies)
         self.message_timeout_s = message_timeout_s
-        self._db = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
-        self._db.execute("PRAGMA journal_mode=WAL")
-        self._db.execute("PRAGMA synchronous=FULL")  # a queued message survives a power cut
+        self._db = open_database(path)  # a queued message survives a power cut
         self._db.execute(_SCHEMA)
         # Not-before times are monotonic and mean nothing after a restart: start afresh.
-        with self._transaction() as db:
+        with transaction(self._db) as db:
             db.execute("UPDATE outbox SET not_before = 0")
 
     def close(self) -> None:
@@ -86,16 +83,6 @@ class Outbox:
     def set_policy(self, kind: str, policy: RetryPolicy) -> None:
         """The CSMS may change the attempts and intervals at any time (SetVariables)."""
         self._policies[kind] = policy
-
-    @contextmanager
-    def _transaction(self) -> Iterator[sqlite3.Connection]:
-        self._db.execute("BEGIN IMMEDIATE")
-        try:
-            yield self._db
-        except BaseException:
-            self._db.execute("ROLLBACK")
-            raise
-        self._db.execute("COMMIT")
 
     def put(
         self,
@@ -106,7 +93,7 @@ class Outbox:
         transaction_id: str | None = None,
     ) -> int:
         """Queue a message, durably, before it is sent; returns its sequence number."""
-        with self._transaction() as db:
+        with transaction(self._db) as db:
             cursor = db.execute(
                 "INSERT INTO outbox (action, payload, kind, transaction_id) VALUES (?, ?, ?, ?)",
                 (action, payload, kind or action, transaction_id),
@@ -129,7 +116,7 @@ class Outbox:
 
     def delivered(self, seq: int) -> None:
         """The CSMS answered it: it leaves the queue."""
-        with self._transaction() as db:
+        with transaction(self._db) as db:
             db.execute("DELETE FROM outbox WHERE seq = ?", (seq,))
 
     def failed(self, seq: int, now: float) -> bool:
@@ -139,7 +126,7 @@ class Outbox:
             return False
         transmissions = message.transmissions + 1
         policy = self._policies.get(message.kind, RetryPolicy(attempts=1, interval_s=0.0))
-        with self._transaction() as db:
+        with transaction(self._db) as db:
             if transmissions >= policy.attempts:
                 db.execute("DELETE FROM outbox WHERE seq = ?", (seq,))
                 return True

@@ -12,29 +12,54 @@ from __future__ import annotations
 import sqlite3
 import sys
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, TypeVar
 
 import msgspec
 
-__all__ = ["ModuleState"]
+__all__ = ["ModuleState", "open_database", "transaction"]
 
 T = TypeVar("T")
 
 _encode = msgspec.json.Encoder().encode
 
 
+def open_database(path: Path, *, durable: bool = True) -> sqlite3.Connection:
+    """An SQLite file for what must survive: WAL, and with `durable` fsync at every commit.
+
+    Its folder is created if missing: a fresh charger has none yet, and that is no reason to
+    lose the first records. Transactions are opened explicitly (`transaction`), so none is
+    ever left implicit.
+    """
+    path.parent.mkdir(parents=True, exist_ok=True)
+    db = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
+    db.execute("PRAGMA journal_mode=WAL")
+    db.execute(f"PRAGMA synchronous={'FULL' if durable else 'NORMAL'}")
+    return db
+
+
+@contextmanager
+def transaction(db: sqlite3.Connection) -> Iterator[sqlite3.Connection]:
+    """One write transaction, taken at once (no lock upgrade half way), rolled back on error."""
+    db.execute("BEGIN IMMEDIATE")
+    try:
+        yield db
+    except BaseException:
+        db.execute("ROLLBACK")
+        raise
+    db.execute("COMMIT")
+
+
 class ModuleState:
     """Key-value pairs in `<folder>/<name>.db`; values are anything msgspec can encode."""
 
     def __init__(self, folder: Path, name: str = "state") -> None:
-        folder.mkdir(parents=True, exist_ok=True)
         self.path = folder / f"{name}.db"
-        # isolation_level=None: each write is its own transaction, committed before put() returns.
-        self._db = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False)
-        self._db.execute("PRAGMA journal_mode=WAL")
+        # Each write is its own transaction, committed before put() returns.
+        self._db = open_database(self.path)
         self._db.execute("CREATE TABLE IF NOT EXISTS state (key TEXT PRIMARY KEY, value BLOB)")
-        self._durable: bool | None = None
+        self._durable: bool | None = True
 
     def close(self) -> None:
         self._db.close()

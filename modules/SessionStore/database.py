@@ -16,11 +16,12 @@ stored reading.
 
 from __future__ import annotations
 
-import sqlite3
-from collections.abc import Iterable, Iterator
-from contextlib import closing, contextmanager
+from collections.abc import Iterable
+from contextlib import closing
 from dataclasses import dataclass
 from pathlib import Path
+
+from evstack.runtime.state import open_database, transaction
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS sessions (
@@ -73,13 +74,8 @@ class SessionDatabase:
 
     def __init__(self, path: str | Path) -> None:
         self.path = Path(path)
-        # A fresh charger has no data folder yet; that is no reason to lose its first sessions.
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        # isolation_level=None: we open each transaction ourselves, so none is ever left implicit.
-        self._db = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False)
-        self._db.execute("PRAGMA journal_mode=WAL")
-        self._db.execute("PRAGMA synchronous=FULL")  # fsync the WAL on every commit
-        with self._transaction() as db:
+        self._db = open_database(self.path)  # fsync the WAL on every commit
+        with transaction(self._db) as db:
             # Not executescript(): it would commit behind our back, outside the transaction.
             for statement in _SCHEMA.split(";"):
                 db.execute(statement)
@@ -97,21 +93,11 @@ class SessionDatabase:
     def __exit__(self, *exc_info: object) -> None:
         self.close()
 
-    @contextmanager
-    def _transaction(self) -> Iterator[sqlite3.Connection]:
-        self._db.execute("BEGIN IMMEDIATE")
-        try:
-            yield self._db
-        except BaseException:
-            self._db.execute("ROLLBACK")
-            raise
-        self._db.execute("COMMIT")
-
     def session_started(
         self, session_id: str, evse_id: int, id_token: str | None, started_at: str, start_wh: float
     ) -> bool:
         """Record a start; False if it was recorded already (the first record stands)."""
-        with self._transaction() as db:
+        with transaction(self._db) as db:
             row = db.execute(
                 "SELECT evse_id FROM sessions WHERE session_id = ?", (session_id,)
             ).fetchone()
@@ -132,7 +118,7 @@ class SessionDatabase:
         self, session_id: str, stopped_at: str, stop_wh: float, stop_reason: str
     ) -> StoredSession:
         """Record the end of an open session; a finished one keeps its first recorded end."""
-        with self._transaction() as db:
+        with transaction(self._db) as db:
             db.execute(
                 "UPDATE sessions SET stopped_at = ?, stop_wh = ?, stop_reason = ?,"
                 " last_wh = ?, last_at = ? WHERE session_id = ? AND stopped_at IS NULL",
@@ -145,7 +131,7 @@ class SessionDatabase:
 
     def record_readings(self, readings: Iterable[tuple[str, float, str]]) -> None:
         """Store the newest (session, Wh, time) of open sessions, all in one transaction."""
-        with self._transaction() as db:
+        with transaction(self._db) as db:
             db.executemany(
                 "UPDATE sessions SET last_wh = ?, last_at = ? WHERE session_id = ?"
                 " AND stopped_at IS NULL AND (last_wh IS NULL OR last_wh <= ?)",
@@ -158,7 +144,7 @@ class SessionDatabase:
         Its true end cannot be known; what was stored is the best that is left, and at most
         one storing interval of energy is missing from it.
         """
-        with self._transaction() as db:
+        with transaction(self._db) as db:
             db.execute(
                 "UPDATE sessions SET stopped_at = COALESCE(last_at, started_at),"
                 " stop_wh = COALESCE(last_wh, start_wh), stop_reason = ?"
