@@ -1,0 +1,206 @@
+"""V2GTP messages over TCP, optionally TLS (ISO 15118-2 7.8.3): the SECC's server, the
+EVCC's client and the message stream both use.
+
+A stream reads exactly one message at a time: the 8-byte header, checked (version 0x01,
+its inverse 0xFE, a payload type the stream accepts, a length within its maximum), then
+exactly that many payload bytes. Anything else ends the connection: the stream closes it
+and raises StreamClosedError with the reason, so a peer sending garbage never leaves a
+half-read socket behind.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import dataclasses
+import ipaddress
+import logging
+import socket
+import ssl
+from collections.abc import Awaitable, Callable, Collection
+from typing import NoReturn
+
+from evstack.exi import v2gtp
+from evstack.hlc.transport.netif import (
+    SocketFactory,
+    bind_in_secc_range,
+    default_socket_factory,
+    interface_index,
+)
+
+_log = logging.getLogger(__name__)
+
+# Every payload type of a V2G session over TCP (EXI for SAP, DIN, ISO-2 and the ISO-20 sets).
+V2G_PAYLOAD_TYPES = frozenset(
+    t
+    for t in v2gtp.PayloadType
+    if t not in (v2gtp.PayloadType.SDP_REQUEST, v2gtp.PayloadType.SDP_RESPONSE)
+)
+
+
+class StreamClosedError(ConnectionError):
+    """The stream is closed; `reason` says why (the peer left, or what it sent was bad)."""
+
+    def __init__(self, reason: str):
+        super().__init__(reason)
+        self.reason = reason
+
+
+class V2gtpStream:
+    def __init__(
+        self,
+        reader: asyncio.StreamReader,
+        writer: asyncio.StreamWriter,
+        *,
+        accept: Collection[int] = V2G_PAYLOAD_TYPES,
+        max_payload: int = v2gtp.MAX_PAYLOAD,
+    ):
+        self._reader = reader
+        self._writer = writer
+        self.accept = frozenset(accept)
+        self.max_payload = min(max_payload, v2gtp.MAX_PAYLOAD)
+        self.close_reason: str | None = None
+
+    @property
+    def peer(self) -> tuple[str, int]:
+        host, port = self._writer.get_extra_info("peername")[:2]
+        return host, port
+
+    @property
+    def tls_version(self) -> str | None:
+        """'TLSv1.2', 'TLSv1.3', or None without TLS."""
+        tls: ssl.SSLObject | None = self._writer.get_extra_info("ssl_object")
+        return None if tls is None else tls.version()
+
+    async def receive(self) -> tuple[int, bytes]:
+        """(payload type, payload) of the next message."""
+        if self.close_reason is not None:
+            raise StreamClosedError(self.close_reason)
+        header = await self._read(v2gtp.HEADER_SIZE, at_start=True)
+        try:
+            payload_type, length = v2gtp.parse_header(header)
+        except v2gtp.V2gtpError as exc:
+            await self._fail(f"bad V2GTP header {header.hex()}: {exc}")
+        if payload_type not in self.accept:
+            await self._fail(f"unexpected payload type {payload_type:#06x}")
+        if length > self.max_payload:
+            await self._fail(f"payload of {length} bytes exceeds {self.max_payload}")
+        return payload_type, await self._read(length, at_start=False)
+
+    async def send(self, payload_type: int, payload: bytes) -> None:
+        if self.close_reason is not None:
+            raise StreamClosedError(self.close_reason)
+        self._writer.write(v2gtp.frame(payload_type, payload))
+        try:
+            await self._writer.drain()
+        except ConnectionError as exc:
+            await self._fail(f"send failed: {exc}")
+
+    async def close(self, reason: str = "closed by this side") -> None:
+        if self.close_reason is None:
+            self.close_reason = reason
+        self._writer.close()
+        # The peer may be gone already; the socket is closed all the same.
+        with contextlib.suppress(ConnectionError, ssl.SSLError):
+            await self._writer.wait_closed()
+
+    async def _read(self, size: int, *, at_start: bool) -> bytes:
+        try:
+            return await self._reader.readexactly(size)
+        except asyncio.IncompleteReadError as exc:
+            if at_start and not exc.partial:
+                await self._fail("the peer closed the connection")
+            await self._fail(
+                f"the connection ended inside a message ({len(exc.partial)} of {size} bytes)"
+            )
+        except (ConnectionError, ssl.SSLError) as exc:
+            await self._fail(f"the connection broke: {exc}")
+
+    async def _fail(self, reason: str) -> NoReturn:
+        _log.info("V2GTP stream to %s closed: %s", self._writer.get_extra_info("peername"), reason)
+        await self.close(reason)
+        raise StreamClosedError(reason)
+
+
+Handler = Callable[[V2gtpStream], Awaitable[None]]
+
+
+@dataclasses.dataclass
+class V2gServer:
+    """The SECC's TCP server; every connection gets a V2gtpStream and a handler task."""
+
+    address: ipaddress.IPv6Address
+    port: int
+    tls: bool
+    _server: asyncio.Server
+
+    async def close(self) -> None:
+        self._server.close()
+        await self._server.wait_closed()
+
+
+async def start_server(
+    handler: Handler,
+    interface: str,
+    address: ipaddress.IPv6Address,
+    *,
+    port: int | None = None,
+    ssl_context: ssl.SSLContext | None = None,
+    socket_factory: SocketFactory = default_socket_factory,
+    accept: Collection[int] = V2G_PAYLOAD_TYPES,
+    max_payload: int = v2gtp.MAX_PAYLOAD,
+) -> V2gServer:
+    """Listen on `address` (the link-local address SDP announces) at `port`, or at a free
+    port in 49152-65535. The handler's stream is closed when the handler returns."""
+    sock = socket_factory(socket.AF_INET6, socket.SOCK_STREAM, 0)
+    try:
+        scope = interface_index(sock, interface)
+        if port is None:
+            port = bind_in_secc_range(sock, str(address), scope)
+        else:
+            sock.bind((str(address), port, 0, scope))
+        sock.listen(8)
+        sock.setblocking(False)
+    except OSError:
+        sock.close()
+        raise
+
+    async def serve(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        stream = V2gtpStream(reader, writer, accept=accept, max_payload=max_payload)
+        try:
+            await handler(stream)
+        except StreamClosedError:
+            pass  # already closed, with its reason logged
+        finally:
+            await stream.close("the SECC handler finished")
+
+    server = await asyncio.start_server(serve, sock=sock, ssl=ssl_context)
+    return V2gServer(address, port, ssl_context is not None, server)
+
+
+async def connect(
+    address: ipaddress.IPv6Address,
+    port: int,
+    interface: str,
+    *,
+    ssl_context: ssl.SSLContext | None = None,
+    socket_factory: SocketFactory = default_socket_factory,
+    accept: Collection[int] = V2G_PAYLOAD_TYPES,
+    max_payload: int = v2gtp.MAX_PAYLOAD,
+) -> V2gtpStream:
+    """The EVCC's connection to the SECC that SDP found (TLS verified by `ssl_context`).
+
+    A refused certificate raises ssl.SSLCertVerificationError, with the socket closed.
+    """
+    sock = socket_factory(socket.AF_INET6, socket.SOCK_STREAM, 0)
+    try:
+        scope = interface_index(sock, interface)
+        sock.setblocking(False)
+        await asyncio.get_running_loop().sock_connect(sock, (str(address), port, 0, scope))
+        reader, writer = await asyncio.open_connection(
+            sock=sock, ssl=ssl_context, server_hostname="" if ssl_context else None
+        )
+    except BaseException:
+        sock.close()
+        raise
+    return V2gtpStream(reader, writer, accept=accept, max_payload=max_payload)

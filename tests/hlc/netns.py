@@ -1,0 +1,113 @@
+"""Network namespaces and veth pairs that a test makes for itself and always removes.
+
+A socket is made inside a namespace by a short-lived thread that enters it (setns works
+per thread for network namespaces); the socket stays there, usable from any thread.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import ctypes
+import os
+import socket
+import subprocess
+import threading
+import time
+import uuid
+from collections.abc import Callable, Iterator
+from typing import TypeVar
+
+import pytest
+
+from evstack.hlc.transport.netif import link_local_address
+
+_T = TypeVar("_T")
+_CLONE_NEWNET = 0x40000000
+_libc = ctypes.CDLL(None, use_errno=True)
+
+
+def ip(*args: str) -> None:
+    subprocess.run(["ip", *args], check=True, capture_output=True, text=True)
+
+
+class Namespace:
+    def __init__(self, name: str):
+        self.name = name
+
+    def inside(self, action: Callable[[], _T]) -> _T:
+        """Run `action` on a thread that has entered this namespace."""
+        result: list[_T] = []
+        errors: list[BaseException] = []
+
+        def run() -> None:
+            try:
+                with open(f"/var/run/netns/{self.name}") as handle:
+                    if _libc.setns(handle.fileno(), _CLONE_NEWNET) != 0:
+                        err = ctypes.get_errno()
+                        raise OSError(err, f"setns {self.name}: {os.strerror(err)}")
+                result.append(action())
+            except BaseException as exc:
+                errors.append(exc)
+
+        thread = threading.Thread(target=run)
+        thread.start()
+        thread.join()
+        if errors:
+            raise errors[0]
+        return result[0]
+
+    def socket(self, family: int, kind: int, proto: int) -> socket.socket:
+        """A SocketFactory for this namespace."""
+        return self.inside(lambda: socket.socket(family, kind, proto))
+
+    def run(self, *command: str) -> None:
+        subprocess.run(
+            ["ip", "netns", "exec", self.name, *command], check=True, capture_output=True
+        )
+
+
+@contextlib.contextmanager
+def veth_pair(
+    left_mac: str = "02:00:00:00:00:01", right_mac: str = "0a:00:00:00:00:01"
+) -> Iterator[tuple[Namespace, Namespace]]:
+    """Two namespaces joined by a veth pair, each end named `v2g0`, up, with a link-local
+    address at once (no duplicate address detection); both removed on the way out."""
+    tag = uuid.uuid4().hex[:8]
+    left, right = Namespace(f"evs-ev-{tag}"), Namespace(f"evs-cs-{tag}")
+    made: list[Namespace] = []
+    try:
+        for space in (left, right):
+            try:
+                ip("netns", "add", space.name)
+            except (subprocess.CalledProcessError, FileNotFoundError) as exc:
+                pytest.skip(f"cannot create network namespaces here: {exc}")
+            made.append(space)
+        ip("link", "add", f"l{tag}", "type", "veth", "peer", "name", f"r{tag}")
+        for space, end, mac in ((left, f"l{tag}", left_mac), (right, f"r{tag}", right_mac)):
+            ip("link", "set", end, "netns", space.name)
+            ip("-n", space.name, "link", "set", end, "name", "v2g0", "address", mac)
+            space.run("sysctl", "-qw", "net.ipv6.conf.v2g0.accept_dad=0")
+            ip("-n", space.name, "link", "set", "lo", "up")
+        for space in (left, right):
+            ip("-n", space.name, "link", "set", "v2g0", "up")
+        for space in (left, right):
+            wait_for_link_local(space)
+        yield left, right
+    finally:
+        # Deleting a namespace deletes the veth end inside it; an end never moved is ours too.
+        subprocess.run(["ip", "link", "delete", f"l{tag}"], check=False, capture_output=True)
+        for space in made:
+            subprocess.run(["ip", "netns", "delete", space.name], check=False)
+
+
+def wait_for_link_local(space: Namespace, timeout: float = 5.0) -> None:
+    """The kernel adds the link-local address once the link is up: poll for it."""
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            link_local_address("v2g0", space.socket)
+            return
+        except OSError:
+            if time.monotonic() > deadline:
+                raise
+            time.sleep(0.01)
