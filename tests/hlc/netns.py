@@ -79,10 +79,15 @@ def veth_pair(
         for space in (left, right):
             try:
                 ip("netns", "add", space.name)
-            except (subprocess.CalledProcessError, FileNotFoundError) as exc:
-                pytest.skip(f"cannot create network namespaces here: {exc}")
+            except subprocess.CalledProcessError as exc:
+                pytest.skip(f"cannot create network namespaces here: {exc.stderr.strip()}")
+            except FileNotFoundError:
+                pytest.skip("no `ip` command (iproute2) to create network namespaces")
             made.append(space)
-        ip("link", "add", f"l{tag}", "type", "veth", "peer", "name", f"r{tag}")
+        try:
+            ip("link", "add", f"l{tag}", "type", "veth", "peer", "name", f"r{tag}")
+        except subprocess.CalledProcessError as exc:
+            pytest.skip(f"cannot create a veth pair here: {exc.stderr.strip()}")
         for space, end, mac in ((left, f"l{tag}", left_mac), (right, f"r{tag}", right_mac)):
             ip("link", "set", end, "netns", space.name)
             ip("-n", space.name, "link", "set", end, "name", "v2g0", "address", mac)
