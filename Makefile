@@ -39,6 +39,7 @@ typecheck: install
 
 check-generated: install
 	$(VENV)/bin/ev-codegen check --docs docs/api
+	$(VENV)/bin/ev-codegen ocpp-import --check
 
 generate: install
 	$(VENV)/bin/ev-codegen generate

@@ -234,3 +234,95 @@ def exi_import(args: tuple[str, ...]) -> None:
     from evstack.codegen.exi import importer
 
     sys.exit(importer.main(list(args)))
+
+
+@main.command("ocpp-import")
+@click.argument("versions", nargs=-1, metavar="[VERSION]...")
+@click.option(
+    "--ocpp-dir",
+    type=click.Path(file_okay=False, exists=True, path_type=Path),
+    envvar="EVSTACK_OCPP_DIR",
+    show_envvar=True,
+    default=None,
+    help="A folder laid out like the `ocpp` package (VERSION/schemas/*.json); "
+    "default: the installed `ocpp` package, found without importing it.",
+)
+@click.option(
+    "--out",
+    type=click.Path(file_okay=False, path_type=Path),
+    default=None,
+    show_default="generated/ocpp of the evstack repository",
+    help="Package folder for the Python types; the import owns VERSION/, values.py and "
+    "__init__.py there.",
+)
+@click.option(
+    "--docs",
+    "docs_out",
+    type=click.Path(file_okay=False, path_type=Path),
+    default=None,
+    show_default="docs/ocpp of the evstack repository",
+    help="Folder for the Markdown pages; the import owns VERSION/ there.",
+)
+@click.option(
+    "--check",
+    is_flag=True,
+    help="Write nothing; exit non-zero, listing the files, when the committed output differs "
+    "from a fresh import.",
+)
+def ocpp_import(
+    versions: tuple[str, ...],
+    ocpp_dir: Path | None,
+    out: Path | None,
+    docs_out: Path | None,
+    check: bool,
+) -> None:
+    """Derive typed OCPP messages and their pages from the OCA's JSON schemas.
+
+    VERSION is a folder of the `ocpp` package, such as v201 (default: every version evstack
+    imports). The schemas are read here only; nothing of the `ocpp` package is committed.
+    """
+    from evstack.codegen.ocpp import importer
+
+    unknown = sorted(set(versions) - set(importer.VERSIONS))
+    if unknown:
+        raise click.BadParameter(
+            f"{unknown}; known: {sorted(importer.VERSIONS)}", param_hint="VERSION"
+        )
+    source = ocpp_dir or importer.find_ocpp_dir()
+    if source is None:
+        raise click.ClickException(
+            "the `ocpp` package is not installed; install it (pip install -e '.[dev]') or "
+            "give --ocpp-dir / EVSTACK_OCPP_DIR"
+        )
+    out = out or importer.DEFAULT_OUT
+    docs_out = docs_out or importer.DEFAULT_DOCS
+    stale = False
+    for version in versions or tuple(importer.VERSIONS):
+        try:
+            derived = importer.derive(source, importer.VERSIONS[version])
+            results = importer.apply(derived, out, docs_out, check=check)
+        except (importer.SchemaImportError, OutputNotOwnedError) as exc:
+            raise click.ClickException(str(exc)) from exc
+        model = derived.model
+        counts = (
+            f"{len(model.messages)} actions, {len(model.structs)} datatypes, "
+            f"{len(model.enums)} enums"
+        )
+        for folder, result in zip((out, docs_out), results, strict=True):
+            if not check:
+                click.echo(
+                    f"ev-codegen: {folder}: {version}: {len(result.missing)} new, "
+                    f"{len(result.stale)} updated, {len(result.extra)} removed ({counts})"
+                )
+            elif result.up_to_date:
+                click.echo(f"ev-codegen: {folder}: {version} is up to date ({counts}).")
+            else:
+                click.echo(result.describe(), err=True)
+                click.echo(
+                    f"ev-codegen: {folder}: {version} is out of date; run "
+                    f"`ev-codegen ocpp-import {version}`.",
+                    err=True,
+                )
+                stale = True
+    if stale:
+        sys.exit(1)
