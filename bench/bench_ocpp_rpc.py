@@ -1,6 +1,7 @@
 """CALL handling at the station side: a CSMS's ChangeAvailability answered by evstack's OCPP-J
-endpoint, against the same handler on the `ocpp` package's ChargePoint (v201, its schema
-validation on), in the same run.
+endpoint on the OCPP 2.0.1 codec (`evstack.ocpp.v201`: the request validated as it is decoded,
+the response checked before it is sent), against the same handler on the `ocpp` package's
+ChargePoint (v201, its schema validation on), in the same run.
 
 The package validates in a thread pool as it ships (`ocpp.messages.ASYNC_VALIDATION`); the
 baseline is its faster setting, validation inline, and the shipped one is printed beside it.
@@ -19,14 +20,12 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
-import enum
 import json
 import statistics
 import time
 from collections.abc import Awaitable, Callable, Coroutine, Iterator
 from typing import Any
 
-import msgspec
 import ocpp.messages
 from ocpp.routing import on
 from ocpp.v201 import ChargePoint, call_result
@@ -35,7 +34,7 @@ from websockets.asyncio.client import connect
 from websockets.asyncio.server import ServerConnection, serve
 from websockets.typing import Subprotocol
 
-from evstack.ocpp.errors import ErrorCode, OcppError
+from evstack.ocpp import v201
 from evstack.ocpp.j import (
     ConnectionPolicy,
     NetworkProfile,
@@ -44,7 +43,7 @@ from evstack.ocpp.j import (
     SecurityProfile,
     StationCredentials,
 )
-from evstack.ocpp.j.codec import Payload
+from evstack.ocpp.v201 import enums, messages
 
 ROUNDS = 3
 WARM_UP = 200
@@ -52,63 +51,15 @@ STATION = "CS001"
 REQUEST = {"operationalStatus": "Inoperative", "evse": {"id": 1, "connectorId": 1}}
 
 
-# -- the station's message types for the one action, as the v201 codec validates them -----
-
-
-class OperationalStatus(enum.StrEnum):
-    OPERATIVE = "Operative"
-    INOPERATIVE = "Inoperative"
-
-
-class ChangeAvailabilityStatus(enum.StrEnum):
-    ACCEPTED = "Accepted"
-    REJECTED = "Rejected"
-    SCHEDULED = "Scheduled"
-
-
-class _Message(msgspec.Struct, rename="camel", omit_defaults=True, forbid_unknown_fields=True):
-    pass
-
-
-class Evse(_Message):
-    id: int
-    connector_id: int | None = None
-
-
-class ChangeAvailabilityRequest(_Message):
-    operational_status: OperationalStatus
-    evse: Evse | None = None
-
-
-class ChangeAvailabilityResponse(_Message):
-    status: ChangeAvailabilityStatus
-
-
-class BenchCodec:
-    _request = msgspec.json.Decoder(ChangeAvailabilityRequest)
-    _response = msgspec.json.Decoder(ChangeAvailabilityResponse)
-    _encoder = msgspec.json.Encoder()
-
-    def decode_request(self, action: str, payload: Payload) -> Any:
-        if action != "ChangeAvailability":
-            raise OcppError(ErrorCode.NOT_IMPLEMENTED, action)
-        try:
-            return self._request.decode(payload)
-        except msgspec.DecodeError as error:
-            raise OcppError(ErrorCode.FORMAT_VIOLATION, str(error)) from None
-
-    def decode_response(self, action: str, payload: Payload) -> Any:
-        return self._response.decode(payload)
-
-    def encode(self, message: Any) -> bytes:
-        return self._encoder.encode(message)
-
-
 # -- the same handler, twice --------------------------------------------------------------
 
 
-async def change_availability(request: ChangeAvailabilityRequest) -> ChangeAvailabilityResponse:
-    return ChangeAvailabilityResponse(status=ChangeAvailabilityStatus.ACCEPTED)
+async def change_availability(
+    request: messages.ChangeAvailabilityRequest,
+) -> messages.ChangeAvailabilityResponse:
+    return messages.ChangeAvailabilityResponse(
+        status=enums.ChangeAvailabilityStatusEnumType.Accepted
+    )
 
 
 class PackageStation(ChargePoint):  # type: ignore[misc]  # the ocpp package has no type hints
@@ -118,7 +69,7 @@ class PackageStation(ChargePoint):  # type: ignore[misc]  # the ocpp package has
 
 
 def our_endpoint() -> RpcEndpoint:
-    endpoint = RpcEndpoint(BenchCodec())
+    endpoint = RpcEndpoint(v201)
     endpoint.route("ChangeAvailability", change_availability)
     return endpoint
 

@@ -17,6 +17,7 @@ from websockets.asyncio.server import Server, ServerConnection, serve
 from websockets.http11 import Request, Response
 from websockets.typing import Subprotocol
 
+from evstack.ocpp import v201
 from evstack.ocpp.j import (
     ConnectError,
     ConnectionPolicy,
@@ -31,8 +32,7 @@ from evstack.ocpp.j import (
     TransportSettings,
     Upgrade,
 )
-
-from .codec import ChangeAvailabilityResponse, ClearCacheResponse, SmallCodec
+from evstack.ocpp.v201 import enums, messages
 
 STATION = "CS001"
 PASSWORD = "0123456789abcdef0123"  # a passwordString: 16 to 40 characters
@@ -135,18 +135,20 @@ def closed_port() -> int:
     return port
 
 
-async def clear_cache(request: Any) -> ClearCacheResponse:
-    return ClearCacheResponse(status="Accepted")
+async def clear_cache(request: Any) -> messages.ClearCacheResponse:
+    return messages.ClearCacheResponse(status=enums.ClearCacheStatusEnumType.Accepted)
 
 
-async def change_availability(request: Any) -> ChangeAvailabilityResponse:
-    return ChangeAvailabilityResponse(status="Accepted")
+async def change_availability(request: Any) -> messages.ChangeAvailabilityResponse:
+    return messages.ChangeAvailabilityResponse(
+        status=enums.ChangeAvailabilityStatusEnumType.Accepted
+    )
 
 
 def station_endpoint(**options: Any) -> RpcEndpoint:
-    """The station's endpoint with the test codec; ClearCache and ChangeAvailability served,
-    Reset known but not."""
-    endpoint = RpcEndpoint(SmallCodec(), **options)
+    """The station's endpoint on the OCPP 2.0.1 codec; ClearCache and ChangeAvailability
+    served, the other actions known but not."""
+    endpoint = RpcEndpoint(v201, **options)
     endpoint.route("ClearCache", clear_cache)
     endpoint.route("ChangeAvailability", change_availability)
     return endpoint

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+from datetime import UTC
 
 import pytest
 from ocpp.exceptions import NotSupportedError, OccurrenceConstraintViolationError
@@ -19,8 +20,8 @@ from evstack.ocpp.j import (
     SecurityProfile,
     TransportSettings,
 )
+from evstack.ocpp.v201 import DateTime, messages
 
-from .codec import HeartbeatRequest, HeartbeatResponse
 from .csms import NOW, csms_on
 from .peers import (
     PASSWORD,
@@ -43,8 +44,9 @@ async def test_the_ocpp_package_csms_and_the_station_call_each_other() -> None:
             connection = await server.accept()
             await recorder.expect("connected", 1)
             async with csms_on(connection, STATION) as csms:
-                assert await client.endpoint.call("Heartbeat", HeartbeatRequest()) == (
-                    HeartbeatResponse(NOW)
+                response = await client.endpoint.call("Heartbeat", messages.HeartbeatRequest())
+                assert response == messages.HeartbeatResponse(
+                    currentTime=DateTime(2026, 1, 1, tzinfo=UTC)
                 )
                 answer = await csms.call(
                     call.ChangeAvailability(operational_status="Operative", evse={"id": 1}),
@@ -81,8 +83,8 @@ async def test_on_the_wire_one_call_in_flight_late_and_duplicate_answers_dropped
         async with running(client):
             connection = await server.accept()
             await recorder.expect("connected", 1)
-            first = asyncio.create_task(endpoint.call("Heartbeat", HeartbeatRequest()))
-            second = asyncio.create_task(endpoint.call("Heartbeat", HeartbeatRequest()))
+            first = asyncio.create_task(endpoint.call("Heartbeat", messages.HeartbeatRequest()))
+            second = asyncio.create_task(endpoint.call("Heartbeat", messages.HeartbeatRequest()))
             first_id = json.loads(await connection.recv())[1]
             with pytest.raises(CallTimeoutError):  # the CSMS keeps it too long
                 await first
@@ -92,12 +94,12 @@ async def test_on_the_wire_one_call_in_flight_late_and_duplicate_answers_dropped
             answer = json.dumps([3, second_id, {"currentTime": "2026-01-01T00:00:02Z"}])
             await connection.send(answer)
             await connection.send(answer)  # twice
-            assert (await second).current_time == "2026-01-01T00:00:02Z"
-            third = asyncio.create_task(endpoint.call("Heartbeat", HeartbeatRequest()))
+            assert (await second).currentTime.second == 2
+            third = asyncio.create_task(endpoint.call("Heartbeat", messages.HeartbeatRequest()))
             third_id = json.loads(await connection.recv())[1]
             assert len({first_id, second_id, third_id}) == 3
             await connection.send(json.dumps([3, third_id, {"currentTime": NOW}]))
-            assert (await third).current_time == NOW
+            assert (await third).currentTime == DateTime(2026, 1, 1, tzinfo=UTC)
             assert recorder.events.empty()
 
 

@@ -114,7 +114,7 @@ async def test_a_malformed_frame_gets_its_callerror(
                 assert (kind, message_id, code) == (4, answer[0], answer[1].value)
                 assert isinstance(description, str)
                 assert len(description) <= 255
-                assert details == {}
+                assert isinstance(details, dict)  # the codec may name the JSON path
             assert probe == [3, "probe-1", {"status": "Accepted"}]
             assert recorder.events.empty(), "the connection did not stay up"
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 import base64
 import ssl
 import warnings
+from datetime import UTC
 from pathlib import Path
 
 import pytest
@@ -24,9 +25,9 @@ from evstack.ocpp.j import (
     Upgrade,
 )
 from evstack.ocpp.j.websocket import SUBPROTOCOL
+from evstack.ocpp.v201 import DateTime, datatypes, enums, messages
 
-from .codec import BootNotificationRequest, BootNotificationResponse, ChargingStation
-from .csms import NOW, csms_on
+from .csms import csms_on
 from .peers import (
     PASSWORD,
     STATION,
@@ -41,8 +42,9 @@ from .pki import Pki, make_pki
 
 pytestmark = pytest.mark.timeout(30)
 
-BOOT = BootNotificationRequest(
-    reason="PowerUp", charging_station=ChargingStation(model="SIL", vendor_name="evstack")
+BOOT = messages.BootNotificationRequest(
+    reason=enums.BootReasonEnumType.PowerUp,
+    chargingStation=datatypes.ChargingStationType(model="SIL", vendorName="evstack"),
 )
 
 
@@ -79,7 +81,11 @@ async def test_profile_1_basic_auth_and_the_station_id_in_the_path() -> None:
             assert connection.subprotocol == SUBPROTOCOL
             async with csms_on(connection, STATION) as csms_peer:
                 response = await client.endpoint.call("BootNotification", BOOT)
-            assert response == BootNotificationResponse(NOW, 300, "Accepted")
+            assert response == messages.BootNotificationResponse(
+                currentTime=DateTime(2026, 1, 1, tzinfo=UTC),
+                interval=300,
+                status=enums.RegistrationStatusEnumType.Accepted,
+            )
             assert csms_peer.boots[0]["charging_station"] == {
                 "model": "SIL",
                 "vendor_name": "evstack",

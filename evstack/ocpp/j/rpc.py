@@ -153,7 +153,8 @@ class RpcEndpoint:
 
         Raises `OcppError` for a CALLERROR (or a response that does not decode),
         `CallTimeoutError` after the message timeout, `NotConnectedError` without a connection.
-        A caller that gives up sooner (cancels) ends the turn as a timeout would."""
+        A caller that gives up sooner (cancels) ends its turn; an answer that still comes is
+        dropped."""
         return await self.call_encoded(action, self.codec.encode(request))
 
     async def call_encoded(self, action: str, payload: bytes) -> Any:
