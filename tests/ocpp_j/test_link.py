@@ -86,9 +86,11 @@ async def test_on_the_wire_one_call_in_flight_late_and_duplicate_answers_dropped
             first = asyncio.create_task(endpoint.call("Heartbeat", messages.HeartbeatRequest()))
             second = asyncio.create_task(endpoint.call("Heartbeat", messages.HeartbeatRequest()))
             first_id = json.loads(await connection.recv())[1]
-            with pytest.raises(CallTimeoutError):  # the CSMS keeps it too long
+            endpoint.message_timeout = 5  # the first waits 0.2 s, the later ones longer
+            second_id = json.loads(await connection.recv())[1]
+            assert first.done(), "the second CALL went out while the first was in flight"
+            with pytest.raises(CallTimeoutError):  # the CSMS kept the first too long
                 await first
-            second_id = json.loads(await connection.recv())[1]  # only now the second goes
             late = json.dumps([3, first_id, {"currentTime": "2026-01-01T00:00:01Z"}])
             await connection.send(late)
             answer = json.dumps([3, second_id, {"currentTime": "2026-01-01T00:00:02Z"}])

@@ -73,7 +73,8 @@ class OcppJClient:
         self._sleep = sleep  # the back-off's clock, which tests drive
 
     async def run(self) -> None:
-        """Connect, serve, and reconnect whenever the connection fails or ends."""
+        """Connect, serve, and reconnect whenever the connection fails or ends; until
+        cancelled, or `NoUsableProfileError` when the policy has no slot left to try."""
         while True:
             attempt = self.policy.next_attempt()
             if attempt.delay > 0:
