@@ -15,10 +15,13 @@ message (events + arena), next to libcbv2g's fixed document struct.
 
 from __future__ import annotations
 
+import argparse
 import csv
+import dataclasses
 import math
 import os
 import pathlib
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -265,67 +268,129 @@ _CBV2G = {
 }
 
 
+ROUNDS = 7  # timed blocks per codec and message, taking turns; the median is reported
+
+
 def driver_source(items: list[tuple[str, str, bytes]], with_cbv2g: bool) -> str:
+    """A C driver that checks every message first (ours decodes and re-encodes it byte-exact;
+    libcbv2g's re-encoding is compared with the input too) and then times decode + encode
+    in ROUNDS blocks per codec, the two codecs taking turns (and which goes first
+    alternating), so that both meet the same load and cache state."""
     lines = [
         "#include <stdio.h>",
         "#include <string.h>",
         "#include <time.h>",
         '#include "exi.h"',
     ]
+    sets = [schema for schema in _CBV2G if any(s == schema for _, s, _ in items)]
     if with_cbv2g:
-        for stem, _, _ in _CBV2G.values():
+        for stem, _, _ in (_CBV2G[schema] for schema in sets):
             lines += [f'#include "cbv2g/{stem}Decoder.h"', f'#include "cbv2g/{stem}Encoder.h"']
     lines += [
         "static double now(void) { struct timespec t; clock_gettime(CLOCK_MONOTONIC, &t);",
         "  return t.tv_sec + t.tv_nsec * 1e-9; }",
         "#define CAP (1 << 20)",
         "static exi_event events[CAP]; static uint8_t arena[CAP], out[CAP];",
+        "static size_t ne, na, ol;",
+        "/* one decode + encode by evstack; 0 when the output is the input */",
+        "static int ours(const exi_schema *s, const uint8_t *msg, size_t len) {",
+        "  size_t w;",
+        "  if (exi_decode(s, msg, len, events, CAP, &ne, arena, CAP, &na, &w)) return 1;",
+        "  if (exi_encode(s, events, ne, arena, na, out, CAP, &ol, &w)) return 2;",
+        "  return 0;",
+        "}",
     ]
     if with_cbv2g:
-        prefixes = [prefix for _, prefix, _ in _CBV2G.values()]
-        lines += [f"static struct {prefix}_exiDocument d_{prefix};" for prefix in prefixes]
-    lines.append("int main(void) {")
-    lines.append("  size_t ne, na, w, ol; double t0; long i, n;")
+        lines.append("static uint8_t theirs_out[CAP]; static size_t theirs_len;")
+        for schema in sets:
+            prefix = _CBV2G[schema][1]
+            lines += [
+                f"static struct {prefix}_exiDocument d_{prefix};",
+                f"static int theirs_{prefix}(uint8_t *msg, size_t len) {{",
+                "  exi_bitstream_t a, b;",
+                "  exi_bitstream_init(&a, msg, len, 0, NULL);",
+                f"  if (decode_{prefix}_exiDocument(&a, &d_{prefix})) return 4;",
+                "  exi_bitstream_init(&b, theirs_out, sizeof theirs_out, 0, NULL);",
+                f"  if (encode_{prefix}_exiDocument(&b, &d_{prefix})) return 5;",
+                "  theirs_len = exi_bitstream_get_length(&b);",
+                "  return 0;",
+                "}",
+            ]
+    lines += ["int main(void) {", "  double t0; long i, n; int r;"]
     for index, (label, schema, data) in enumerate(items):
         array = ",".join(str(b) for b in data)
-        lines.append(f"  {{ static uint8_t msg[] = {{{array}}}; size_t len = {len(data)};")
-        lines.append(f'    const exi_schema *s = exi_schema_find("{schema}");')
-        lines.append("    n = 20000000 / (len + 20); t0 = now();")
-        lines.append("    for (i = 0; i < n; i++) {")
-        lines.append(
-            "      if (exi_decode(s, msg, len, events, CAP, &ne, arena, CAP, &na, &w)) return 1;"
-        )
-        lines.append("      if (exi_encode(s, events, ne, arena, na, out, CAP, &ol, &w)) return 2;")
-        lines.append("    }")
-        lines.append("    if (ol != len || memcmp(out, msg, len)) return 3;")
-        lines.append(
-            f'    printf("{label} evstack %.3f %zu\\n", (now() - t0) / n * 1e6, '
-            "ne * sizeof(exi_event) + na);"
-        )
-        if with_cbv2g and schema in _CBV2G:
-            prefix = _CBV2G[schema][1]
-            doc = f"d_{prefix}"
+        theirs = with_cbv2g and schema in _CBV2G
+        prefix = _CBV2G[schema][1] if theirs else ""
+        lines += [
+            f"  {{ static uint8_t msg[] = {{{array}}}; size_t len = {len(data)};",
+            f'    const exi_schema *s = exi_schema_find("{schema}");',
+            "    double te[ROUNDS], tl[ROUNDS];",
+            "    if (ours(s, msg, len)) return 1;",
+            "    if (ol != len || memcmp(out, msg, len)) return 3;",
+        ]
+        if theirs:
             lines += [
-                "    t0 = now();",
-                "    for (i = 0; i < n; i++) {",
-                "      exi_bitstream_t a, b;",
-                "      exi_bitstream_init(&a, msg, len, 0, NULL);",
-                f"      if (decode_{prefix}_exiDocument(&a, &{doc})) return 4;",
-                "      exi_bitstream_init(&b, out, sizeof out, 0, NULL);",
-                f"      if (encode_{prefix}_exiDocument(&b, &{doc})) return 5;",
-                "    }",
-                f'    printf("{label} libcbv2g %.3f %zu\\n", (now() - t0) / n * 1e6,'
-                f" sizeof {doc});",
+                f"    if (theirs_{prefix}(msg, len)) return 4;",
+                f'    printf("{label} bytes %s\\n", theirs_len == len && '
+                '!memcmp(theirs_out, msg, len) ? "same" : "different");',
+            ]
+        lines += [
+            "    n = 6000000 / (len + 20);",
+            "    for (r = 0; r < ROUNDS; r++) {",
+            "      int first = r & 1, k;",
+            "      for (k = 0; k < 2; k++) {",
+            "        t0 = now();",
+            "        if ((k ^ first) == 0) {",
+            "          for (i = 0; i < n; i++) ours(s, msg, len);",
+            "          te[r] = (now() - t0) / n * 1e6;",
+            "        } else {",
+        ]
+        if theirs:
+            lines += [
+                f"          for (i = 0; i < n; i++) theirs_{prefix}(msg, len);",
+                "          tl[r] = (now() - t0) / n * 1e6;",
+            ]
+        lines += [
+            "        }",
+            "      }",
+            "    }",
+            f'    printf("{label} evstack %zu", ne * sizeof(exi_event) + na);',
+            '    for (r = 0; r < ROUNDS; r++) printf(" %.4f", te[r]);',
+            '    printf("\\n");',
+        ]
+        if theirs:
+            lines += [
+                f'    printf("{label} libcbv2g %zu", sizeof d_{prefix});',
+                '    for (r = 0; r < ROUNDS; r++) printf(" %.4f", tl[r]);',
+                '    printf("\\n");',
             ]
         lines.append(f"  }} /* {index} */")
     lines.append("  return 0;\n}")
-    return "\n".join(lines) + "\n"
+    return f"#define ROUNDS {ROUNDS}\n" + "\n".join(lines) + "\n"
 
 
-def c_level(items: list[tuple[str, str, bytes]]) -> dict[str, dict[str, tuple[float, int]]]:
+@dataclasses.dataclass
+class CResult:
+    """One codec's figures for one message: µs per decode + encode in each round, and
+    the decoder's memory (events + arena for evstack, the document struct for libcbv2g)."""
+
+    rounds: list[float]
+    memory: int
+
+    @property
+    def micros(self) -> float:
+        return statistics.median(self.rounds)
+
+
+CFigures = dict[str, dict[str, CResult]]
+
+
+def c_level(items: list[tuple[str, str, bytes]]) -> tuple[CFigures, dict[str, str]]:
+    """Per label: the codecs' figures, and whether libcbv2g re-encoded the input exactly."""
     libraries = [*dict.fromkeys(library for _, _, library in _CBV2G.values()), "common"]
     with_cbv2g = all((LIBCBV2G / "out" / f"libcbv2g_{name}.a").exists() for name in libraries)
-    results: dict[str, dict[str, tuple[float, int]]] = {}
+    results: CFigures = {}
+    same_bytes: dict[str, str] = {}
     with tempfile.TemporaryDirectory() as tmp:
         source = pathlib.Path(tmp) / "driver.c"
         source.write_text(driver_source(items, with_cbv2g))
@@ -343,9 +408,13 @@ def c_level(items: list[tuple[str, str, bytes]]) -> dict[str, dict[str, tuple[fl
         if run.returncode:
             sys.exit(f"C driver failed with status {run.returncode}: {run.stdout}{run.stderr}")
         for line in run.stdout.splitlines():
-            label, codec_name, micros, memory = line.split()
-            results.setdefault(label, {})[codec_name] = (float(micros), int(memory))
-    return results
+            label, codec_name, *values = line.split()
+            if codec_name == "bytes":
+                same_bytes[label] = values[0]
+            else:
+                rounds = [float(v) for v in values[1:]]
+                results.setdefault(label, {})[codec_name] = CResult(rounds, int(values[0]))
+    return results, same_bytes
 
 
 def python_level(items: list[tuple[str, str, bytes]]) -> dict[str, tuple[float, float]]:
@@ -408,47 +477,66 @@ def code_sizes() -> dict[str, int]:
 
 
 def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--c-only", action="store_true", help="the C level alone (quick)")
+    args = parser.parse_args()
     items = cases()
-    c_results = c_level(items)
-    py_results = python_level(items)
+    c_results, same_bytes = c_level(items)
+    py_results = {} if args.c_only else python_level(items)
     # The iso15118 package's JAXB bridge refuses the largest message (UnmarshalException at
     # 1024 schedule entries), though EXIficient itself round-trips it byte-exact.
-    oracle = exificient_level(items[:-1])
+    oracle = {} if args.c_only else exificient_level(items[:-1])
     ratios = []
     for label, _, data in items:
         ours = c_results[label]["evstack"]
-        line = f"{label:32s} {len(data):5d} B  C {ours[0]:8.3f} µs"
+        line = f"{label:32s} {len(data):6d} B  C {ours.micros:8.3f} µs"
         if "libcbv2g" in c_results[label]:
             theirs = c_results[label]["libcbv2g"]
-            ratios.append(ours[0] / theirs[0])
-            line += f"  libcbv2g {theirs[0]:8.3f} µs  ratio {ours[0] / theirs[0]:5.2f}"
-            line += f"  memory {ours[1]} B vs {theirs[1]} B"
-        fast, slow = py_results[label]
-        line += f"  | Python API {fast:8.1f} µs, pure Python {slow:8.1f} µs"
+            ratio = ours.micros / theirs.micros
+            ratios.append(ratio)
+            spread = [a / b for a, b in zip(ours.rounds, theirs.rounds, strict=True)]
+            line += f"  libcbv2g {theirs.micros:8.3f} µs  ratio {ratio:4.2f}"
+            line += f" ({min(spread):4.2f}-{max(spread):4.2f})"
+            line += f"  bytes {same_bytes[label]}  memory {ours.memory} B vs {theirs.memory} B"
+        if label in py_results:
+            fast, slow = py_results[label]
+            line += f"  | Python API {fast:8.1f} µs, pure Python {slow:8.1f} µs"
         if label in oracle:
             line += f", EXIficient {oracle[label]:8.0f} µs ({oracle[label] / fast:.0f}x)"
         print(line)
     largest = items[-1]
+    peak = (
+        "" if args.c_only else f"; Python API peak {python_decode_peak(largest[2], largest[1])} B"
+    )
     print(
         f"largest ISO-20 message ({len(largest[2])} B): C decode needs "
-        f"{c_results[largest[0]]['evstack'][1]} B of events and arena; "
-        f"Python API peak {python_decode_peak(largest[2], largest[1])} B"
+        f"{c_results[largest[0]]['evstack'].memory} B of events and arena{peak}"
     )
     sizes = code_sizes()
     print("sizes (bytes):", " ".join(f"{k}={v}" for k, v in sorted(sizes.items())))
     worst = max(ratios) if ratios else float("nan")
-    py_speedup = min(slow / fast for fast, slow in py_results.values())
-    session = c_results[items[0][0]]["evstack"][0]
-    speedups = {label: oracle[label] / py_results[label][0] for label in oracle}
-    named = min((v for k, v in speedups.items() if k in NAMED), default=float("nan"))
-    overall = min(speedups.values(), default=float("nan"))
-    print(
-        f"BENCH exi c_session_setup_us={session:.3f} worst_ratio_vs_libcbv2g={worst:.2f} "
-        f"python_api_speedup_vs_pure_python={py_speedup:.1f} "
-        f"python_api_min_speedup_vs_exificient={named:.0f} "
-        f"python_api_min_speedup_vs_exificient_all_sets={overall:.0f} "
-        f"runtime_text={sizes.get('runtime.text', 0)} tables_rodata={sizes.get('tables.rodata', 0)}"
-    )
+    differ = sum(verdict != "same" for verdict in same_bytes.values())
+    session = c_results[items[0][0]]["evstack"].micros
+    figures = [
+        f"c_session_setup_us={session:.3f}",
+        f"worst_ratio_vs_libcbv2g={worst:.2f}",
+        f"libcbv2g_bytes_differ={differ}",
+    ]
+    if py_results:
+        speedups = {label: oracle[label] / py_results[label][0] for label in oracle}
+        figures += [
+            "python_api_speedup_vs_pure_python="
+            f"{min(slow / fast for fast, slow in py_results.values()):.1f}",
+            "python_api_min_speedup_vs_exificient="
+            f"{min((v for k, v in speedups.items() if k in NAMED), default=float('nan')):.0f}",
+            "python_api_min_speedup_vs_exificient_all_sets="
+            f"{min(speedups.values(), default=float('nan')):.0f}",
+        ]
+    figures += [
+        f"runtime_text={sizes.get('runtime.text', 0)}",
+        f"tables_rodata={sizes.get('tables.rodata', 0)}",
+    ]
+    print("BENCH exi " + " ".join(figures))
 
 
 if __name__ == "__main__":

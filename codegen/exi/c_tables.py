@@ -18,7 +18,9 @@ NONE = 0xFFFF
 NO_LENGTH = 0xFFFFFFFF
 
 
-def _prod(item: list[Any]) -> str:
+def _prod(item: list[Any], loops: dict[str, int]) -> str:
+    """One production; `loops` are the grammar's counted loop states (their flag saves the
+    runtime a look at the target state on every event)."""
     kind = item[0]
     if kind == "SE" or kind == "AT":
         name, ref, nxt = item[1], item[2], item[3]
@@ -28,7 +30,7 @@ def _prod(item: list[Any]) -> str:
         name, ref, nxt = 0, 0, item[1]
     else:
         name, ref, nxt = 0, 0, NONE
-    return f"{{{_PROD_KINDS[kind]},{name},{ref},{nxt}}}"
+    return f"{{{_PROD_KINDS[kind]},{int(str(nxt) in loops)},{name},{ref},{nxt}}}"
 
 
 def _leaf(grammar: dict[str, Any]) -> int:
@@ -77,8 +79,9 @@ def _one_set(table: dict[str, Any], shared: dict[str, str]) -> tuple[str, str]:
         limits = grammar.get("limits", {})
         for index, state in enumerate(grammar["states"]):
             states.append(f"{{{len(prods)},{len(state)},{limits.get(str(index), 0)}}}")
-            prods.extend(_prod(p) for p in state)
+            prods.extend(_prod(p, limits) for p in state)
     roots = [f"{{{name},{grammar if grammar >= 0 else NONE}}}" for name, grammar in table["roots"]]
+    by_name = sorted(range(len(roots)), key=lambda code: table["roots"][code][0])
     datatypes = [_datatype(d) for d in table["datatypes"]]
 
     def array(ctype: str, name: str, items: list[str], owner: str = prefix) -> str:
@@ -89,7 +92,9 @@ def _one_set(table: dict[str, Any], shared: dict[str, str]) -> tuple[str, str]:
     owner = shared.setdefault(key, prefix)
     text = (
         f"/* {table['schema_set']}: {len(grammars)} grammars, {len(states)} states, "
-        f"{len(prods)} productions */\n" + array("exi_root", "roots", roots)
+        f"{len(prods)} productions */\n"
+        + array("exi_root", "roots", roots)
+        + array("uint16_t", "roots_by_name", [str(code) for code in by_name])
     )
     if owner == prefix:
         text += (
@@ -102,7 +107,8 @@ def _one_set(table: dict[str, Any], shared: dict[str, str]) -> tuple[str, str]:
         text += f"/* grammars, states, productions and datatypes shared with {owner} */\n"
     text += (
         f'static const exi_schema {prefix} = {{"{table["schema_set"]}", '
-        f"{int(table['fragment'])}, {len(roots)}, {prefix}_roots, {owner}_grammars, "
+        f"{int(table['fragment'])}, {len(roots)}, {prefix}_roots, {prefix}_roots_by_name, "
+        f"{owner}_grammars, "
         f"{owner}_states, {owner}_prods, {owner}_datatypes}};\n\n"
     )
     return text, prefix

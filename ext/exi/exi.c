@@ -15,38 +15,66 @@
 
 /* ---- bit reader ------------------------------------------------------------------- */
 
+/* The unread bits wait left-aligned in a 64-bit cache, refilled from the input a few bytes
+   at a time, so a read is a compare, a shift and a subtraction. Bits below the `have`
+   valid ones are always zero. */
 typedef struct {
     const uint8_t *data;
-    size_t bit, end; /* positions in bits */
+    size_t len, pos; /* input bytes; the next byte to load */
+    uint64_t cache;
+    unsigned have;
 } reader;
 
-HOT_INLINE int read_bits(reader *r, unsigned width, uint32_t *out) {
-    uint32_t value = 0;
-    size_t byte = r->bit >> 3;
-    if (width > r->end - r->bit) return EXI_ERR_TRUNCATED;
-    if (width > 0 && byte + 8u <= r->end >> 3) {
-        /* fast path: a 64-bit window covers any 32-bit read at any bit offset */
-        const uint8_t *p = r->data + byte;
+HOT_INLINE size_t reader_bit(const reader *r) { return r->pos * 8u - r->have; }
+
+HOT_INLINE size_t reader_left(const reader *r) { return (r->len - r->pos) * 8u + r->have; }
+
+HOT_INLINE void refill(reader *r) {
+    if (r->len - r->pos >= 8u) {
+        /* a whole 64-bit window: take the bytes that fit below the valid bits */
+        const uint8_t *p = r->data + r->pos;
         uint64_t window = (uint64_t)p[0] << 56 | (uint64_t)p[1] << 48 | (uint64_t)p[2] << 40 |
                           (uint64_t)p[3] << 32 | (uint64_t)p[4] << 24 | (uint64_t)p[5] << 16 |
                           (uint64_t)p[6] << 8 | (uint64_t)p[7];
-        *out = (uint32_t)((window << (r->bit & 7u)) >> (64u - width));
-        r->bit += width;
+        unsigned take = (63u - r->have) >> 3;
+        r->cache |= (window >> r->have) & ~(~(uint64_t)0 >> (r->have + 8u * take));
+        r->pos += take;
+        r->have += 8u * take;
+        return;
+    }
+    while (r->have <= 56u && r->pos < r->len) {
+        r->cache |= (uint64_t)r->data[r->pos++] << (56u - r->have);
+        r->have += 8u;
+    }
+}
+
+/* Reads `width` (at most 32) bits. */
+HOT_INLINE int read_bits(reader *r, unsigned width, uint32_t *out) {
+    if (width == 0) {
+        *out = 0;
         return EXI_OK;
     }
-    while (width > 0) {
-        unsigned used = (unsigned)(r->bit & 7u), avail = 8u - used;
-        unsigned take = width < avail ? width : avail;
-        unsigned octet = r->data[r->bit >> 3];
-        value = (value << take) | ((octet >> (avail - take)) & ((1u << take) - 1u));
-        r->bit += take;
-        width -= take;
+    if (r->have < width) {
+        refill(r);
+        if (r->have < width) return EXI_ERR_TRUNCATED;
     }
-    *out = value;
+    *out = (uint32_t)(r->cache >> (64u - width));
+    r->cache <<= width;
+    r->have -= width;
     return EXI_OK;
 }
 
-static int read_uint(reader *r, uint64_t *out) {
+/* The next bit, left unread; EXI_ERR_TRUNCATED at the end of the input. */
+HOT_INLINE int peek_bit(reader *r, unsigned *bit) {
+    if (r->have == 0) {
+        refill(r);
+        if (r->have == 0) return EXI_ERR_TRUNCATED;
+    }
+    *bit = (unsigned)(r->cache >> 63);
+    return EXI_OK;
+}
+
+HOT_INLINE int read_uint(reader *r, uint64_t *out) {
     uint64_t value = 0;
     for (unsigned i = 0; i < MAX_UINT_GROUPS; i++) {
         uint32_t group;
@@ -67,36 +95,49 @@ static int read_uint(reader *r, uint64_t *out) {
 
 /* ---- bit writer ------------------------------------------------------------------- */
 
+/* Bits gather in a 64-bit accumulator and go out four whole bytes at a time; the
+   capacity is checked where bytes are stored. */
 typedef struct {
     uint8_t *out;
-    size_t bit, cap; /* bits written, capacity in bits */
-    size_t pos;      /* whole bytes stored in out */
-    uint64_t acc;    /* pending bits, fewer than 8 between calls */
+    size_t cap, pos; /* capacity in bytes; whole bytes stored in out */
+    uint64_t acc;    /* the low `pending` bits are not stored yet, fewer than 32 between calls */
     unsigned pending;
 } writer;
 
+/* Writes `width` (at most 32) bits. */
 HOT_INLINE int write_bits(writer *w, unsigned width, uint32_t value) {
-    if (width > w->cap - w->bit) return EXI_ERR_NO_MEMORY;
-    w->acc = (w->acc << width) | (value & ((1ull << width) - 1u));
+    w->acc = (w->acc << width) | (value & (((uint64_t)1 << width) - 1u));
     w->pending += width;
-    w->bit += width;
-    while (w->pending >= 8) {
-        w->pending -= 8;
-        w->out[w->pos++] = (uint8_t)(w->acc >> w->pending);
+    if (w->pending >= 32u) {
+        uint8_t *p = w->out + w->pos;
+        uint32_t word;
+        if (w->cap - w->pos < 4u) return EXI_ERR_NO_MEMORY;
+        w->pending -= 32u;
+        word = (uint32_t)(w->acc >> w->pending);
+        p[0] = (uint8_t)(word >> 24);
+        p[1] = (uint8_t)(word >> 16);
+        p[2] = (uint8_t)(word >> 8);
+        p[3] = (uint8_t)word;
+        w->pos += 4u;
     }
     return EXI_OK;
 }
 
-/* Pads the last byte with zero bits. */
-static void flush_bits(writer *w) {
+/* Stores the pending bits, the last byte padded with zero bits. */
+HOT_INLINE int flush_bits(writer *w) {
+    if (w->cap - w->pos < (w->pending + 7u) / 8u) return EXI_ERR_NO_MEMORY;
+    while (w->pending >= 8u) {
+        w->pending -= 8u;
+        w->out[w->pos++] = (uint8_t)(w->acc >> w->pending);
+    }
     if (w->pending) {
         w->out[w->pos++] = (uint8_t)(w->acc << (8u - w->pending));
-        w->bit += 8u - w->pending;
         w->pending = 0;
     }
+    return EXI_OK;
 }
 
-static int write_uint(writer *w, uint64_t value) {
+HOT_INLINE int write_uint(writer *w, uint64_t value) {
     while (value >= 0x80u) {
         int err = write_bits(w, 8, (uint32_t)((value & 0x7Fu) | 0x80u));
         if (err) return err;
@@ -126,6 +167,22 @@ const exi_schema *exi_schema_find(const char *schema_set) {
     return NULL;
 }
 
+/* The event code of the root named `name`, by binary search over the roots in name
+   order; EXI_NONE when no root has that name. */
+static uint16_t find_root(const exi_schema *s, uint16_t name) {
+    size_t low = 0, high = s->n_roots;
+    while (low < high) {
+        size_t mid = low + (high - low) / 2u;
+        uint16_t code = s->roots_by_name[mid];
+        if (s->roots[code].name == name) return code;
+        if (s->roots[code].name < name)
+            low = mid + 1u;
+        else
+            high = mid;
+    }
+    return EXI_NONE;
+}
+
 static unsigned document_width(const exi_schema *s) {
     /* DocContent: every root plus SE(*); FragmentContent also has ED */
     return bit_length((uint32_t)s->n_roots + (s->fragment ? 1u : 0u));
@@ -133,33 +190,19 @@ static unsigned document_width(const exi_schema *s) {
 
 /* ---- decoding --------------------------------------------------------------------- */
 
+/* A parent element's place while a child is read or written; the current element's
+   grammar, state and loop counter live in local variables. */
 typedef struct {
     const exi_state *states; /* state 0 of the element's grammar */
     uint16_t state;
     uint16_t turns; /* times the current counted loop has been taken in a row */
 } frame;
 
-/* The productions a state offers now: all of them, or, once a counted loop is
-   exhausted, all but its self-looping SE, whose index goes to *skip. */
-static uint16_t offered(const exi_schema *s, const frame *f, const exi_state *st,
-                        uint16_t *skip) {
-    *skip = EXI_NONE;
-    if (st->limit && f->turns >= st->limit) {
-        for (uint16_t i = 0; i < st->count; i++)
-            if (s->prods[st->first + i].next == f->state) *skip = i;
-        return (uint16_t)(st->count - 1u);
-    }
-    return st->count;
-}
-
-/* Moves a frame along production p, keeping the loop counter. */
-static void advance(frame *f, const exi_prod *p) {
-    const exi_state *target = &f->states[p->next];
-    if (target->limit)
-        f->turns = p->next == f->state ? (uint16_t)(f->turns + 1u) : 1u;
-    else
-        f->turns = 0;
-    f->state = p->next;
+/* The index of a counted loop's self-looping SE among its state's productions. */
+static uint16_t loop_index(const exi_schema *s, const exi_state *st, uint16_t state) {
+    uint16_t i = 0;
+    while (i + 1u < st->count && s->prods[st->first + i].next != state) i++;
+    return i;
 }
 
 /* ---- empty values ------------------------------------------------------------------ */
@@ -170,12 +213,11 @@ static void advance(frame *f, const exi_prod *p) {
    xsi:nil, AT(*), SE(*), CH untyped). libcbv2g writes a characters event of length 0
    instead. Both are read and both written back as they came: the no-characters form is
    a CH event flagged `neg` (JSON null), the other an ordinary empty value (JSON "").
-   Returns the CH production of a frame's state that can take this form (a state of
+   Returns the CH production of a state that can take this form (a state of
    simple content, before its value, where the empty value is valid), else NULL. */
 #define EMPTY_VALUE_LEVEL2_WIDTH 3u
 
-static const exi_prod *empty_value_prod(const exi_schema *s, const frame *f) {
-    const exi_state *st = &f->states[f->state];
+static const exi_prod *empty_value_prod(const exi_schema *s, const exi_state *st) {
     const exi_prod *ch = NULL;
     uint8_t kind;
     for (uint16_t i = 0; i < st->count; i++) {
@@ -195,7 +237,7 @@ typedef struct {
     size_t arena_cap, arena_used;
 } sink;
 
-static int put_utf8(sink *k, uint64_t cp) {
+HOT_INLINE int put_utf8(sink *k, uint64_t cp) {
     uint8_t buf[4];
     size_t n;
     if (cp > 0x10FFFFu || (cp >= 0xD800u && cp <= 0xDFFFu)) return EXI_ERR_VALUE_OUT_OF_RANGE;
@@ -231,11 +273,11 @@ static int check_length(const exi_datatype *dt, uint64_t length, const reader *r
     uint64_t limit = dt->max_length == NO_LENGTH_FACET ? MAX_VALUE_LENGTH : dt->max_length;
     if (length > limit) return EXI_ERR_LENGTH_EXCEEDED;
     /* every character or byte costs at least 8 bits: refuse lengths beyond the input */
-    if (length > (r->end - r->bit) / 8u) return EXI_ERR_TRUNCATED;
+    if (length > reader_left(r) / 8u) return EXI_ERR_TRUNCATED;
     return EXI_OK;
 }
 
-static int decode_value(const exi_datatype *dt, reader *r, sink *k, exi_event *ev) {
+HOT_INLINE int decode_value(const exi_datatype *dt, reader *r, sink *k, exi_event *ev) {
     uint32_t bits;
     uint64_t u;
     int err;
@@ -314,17 +356,27 @@ static exi_event *next_event(sink *k, uint8_t kind, uint16_t name, uint16_t ref)
     return ev;
 }
 
+/* Fails the current call with `code` (the label `fail` reports where). */
+#define FAIL(code)      \
+    do {                \
+        err = (code);   \
+        goto fail;      \
+    } while (0)
+
 int exi_decode(const exi_schema *s, const uint8_t *data, size_t len, exi_event *events,
                size_t max_events, size_t *n_events, uint8_t *arena, size_t arena_cap,
                size_t *arena_used, size_t *error_position) {
-    reader r = {data, 8, len * 8u};
+    reader r = {data, len, 1, 0, 0};
     sink k = {events, max_events, 0, arena, arena_cap, 0};
     frame stack[EXI_MAX_DEPTH];
-    size_t depth = 0;
+    size_t depth = 1; /* open elements, the current one included */
+    const exi_state *states;
+    uint16_t state = 0, turns = 0;
     uint32_t code;
     int err = EXI_OK;
     unsigned width;
     exi_event *ev;
+    uint16_t leaf;
 
     *n_events = 0;
     *arena_used = 0;
@@ -332,125 +384,92 @@ int exi_decode(const exi_schema *s, const uint8_t *data, size_t len, exi_event *
     if (len == 0 || data[0] != EXI_HEADER) return EXI_ERR_BAD_HEADER;
     width = document_width(s);
     if ((err = read_bits(&r, width, &code))) goto fail;
-    if (code >= s->n_roots || s->roots[code].grammar == EXI_NONE) {
-        /* SE(*), or a fragment name whose relaxed grammar is not implemented */
-        err = EXI_ERR_UNSUPPORTED_EVENT;
-        goto fail;
-    }
-    if (!(ev = next_event(&k, EXI_SE, s->roots[code].name, s->roots[code].grammar))) {
-        err = EXI_ERR_NO_MEMORY;
-        goto fail;
-    }
-    stack[depth].states = &s->states[s->grammars[s->roots[code].grammar].first];
-    stack[depth].turns = 0;
-    stack[depth++].state = 0;
+    /* SE(*), or a fragment name whose relaxed grammar is not implemented */
+    if (code >= s->n_roots || s->roots[code].grammar == EXI_NONE) FAIL(EXI_ERR_UNSUPPORTED_EVENT);
+    if (!(ev = next_event(&k, EXI_SE, s->roots[code].name, s->roots[code].grammar)))
+        FAIL(EXI_ERR_NO_MEMORY);
+    states = &s->states[s->grammars[s->roots[code].grammar].first];
 
-    while (depth > 0) {
-        frame *top = &stack[depth - 1];
-        const exi_state *st = &top->states[top->state];
+    for (;;) {
+        const exi_state *st = &states[state];
         const exi_prod *p;
-        uint16_t skip, count = offered(s, top, st, &skip);
+        uint16_t skip = EXI_NONE, count = st->count;
+        if (st->limit && turns >= st->limit) { /* an exhausted counted loop */
+            skip = loop_index(s, st, state);
+            count--;
+        }
         if ((err = read_bits(&r, bit_length(count), &code))) goto fail;
         if (code >= count) { /* the escape to second-level events */
-            const exi_prod *chp = empty_value_prod(s, top);
-            if (!chp || code != count) { /* above the escape: no event at all */
-                err = EXI_ERR_UNSUPPORTED_EVENT;
-                goto fail;
-            }
+            const exi_prod *chp = empty_value_prod(s, st);
+            /* above the escape there is no event at all */
+            if (!chp || code != count) FAIL(EXI_ERR_UNSUPPORTED_EVENT);
             if ((err = read_bits(&r, EMPTY_VALUE_LEVEL2_WIDTH, &code))) goto fail;
-            if (code != 0) {
-                err = EXI_ERR_UNSUPPORTED_EVENT; /* only EE */
-                goto fail;
-            }
-            if (!(ev = next_event(&k, EXI_CH, 0, chp->ref))) {
-                err = EXI_ERR_NO_MEMORY;
-                goto fail;
-            }
+            if (code != 0) FAIL(EXI_ERR_UNSUPPORTED_EVENT); /* only EE */
+            if (!(ev = next_event(&k, EXI_CH, 0, chp->ref))) FAIL(EXI_ERR_NO_MEMORY);
             ev->mag = k.arena_used; /* no characters at all: no bytes in the arena, */
             ev->neg = 1;            /* and flagged apart from a zero-length value */
-            if (!next_event(&k, EXI_EE, 0, 0)) {
-                err = EXI_ERR_NO_MEMORY;
-                goto fail;
-            }
-            depth--;
+            p = NULL;               /* and the EE below */
+        } else {
+            p = &s->prods[st->first + code + (skip != EXI_NONE && code >= skip)];
+            if (p->kind == EXI_P_ANY || p->kind == EXI_P_TEXT) FAIL(EXI_ERR_UNSUPPORTED_EVENT);
+        }
+        if (!p || p->kind == EXI_P_EE) {
+            if (!next_event(&k, EXI_EE, 0, 0)) FAIL(EXI_ERR_NO_MEMORY);
+            if (--depth == 0) break;
+            states = stack[depth - 1].states;
+            state = stack[depth - 1].state;
+            turns = stack[depth - 1].turns;
             continue;
         }
-        p = &s->prods[st->first + code + (skip != EXI_NONE && code >= skip)];
-        if (p->kind == EXI_P_ANY || p->kind == EXI_P_TEXT) {
-            err = EXI_ERR_UNSUPPORTED_EVENT;
-            goto fail;
-        }
-        if (!(ev = next_event(&k, p->kind, p->name, p->ref))) {
-            err = EXI_ERR_NO_MEMORY;
-            goto fail;
-        }
-        if (p->kind == EXI_P_EE) {
-            depth--;
-            continue;
-        }
-        advance(top, p);
+        if (!(ev = next_event(&k, p->kind, p->name, p->ref))) FAIL(EXI_ERR_NO_MEMORY);
+        turns = p->loop ? (p->next == state ? (uint16_t)(turns + 1u) : 1u) : 0u;
+        state = p->next;
+        leaf = EXI_NONE;
         if (p->kind == EXI_P_SE) {
-            uint16_t leaf = s->grammars[p->ref].leaf;
-            if (depth == EXI_MAX_DEPTH) {
-                err = EXI_ERR_DEPTH_EXCEEDED;
-                goto fail;
+            unsigned bit = 1;
+            if (depth == EXI_MAX_DEPTH) FAIL(EXI_ERR_DEPTH_EXCEEDED);
+            /* a simple-typed element, without a frame: CH and EE have 1-bit codes, and
+               code 1 before the value is the escape, left to the general path */
+            leaf = s->grammars[p->ref].leaf;
+            if (leaf != EXI_NONE && (err = peek_bit(&r, &bit))) goto fail;
+            if (bit) {
+                stack[depth - 1].states = states;
+                stack[depth - 1].state = state;
+                stack[depth - 1].turns = turns;
+                depth++;
+                states = &s->states[s->grammars[p->ref].first];
+                state = 0;
+                turns = 0;
+                continue;
             }
-            if (leaf != EXI_NONE) {
-                /* a simple-typed element, without a frame: CH and EE have 1-bit codes,
-                   and code 1 before the value is the escape, left to the general path */
-                size_t start = r.bit;
-                if ((err = read_bits(&r, 1, &code))) goto fail;
-                if (code == 0) {
-                    if (!(ev = next_event(&k, EXI_CH, 0, leaf))) {
-                        err = EXI_ERR_NO_MEMORY;
-                        goto fail;
-                    }
-                    if ((err = decode_value(&s->datatypes[leaf], &r, &k, ev)) ||
-                        (err = read_bits(&r, 1, &code)))
-                        goto fail;
-                    if (code) { /* no second-level event follows a value */
-                        err = EXI_ERR_UNSUPPORTED_EVENT;
-                        goto fail;
-                    }
-                    if (!next_event(&k, EXI_EE, 0, 0)) {
-                        err = EXI_ERR_NO_MEMORY;
-                        goto fail;
-                    }
-                    continue;
-                }
-                r.bit = start;
-            }
-            stack[depth].states = &s->states[s->grammars[p->ref].first];
-            stack[depth].turns = 0;
-            stack[depth++].state = 0;
-        } else if ((err = decode_value(&s->datatypes[p->ref], &r, &k, ev))) {
+            r.cache <<= 1;
+            r.have--;
+            if (!(ev = next_event(&k, EXI_CH, 0, leaf))) FAIL(EXI_ERR_NO_MEMORY);
+        }
+        /* one place decodes every value, so that it is inlined once */
+        if ((err = decode_value(&s->datatypes[leaf != EXI_NONE ? leaf : p->ref], &r, &k, ev)))
             goto fail;
+        if (leaf != EXI_NONE) {
+            if ((err = read_bits(&r, 1, &code))) goto fail;
+            if (code) FAIL(EXI_ERR_UNSUPPORTED_EVENT); /* no second-level event follows */
+            if (!next_event(&k, EXI_EE, 0, 0)) FAIL(EXI_ERR_NO_MEMORY);
         }
     }
     if (s->fragment) {
         if ((err = read_bits(&r, width, &code))) goto fail;
-        if (code != (uint32_t)s->n_roots + 1u) {
-            err = EXI_ERR_UNSUPPORTED_EVENT;
-            goto fail;
-        }
+        if (code != (uint32_t)s->n_roots + 1u) FAIL(EXI_ERR_UNSUPPORTED_EVENT);
     }
     /* the padding must be zero and the document must end at the last byte */
-    if (r.bit & 7u) {
-        if ((err = read_bits(&r, 8u - (unsigned)(r.bit & 7u), &code))) goto fail;
-        if (code) {
-            err = EXI_ERR_TRAILING_BYTES;
-            goto fail;
-        }
+    if (r.have & 7u) {
+        if ((err = read_bits(&r, r.have & 7u, &code))) goto fail;
+        if (code) FAIL(EXI_ERR_TRAILING_BYTES);
     }
-    if (r.bit != r.end) {
-        err = EXI_ERR_TRAILING_BYTES;
-        goto fail;
-    }
+    if (r.have != 0 || r.pos != r.len) FAIL(EXI_ERR_TRAILING_BYTES);
     *n_events = k.n_events;
     *arena_used = k.arena_used;
     return EXI_OK;
 fail:
-    *error_position = r.bit;
+    *error_position = reader_bit(&r);
     return err;
 }
 
@@ -490,8 +509,8 @@ static int utf8_next(const uint8_t *p, size_t n, size_t *i, uint32_t *cp) {
     return EXI_OK;
 }
 
-static int encode_value(const exi_datatype *dt, const exi_event *ev, const uint8_t *arena,
-                        size_t arena_len, writer *w) {
+HOT_INLINE int encode_value(const exi_datatype *dt, const exi_event *ev, const uint8_t *arena,
+                            size_t arena_len, writer *w) {
     int err;
     switch (dt->kind) {
     case EXI_DT_NBIT: {
@@ -562,99 +581,98 @@ static int encode_value(const exi_datatype *dt, const exi_event *ev, const uint8
 int exi_encode(const exi_schema *s, const exi_event *events, size_t n_events,
                const uint8_t *arena, size_t arena_len, uint8_t *out, size_t out_cap,
                size_t *out_len, size_t *error_event) {
-    writer w = {out, 0, out_cap * 8u, 0, 0, 0};
+    writer w = {out, out_cap, 0, 0, 0};
     frame stack[EXI_MAX_DEPTH];
-    size_t depth = 0, i = 0;
+    size_t depth = 1, i = 0; /* open elements, the current one included; the event */
+    const exi_state *states;
+    uint16_t state = 0, turns = 0;
     unsigned width = document_width(s);
-    uint16_t root;
+    uint16_t root, leaf;
     int err;
 
     *out_len = 0;
     *error_event = 0;
-    if (out_cap > SIZE_MAX / 8u) return EXI_ERR_NO_MEMORY;
     if (n_events == 0 || events[0].kind != EXI_SE) return EXI_ERR_INVALID_MESSAGE;
-    for (root = 0; root < s->n_roots; root++)
-        if (s->roots[root].name == events[0].name) break;
-    if (root == s->n_roots || s->roots[root].grammar == EXI_NONE) return EXI_ERR_INVALID_MESSAGE;
+    root = find_root(s, events[0].name);
+    if (root == EXI_NONE || s->roots[root].grammar == EXI_NONE) return EXI_ERR_INVALID_MESSAGE;
     if ((err = write_bits(&w, 8, EXI_HEADER)) || (err = write_bits(&w, width, root))) goto fail;
-    stack[depth].states = &s->states[s->grammars[s->roots[root].grammar].first];
-    stack[depth].turns = 0;
-    stack[depth++].state = 0;
+    states = &s->states[s->grammars[s->roots[root].grammar].first];
 
-    for (i = 1; depth > 0; i++) {
-        frame *top = &stack[depth - 1];
-        const exi_state *st = &top->states[top->state];
+    for (i = 1;; i++) {
+        const exi_state *st = &states[state];
+        const exi_prod *base = &s->prods[st->first];
         const exi_event *ev;
-        const exi_prod *p = NULL;
-        uint16_t code, skip, count = offered(s, top, st, &skip);
-        if (i >= n_events) {
-            err = EXI_ERR_INVALID_MESSAGE; /* the events end inside an element */
-            goto fail;
-        }
+        const exi_prod *p;
+        uint16_t code, name, skip = EXI_NONE, count = st->count;
+        if (i >= n_events) FAIL(EXI_ERR_INVALID_MESSAGE); /* the events end inside an element */
         ev = &events[i];
-        for (code = 0; code < count; code++) {
-            const exi_prod *cand = &s->prods[st->first + code + (skip != EXI_NONE && code >= skip)];
-            if (cand->kind == ev->kind &&
-                ((ev->kind != EXI_SE && ev->kind != EXI_AT) || cand->name == ev->name)) {
-                p = cand;
-                break;
-            }
+        if (ev->kind > EXI_EE) FAIL(EXI_ERR_INVALID_MESSAGE);
+        if (st->limit && turns >= st->limit) { /* an exhausted counted loop */
+            skip = loop_index(s, st, state);
+            count--;
         }
-        if (!p) {
-            err = EXI_ERR_INVALID_MESSAGE; /* this event is not allowed here */
-            goto fail;
-        }
-        if (ev->kind == EXI_CH && ev->neg && ev->len == 0 && empty_value_prod(s, top)) {
+        /* only start elements and attributes are told apart by name; the tables give the
+           other productions name 0 */
+        name = ev->kind <= EXI_AT ? ev->name : 0;
+        for (code = 0; code < st->count; code++)
+            if (base[code].name == name && base[code].kind == ev->kind) break;
+        /* not allowed here, or an exhausted loop's SE, which has no code */
+        if (code == st->count || code == skip) FAIL(EXI_ERR_INVALID_MESSAGE);
+        p = &base[code];
+        if (skip != EXI_NONE && code > skip) code--;
+        if (ev->kind == EXI_CH && ev->neg && ev->len == 0 && empty_value_prod(s, st)) {
             /* the empty value as EXIficient writes it: escape, then second-level EE */
-            if (i + 1 >= n_events || events[i + 1].kind != EXI_EE) {
-                err = EXI_ERR_INVALID_MESSAGE;
-                goto fail;
-            }
+            if (i + 1 >= n_events || events[i + 1].kind != EXI_EE) FAIL(EXI_ERR_INVALID_MESSAGE);
             if ((err = write_bits(&w, bit_length(count), count)) ||
                 (err = write_bits(&w, EMPTY_VALUE_LEVEL2_WIDTH, 0)))
                 goto fail;
             i++; /* the EE is written already */
-            depth--;
-            continue;
-        }
-        if ((err = write_bits(&w, bit_length(count), code))) goto fail;
-        if (p->kind == EXI_P_EE) {
-            depth--;
-            continue;
-        }
-        advance(top, p);
-        if (p->kind == EXI_P_SE) {
-            uint16_t leaf = s->grammars[p->ref].leaf;
-            if (depth == EXI_MAX_DEPTH) {
-                err = EXI_ERR_DEPTH_EXCEEDED;
-                goto fail;
-            }
-            if (leaf != EXI_NONE && i + 2 < n_events && events[i + 1].kind == EXI_CH &&
-                events[i + 2].kind == EXI_EE &&
-                !(events[i + 1].neg && s->datatypes[leaf].kind >= EXI_DT_STRING)) {
-                /* a simple-typed element with its value, without a frame (the empty-value
-                   form and every mistake take the general path) */
-                i++;
-                if ((err = write_bits(&w, 1, 0)) ||
-                    (err = encode_value(&s->datatypes[leaf], &events[i], arena, arena_len, &w)))
-                    goto fail;
-                i++;
-                if ((err = write_bits(&w, 1, 0))) goto fail;
-                continue;
-            }
-            stack[depth].states = &s->states[s->grammars[p->ref].first];
-            stack[depth].turns = 0;
-            stack[depth++].state = 0;
-        } else if ((err = encode_value(&s->datatypes[p->ref], ev, arena, arena_len, &w))) {
+            p = NULL;
+        } else if ((err = write_bits(&w, bit_length(count), code))) {
             goto fail;
         }
+        if (!p || p->kind == EXI_P_EE) {
+            if (--depth == 0) break;
+            states = stack[depth - 1].states;
+            state = stack[depth - 1].state;
+            turns = stack[depth - 1].turns;
+            continue;
+        }
+        turns = p->loop ? (p->next == state ? (uint16_t)(turns + 1u) : 1u) : 0u;
+        state = p->next;
+        leaf = EXI_NONE;
+        if (p->kind == EXI_P_SE) {
+            if (depth == EXI_MAX_DEPTH) FAIL(EXI_ERR_DEPTH_EXCEEDED);
+            /* a simple-typed element with its value, without a frame (the empty-value form
+               and every mistake take the general path) */
+            leaf = s->grammars[p->ref].leaf;
+            if (leaf == EXI_NONE || i + 2 >= n_events || events[i + 1].kind != EXI_CH ||
+                events[i + 2].kind != EXI_EE ||
+                (events[i + 1].neg && s->datatypes[leaf].kind >= EXI_DT_STRING)) {
+                stack[depth - 1].states = states;
+                stack[depth - 1].state = state;
+                stack[depth - 1].turns = turns;
+                depth++;
+                states = &s->states[s->grammars[p->ref].first];
+                state = 0;
+                turns = 0;
+                continue;
+            }
+            if ((err = write_bits(&w, 1, 0))) goto fail;
+            ev = &events[++i];
+        }
+        /* one place encodes every value, so that it is inlined once */
+        if ((err = encode_value(&s->datatypes[leaf != EXI_NONE ? leaf : p->ref], ev, arena,
+                                arena_len, &w)))
+            goto fail;
+        if (leaf != EXI_NONE) {
+            i++;
+            if ((err = write_bits(&w, 1, 0))) goto fail;
+        }
     }
-    if (i != n_events) {
-        err = EXI_ERR_INVALID_MESSAGE; /* events after the end of the document */
-        goto fail;
-    }
+    if (++i != n_events) FAIL(EXI_ERR_INVALID_MESSAGE); /* events after the document's end */
     if (s->fragment && (err = write_bits(&w, width, (uint32_t)s->n_roots + 1u))) goto fail;
-    flush_bits(&w); /* cannot overflow: the capacity is whole bytes */
+    if ((err = flush_bits(&w))) goto fail;
     *out_len = w.pos;
     return EXI_OK;
 fail:

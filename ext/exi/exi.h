@@ -81,6 +81,7 @@ enum {
 
 typedef struct {
     uint8_t kind;  /* EXI_P_* */
+    uint8_t loop;  /* 1 when `next` is a counted loop's state */
     uint16_t name; /* SE, AT */
     uint16_t ref;  /* SE: grammar; AT, CH: datatype */
     uint16_t next; /* next state within the grammar, EXI_NONE for EE */
@@ -119,6 +120,7 @@ struct exi_schema {
     uint8_t fragment;
     uint16_t n_roots;
     const exi_root *roots;
+    const uint16_t *roots_by_name; /* root event codes in the order of their name index */
     const exi_grammar *grammars;
     const exi_state *states;
     const exi_prod *prods;

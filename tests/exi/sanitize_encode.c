@@ -3,7 +3,9 @@
  * (test_c_sanitized.py). Each stdin line is "SCHEMA HEX", a valid stream: it is decoded,
  * then every value event (AT, CH) in turn is given extreme values (magnitudes at the
  * int64 and uint64 edges, either sign, lengths past the arena) and encoded. The encoder
- * must answer EXI_OK or an EXI_ERR_* code; a sanitizer report aborts the run.
+ * must answer EXI_OK or an EXI_ERR_* code; a sanitizer report aborts the run. Unknown
+ * event kinds must be refused, and every output buffer shorter than the stream must be
+ * answered with EXI_ERR_NO_MEMORY.
  * Prints "ok N" with the number of encodes tried.
  */
 #include <stdint.h>
@@ -60,6 +62,26 @@ int main(void) {
                         tried++;
                     }
             events[i] = kept;
+        }
+        /* an event kind the encoder does not know, anywhere, is refused */
+        for (size_t i = 1; i < n_events; i++) {
+            uint8_t kept = events[i].kind;
+            events[i].kind = (uint8_t)(4u + i % 252u);
+            if (exi_encode(schema, events, n_events, arena, arena_used, out, CAP, &out_len,
+                           &where) != EXI_ERR_INVALID_MESSAGE)
+                return 5;
+            events[i].kind = kept;
+            tried++;
+        }
+        /* every output buffer short of the stream's length is too small, and says so; the
+           stream's length is enough (bytes are stored four at a time, checked each time) */
+        for (size_t cap = 0; cap <= len; cap++) {
+            int rc = exi_encode(schema, events, n_events, arena, arena_used, out, cap, &out_len,
+                                &where);
+            if (cap < len ? rc != EXI_ERR_NO_MEMORY
+                          : rc != EXI_OK || out_len != len || memcmp(out, data, len) != 0)
+                return 6;
+            tried++;
         }
     }
     printf("ok %lu\n", tried);
