@@ -1,0 +1,325 @@
+"""The station's core: the connection, the boot state, the handler table, the outbox's sender,
+and the seam every functional block is written against.
+
+A block is a class that takes the `Station` in its constructor and wires itself there (see
+`blocks.Block`); it never sends on its own, never opens a socket, never reads the clock of
+the host. What a block may do, all through the `Station`:
+
+Handle the CSMS's requests
+    `station.route("GetVariables", handler)`: `async handler(request) -> response`, typed
+    messages of `evstack.ocpp.v201`. Raise `OcppError` for a CALLERROR. Each action has one
+    handler (a second `route` raises). While the CSMS has not accepted the station, the core
+    answers SecurityError for it (B02/B03); in Pending the request is served.
+
+Read and watch settings
+    `station.model` is the device model: `get_int(ref("OCPPCommCtrlr", "HeartbeatInterval"))`,
+    `watch(key, listener)` (told after every change, by the CSMS or the station), `veto(key,
+    check)` (refuse a value the CSMS sets), `set(key, value)` (the station's own writes).
+    Components a block needs go in a seed file of its own (`device_model/seed/<block>.yaml`).
+
+Call the CSMS now
+    `await station.call(request) -> response`. Raises `NotConnectedError` when offline,
+    `NotAcceptedError` (a NotConnectedError) when the boot state forbids it (before Accepted
+    only BootNotification goes; in Pending also what the CSMS asked for: anything called while
+    serving one of its requests, or in a task started from there, such as NotifyReport or a
+    triggered message), `CallTimeoutError` after the message timeout, `OcppError` for the
+    CSMS's CALLERROR.
+
+Owe the CSMS a message
+    `station.enqueue(request, transaction_id=...)` writes it to the durable outbox (fsync)
+    before anything else happens; the core sends it once the station is Accepted and online,
+    in order, with the retry rules of E13 (OCPPCommCtrlr.MessageAttempts and
+    MessageAttemptInterval of "TransactionEvent", for every owed kind). The block hears of the
+    answer with `station.on_delivered(action, listener)` and of a message given up with
+    `station.on_given_up(action, listener)`. `station.outbox.pending(transaction_id)` counts
+    what is still owed (GetTransactionStatus).
+
+Hear the EVSEs and the link
+    `station.evses` (id, connectors, the `evse_manager` client to command it),
+    `station.on_session_event(listener(evse_id, event))`, `on_powermeter(listener(evse_id,
+    reading))`, `on_evse_ready(listener(evse_id, ready))`, `on_registered(listener())` (each
+    BootNotification Accepted), `on_connection(listener(up))`. Listeners may be plain functions
+    or coroutines; they run in the order they were added, one event at a time.
+
+Triggers, time, tokens, tasks
+    `station.register_trigger(MessageTriggerEnumType.X, trigger)`: the core serves
+    TriggerMessage; `trigger(evse, connector)` returns None to refuse, or a coroutine that sends
+    the message once the response is out. `station.now()` is the station's UTC time (set by the
+    CSMS's clock); `station.clock` the module's monotonic clock (`sleep` with it, simulated
+    time included). `station.validate_token` is set by the authorization block (Auth asks it);
+    `await station.provide_token(token)` hands Auth a token (RequestStartTransaction).
+    `station.start_task(coroutine)` runs background work for the module's life.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextvars
+import datetime
+import logging
+from collections.abc import Awaitable, Callable, Coroutine, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, TypeVar
+
+from evstack.generated.interfaces.evse_manager import EvseManagerClient
+from evstack.generated.ocpp.v201.enums import (
+    MessageTriggerEnumType,
+    RegistrationStatusEnumType,
+)
+from evstack.generated.types.authorization import ProvidedIdToken, ValidationResult
+from evstack.generated.types.evse_manager import SessionEvent
+from evstack.generated.types.powermeter import Powermeter
+from evstack.ocpp import v201
+from evstack.ocpp.errors import ErrorCode, OcppError
+from evstack.ocpp.j import ConnectError, NetworkProfile, NotConnectedError, RpcEndpoint
+from evstack.ocpp.outbox import Outbox, QueuedMessage
+from evstack.ocpp.v201 import ACTIONS, DateTime, Record
+from evstack.runtime.state import ModuleState
+from evstack.sim.clock import ScaledClock
+
+from .device_model import DeviceModel
+
+if TYPE_CHECKING:
+    from .boot import Boot
+    from .link import Link
+
+__all__ = [
+    "Evse",
+    "NotAcceptedError",
+    "Station",
+    "Trigger",
+    "action_of",
+]
+
+log = logging.getLogger(__name__)
+
+Request = TypeVar("Request", bound=Record)
+Handler = Callable[[Any], Awaitable[Record]]
+Trigger = Callable[[int | None, int | None], Coroutine[Any, Any, None] | None]
+"""`trigger(evse, connector)`: None refuses; a coroutine sends the message after the response."""
+Listener = Callable[..., Awaitable[None] | None]
+
+_ACTION_OF_REQUEST = {request: action for action, (request, _) in ACTIONS.items()}
+# Whether the current task serves a CSMS request (or was started while serving one): what it
+# sends was asked for, and may go while the station is Pending.
+_REQUESTED: contextvars.ContextVar[bool] = contextvars.ContextVar("requested", default=False)
+
+
+def action_of(request: Record) -> str:
+    """The action whose request `request` is."""
+    try:
+        return _ACTION_OF_REQUEST[type(request)]
+    except KeyError:
+        raise TypeError(f"{type(request).__name__} is not an OCPP 2.0.1 request") from None
+
+
+class NotAcceptedError(NotConnectedError):
+    """The CSMS has not accepted the station (yet): this message may not go now."""
+
+
+@dataclass
+class Evse:
+    """One EVSE, as the CSMS numbers it: its position among the `evse_manager` connections."""
+
+    id: int
+    client: EvseManagerClient
+    connectors: int = 1  # connector ids 1..connectors
+    evse_id: str = ""  # the EVSE's own name (its `evse_id` var), once known
+
+
+class _Listeners:
+    """Listeners of one kind of event, called in order, one event at a time."""
+
+    def __init__(self, name: str) -> None:
+        self.name = name
+        self._listeners: list[Listener] = []
+        self._lock = asyncio.Lock()
+
+    def add(self, listener: Listener) -> None:
+        self._listeners.append(listener)
+
+    async def emit(self, *args: Any) -> None:
+        async with self._lock:
+            for listener in self._listeners:
+                try:
+                    result = listener(*args)
+                    if result is not None:
+                        await result
+                except Exception:
+                    log.exception("a %s listener failed", self.name)
+
+
+class Station:
+    """The seam between the core and the blocks (see the module's doc)."""
+
+    def __init__(
+        self,
+        *,
+        station_id: str,
+        model: DeviceModel,
+        evses: Sequence[Evse],
+        clock: ScaledClock,
+        outbox: Outbox,
+        state: ModuleState,
+        state_dir: Path,
+        start_task: Callable[[Coroutine[Any, Any, None]], asyncio.Task[None]],
+    ) -> None:
+        self.station_id = station_id
+        self.model = model
+        self.evses = list(evses)
+        self.clock = clock
+        self.outbox = outbox
+        self.state = state  # small durable values; keys start with the block's name
+        self.state_dir = state_dir
+        self.start_task = start_task
+        self.endpoint = RpcEndpoint(v201)
+        self.registration: RegistrationStatusEnumType | None = None  # None: no answer yet
+        self.validate_token: Callable[[ProvidedIdToken], Awaitable[ValidationResult]] | None = None
+        self.publish_token: Callable[[ProvidedIdToken], Awaitable[None]] | None = None
+        self._clock_offset = datetime.timedelta(0)
+        self._handlers: dict[str, Handler] = {}
+        self._triggers: dict[MessageTriggerEnumType, Trigger] = {}
+        self._delivered: dict[str, _Listeners] = {}
+        self._given_up: dict[str, _Listeners] = {}
+        self.session_events = _Listeners("session event")
+        self.readings = _Listeners("powermeter")
+        self.evse_readiness = _Listeners("EVSE ready")
+        self.registered = _Listeners("registered")
+        self.connection = _Listeners("connection")
+        self.link_failures = _Listeners("connection attempt failed")
+        self.link: Link | None = None  # the module sets it: the connection, see link.py
+        self.boot: Boot | None = None  # the module sets it: the boot state, see boot.py
+        self.online = asyncio.Event()  # connected
+        self.outbox_changed = asyncio.Event()  # the sender looks again
+
+    # -- handlers -------------------------------------------------------------------------
+
+    def route(self, action: str, handler: Handler) -> None:
+        """Serve the CSMS's `action` with `handler`; one handler per action."""
+        if action not in ACTIONS:
+            raise ValueError(f"{action} is not an OCPP 2.0.1 action")
+        if action in self._handlers:
+            raise ValueError(f"{action} has a handler already")
+        self._handlers[action] = handler
+
+        async def serve(request: Any) -> Record:
+            if self.registration not in (
+                RegistrationStatusEnumType.Accepted,
+                RegistrationStatusEnumType.Pending,
+            ):
+                raise OcppError(ErrorCode.SECURITY_ERROR, "the CSMS has not accepted the station")
+            token = _REQUESTED.set(True)
+            try:
+                return await handler(request)
+            finally:
+                _REQUESTED.reset(token)
+
+        self.endpoint.route(action, serve)
+
+    def handles(self, action: str) -> bool:
+        return action in self._handlers
+
+    def register_trigger(self, message: MessageTriggerEnumType, trigger: Trigger) -> None:
+        """Let the CSMS trigger `message` (TriggerMessage); one trigger per message."""
+        if message in self._triggers:
+            raise ValueError(f"{message} has a trigger already")
+        self._triggers[message] = trigger
+
+    def trigger(self, message: MessageTriggerEnumType) -> Trigger | None:
+        return self._triggers.get(message)
+
+    # -- messages to the CSMS ------------------------------------------------------------
+
+    def may_send(self, action: str) -> bool:
+        """Whether the boot state lets `action` go now (B01-B03)."""
+        if action == "BootNotification" or self.registration is RegistrationStatusEnumType.Accepted:
+            return True
+        return self.registration is RegistrationStatusEnumType.Pending and _REQUESTED.get()
+
+    async def call(self, request: Request) -> Any:
+        """Send `request` now and return the CSMS's response (see the module's doc)."""
+        action = action_of(request)
+        if not self.may_send(action):
+            raise NotAcceptedError(f"{action}: the CSMS has not accepted the station")
+        return await self.endpoint.call(action, request)
+
+    def enqueue(self, request: Record, *, transaction_id: str | None = None) -> int:
+        """Owe the CSMS `request`: durable in the outbox before this returns."""
+        action = action_of(request)
+        seq = self.outbox.put(action, v201.encode(request), transaction_id=transaction_id)
+        self.outbox_changed.set()
+        return seq
+
+    def on_delivered(self, action: str, listener: Callable[[QueuedMessage, Any], Any]) -> None:
+        """`listener(message, response)` after the CSMS answered an owed `action`."""
+        self._delivered.setdefault(action, _Listeners(f"{action} delivered")).add(listener)
+
+    def on_given_up(self, action: str, listener: Callable[[QueuedMessage], Any]) -> None:
+        """`listener(message)` when an owed `action` ran out of attempts."""
+        self._given_up.setdefault(action, _Listeners(f"{action} given up")).add(listener)
+
+    async def delivered(self, message: QueuedMessage, response: Any) -> None:
+        listeners = self._delivered.get(message.action)
+        if listeners is not None:
+            await listeners.emit(message, response)
+
+    async def given_up(self, message: QueuedMessage) -> None:
+        log.warning("%s #%d given up after its attempts", message.action, message.seq)
+        listeners = self._given_up.get(message.action)
+        if listeners is not None:
+            await listeners.emit(message)
+
+    # -- events ---------------------------------------------------------------------------
+
+    def on_session_event(self, listener: Callable[[int, SessionEvent], Any]) -> None:
+        self.session_events.add(listener)
+
+    def on_powermeter(self, listener: Callable[[int, Powermeter], Any]) -> None:
+        self.readings.add(listener)
+
+    def on_evse_ready(self, listener: Callable[[int, bool], Any]) -> None:
+        self.evse_readiness.add(listener)
+
+    def on_registered(self, listener: Callable[[], Any]) -> None:
+        """After each BootNotification the CSMS Accepted (at start, after every reboot)."""
+        self.registered.add(listener)
+
+    def on_connection(self, listener: Callable[[bool], Any]) -> None:
+        """The link to the CSMS came up (True) or went down (False)."""
+        self.connection.add(listener)
+
+    def on_connect_failed(self, listener: Callable[[NetworkProfile, ConnectError], Any]) -> None:
+        """A connection attempt failed (a security event for a bad certificate, say)."""
+        self.link_failures.add(listener)
+
+    def evse(self, evse_id: int) -> Evse | None:
+        return self.evses[evse_id - 1] if 0 < evse_id <= len(self.evses) else None
+
+    # -- time and tokens ------------------------------------------------------------------
+
+    def now(self) -> DateTime:
+        """The station's UTC time: the host's, corrected by the CSMS's clock."""
+        return DateTime.from_datetime(datetime.datetime.now(datetime.UTC) + self._clock_offset)
+
+    def set_time(self, csms_time: datetime.datetime) -> None:
+        """Take the CSMS's time (BootNotification and Heartbeat responses, B01/G02)."""
+        self._clock_offset = csms_time - datetime.datetime.now(datetime.UTC)
+
+    async def provide_token(self, token: ProvidedIdToken) -> None:
+        """Hand Auth a token, as a reader would (`auth_token_provider`)."""
+        if self.publish_token is None:
+            raise RuntimeError("the module has not wired the token provider")
+        await self.publish_token(token)
+
+    # -- what the core does with the link ------------------------------------------------
+
+    async def set_online(self, up: bool) -> None:
+        if up == self.online.is_set():
+            return
+        if up:
+            self.online.set()
+        else:
+            self.online.clear()
+        self.outbox_changed.set()
+        await self.connection.emit(up)
