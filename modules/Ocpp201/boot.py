@@ -10,9 +10,9 @@ that goes unanswered is sent again after the message timeout.
 
 On Accepted: the heartbeat interval is taken from the answer (B01.FR.04), the clock from its
 currentTime, and `on_registered` listeners run (StatusNotification for every connector, say).
-A reconnection after that sends no new BootNotification; a reboot does (`Boot.reboot`), with
+A reconnection after that sends no new BootNotification; a reboot does, with
 the reason it was given (RemoteReset, FirmwareUpdate...), which is kept in the station's state
-so that a restart of the process still reports it.
+so that a restart of the process still reports it. `Station.reboot` starts it over.
 """
 
 from __future__ import annotations
@@ -80,13 +80,6 @@ class Boot:
         """The reason the next BootNotification gives (kept through a restart)."""
         self.reason = reason
         self.station.state.put(_REASON_KEY, str(reason))
-
-    async def reboot(self, reason: BootReasonEnumType) -> None:
-        """Start over: not registered, BootNotification with `reason`."""
-        await self.stop()
-        self.set_reason(reason)
-        self.station.registration = None
-        self.start()
 
     def _trigger(self, evse: int | None, connector: int | None) -> Coroutine[Any, Any, None] | None:
         if self.station.registration is RegistrationStatusEnumType.Accepted:

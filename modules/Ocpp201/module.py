@@ -33,10 +33,13 @@ from evstack.runtime import CommandError
 from evstack.runtime.state import ModuleState
 from evstack.sim.clock import ScaledClock
 
+from .availability import Availability
 from .blocks import Block, load_blocks
 from .boot import Boot
 from .device_model import DEFAULT_SEED, DeviceModel, load_seed, ref
+from .device_model.service import DeviceModelService
 from .link import MESSAGE_TIMEOUT, SECURITY_PROFILE, CredentialFiles, Link, NetworkProfiles
+from .provisioning import Provisioning
 from .sender import Sender
 from .station import Evse, Station
 
@@ -44,7 +47,7 @@ from .station import Evse, Station
 GET_EVSE_TIMEOUT_S = 5.0
 PASSWORD = ref("SecurityCtrlr", "BasicAuthPassword")
 PRIORITY = ref("OCPPCommCtrlr", "NetworkConfigurationPriority")
-CORE: tuple[type[Block], ...] = ()
+CORE: tuple[type[Block], ...] = (DeviceModelService, Provisioning, Availability)
 
 
 class _Validator(AuthTokenValidatorImplBase):
@@ -126,7 +129,16 @@ class Ocpp201(Ocpp201ModuleBase):
         except CommandError as error:
             self.log.warning("EVSE %d did not describe itself (%s): one connector", evse_id, error)
             connectors = 1
-        return Evse(evse_id, client, connectors)
+        evse = Evse(evse_id, client, connectors)
+        try:
+            records = await client.call_get_transactions(timeout=GET_EVSE_TIMEOUT_S)
+        except CommandError as error:
+            self.log.warning("EVSE %d did not list its transactions: %s", evse_id, error)
+            records = []
+        for record in records:
+            if record.transaction_finished is None:  # running: the EVSE is busy
+                evse.session = evse.transaction = record.session_uuid
+        return evse
 
     def _first_start(self, model: DeviceModel, profiles: NetworkProfiles) -> None:
         """The config's CSMS, security profile and password, before the CSMS sets its own."""
@@ -163,6 +175,7 @@ class Ocpp201(Ocpp201ModuleBase):
     # -- the EVSEs' news, to the blocks --------------------------------------------------------
 
     async def _on_session_event(self, evse_id: int, event: SessionEvent) -> None:
+        self.station.evses[evse_id - 1].track(event)
         await self.station.session_events.emit(evse_id, event)
 
     async def _on_powermeter(self, evse_id: int, reading: Powermeter) -> None:

@@ -104,11 +104,14 @@ class Sender:
             await self._failed(head, str(error))
             return
         station.outbox.delivered(head.seq)
+        station.outbox_changed.set()
         await station.delivered(head, response)
 
     async def _failed(self, head: QueuedMessage, why: str) -> None:
         log.warning("%s #%d: %s", head.action, head.seq, why)
-        if self.station.outbox.failed(head.seq, self.station.clock.now()):
+        given_up = self.station.outbox.failed(head.seq, self.station.clock.now())
+        self.station.outbox_changed.set()
+        if given_up:
             await self.station.given_up(head)
 
     def _on_late_answer(self, late: LateAnswer) -> None:

@@ -9,7 +9,8 @@ Handle the CSMS's requests
     `station.route("GetVariables", handler)`: `async handler(request) -> response`, typed
     messages of `evstack.ocpp.v201`. Raise `OcppError` for a CALLERROR. Each action has one
     handler (a second `route` raises). While the CSMS has not accepted the station, the core
-    answers SecurityError for it (B02/B03); in Pending the request is served.
+    answers SecurityError for it (B02/B03); in Pending the request is served, except
+    RequestStartTransaction, which the core Rejects (no transaction before Accepted).
 
 Read and watch settings
     `station.model` is the device model: `get_int(ref("OCPPCommCtrlr", "HeartbeatInterval"))`,
@@ -54,6 +55,7 @@ Triggers, time, tokens, tasks
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import contextvars
 import datetime
 import logging
@@ -62,13 +64,24 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
 
+import msgspec
+
 from evstack.generated.interfaces.evse_manager import EvseManagerClient
+from evstack.generated.ocpp.v201.datatypes import NetworkConnectionProfileType, StatusInfoType
 from evstack.generated.ocpp.v201.enums import (
+    BootReasonEnumType,
     MessageTriggerEnumType,
     RegistrationStatusEnumType,
+    RequestStartStopStatusEnumType,
+    TriggerMessageStatusEnumType,
+)
+from evstack.generated.ocpp.v201.messages import (
+    RequestStartTransactionResponse,
+    TriggerMessageRequest,
+    TriggerMessageResponse,
 )
 from evstack.generated.types.authorization import ProvidedIdToken, ValidationResult
-from evstack.generated.types.evse_manager import SessionEvent
+from evstack.generated.types.evse_manager import SessionEvent, SessionEventEnum
 from evstack.generated.types.powermeter import Powermeter
 from evstack.ocpp import v201
 from evstack.ocpp.errors import ErrorCode, OcppError
@@ -104,6 +117,13 @@ _ACTION_OF_REQUEST = {request: action for action, (request, _) in ACTIONS.items(
 # Whether the current task serves a CSMS request (or was started while serving one): what it
 # sends was asked for, and may go while the station is Pending.
 _REQUESTED: contextvars.ContextVar[bool] = contextvars.ContextVar("requested", default=False)
+# What the station answers while Pending, whichever block serves the action (B02.FR.05).
+_NOT_PENDING: dict[str, Record] = {
+    "RequestStartTransaction": RequestStartTransactionResponse(
+        status=RequestStartStopStatusEnumType.Rejected,
+        statusInfo=StatusInfoType(reasonCode="NotAccepted", additionalInfo="boot is Pending"),
+    ),
+}
 
 
 def action_of(request: Record) -> str:
@@ -126,6 +146,21 @@ class Evse:
     client: EvseManagerClient
     connectors: int = 1  # connector ids 1..connectors
     evse_id: str = ""  # the EVSE's own name (its `evse_id` var), once known
+    # What the EVSE's session events said last, kept by the core before blocks hear them:
+    session: str | None = None  # the uuid of the session (EV plugged in, or authorized first)
+    transaction: str | None = None  # the session uuid while EvseManager's transaction runs
+
+    def track(self, event: SessionEvent) -> None:
+        """Follow the EVSE's session and transaction through its session events."""
+        kind = event.event
+        if kind == SessionEventEnum.SessionStarted:
+            self.session = event.uuid
+        elif kind == SessionEventEnum.TransactionStarted:
+            self.session = self.transaction = event.uuid
+        elif kind == SessionEventEnum.TransactionFinished:
+            self.transaction = None
+        elif kind == SessionEventEnum.SessionFinished:
+            self.session = self.transaction = None
 
 
 class _Listeners:
@@ -188,10 +223,14 @@ class Station:
         self.registered = _Listeners("registered")
         self.connection = _Listeners("connection")
         self.link_failures = _Listeners("connection attempt failed")
+        self.rebooting = _Listeners("rebooting")
+        # SetNetworkProfile's further checks: `check(slot, profile)` returns why it is refused.
+        self.network_checks: list[Callable[[int, NetworkConnectionProfileType], str | None]] = []
         self.link: Link | None = None  # the module sets it: the connection, see link.py
         self.boot: Boot | None = None  # the module sets it: the boot state, see boot.py
         self.online = asyncio.Event()  # connected
         self.outbox_changed = asyncio.Event()  # the sender looks again
+        self.route("TriggerMessage", self._trigger_message)
 
     # -- handlers -------------------------------------------------------------------------
 
@@ -209,6 +248,8 @@ class Station:
                 RegistrationStatusEnumType.Pending,
             ):
                 raise OcppError(ErrorCode.SECURITY_ERROR, "the CSMS has not accepted the station")
+            if self.registration is RegistrationStatusEnumType.Pending and action in _NOT_PENDING:
+                return _NOT_PENDING[action]  # B02: no transaction before Accepted
             token = _REQUESTED.set(True)
             try:
                 return await handler(request)
@@ -226,8 +267,27 @@ class Station:
             raise ValueError(f"{message} has a trigger already")
         self._triggers[message] = trigger
 
-    def trigger(self, message: MessageTriggerEnumType) -> Trigger | None:
-        return self._triggers.get(message)
+    async def _trigger_message(self, request: TriggerMessageRequest) -> TriggerMessageResponse:
+        """TriggerMessage (F06): the block that registered the message sends it, after this
+        response (its task starts when the response is written: see `RpcEndpoint`)."""
+        trigger = self._triggers.get(request.requestedMessage)
+        if trigger is None:
+            return TriggerMessageResponse(status=TriggerMessageStatusEnumType.NotImplemented)
+        evse_id = connector = None
+        if not isinstance(request.evse, msgspec.UnsetType):
+            evse = self.evse(request.evse.id)
+            connector_id = request.evse.connectorId
+            if evse is None or (
+                isinstance(connector_id, int) and not 0 < connector_id <= evse.connectors
+            ):
+                return TriggerMessageResponse(status=TriggerMessageStatusEnumType.Rejected)
+            evse_id = evse.id
+            connector = connector_id if isinstance(connector_id, int) else None
+        send = trigger(evse_id, connector)
+        if send is None:
+            return TriggerMessageResponse(status=TriggerMessageStatusEnumType.Rejected)
+        self.start_task(send)
+        return TriggerMessageResponse(status=TriggerMessageStatusEnumType.Accepted)
 
     # -- messages to the CSMS ------------------------------------------------------------
 
@@ -311,6 +371,34 @@ class Station:
         if self.publish_token is None:
             raise RuntimeError("the module has not wired the token provider")
         await self.publish_token(token)
+
+    # -- reboot ---------------------------------------------------------------------------
+
+    def on_rebooting(self, listener: Callable[[BootReasonEnumType], Any]) -> None:
+        """The station is about to reboot (Reset, a firmware update): finish what must be."""
+        self.rebooting.add(listener)
+
+    async def reboot(self, reason: BootReasonEnumType) -> None:
+        """Reboot the OCPP side: the blocks are told, what is owed goes out (within a message
+        timeout while online), the connection is dropped, and the boot starts over with
+        `reason`. The EVSEs and the rest of the charger carry on; a real charger whose reset
+        must restart its hardware does that in a `rebooting` listener."""
+        log.warning("rebooting (%s)", reason)
+        await self.rebooting.emit(reason)
+        timeout = self.outbox.message_timeout_s / self.clock.speedup
+        with contextlib.suppress(TimeoutError):
+            async with asyncio.timeout(timeout):
+                while len(self.outbox) and self.online.is_set() and self.may_send("Heartbeat"):
+                    self.outbox_changed.clear()
+                    await self.outbox_changed.wait()
+        assert self.boot is not None
+        assert self.link is not None
+        await self.boot.stop()
+        await self.link.stop()
+        self.boot.set_reason(reason)
+        self.registration = None
+        self.boot.start()
+        self.link.start()
 
     # -- what the core does with the link ------------------------------------------------
 
