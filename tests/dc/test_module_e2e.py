@@ -272,4 +272,5 @@ async def test_the_meter_and_the_ev_are_still_there_after_a_restart(
         assert totals == sorted(totals)  # never backwards
         inlet = await probe.fresh_inlet()
         assert inlet.contactor_closed  # the car did not open its contactor meanwhile
-        assert inlet.soc_percent >= soc
+        # Not back at its configured start; a bleeder may have taken a trickle meanwhile.
+        assert inlet.soc_percent == pytest.approx(soc, abs=0.001)
