@@ -272,5 +272,6 @@ async def test_the_meter_and_the_ev_are_still_there_after_a_restart(
         assert totals == sorted(totals)  # never backwards
         inlet = await probe.fresh_inlet()
         assert inlet.contactor_closed  # the car did not open its contactor meanwhile
-        # Not back at its configured start; a bleeder may have taken a trickle meanwhile.
-        assert inlet.soc_percent == pytest.approx(soc, abs=0.001)
+        # Not back at its configured start: it charged on until the kill, and a bleeder may
+        # have taken a trickle since (well under what charging added).
+        assert inlet.soc_percent >= soc - 0.001
