@@ -8,7 +8,8 @@ stop a running transaction is Scheduled: it is stored at once, the connectors wi
 transaction change now, and the EVSE with one is disabled when its transaction has finished
 (EvseManager would end it otherwise). A request for the state things are already in is
 Accepted and changes nothing; one naming an EVSE or connector the station does not have is
-Rejected.
+Rejected. A request for the station as a whole is followed by every connector's status, even
+when nothing changed (TC_G_13).
 
 Status follows from all that (`status.StatusReporter`, which this block runs).
 """
@@ -105,6 +106,8 @@ class Availability(Block):
                 return _refused(f"EVSE {evse.id} has no connector {connector}")
             evses = [evse]
         if self._state(where) is wanted:
+            if where == "station":  # the CSMS hears every connector again (TC_G_13)
+                self.status.report_all()
             return ChangeAvailabilityResponse(status=ChangeAvailabilityStatusEnumType.Accepted)
         self.station.state.put(_PREFIX + where, str(wanted))
         busy = wanted is INOPERATIVE and any(evse.transaction is not None for evse in evses)

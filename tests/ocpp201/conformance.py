@@ -21,7 +21,7 @@ HERE = Path(__file__).parent
 CASES = HERE / "station-test-cases.tsv"
 NOT_APPLICABLE = HERE / "not_applicable.yaml"
 TABLE = HERE.parent.parent / "docs" / "ocpp201-conformance.md"
-_CASE = re.compile(r"test_(TC_[A-P]_\d+_CS)(?:_|$|\[)")
+_CASE = re.compile(r"test_(TC_[A-P]_\d+_CS)(?:_|\[|\s|$)")
 
 
 @dataclass(frozen=True)

@@ -125,6 +125,7 @@ class _Peer(ChargePoint):  # type: ignore[misc]  # the ocpp package has no type 
         finally:
             self.csms.history.append(received)
             self.csms.received.put_nowait(received)
+            self.csms.arrived.set()
 
 
 @dataclass
@@ -140,6 +141,8 @@ class Csms:
     invalid: list[tuple[Received, OCPPError]] = field(default_factory=list)
     connections: asyncio.Queue[int] = field(default_factory=asyncio.Queue)
     attempts: int = 0  # websocket upgrades asked for, refused ones included
+    attempted: asyncio.Queue[float] = field(default_factory=asyncio.Queue)  # their loop times
+    arrived: asyncio.Event = field(default_factory=asyncio.Event)  # set at every message
     peer: _Peer | None = None
     _server: Server | None = None
     _count: int = 0
@@ -169,6 +172,7 @@ class Csms:
 
     def _check(self, connection: ServerConnection, request: Request) -> Response | None:
         self.attempts += 1
+        self.attempted.put_nowait(asyncio.get_running_loop().time())
         if not self.accepting:
             return connection.respond(503, "not now")
         if request.path != f"/ocpp/{STATION}":
@@ -210,6 +214,22 @@ class Csms:
                 received = await self.received.get()
                 if received.action == action and where(received.payload):
                     return received.payload
+
+    async def seen(
+        self,
+        action: str,
+        since: int,
+        where: Callable[[dict[str, Any]], bool] = lambda payload: True,
+    ) -> dict[str, Any]:
+        """The payload of the first `action` in `history` from index `since` on that `where`
+        accepts, waiting for it if need be (whatever `expect` took meanwhile)."""
+        async with asyncio.timeout(WAIT):
+            while True:
+                self.arrived.clear()
+                for received in self.history[since:]:
+                    if received.action == action and where(received.payload):
+                        return received.payload
+                await self.arrived.wait()
 
     async def messages(self, until: str) -> AsyncIterator[Received]:
         """Every message of the station up to and including the next `until`."""

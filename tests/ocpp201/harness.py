@@ -5,9 +5,13 @@ from __future__ import annotations
 
 from typing import Any
 
+import pytest
 from ocpp.v201 import call
 
+from evstack.modules.Ocpp201.blocks import optional_blocks
+
 from .csms import WAIT, Csms
+from .stand_ins import EvseStandIn
 
 Connector = tuple[int, int]  # (EVSE id, connector id)
 
@@ -33,17 +37,55 @@ async def statuses(
     return got
 
 
+def needs_block(name: str, why: str) -> pytest.MarkDecorator:
+    """A case that cannot pass without the optional block `name` (its file in
+    modules/Ocpp201) fails as expected, saying so, until the block is there."""
+    present = bool(optional_blocks([name]))
+    return pytest.mark.xfail(not present, reason=f"needs the {name} block: {why}", strict=True)
+
+
+SECURITY_EVENT = "SecurityEventNotification (StartupOfTheDevice or ResetOrReboot) after a boot"
+
+
 async def booted(
-    csms: Csms, evses: int, *, reason: str | None = None, status: str = "Available"
+    csms: Csms,
+    evses: int,
+    *,
+    reason: str | None = None,
+    status: str | dict[Connector, str] = "Available",
+    security_event: bool = False,
 ) -> dict[str, Any]:
     """Reusable State Booted, from the station's side: a BootNotification (with `reason`, if
-    given), then every connector's status. Returns the BootNotification."""
+    given), then every connector's status (`status`, or per connector), and with
+    `security_event` the SecurityEventNotification of the boot. Returns the BootNotification."""
+    mark = len(csms.history)
     boot = await csms.expect("BootNotification")
     if reason is not None:
         assert boot["reason"] == reason, boot
     reported = await statuses(csms, connectors(evses))
-    assert set(reported.values()) == {status}, reported
+    wanted = status if isinstance(status, dict) else dict.fromkeys(reported, status)
+    assert reported == wanted, reported
+    if security_event:
+        await csms.seen(
+            "SecurityEventNotification",
+            mark,
+            lambda p: p["type"] in ("StartupOfTheDevice", "ResetOrReboot"),
+        )
     return boot
+
+
+async def energy_transfer_started(csms: Csms, evse: EvseStandIn, evse_id: int) -> str:
+    """Reusable State EnergyTransferStarted on `evse_id`: the EV plugged in (Occupied), a
+    transaction authorized and charging; returns the transaction's id from its Started event."""
+    await evse.plug_in()
+    assert (await statuses(csms, [(evse_id, 1)]))[(evse_id, 1)] == "Occupied"
+    await evse.start_transaction()
+    started = await csms.expect(
+        "TransactionEvent",
+        lambda p: p["eventType"] == "Started" and p.get("evse", {}).get("id") == evse_id,
+    )
+    transaction_id: str = started["transactionInfo"]["transactionId"]
+    return transaction_id
 
 
 async def set_variables(csms: Csms, *items: dict[str, Any]) -> list[dict[str, Any]]:
