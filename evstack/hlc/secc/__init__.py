@@ -1,0 +1,36 @@
+"""The SECC's V2G session layer (sans-IO): SupportedAppProtocol and DIN 70121 DC.
+
+    session     SeccSession: one TCP connection's messages in, responses and events out
+    sap         SupportedAppProtocol negotiation with configurable priorities
+    din         DIN 70121 DC with external identification: a state table and handlers
+    events      outputs (Send, Close), events for the charger, and EvseState (its inputs)
+    timing      the timers the SECC runs, with their sources
+    codec       the one door to evstack.exi
+    driver      runs a SeccSession on a V2GTP stream with the event loop's clock
+
+ISO 15118-2 and -20 are not implemented here yet; SupportedAppProtocol offers only what is.
+"""
+
+from evstack.hlc.secc.events import (
+    Authorization,
+    Close,
+    EvseState,
+    IsolationStatus,
+    Output,
+    Send,
+    SessionEnded,
+)
+from evstack.hlc.secc.session import SeccConfig, SeccSession, SessionRecord
+
+__all__ = [
+    "Authorization",
+    "Close",
+    "EvseState",
+    "IsolationStatus",
+    "Output",
+    "SeccConfig",
+    "SeccSession",
+    "Send",
+    "SessionEnded",
+    "SessionRecord",
+]

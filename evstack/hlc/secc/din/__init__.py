@@ -1,0 +1,5 @@
+"""DIN 70121 DC (external identification), SECC side."""
+
+from evstack.hlc.secc.din.machine import EXPECTED, DinSecc, Reply, State
+
+__all__ = ["EXPECTED", "DinSecc", "Reply", "State"]
