@@ -6,7 +6,7 @@ VENV   ?= .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed
 
-.PHONY: install interop fuzz-tools demo test lint typecheck check-generated generate docs bench mosquitto clean
+.PHONY: install interop interop-peer fuzz-tools demo test lint typecheck check-generated generate docs bench mosquitto clean
 
 install: $(STAMP)
 
@@ -55,13 +55,26 @@ $(INTEROP)/iso15118/shared/EXICodec.jar: | $(STAMP)
 	$(PY) -m pip install --quiet --no-deps --target $(INTEROP) iso15118==0.31.2
 	@command -v javac >/dev/null || { apt-get update -qq && apt-get install -y -qq openjdk-17-jdk-headless; }
 
+# The `iso15118` package as the ISO 15118 peer of the HLC interop tests (tests/hlc/peer.py): its
+# EVCC and SECC run from their own virtualenv, apart from ours (it pins pydantic 1), never imported
+# by evstack; Java 17 for its codec, iproute2 for the tests' namespaces, openssl for its test PKI.
+PEER := $(VENV)/iso15118-peer
+interop-peer: $(PEER)/.installed
+$(PEER)/.installed:
+	@command -v java >/dev/null || { apt-get update -qq && apt-get install -y -qq openjdk-17-jdk-headless; }
+	@command -v ip >/dev/null || { apt-get update -qq && apt-get install -y -qq iproute2; }
+	@command -v openssl >/dev/null || { apt-get update -qq && apt-get install -y -qq openssl; }
+	test -x $(PEER)/bin/python || $(PYTHON) -m venv $(PEER)
+	$(PEER)/bin/pip install --quiet iso15118==0.31.2 aiofile==3.8.8
+	touch $@
+
 # clang brings libFuzzer and the sanitizers for the EXI decoder's fuzz smoke run (ext/exi/fuzz).
 fuzz-tools:
 	@command -v clang >/dev/null || { apt-get update -qq && apt-get install -y -qq clang libclang-rt-14-dev; }
 
 # The committed EXI tables are checked against a fresh import of the official XSDs.
 test: export EVSTACK_XSD_DIR := $(abspath $(INTEROP))/iso15118/shared/schemas
-test: install mosquitto interop fuzz-tools lint typecheck check-generated
+test: install mosquitto interop interop-peer fuzz-tools lint typecheck check-generated
 	$(PY) -m pytest
 
 bench: install mosquitto

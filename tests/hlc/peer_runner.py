@@ -1,0 +1,138 @@
+"""Runs the PyPI `iso15118` package's EVCC or SECC for the interop tests.
+
+This script runs under the peer's own virtualenv (`make interop-peer`), never under evstack's:
+`python peer_runner.py evcc|secc`, inside a test-made network namespace, configured by the
+environment that `tests/hlc/peer.py` sets. It changes two things about the peer, both outside
+its protocol logic, and says so on its log:
+
+- Its message timeouts are multiplied by EVSTACK_PEER_TIMEOUT_SCALE. Its codec is EXIficient
+  behind py4j; on a loaded two-core machine one encode takes 100s of ms, longer than the 0.25 s
+  a CurrentDemandRes may take, so its own EVCC and SECC time each other out.
+- Its SECC's simulated power electronics (which always report 1 V and 1 A) follow the EV's
+  targets, as a real supply would, and its energy is integrated and printed, so that a session's
+  energy can be checked. Precharge current is held at 2 A at most.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import sys
+import time
+import types
+from typing import Any
+
+MARK = "EVSTACK-PEER"
+
+
+def _scale_timeouts(scale: float) -> None:
+    from iso15118.shared import comm_session  # type: ignore[import-not-found]
+
+    real = asyncio
+
+    async def wait_for(awaitable: Any, timeout: float | None) -> Any:  # noqa: ASYNC109
+        return await real.wait_for(awaitable, None if timeout is None else timeout * scale)
+
+    shim = types.ModuleType("asyncio_scaled")
+    shim.__dict__.update(real.__dict__)
+    shim.wait_for = wait_for  # type: ignore[attr-defined]
+    comm_session.asyncio = shim
+    print(f"{MARK} timeouts scaled by {scale}", flush=True)
+
+
+def _secc_controller() -> Any:
+    from iso15118.secc.controller.simulator import (  # type: ignore[import-not-found]
+        SimEVSEController,
+    )
+
+    class FollowingSupply(SimEVSEController):  # type: ignore[misc]
+        """The peer's simulated EVSE with a supply that reaches the EV's targets."""
+
+        def __init__(self) -> None:
+            super().__init__()
+            self.energy_wh = 0.0
+            self.last: float | None = None
+
+        async def send_charging_command(
+            self,
+            ev_target_voltage: float | None,
+            ev_target_current: float | None,
+            is_precharge: bool = False,
+            is_session_bpt: bool = False,
+        ) -> None:
+            now = time.monotonic()
+            context = self.evse_data_context
+            if self.last is not None:
+                power = float(context.present_voltage) * float(context.present_current)
+                self.energy_wh += power * (now - self.last) / 3600
+            self.last = now
+            if ev_target_voltage is not None:
+                context.present_voltage = max(1, round(ev_target_voltage))
+            if ev_target_current is not None:
+                limit = 2 if is_precharge else 300
+                context.present_current = max(0, min(limit, round(ev_target_current)))
+            print(
+                f"{MARK} supply voltage={context.present_voltage} "
+                f"current={context.present_current} energy_wh={self.energy_wh:.4f}",
+                flush=True,
+            )
+
+        async def session_ended(self, current_state: str, reason: str) -> None:
+            await super().session_ended(current_state, reason)
+            print(
+                f"{MARK} session_ended state={current_state} energy_wh={self.energy_wh:.4f} "
+                f"reason={reason}",
+                flush=True,
+            )
+            self.energy_wh, self.last = 0.0, None
+
+    return FollowingSupply()
+
+
+async def _secc() -> None:
+    from iso15118.secc import SECCHandler  # type: ignore[import-not-found]
+    from iso15118.secc.controller.interface import (  # type: ignore[import-not-found]
+        ServiceStatus,
+    )
+    from iso15118.secc.secc_settings import Config  # type: ignore[import-not-found]
+    from iso15118.shared.exificient_exi_codec import (  # type: ignore[import-not-found]
+        ExificientEXICodec,
+    )
+
+    config = Config()
+    config.load_envs()
+    controller = _secc_controller()
+    await controller.set_status(ServiceStatus.STARTING)
+    handler = SECCHandler(exi_codec=ExificientEXICodec(), evse_controller=controller, config=config)
+    print(f"{MARK} secc starting", flush=True)
+    await handler.start(config.iface)
+
+
+async def _evcc() -> None:
+    from iso15118.evcc import Config, EVCCHandler  # type: ignore[import-not-found]
+    from iso15118.evcc.controller.simulator import (  # type: ignore[import-not-found]
+        SimEVController,
+    )
+    from iso15118.evcc.evcc_config import load_from_file  # type: ignore[import-not-found]
+    from iso15118.shared.exificient_exi_codec import ExificientEXICodec
+
+    config = Config()
+    config.load_envs()
+    evcc_config = await load_from_file(config.ev_config_file_path)
+    print(f"{MARK} evcc starting", flush=True)
+    await EVCCHandler(
+        evcc_config=evcc_config,
+        iface=config.iface,
+        exi_codec=ExificientEXICodec(),
+        ev_controller=SimEVController(evcc_config),
+    ).start()
+
+
+def main() -> None:
+    role = sys.argv[1]
+    _scale_timeouts(float(os.environ.get("EVSTACK_PEER_TIMEOUT_SCALE", "1")))
+    asyncio.run(_secc() if role == "secc" else _evcc())
+
+
+if __name__ == "__main__":
+    main()
