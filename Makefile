@@ -77,8 +77,17 @@ test: export EVSTACK_XSD_DIR := $(abspath $(INTEROP))/iso15118/shared/schemas
 test: install mosquitto interop interop-peer fuzz-tools lint typecheck check-generated
 	$(PY) -m pytest
 
+# The sdist (the source, tests included), then the wheel built from it: the product, which
+# holds no tests or C sources (docs/design/packaging.md).
+# (its own .PHONY line: fewer merge conflicts on the shared one)
+.PHONY: wheel
+wheel: install
+	rm -rf dist
+	nice $(PY) -m build --no-isolation --outdir dist .
+	@ls -l dist
+
 bench: install mosquitto
 	@for b in bench/bench_*.py; do $(PY) $$b || exit 1; done
 
 clean:
-	rm -rf $(VENV) build .mypy_cache .ruff_cache .pytest_cache
+	rm -rf $(VENV) build dist .mypy_cache .ruff_cache .pytest_cache

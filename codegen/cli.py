@@ -14,32 +14,34 @@ from evstack.codegen.output import DOCS, PACKAGE, OutputNotOwnedError, compare, 
 from evstack.codegen.render import GenerationError, render_tree
 from evstack.codegen.scaffold import ScaffoldError, parse_provide, parse_require, scaffold
 from evstack.manifest import ManifestError, ManifestTree, load_tree
+from evstack.manifest.locate import evstack_sources
 
 __all__ = ["main"]
 
+# Checkout-only defaults (docs, tests); the tree itself is found by evstack.manifest.locate.
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
-DEFAULT_OUT = PROJECT_ROOT / "generated"
+DEFAULT_OUT = Path(__file__).resolve().parent.parent / "generated"
 DEFAULT_DOCS = PROJECT_ROOT / "docs" / "api"
 
 _root_option = click.option(
     "--root",
     type=click.Path(file_okay=False, path_type=Path),
-    default=PROJECT_ROOT,
-    show_default="the evstack repository",
+    default=None,
+    show_default="evstack's own tree, in a checkout or an installed wheel",
     help="Tree with interfaces/, types/, errors/ and modules/**/manifest.yaml.",
 )
 _out_option = click.option(
     "--out",
     type=click.Path(file_okay=False, path_type=Path),
     default=DEFAULT_OUT,
-    show_default="generated/ of the evstack repository",
+    show_default="the evstack.generated package",
     help="Package folder to write; ev-codegen owns its types/, errors/, interfaces/, modules/.",
 )
 
 
-def _load(root: Path) -> ManifestTree:
+def _load(root: Path | None) -> ManifestTree:
     try:
-        return load_tree(root)
+        return load_tree(evstack_sources() if root is None else root)
     except ManifestError as exc:
         raise click.ClickException(str(exc)) from exc
 
@@ -52,7 +54,7 @@ def main() -> None:
 @main.command()
 @_root_option
 @_out_option
-def generate(root: Path, out: Path) -> None:
+def generate(root: Path | None, out: Path) -> None:
     """Write the generated package (only what changed)."""
     started = time.perf_counter()
     tree = _load(root)
@@ -77,7 +79,7 @@ def generate(root: Path, out: Path) -> None:
     default=None,
     help="Also check the Markdown reference in this folder (as `ev-codegen docs` writes it).",
 )
-def check(root: Path, out: Path, docs_out: Path | None) -> None:
+def check(root: Path | None, out: Path, docs_out: Path | None) -> None:
     """Exit non-zero, listing the files, when the generated package is out of date."""
     tree = _load(root)
     targets = [(out, render_tree, PACKAGE, "generate")]
@@ -130,7 +132,7 @@ def new_module(
     name: str,
     provides: tuple[str, ...],
     requires: tuple[str, ...],
-    root: Path,
+    root: Path | None,
     out: Path,
     tests_dir: Path | None,
 ) -> None:
@@ -138,6 +140,7 @@ def new_module(
 
     Never overwrites a file: if any of the files exists, nothing is written.
     """
+    root = root or PROJECT_ROOT  # a module of evstack's own goes into the checkout
     tree = _load(root)
     try:
         written = scaffold(
@@ -167,7 +170,7 @@ def new_module(
     show_default="docs/api of the evstack repository",
     help="Folder for the Markdown pages; ev-codegen owns all of it.",
 )
-def docs(root: Path, out: Path) -> None:
+def docs(root: Path | None, out: Path) -> None:
     """Write the Markdown API reference: one page per interface, type, error and module file."""
     tree = _load(root)
     try:

@@ -113,7 +113,7 @@ class _InterfaceTopics:
 
 
 def _header(tree: ManifestTree, source: Path | None) -> str:
-    what = "the manifest tree" if source is None else source.relative_to(tree.root).as_posix()
+    what = "the manifest tree" if source is None else tree.relative(source)
     return f"{DOCS_HEADER_PREFIX} from {what}. Do not edit. -->"
 
 
@@ -209,7 +209,7 @@ def render_docs(tree: ManifestTree) -> dict[str, str]:
             "types.md.j2",
             header=_header(tree, type_file.path),
             t=type_file,
-            source=type_file.path.relative_to(tree.root).as_posix(),
+            source=tree.relative(type_file.path),
             python_module=f"evstack.generated.types.{identifier(type_file.name)}",
             used_by={name: sorted(used_by[(type_file.name, name)]) for name in type_file.types},
             refs=refs,
@@ -220,7 +220,7 @@ def render_docs(tree: ManifestTree) -> dict[str, str]:
             "errors.md.j2",
             header=_header(tree, error_file.path),
             e=error_file,
-            source=error_file.path.relative_to(tree.root).as_posix(),
+            source=tree.relative(error_file.path),
             python_module=f"evstack.generated.errors.{identifier(error_file.name)}",
             class_name=error_class_name(error_file.name),
         )
@@ -229,7 +229,7 @@ def render_docs(tree: ManifestTree) -> dict[str, str]:
             "module.md.j2",
             header=_header(tree, module.path),
             m=module,
-            source=module.path.relative_to(tree.root).as_posix(),
+            source=tree.relative(module.path),
             python_module=f"evstack.generated.modules.{module_file_name(module.name)}",
             base_class=module_class_names(module.name)[0],
             default_of=_default_of,
@@ -256,7 +256,7 @@ def _interface_page(
         "interface.md.j2",
         header=_header(tree, interface.path),
         i=interface,
-        source=interface.path.relative_to(tree.root).as_posix(),
+        source=tree.relative(interface.path),
         python_module=f"evstack.generated.interfaces.{identifier(interface.name)}",
         impl_class=impl_class,
         client_class=client_class,

@@ -81,7 +81,7 @@ def _render(template: str, **context: Any) -> str:
 
 
 def _header(tree: ManifestTree, source: Path | None) -> str:
-    what = "the manifest tree" if source is None else source.relative_to(tree.root).as_posix()
+    what = "the manifest tree" if source is None else tree.relative(source)
     return f"{HEADER_PREFIX} from {what}. Do not edit."
 
 

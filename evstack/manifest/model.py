@@ -147,17 +147,32 @@ class ModuleManifest:
     metadata: Mapping[str, Any] = field(default_factory=dict)
     # May see every module's errors (the runtime's ACL grants it).
     enable_global_errors: bool = False
+    # Where its class is: `package.module:Class` (evstack.manifest.locate finds it).
+    class_path: str = ""
 
 
 @dataclass(frozen=True, slots=True)
 class ManifestTree:
-    """Every interface, type file, error file and module manifest under one root, checked."""
+    """Every interface, type file, error file and module manifest of a tree, checked."""
 
     root: Path
     interfaces: Mapping[str, Interface]
     types: Mapping[str, TypeFile]
     errors: Mapping[str, ErrorFile]
     modules: Mapping[str, ModuleManifest]
+    # Every folder the tree was loaded from; `root` is the first.
+    roots: tuple[Path, ...] = ()
+
+    def relative(self, path: Path) -> str:
+        """`path` as written in messages, docs and generated headers: relative to the root
+        that holds it, and a module's manifest as `modules/<Name>/manifest.yaml` wherever it
+        lies, so that an installed wheel names its files as the checkout does."""
+        for root in (self.root, *self.roots):
+            if path.is_relative_to(root):
+                return path.relative_to(root).as_posix()
+        if path.name == "manifest.yaml":
+            return f"modules/{path.parent.name}/manifest.yaml"
+        return path.as_posix()
 
     def resolve_ref(self, ref: str) -> tuple[TypeFile, str, Schema]:
         """`/file#/Name` -> (type file, type name, schema); KeyError when it does not exist."""

@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
+from evstack.manifest.locate import ModuleSource, TreeSources, find_sources
 from evstack.manifest.model import (
     Command,
     ConfigItem,
@@ -25,22 +26,40 @@ from evstack.manifest.problems import ManifestError, Problem, YamlPath, did_you_
 from evstack.manifest.schema_check import check_against_schema, check_json_schema, check_value
 from evstack.manifest.source import Document, load_document
 
-__all__ = ["load_project_tree", "load_tree"]
+__all__ = ["load_project_tree", "load_tree", "sources_under"]
 
 
-def load_project_tree() -> ManifestTree:
-    """evstack's own tree: the repository that holds the real `evstack/` package."""
-    package_dir = Path(__file__).resolve().parent.parent
-    return load_tree(package_dir.parent)
+def load_project_tree(module_dirs: Sequence[Path] = ()) -> ManifestTree:
+    """evstack's own tree, installed modules' and those under `module_dirs` (locate.py)."""
+    return load_tree(find_sources(module_dirs))
 
 
-def load_tree(root: Path) -> ManifestTree:
-    """Load `interfaces/`, `types/`, `errors/` and `modules/**/manifest.yaml` under `root`.
+def load_tree(root: Path | TreeSources) -> ManifestTree:
+    """Load a tree: the folders `sources` name, or `interfaces/`, `types/`, `errors/` and
+    `modules/**/manifest.yaml` under one folder `root`.
 
     Raises ManifestError listing every problem found in any file. A folder that does not
     exist counts as empty, so a tree may hold only modules, or only interfaces.
     """
-    return _TreeLoader(root).load()
+    return _TreeLoader(sources_under(root) if isinstance(root, Path) else root).load()
+
+
+def sources_under(root: Path) -> TreeSources:
+    """A tree laid out as evstack's checkout (or EVerest's): modules nested at any depth.
+
+    Their classes are looked for in `evstack.modules`, as evstack's own are.
+    """
+    modules_dir = root / "modules"
+    manifests = sorted(modules_dir.rglob("manifest.yaml")) if modules_dir.is_dir() else []
+    return TreeSources(
+        (root,),
+        tuple(
+            ModuleSource(
+                p.parent.name, p, f"evstack.modules.{p.parent.name}.module:{p.parent.name}"
+            )
+            for p in manifests
+        ),
+    )
 
 
 def _yaml_files(folder: Path) -> list[Path]:
@@ -80,8 +99,8 @@ def _walk_schema(schema: Any, path: YamlPath) -> Iterator[tuple[YamlPath, dict[s
 
 
 class _TreeLoader:
-    def __init__(self, root: Path) -> None:
-        self.root = root
+    def __init__(self, sources: TreeSources) -> None:
+        self.sources = sources
         self.problems: list[Problem] = []
         self.types: dict[str, TypeFile] = {}
         self.errors: dict[str, ErrorFile] = {}
@@ -91,28 +110,45 @@ class _TreeLoader:
         self.documents: dict[Path, Document] = {}
 
     def load(self) -> ManifestTree:
-        for path in _yaml_files(self.root / "errors"):
+        roots = self.sources.roots
+        for path in (p for root in roots for p in _yaml_files(root / "errors")):
             self._load_error_file(path)
-        for path in _yaml_files(self.root / "types"):
+        for path in (p for root in roots for p in _yaml_files(root / "types")):
             self._load_type_file(path)
-        for path in _yaml_files(self.root / "interfaces"):
+        for path in (p for root in roots for p in _yaml_files(root / "interfaces")):
             self._load_interface(path)
-        modules_dir = self.root / "modules"
-        if modules_dir.is_dir():
-            for path in sorted(modules_dir.rglob("manifest.yaml")):
-                self._load_module(path)
+        for module in self.sources.modules:
+            self._load_module(module)
         self._check_type_refs()
         self._check_type_cycles()
         self._check_module_interfaces()
         if self.problems:
             raise ManifestError(self.problems)
         return ManifestTree(
-            root=self.root,
+            root=roots[0],
+            roots=roots,
             interfaces=dict(sorted(self.interfaces.items())),
             types=dict(sorted(self.types.items())),
             errors=dict(sorted(self.errors.items())),
             modules=dict(sorted(self.modules.items())),
         )
+
+    def _duplicate(self, loaded: Mapping[str, Any], kind: str, path: Path) -> bool:
+        """Two roots (evstack's and a module's own) may not define the same name."""
+        if path.stem not in loaded:
+            return False
+        other = loaded[path.stem].path
+        self.problems.append(
+            Problem(
+                path,
+                None,
+                None,
+                "<document>",
+                f"duplicate {kind} {path.stem!r}",
+                f"also defined by {other}",
+            )
+        )
+        return True
 
     def _parse(self, path: Path, schema_name: str) -> Document | None:
         document = load_document(path, self.problems)
@@ -129,6 +165,8 @@ class _TreeLoader:
         return document
 
     def _load_error_file(self, path: Path) -> None:
+        if self._duplicate(self.errors, "error file", path):
+            return
         document = self._parse(path, "errors")
         if document is None:
             return
@@ -152,6 +190,8 @@ class _TreeLoader:
         )
 
     def _load_type_file(self, path: Path) -> None:
+        if self._duplicate(self.types, "type file", path):
+            return
         document = self._parse(path, "types")
         if document is None:
             return
@@ -160,6 +200,8 @@ class _TreeLoader:
         )
 
     def _load_interface(self, path: Path) -> None:
+        if self._duplicate(self.interfaces, "interface", path):
+            return
         document = self._parse(path, "interface")
         if document is None:
             return
@@ -222,11 +264,17 @@ class _TreeLoader:
             return []
         return [ErrorRef(file_name, error_name, declared[error_name].description)]
 
-    def _load_module(self, path: Path) -> None:
+    def _load_module(self, source: ModuleSource) -> None:
+        path = source.manifest
+        if not path.is_file():
+            self.problems.append(
+                Problem(path, None, None, "<document>", f"module {source.name!r} has no manifest")
+            )
+            return
         document = self._parse(path, "module")
         if document is None:
             return
-        name = path.parent.name
+        name = source.name
         if name in self.modules:
             self.problems.append(
                 document.problem(
@@ -275,6 +323,7 @@ class _TreeLoader:
             requires=requires,
             metadata=data["metadata"],
             enable_global_errors=bool(data.get("enable_global_errors", False)),
+            class_path=source.class_path,
         )
 
     def _check_config_default(

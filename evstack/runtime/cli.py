@@ -75,6 +75,14 @@ def main() -> None:
     type=click.Path(dir_okay=False, path_type=Path),
     help="Write the result of the module that finishes the run (finish_run) to this file.",
 )
+@click.option(
+    "--modules",
+    "module_dirs",
+    multiple=True,
+    type=click.Path(exists=True, file_okay=False, path_type=Path),
+    help="A folder of modules (<Name>/manifest.yaml, <Name>/module.py) besides evstack's and "
+    "installed ones; repeat for more.",
+)
 @log_option
 def run(
     config: Path,
@@ -86,6 +94,7 @@ def run(
     state_dir: Path | None,
     credentials: Path | None,
     summary_json: Path | None,
+    module_dirs: tuple[Path, ...],
     log_level: str,
 ) -> None:
     """Validate CONFIG and run its modules until SIGINT/SIGTERM or a module finishes the run.
@@ -94,10 +103,12 @@ def run(
     A module that finishes the run (`ModuleBase.finish_run`) chooses the exit code.
     """
     _configure_logging(log_level)
+    # Before the forkserver starts: module processes inherit this import path.
+    sys.path[:0] = [str(d.resolve()) for d in module_dirs]
     if not inprocess:
         warm_up_forkserver(module_imports_named_in(config))
     try:
-        plan = from_runtime_config(config)
+        plan = from_runtime_config(config, module_dirs)
         plan = _override(plan, broker, prefix)
         if state_dir is not None:
             plan = dataclasses.replace(plan, state_dir=state_dir)

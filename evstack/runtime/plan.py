@@ -7,7 +7,7 @@ A `RunPlan` is built from a validated runtime config (`from_runtime_config`) or 
 from __future__ import annotations
 
 import importlib
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -28,7 +28,8 @@ __all__ = [
 
 
 def module_class_path(module: str) -> str:
-    """The hand-written class of module `Foo` is `evstack.modules.Foo.module:Foo`."""
+    """evstack's own module `Foo` is the class `evstack.modules.Foo.module:Foo`; others come
+    from evstack.manifest.locate."""
     return f"evstack.modules.{module}.module:{module}"
 
 
@@ -91,8 +92,11 @@ def module_imports_named_in(path: Path) -> list[str]:
         return []
 
 
-def from_runtime_config(path: Path) -> RunPlan:
+def from_runtime_config(path: Path, module_dirs: Sequence[Path] = ()) -> RunPlan:
     """Validate a runtime config with evstack.manifest and turn it into a plan.
+
+    Its modules are evstack's, installed distributions' (entry points) and those under
+    `module_dirs`, which must be on `sys.path` for the module processes to import them.
 
     Raises ConfigurationError carrying evstack.manifest's message (file, line, column,
     hint) when the config or a manifest it uses is wrong.
@@ -101,7 +105,8 @@ def from_runtime_config(path: Path) -> RunPlan:
     # `ev-manager` pays for it only when it reads a config file.
     manifest: Any = importlib.import_module("evstack.manifest")
     try:
-        config = manifest.load_runtime_config(path, manifest.load_project_tree())
+        tree = manifest.load_project_tree(module_dirs)
+        config = manifest.load_runtime_config(path, tree)
     except manifest.ManifestError as exc:
         raise ConfigurationError(str(exc)) from exc
     settings = config.settings
@@ -118,7 +123,7 @@ def from_runtime_config(path: Path) -> RunPlan:
     modules = [
         ModulePlan(
             module_id=instance.module_id,
-            module_class=module_class_path(instance.module),
+            module_class=tree.modules[instance.module].class_path,
             config_module=dict(instance.config_module),
             config_implementation={k: dict(v) for k, v in instance.config_implementation.items()},
             connections={
