@@ -230,7 +230,7 @@ class Link(LinkObserver):
     # -- running ---------------------------------------------------------------------------
 
     def start(self) -> None:
-        self._task = self.station.start_task(self._run())
+        self._task = self.station.keep_running(self._run())
 
     async def stop(self) -> None:
         task, self._task = self._task, None

@@ -10,8 +10,11 @@ each EVSE's connectors are numbered from 1 as its `get_evse` lists them.
 
 from __future__ import annotations
 
+import asyncio
 import functools
+from collections.abc import Awaitable
 from pathlib import Path
+from typing import TypeVar
 
 from evstack.generated.interfaces.auth_token_provider import AuthTokenProviderImplBase
 from evstack.generated.interfaces.auth_token_validator import AuthTokenValidatorImplBase
@@ -43,11 +46,21 @@ from .provisioning import Provisioning
 from .sender import Sender
 from .station import Evse, Station
 
+T = TypeVar("T")
 # Wall seconds an EVSE gets to describe itself at start-up.
 GET_EVSE_TIMEOUT_S = 5.0
+# Wall seconds the station may spend at shutdown sending what it owes (of the runtime's 3 s).
+FLUSH_S = 1.5
 PASSWORD = ref("SecurityCtrlr", "BasicAuthPassword")
 PRIORITY = ref("OCPPCommCtrlr", "NetworkConfigurationPriority")
 CORE: tuple[type[Block], ...] = (DeviceModelService, Provisioning, Availability)
+
+
+async def in_task(work: Awaitable[T]) -> T:
+    """Run `work` in a task of its own. The runtime starts handlers eagerly, outside any task,
+    and what the blocks do may need one (`asyncio.timeout`, the RPC layer's message timeout);
+    the listeners' lock keeps the events in order."""
+    return await asyncio.ensure_future(work)
 
 
 class _Validator(AuthTokenValidatorImplBase):
@@ -58,7 +71,7 @@ class _Validator(AuthTokenValidatorImplBase):
         validate = self._module.station.validate_token
         if validate is None:  # no authorization block: the CSMS's word is not known here
             return ValidationResult(authorization_status=AuthorizationStatus.Unknown)
-        return await validate(provided_token)
+        return await in_task(validate(provided_token))
 
 
 class _Provider(AuthTokenProviderImplBase):
@@ -156,7 +169,7 @@ class Ocpp201(Ocpp201ModuleBase):
         station = self.station
         for block in self.blocks:
             await block.start()
-        self.start_task(self._sender.run())
+        station.keep_running(self._sender.run())
         assert station.boot is not None
         assert station.link is not None
         station.boot.start()
@@ -168,6 +181,7 @@ class Ocpp201(Ocpp201ModuleBase):
                 await block.stop()
             except Exception:
                 self.log.exception("%s did not stop cleanly", type(block).__name__)
+        await self.station.close(FLUSH_S)
         self.station.outbox.close()
         self.station.model.close()
         self._state.close()
@@ -176,13 +190,13 @@ class Ocpp201(Ocpp201ModuleBase):
 
     async def _on_session_event(self, evse_id: int, event: SessionEvent) -> None:
         self.station.evses[evse_id - 1].track(event)
-        await self.station.session_events.emit(evse_id, event)
+        await in_task(self.station.session_events.emit(evse_id, event))
 
     async def _on_powermeter(self, evse_id: int, reading: Powermeter) -> None:
-        await self.station.readings.emit(evse_id, reading)
+        await in_task(self.station.readings.emit(evse_id, reading))
 
     async def _on_evse_ready(self, evse_id: int, ready: bool) -> None:
-        await self.station.evse_readiness.emit(evse_id, ready)
+        await in_task(self.station.evse_readiness.emit(evse_id, ready))
 
     def _on_evse_id(self, evse: Evse, name: str) -> None:
         evse.evse_id = name

@@ -95,7 +95,11 @@ class Sender:
         try:
             response = await station.endpoint.call_encoded(head.action, head.payload)
         except NotConnectedError:
-            return  # not an attempt: the head goes first when the link is back
+            # Not an attempt: the head goes first when the link is back. The link may not have
+            # said yet that it is down (a call fails at once then): wait for its word, or for
+            # any other change, rather than spin without yielding.
+            await station.outbox_changed.wait()
+            return
         except CallTimeoutError as timeout:
             self._late = (timeout.message_id, head)
             await self._failed(head, f"no answer in {station.outbox.message_timeout_s:g} s")
@@ -109,7 +113,13 @@ class Sender:
 
     async def _failed(self, head: QueuedMessage, why: str) -> None:
         log.warning("%s #%d: %s", head.action, head.seq, why)
-        given_up = self.station.outbox.failed(head.seq, self.station.clock.now())
+        # E13: the next transmission is due MessageAttemptInterval x transmissions after this
+        # failure (TC_E_50 measures that after a CALLERROR; TC_E_41 adds the timeout waited
+        # for, which a timeout's failure comes after). The outbox adds MessageTimeout to the
+        # time it is given, so it is given the failure's time less that.
+        outbox = self.station.outbox
+        failed_at = self.station.clock.now() - outbox.message_timeout_s
+        given_up = outbox.failed(head.seq, failed_at)
         self.station.outbox_changed.set()
         if given_up:
             await self.station.given_up(head)

@@ -229,6 +229,7 @@ class Station:
         self.link: Link | None = None  # the module sets it: the connection, see link.py
         self.boot: Boot | None = None  # the module sets it: the boot state, see boot.py
         self.online = asyncio.Event()  # connected
+        self._lasting: set[asyncio.Task[None]] = set()  # the link and the sender: see `close`
         self.outbox_changed = asyncio.Event()  # the sender looks again
         self.route("TriggerMessage", self._trigger_message)
 
@@ -399,6 +400,35 @@ class Station:
         self.registration = None
         self.boot.start()
         self.link.start()
+
+    # -- the core's own tasks -------------------------------------------------------------
+
+    def keep_running(self, work: Coroutine[Any, Any, None]) -> asyncio.Task[None]:
+        """Run the link or the sender until `close`: unlike `start_task`'s, which the runtime
+        cancels before the module's `shutdown()`, these still send what is owed then."""
+        task = asyncio.create_task(work)
+        self._lasting.add(task)
+        task.add_done_callback(self._lasting_done)
+        return task
+
+    def _lasting_done(self, task: asyncio.Task[None]) -> None:
+        self._lasting.discard(task)
+        if not task.cancelled() and (error := task.exception()) is not None:
+            log.error("the station's %s failed", task.get_coro(), exc_info=error)
+
+    async def close(self, flush_s: float) -> None:
+        """Stop: what is owed goes out first while the station is online and Accepted (for at
+        most `flush_s` wall seconds: the Ended event of a transaction the charger's own stop
+        finished, say), then the link and the sender stop."""
+        with contextlib.suppress(TimeoutError):
+            async with asyncio.timeout(flush_s):
+                while len(self.outbox) and self.online.is_set() and self.may_send("Heartbeat"):
+                    self.outbox_changed.clear()
+                    await self.outbox_changed.wait()
+        tasks = list(self._lasting)
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
 
     # -- what the core does with the link ------------------------------------------------
 
