@@ -188,6 +188,17 @@ class AuthCache:
         with transaction(self._db) as db:
             db.execute("DELETE FROM cache")
 
+    def forget(self, token: IdTokenType) -> IdTokenInfoType | None:
+        """Drop `token`'s entry (N10: the CSMS clears what the station knows of a customer);
+        the idTokenInfo it held, if any."""
+        key = token_key(token)
+        row = self._db.execute("SELECT entry FROM cache WHERE key = ?", (key,)).fetchone()
+        if row is None:
+            return None
+        with transaction(self._db) as db:
+            db.execute("DELETE FROM cache WHERE key = ?", (key,))
+        return self._decode(row[0]).info
+
 
 @dataclass(frozen=True)
 class Decision:
@@ -395,6 +406,12 @@ class AuthorizationBlock(Block):
         for evse in self.station.evses:
             if transactions.core.open_transaction(evse.id) is not None:
                 await transactions.stop_transaction(evse.id, StopTransactionReason.MasterPass)
+
+    def forget(self, token: IdTokenType) -> IdTokenInfoType | None:
+        """Forget `token` (CustomerInformation with clear, N10); what the cache held of it."""
+        info = self.cache.forget(token)
+        self._storage_changed()
+        return info
 
     async def _clear_cache(self, request: ClearCacheRequest) -> ClearCacheResponse:
         if not self.settings().cache_enabled:
