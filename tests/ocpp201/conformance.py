@@ -1,5 +1,9 @@
-"""The conformance table: every OCA test case of a charging station (station-test-cases.tsv,
-from Part 6 and Part 5) with what the run of `tests/ocpp201/` made of it.
+"""The conformance table: every OCA test case of a charging station (the reference's
+station-test-cases.tsv, from Part 6 and Part 5) with what the run of `tests/ocpp201/` made of it.
+
+The list of cases is reference material, which the repository does not copy: it is read from
+`../shared/reference/ocpp/station-test-cases.tsv` beside the checkout when that is there, and
+otherwise from the case columns of the committed table, which this suite derived from it.
 
 A test named `test_<case id>` (`test_TC_B_01_CS`, or `test_TC_B_01_CS_<more>` for several
 tests of one case) judges its case: pass when all its tests passed, fail when one failed.
@@ -18,10 +22,12 @@ from pathlib import Path
 import yaml
 
 HERE = Path(__file__).parent
-CASES = HERE / "station-test-cases.tsv"
+ROOT = HERE.parent.parent
+CASES = ROOT / ".." / "shared" / "reference" / "ocpp" / "station-test-cases.tsv"
 NOT_APPLICABLE = HERE / "not_applicable.yaml"
-TABLE = HERE.parent.parent / "docs" / "ocpp201-conformance.md"
+TABLE = ROOT / "docs" / "ocpp201-conformance.md"
 _CASE = re.compile(r"test_(TC_[A-P]_\d+_CS)(?:_|\[|\s|$)")
+_CASE_ID = re.compile(r"TC_[A-P]_\d+_CS")
 
 
 @dataclass(frozen=True)
@@ -29,21 +35,38 @@ class Case:
     id: str
     profile: str
     requirement: str
-    use_cases: str
     name: str
+    use_cases: str = ""  # only the reference's list has them; the table leaves them out
 
     @property
     def core_mandatory(self) -> bool:
         return self.profile == "Core" and self.requirement == "CS:M"
 
 
-def cases(path: Path = CASES) -> list[Case]:
+def cases(reference: Path = CASES, table: Path = TABLE) -> list[Case]:
+    """Every case, in the list's order: from the reference when it is there, else from the
+    committed table (a case's name there has "/" for any "|")."""
+    if reference.exists():
+        return cases_of_reference(reference.read_text())
+    return cases_of_table(table.read_text())
+
+
+def cases_of_reference(text: str) -> list[Case]:
     rows = []
-    for line in path.read_text().splitlines():
+    for line in text.splitlines():
         if not line.strip() or line.startswith("#"):
             continue
-        fields = line.split("\t")
-        rows.append(Case(*fields[:5]))
+        case_id, profile, requirement, use_cases, name = line.split("\t")[:5]
+        rows.append(Case(case_id, profile, requirement, name, use_cases))
+    return rows
+
+
+def cases_of_table(text: str) -> list[Case]:
+    rows = []
+    for line in text.splitlines():
+        cells = [cell.strip() for cell in line.strip().strip("|").split("|")]
+        if len(cells) >= 4 and _CASE_ID.fullmatch(cells[0]):
+            rows.append(Case(cells[0], cells[1], cells[2], cells[3]))
     return rows
 
 
