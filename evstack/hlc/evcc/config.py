@@ -1,0 +1,32 @@
+"""How an EVCC is set up: which protocols it offers, AC or DC, and its pacing."""
+
+from __future__ import annotations
+
+import dataclasses
+from typing import Literal
+
+from evstack.hlc.evcc.timing import Timing
+
+
+@dataclasses.dataclass(frozen=True)
+class EvccConfig:
+    # Offered in SupportedAppProtocolReq in this order (priority 1 first): "iso2", "din".
+    protocols: tuple[str, ...] = ("iso2", "din")
+    energy: Literal["AC", "DC"] = "DC"
+    evcc_id: str = "0a0000000001"  # the EV's MAC, hex
+    ac_transfer_mode: str = "AC_three_phase_core"
+    dc_transfer_mode: str = "DC_extended"
+    # Pause between two requests of a loop (charge loop, Ongoing, precharge), as cars pace them.
+    loop_interval: float = 0.1
+    welding_checks: int = 3  # WeldingDetectionReqs at most while the inlet stays live
+    precharge_tolerance: float = 20.0  # V between the charger's voltage and the battery's
+    energy_request_wh: float | None = None  # ISO-2 / DIN EVEnergyRequest; None: to target SoC
+    departure_time: int | None = None  # s from now (ISO-2 DepartureTime)
+    timing: Timing = dataclasses.field(default_factory=Timing)
+
+    def __post_init__(self) -> None:
+        unknown = set(self.protocols) - {"din", "iso2"}
+        if unknown or not self.protocols:
+            raise ValueError(f"protocols: from din and iso2, got {self.protocols}")
+        if self.energy == "AC" and "iso2" not in self.protocols:
+            raise ValueError("AC charging needs iso2: DIN 70121 is DC only")

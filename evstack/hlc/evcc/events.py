@@ -1,0 +1,42 @@
+"""What the EVCC session hands its driver: bytes to send, a close, and notices for the EV."""
+
+from __future__ import annotations
+
+import dataclasses
+
+
+@dataclasses.dataclass(frozen=True)
+class Send:
+    payload_type: int
+    payload: bytes
+    name: str  # the request's element name, for logs
+
+
+@dataclasses.dataclass(frozen=True)
+class Close:
+    reason: str
+
+
+@dataclasses.dataclass(frozen=True)
+class Progress:
+    """A step the EV simulator waits on (EVerest's iso_* commands): `PowerReady` when the
+    charger may power the EV (DC: precharge done; AC: PowerDelivery accepted), `Charging`
+    from the first charge-loop response, `ChargeLoop` at every one, `Stopping` at the
+    PowerDelivery that ends it."""
+
+    step: str
+    voltage: float | None = None
+    current: float | None = None
+    soc: int | None = None
+
+
+@dataclasses.dataclass(frozen=True)
+class SessionEnded:
+    reason: str
+    clean: bool  # ended by SessionStopRes, as the standard's normal end
+    protocol: str | None
+    energy_wh: float  # through the inlet this session (negative: the EV gave energy back)
+    last_response: str | None = None
+
+
+Output = Send | Close | Progress | SessionEnded

@@ -1,0 +1,242 @@
+"""One V2G session on one TCP connection, EV side: SupportedAppProtocol, then the chosen
+protocol's flow, with the EVCC's timers.
+
+Sans-IO: the driver calls `start`, `receive`, `poll` (at `deadline()`) and
+`connection_lost`, each with the time, and carries out what they return. How a session ends:
+- SessionStopRes: clean;
+- a response code starting with FAILED, a response other than the awaited one, a session id
+  other than the charger's, bytes that are no document of the negotiated schema: close;
+- a response not in within its message timeout, or a phase (authorisation and parameters
+  while Ongoing, cable check, precharge, communication setup) not done in its time: close;
+- the connection breaking.
+Each way gives one SessionEnded with the reason and the energy through the inlet.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+
+from evstack.hlc.evcc import codec, timing
+from evstack.hlc.evcc import events as ev
+from evstack.hlc.evcc.battery import Battery
+from evstack.hlc.evcc.codec import Doc
+from evstack.hlc.evcc.config import EvccConfig
+from evstack.hlc.evcc.din import DinFlow
+from evstack.hlc.evcc.flow import Flow
+from evstack.hlc.evcc.iso2 import Iso2Flow
+
+_log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class AppProtocol:
+    namespace: str
+    major: int
+    minor: int
+    flow: type[Flow]
+
+
+PROTOCOLS = {
+    "din": AppProtocol("urn:din:70121:2012:MsgDef", 2, 0, DinFlow),
+    "iso2": AppProtocol("urn:iso:15118:2:2013:MsgDef", 2, 0, Iso2Flow),
+}
+
+
+class EvccSession:
+    def __init__(self, config: EvccConfig, battery: Battery):
+        self.config = config
+        self.battery = battery
+        self.timing = config.timing
+        self.offered = tuple(p for p in config.protocols if config.energy == "DC" or p != "din")
+        self.protocol: str | None = None
+        self.flow: Flow | None = None
+        self.session_id = "00"
+        self.ended = False
+        self.energy_wh = 0.0
+        self.outputs: list[ev.Output] = []
+        self.awaiting: str | None = None  # the response due
+        self.last_response: str | None = None
+        self.response_deadline: float | None = None
+        self.phase_name: str | None = None
+        self.phase_deadline: float | None = None
+        self.queued: tuple[float, str, Doc] | None = None  # a request paced by a loop
+        self.last_energy_time: float | None = None
+        self._stop_requested = False
+
+    # -- the driver's side ----------------------------------------------------------------
+    def start(self, now: float) -> list[ev.Output]:
+        offers = [
+            {
+                "ProtocolNamespace": PROTOCOLS[name].namespace,
+                "VersionNumberMajor": PROTOCOLS[name].major,
+                "VersionNumberMinor": PROTOCOLS[name].minor,
+                "SchemaID": index + 1,
+                "Priority": index + 1,
+            }
+            for index, name in enumerate(self.offered)
+        ]
+        self.phase("communication setup", timing.COMMUNICATION_SETUP, now)
+        self._send("app", "supportedAppProtocolReq", {"AppProtocol": offers}, now)
+        return self._take()
+
+    def receive(self, payload_type: int, payload: bytes, now: float) -> list[ev.Output]:
+        if self.ended:
+            return []
+        schema = self.protocol or "app"
+        if payload_type != codec.payload_type(schema):
+            self.finish(f"payload type {payload_type:#06x} where {schema} was due", clean=False)
+            return self._take()
+        try:
+            document = codec.decode(schema, payload)
+        except codec.CodecError as exc:
+            self.finish(f"undecodable {schema} message: {exc}", clean=False)
+            return self._take()
+        self.response_deadline = None
+        if self.protocol is None:
+            self._on_app_protocol(document, now)
+        else:
+            self._on_message(document, now)
+        return self._take()
+
+    def poll(self, now: float) -> list[ev.Output]:
+        if self.ended:
+            return []
+        if self.response_deadline is not None and now >= self.response_deadline:
+            self.finish(f"timeout: no response to {self.awaiting_request()}", clean=False)
+        elif self.phase_deadline is not None and now >= self.phase_deadline:
+            self.finish(f"timeout: {self.phase_name} not done in time", clean=False)
+        elif self.queued is not None and now >= self.queued[0]:
+            _, name, body = self.queued
+            self.queued = None
+            self._send(self.protocol or "app", name, body, now)
+        return self._take()
+
+    def deadline(self) -> float | None:
+        times = [self.response_deadline, self.phase_deadline]
+        if self.queued is not None:
+            times.append(self.queued[0])
+        pending = [t for t in times if t is not None]
+        return min(pending) if pending and not self.ended else None
+
+    def connection_lost(self, reason: str) -> list[ev.Output]:
+        if not self.ended:
+            self.ended = True
+            self.outputs.append(self._ended(f"connection lost: {reason}", clean=False))
+        return self._take()
+
+    # -- commands from the EV -------------------------------------------------------------
+    def stop_charging(self) -> None:
+        """End the charge loop at its next response, as a driver pressing stop would."""
+        self._stop_requested = True
+
+    @property
+    def stop_requested(self) -> bool:
+        return self._stop_requested
+
+    # -- the flow's side (flow.Context) ---------------------------------------------------
+    def request(self, name: str, body: Doc, now: float, *, delay: float = 0.0) -> None:
+        assert self.protocol is not None
+        if delay > 0.0:
+            self.queued = (now + delay, name, body)
+        else:
+            self._send(self.protocol, name, body, now)
+
+    def phase(self, what: str, seconds: float, now: float) -> None:
+        self.phase_name, self.phase_deadline = what, now + self.timing.phase(seconds)
+
+    def clear_phase(self) -> None:
+        self.phase_name, self.phase_deadline = None, None
+
+    def finish(self, reason: str, *, clean: bool) -> None:
+        if self.ended:
+            return
+        self.ended = True
+        self.queued = None
+        log = _log.info if clean else _log.warning
+        log("EVCC session ended (%s): %s", self.protocol, reason)
+        self.outputs += [self._ended(reason, clean=clean), ev.Close(reason)]
+
+    def progress(
+        self, step: str, voltage: float | None = None, current: float | None = None
+    ) -> None:
+        self.outputs.append(ev.Progress(step, voltage, current, self.battery.soc_percent))
+
+    def count_energy(self, voltage: float, current: float, now: float) -> None:
+        """The inlet's voltage and current as reported at `now`, held since the last report
+        (the charge loop samples them)."""
+        if self.last_energy_time is not None:
+            seconds = now - self.last_energy_time
+            self.energy_wh += self.battery.exchange(voltage, current, seconds)
+        self.last_energy_time = now
+
+    # -- inside ---------------------------------------------------------------------------
+    def awaiting_request(self) -> str:
+        return (self.awaiting or "?").removesuffix("Res") + "Req"
+
+    def _on_app_protocol(self, document: Doc, now: float) -> None:
+        response = document.get("supportedAppProtocolRes")
+        if response is None:
+            self.finish(f"expected supportedAppProtocolRes, got {list(document)}", clean=False)
+            return
+        code = response.get("ResponseCode", "")
+        if not code.startswith("OK") or "SchemaID" not in response:
+            self.finish(f"no protocol agreed: {code}", clean=False)
+            return
+        index = int(response["SchemaID"]) - 1
+        if not 0 <= index < len(self.offered):
+            self.finish(
+                f"charger chose SchemaID {response['SchemaID']}, never offered", clean=False
+            )
+            return
+        self.protocol = self.offered[index]
+        self.last_response = "supportedAppProtocolRes"
+        self.flow = PROTOCOLS[self.protocol].flow(self)
+        self.flow.start(now)
+
+    def _on_message(self, document: Doc, now: float) -> None:
+        assert self.flow is not None
+        try:
+            message = document["V2G_Message"]
+            ((name, body),) = message["Body"].items()
+            session_id = str(message["Header"]["SessionID"])
+        except (KeyError, ValueError, AttributeError):
+            self.finish(f"not a V2G_Message with one body: {list(document)}", clean=False)
+            return
+        if name != self.awaiting:
+            self.finish(f"{name} where {self.awaiting} was due", clean=False)
+            return
+        self.last_response = name
+        if name == "SessionSetupRes":
+            self.session_id = session_id
+            self.clear_phase()
+        elif session_id.lower() != self.session_id.lower():
+            self.finish(f"session id {session_id} in {name}, not {self.session_id}", clean=False)
+            return
+        code = str(body.get("ResponseCode", ""))
+        if code.startswith("FAILED"):
+            self.finish(f"{name}: {code}", clean=False)
+            return
+        self.flow.handle(name, body, now)
+
+    def _send(self, schema: str, name: str, body: Doc, now: float) -> None:
+        if schema == "app":
+            document: Doc = {name: body}
+        else:
+            header = {"SessionID": self.session_id}
+            document = {"V2G_Message": {"Header": header, "Body": {name: body}}}
+        try:
+            payload = codec.encode(schema, document)
+        except (codec.CodecError, ValueError, KeyError, TypeError) as exc:
+            self.finish(f"cannot encode {name}: {exc}", clean=False)
+            return
+        self.awaiting = name.removesuffix("Req") + "Res"
+        self.response_deadline = now + self.timing.message(name, din=schema == "din")
+        self.outputs.append(ev.Send(codec.payload_type(schema), payload, name))
+
+    def _ended(self, reason: str, *, clean: bool) -> ev.SessionEnded:
+        return ev.SessionEnded(reason, clean, self.protocol, self.energy_wh, self.last_response)
+
+    def _take(self) -> list[ev.Output]:
+        outputs, self.outputs = self.outputs, []
+        return outputs

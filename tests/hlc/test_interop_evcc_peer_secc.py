@@ -1,0 +1,68 @@
+"""Interop: our EVCC against the `iso15118` package's SECC, on a veth pair (slow).
+
+Each cell ends with a complete session (SessionStopRes) in which energy flowed, counted on
+both sides: by our EV at its inlet, and by the peer's supply (peer_runner.py)."""
+
+from __future__ import annotations
+
+import asyncio
+from pathlib import Path
+
+import pytest
+
+from evstack.hlc.evcc import Battery, EvccConfig, EvccSession, Timing
+from evstack.hlc.evcc import events as ev
+from evstack.hlc.evcc.driver import connect_and_run
+
+from .netns import veth_pair
+from .peer import DEFAULT_TIMEOUT_SCALE, SECC_LISTENING, SECC_SESSION_ENDED, Cell, run_peer
+
+pytestmark = [pytest.mark.slow, pytest.mark.timeout(300)]
+
+CELLS = {
+    Cell.DIN_DC: EvccConfig(protocols=("din",), energy="DC"),
+    Cell.ISO2_DC: EvccConfig(protocols=("iso2",), energy="DC"),
+    Cell.ISO2_AC: EvccConfig(protocols=("iso2",), energy="AC"),
+}
+LOOPS = 5  # charge-loop cycles before the EV stops
+
+
+@pytest.mark.parametrize("cell", list(CELLS), ids=lambda cell: cell.name)
+async def test_our_evcc_against_peer_secc(cell: Cell, tmp_path: Path) -> None:
+    # The peer's codec needs 100s of ms per message here: our timers stretch as its do.
+    base = CELLS[cell]
+    config = EvccConfig(
+        protocols=base.protocols,
+        energy=base.energy,
+        loop_interval=0.2,
+        timing=Timing(scale=DEFAULT_TIMEOUT_SCALE),
+    )
+    session = EvccSession(config, Battery(soc=0.5))
+    steps: list[ev.Progress] = []
+
+    def on_event(output: ev.Output) -> None:
+        if isinstance(output, ev.Progress):
+            steps.append(output)
+            if sum(step.step == "ChargeLoop" for step in steps) >= LOOPS:
+                session.stop_charging()
+
+    with (
+        veth_pair() as (ev_space, cs_space),
+        run_peer("secc", cell, cs_space, tmp_path / "secc") as secc,
+    ):
+        await asyncio.to_thread(secc.wait_for, SECC_LISTENING, 60)
+        run = connect_and_run(session, "v2g0", on_event, socket_factory=ev_space.socket)
+        ended = await asyncio.wait_for(run, 240)
+        assert ended.clean, f"{ended.reason}\n{secc.text()[-4000:]}"
+        peer_end = await asyncio.to_thread(secc.wait_for, SECC_SESSION_ENDED, 30)
+
+    assert ended.protocol == base.protocols[0]
+    assert [s.step for s in steps if s.step != "ChargeLoop"] == [
+        "PowerReady",
+        "Charging",
+        "Stopping",
+    ]
+    assert ended.energy_wh > 0
+    assert peer_end["state"] == "SessionStop"
+    if base.energy == "DC":
+        assert float(peer_end["energy"]) > 0
