@@ -11,6 +11,7 @@ import click
 
 from evstack.codegen.docs import render_docs
 from evstack.codegen.output import DOCS, PACKAGE, OutputNotOwnedError, compare, write
+from evstack.codegen.project import load_with_project, project_bindings, write_project
 from evstack.codegen.render import GenerationError, render_tree
 from evstack.codegen.scaffold import ScaffoldError, parse_provide, parse_require, scaffold
 from evstack.manifest import ManifestError, ManifestTree, load_tree
@@ -51,11 +52,35 @@ def main() -> None:
     """Compile EVerest-format manifests into typed Python bindings and docs."""
 
 
+_modules_option = click.option(
+    "--modules",
+    "module_dir",
+    type=click.Path(exists=True, file_okay=False, path_type=Path),
+    default=None,
+    help="Instead: the bindings (<Name>/generated.py) of the modules in this folder, such as "
+    "a project `new-module --out` wrote.",
+)
+
+
+def _project_bindings(module_dir: Path) -> dict[Path, str]:
+    try:
+        return project_bindings(load_with_project(module_dir), module_dir)
+    except (ManifestError, GenerationError) as exc:
+        raise click.ClickException(str(exc)) from exc
+
+
 @main.command()
 @_root_option
 @_out_option
-def generate(root: Path | None, out: Path) -> None:
+@_modules_option
+def generate(root: Path | None, out: Path, module_dir: Path | None) -> None:
     """Write the generated package (only what changed)."""
+    if module_dir is not None:
+        for path, text in _project_bindings(module_dir).items():
+            if not path.exists() or path.read_text() != text:
+                path.write_text(text)
+                click.echo(f"ev-codegen: wrote {path}")
+        return
     started = time.perf_counter()
     tree = _load(root)
     try:
@@ -79,8 +104,18 @@ def generate(root: Path | None, out: Path) -> None:
     default=None,
     help="Also check the Markdown reference in this folder (as `ev-codegen docs` writes it).",
 )
-def check(root: Path | None, out: Path, docs_out: Path | None) -> None:
+@_modules_option
+def check(root: Path | None, out: Path, docs_out: Path | None, module_dir: Path | None) -> None:
     """Exit non-zero, listing the files, when the generated package is out of date."""
+    if module_dir is not None:
+        outdated = [p for p, t in _project_bindings(module_dir).items() if not _holds(p, t)]
+        for path in outdated:
+            click.echo(f"stale: {path}", err=True)
+        if outdated:
+            click.echo(f"ev-codegen: run `ev-codegen generate --modules {module_dir}`.", err=True)
+            sys.exit(1)
+        click.echo(f"ev-codegen: the bindings in {module_dir} are up to date.")
+        return
     tree = _load(root)
     targets = [(out, render_tree, PACKAGE, "generate")]
     if docs_out is not None:
@@ -103,6 +138,10 @@ def check(root: Path | None, out: Path, docs_out: Path | None) -> None:
         sys.exit(1)
 
 
+def _holds(path: Path, text: str) -> bool:
+    return path.is_file() and path.read_text() == text
+
+
 @main.command("new-module")
 @click.argument("name")
 @click.option(
@@ -119,46 +158,60 @@ def check(root: Path | None, out: Path, docs_out: Path | None) -> None:
     metavar="REQ:INTERFACE[:MIN[:MAX]]",
     help="A requirement, with its connection counts (default 1:1); repeat for more.",
 )
+@click.option(
+    "--out",
+    "project",
+    type=click.Path(file_okay=False, path_type=Path),
+    default=None,
+    help="Write a project of its own here (pyproject.toml, NAME/, tests/) that installs "
+    "next to evstack, instead of a module inside evstack's checkout.",
+)
 @_root_option
-@_out_option
+@click.option(
+    "--generated",
+    type=click.Path(file_okay=False, path_type=Path),
+    default=DEFAULT_OUT,
+    show_default="the evstack.generated package",
+    help="Without --out: the generated package to regenerate.",
+)
 @click.option(
     "--tests",
     "tests_dir",
     type=click.Path(file_okay=False, path_type=Path),
     default=None,
-    help="Where the test goes (default: tests/modules/ under --root).",
+    help="Without --out: where the test goes (default: tests/modules/ under --root).",
 )
 def new_module(
     name: str,
     provides: tuple[str, ...],
     requires: tuple[str, ...],
+    project: Path | None,
     root: Path | None,
-    out: Path,
+    generated: Path,
     tests_dir: Path | None,
 ) -> None:
-    """Write a module skeleton (manifest, module.py, a test) and regenerate the bindings.
+    """Write a module skeleton (manifest, module.py, a test) and its bindings.
 
     Never overwrites a file: if any of the files exists, nothing is written.
     """
-    root = root or PROJECT_ROOT  # a module of evstack's own goes into the checkout
-    tree = _load(root)
     try:
+        wanted = [parse_provide(p) for p in provides], [parse_require(r) for r in requires]
+        if project is not None:
+            written = write_project(_load(root), name, *wanted, project)
+            for path in written:
+                click.echo(f"wrote {path}")
+            click.echo(f"implement the module in {project / name / 'module.py'}")
+            return
+        root = root or PROJECT_ROOT  # a module of evstack's own goes into the checkout
         written = scaffold(
-            tree,
-            name,
-            [parse_provide(p) for p in provides],
-            [parse_require(r) for r in requires],
-            tests_dir=tests_dir or root / "tests" / "modules",
+            _load(root), name, *wanted, tests_dir=tests_dir or root / "tests" / "modules"
         )
-    except ScaffoldError as exc:
-        raise click.ClickException(str(exc)) from exc
-    try:
-        write(render_tree(_load(root)), out)
-    except (OutputNotOwnedError, GenerationError) as exc:
+        write(render_tree(_load(root)), generated)
+    except (ScaffoldError, OutputNotOwnedError, GenerationError) as exc:
         raise click.ClickException(str(exc)) from exc
     for path in written:
         click.echo(f"wrote {path}")
-    click.echo(f"regenerated {out}; implement the handlers in {written[2]}")
+    click.echo(f"regenerated {generated}; implement the handlers in {written[2]}")
 
 
 @main.command()

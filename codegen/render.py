@@ -418,8 +418,11 @@ def _config_struct(
     return StructDef(name, description, fields, forbid_unknown=True)
 
 
-def render_module(tree: ManifestTree, module: ModuleManifest) -> str:
-    scope = TypeScope(tree, "..types")
+def render_module(tree: ManifestTree, module: ModuleManifest, package: str = "..") -> str:
+    """The module's generated base; `package` holds the interfaces and types it imports
+    (`evstack.generated` for a module in a project of its own)."""
+    interfaces = f"{package}interfaces" if package.endswith(".") else f"{package}.interfaces"
+    scope = TypeScope(tree, f"{package}types" if package.endswith(".") else f"{package}.types")
     base_class, config_class = module_class_names(module.name)
     scope.reserved.update((base_class, config_class))
     configs = [
@@ -435,7 +438,7 @@ def render_module(tree: ManifestTree, module: ModuleManifest) -> str:
             )
         )
         alias = "_" + identifier(provided.interface)
-        imports.aliased("..interfaces", identifier(provided.interface), alias)
+        imports.aliased(interfaces, identifier(provided.interface), alias)
         provides.append(
             _ProvidedView(
                 impl_id=impl_id,
@@ -449,7 +452,7 @@ def render_module(tree: ManifestTree, module: ModuleManifest) -> str:
     requires = []
     for req_id, requirement in module.requires.items():
         alias = "_" + identifier(requirement.interface)
-        imports.aliased("..interfaces", identifier(requirement.interface), alias)
+        imports.aliased(interfaces, identifier(requirement.interface), alias)
         client = f"{alias}.{interface_class_names(requirement.interface)[1]}"
         single = requirement.min_connections == requirement.max_connections == 1
         low, high = requirement.min_connections, requirement.max_connections

@@ -23,7 +23,17 @@ from evstack.codegen.render import (
 from evstack.manifest import ManifestTree
 from evstack.manifest.problems import did_you_mean
 
-__all__ = ["Provide", "Require", "ScaffoldError", "parse_provide", "parse_require", "scaffold"]
+__all__ = [
+    "Provide",
+    "Require",
+    "ScaffoldError",
+    "check_request",
+    "module_code",
+    "module_manifest",
+    "parse_provide",
+    "parse_require",
+    "scaffold",
+]
 
 GENERATED_PACKAGE = "evstack.generated"
 _NAME = re.compile(r"^[A-Z][A-Za-z0-9]*$")
@@ -81,15 +91,10 @@ class _ProvideView:
     api: InterfaceApi
 
 
-def scaffold(
-    tree: ManifestTree,
-    name: str,
-    provides: list[Provide],
-    requires: list[Require],
-    *,
-    tests_dir: Path,
-) -> list[Path]:
-    """Write the skeleton of module `name` into `tree.root`; returns the files written."""
+def check_request(
+    tree: ManifestTree, name: str, provides: list[Provide], requires: list[Require]
+) -> None:
+    """Raise ScaffoldError unless a module `name` with these interfaces can be written."""
     if not _NAME.match(name):
         raise ScaffoldError(
             f"module name {name!r}: use CamelCase letters and digits, like EvseManager"
@@ -103,6 +108,18 @@ def scaffold(
     ids = [p.impl_id for p in provides] + [r.req_id for r in requires]
     if len(set(ids)) != len(ids):
         raise ScaffoldError("implementation and requirement ids must all differ")
+
+
+def scaffold(
+    tree: ManifestTree,
+    name: str,
+    provides: list[Provide],
+    requires: list[Require],
+    *,
+    tests_dir: Path,
+) -> list[Path]:
+    """Write the skeleton of module `name` into `tree.root`; returns the files written."""
+    check_request(tree, name, provides, requires)
     folder = tree.root / "modules" / name
     file_name = module_file_name(name)
     targets = {
@@ -116,9 +133,16 @@ def scaffold(
         listed = ", ".join(str(p) for p in existing)
         raise ScaffoldError(f"will not overwrite existing files: {listed}")
     texts = {
-        "manifest": _manifest(name, provides, requires),
+        "manifest": module_manifest(name, provides, requires),
         "init": f'"""The {name} module; the class lives in `module.py`."""\n',
-        **_code(tree, name, file_name, provides, requires),
+        **module_code(
+            tree,
+            name,
+            provides,
+            requires,
+            bindings=f"{GENERATED_PACKAGE}.modules.{file_name}",
+            class_module=f"evstack.modules.{name}.module",
+        ),
     }
     for key, path in targets.items():
         path.parent.mkdir(parents=True, exist_ok=True)
@@ -126,7 +150,7 @@ def scaffold(
     return list(targets.values())
 
 
-def _manifest(name: str, provides: list[Provide], requires: list[Require]) -> str:
+def module_manifest(name: str, provides: list[Provide], requires: list[Require]) -> str:
     lines = [f"description: The {name} module (describe what it does and why)."]
     if provides:
         lines.append("provides:")
@@ -154,15 +178,19 @@ def _manifest(name: str, provides: list[Provide], requires: list[Require]) -> st
     return "\n".join(lines) + "\n"
 
 
-def _code(
+def module_code(
     tree: ManifestTree,
     name: str,
-    file_name: str,
     provides: list[Provide],
     requires: list[Require],
+    *,
+    bindings: str,
+    class_module: str,
 ) -> dict[str, str]:
+    """module.py and its test; `bindings` is the generated module base's Python module,
+    `class_module` the one the skeleton becomes."""
     base_class, _ = module_class_names(name)
-    module_path = f"{GENERATED_PACKAGE}.modules.{file_name}"
+    module_path = bindings
     imports = ImportBlock()
     imports.names("future", "__future__", "annotations")
     imports.names("first", module_path, base_class)
@@ -223,9 +251,7 @@ def _code(
         test_imports.names("stdlib", "typing", "Any")
         test_imports.plain("third", "pytest")
     test_imports.names("first", module_path, base_class)
-    test_imports.names(
-        "first", f"evstack.modules.{name}.module", name, *(v.impl_class for v in views)
-    )
+    test_imports.names("first", class_module, name, *(v.impl_class for v in views))
     test_text = environment.get_template("module_test.py.j2").render(
         name=name,
         imports=test_imports.render(),

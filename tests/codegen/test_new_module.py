@@ -39,7 +39,7 @@ def project(tmp_path: Path) -> Path:
 
 def new_module(root: Path, *args: str) -> tuple[int, str]:
     result = CliRunner().invoke(
-        main, ["new-module", *args, "--root", str(root), "--out", str(root / "generated")]
+        main, ["new-module", *args, "--root", str(root), "--generated", str(root / "generated")]
     )
     return result.exit_code, result.output
 
