@@ -80,6 +80,10 @@ class Drive:
         self.now = end
         self.actions += self.ev.tick(end)
 
+    def cp(self) -> EvCpState | None:
+        """The EV's pilot state, read through a call so that mypy does not keep it narrowed."""
+        return self.ev.cp
+
     def done(self) -> list[str]:
         return [str(a.command) for a in self.actions if isinstance(a, CommandDone)]
 
@@ -124,19 +128,19 @@ def test_pwm_stop_sends_the_ev_back_to_b_and_back_to_c() -> None:
     drive = Drive("iec_wait_pwr_ready")
     drive.send(DutySeen(26.7), PowerSeen(True))
     drive.send(DutySeen(None))
-    assert drive.ev.cp is EvCpState.B
+    assert drive.cp() is EvCpState.B
     assert drive.ev.drawing.amps == 0
     drive.send(PowerSeen(False), DutySeen(26.7))
-    assert drive.ev.cp is EvCpState.C
+    assert drive.cp() is EvCpState.C
 
 
 def test_sleep_is_exact_and_pause_returns_to_b() -> None:
     drive = Drive("iec_wait_pwr_ready;sleep 10;pause")
     drive.send(DutySeen(26.7), PowerSeen(True))
     drive.run_until(9.99)
-    assert drive.ev.cp is EvCpState.C
+    assert drive.cp() is EvCpState.C
     drive.run_until(10.0)
-    assert drive.ev.cp is EvCpState.B
+    assert drive.cp() is EvCpState.B
     assert drive.done()[-1] == "pause"
 
 
@@ -148,10 +152,10 @@ def test_battery_fills_and_the_ev_stops_at_full() -> None:
     drive.send(DutySeen(26.7), PowerSeen(True))
     # 1 % of 10 kWh at 3 * 16 A * 230 V takes about 33 s.
     drive.run_until(20)
-    assert drive.ev.cp is EvCpState.C
+    assert drive.cp() is EvCpState.C
     drive.run_until(40)
     assert drive.ev.battery.full
-    assert drive.ev.cp is EvCpState.B
+    assert drive.cp() is EvCpState.B
     assert drive.ev.energy_wh == pytest.approx(100, rel=0.05)
 
 
@@ -160,14 +164,14 @@ def test_fault_commands() -> None:
     assert SetDiodeFail(True) in drive.actions
     assert SetRcdCurrent(40.0) in drive.actions
     assert SetCpState(EvCpState.E) in drive.actions
-    assert drive.ev.cp is EvCpState.B  # plugin clears the short
+    assert drive.cp() is EvCpState.B  # plugin clears the short
 
 
 def test_plugin_after_unplugged_start() -> None:
     drive = Drive("sleep 2;plugin", plugged=False)
     assert drive.actions == [SetCpState(EvCpState.A)]
     drive.run_until(2)
-    assert drive.ev.cp is EvCpState.B
+    assert drive.cp() is EvCpState.B
 
 
 def test_battery_rejects_nonsense() -> None:

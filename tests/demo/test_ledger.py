@@ -36,6 +36,11 @@ def finished(wh: float, reason: str) -> dict[str, Any]:
     return {"transaction_finished": {"meter_value": meter(wh), "reason": reason}}
 
 
+def all_free(ledger: Ledger) -> bool:
+    """Read through a call, so that mypy keeps no narrowing between two readings."""
+    return ledger.all_free
+
+
 def test_a_transaction_is_summarised_in_the_chargers_time() -> None:
     ledger = Ledger.for_evses(["evse_1", "evse_2"])
     ledger.on_evse_id("evse_1", "DE*EVS*E0001*1")
@@ -46,14 +51,14 @@ def test_a_transaction_is_summarised_in_the_chargers_time() -> None:
     ledger.on_reading("evse_2", reading(0.0, 16.1))
     ledger.on_reading("evse_1", reading(2000.0, 31.8))
     assert ledger.session_energy_wh("evse_1") == 1000.0
-    assert not ledger.all_free
+    assert not all_free(ledger)
     ledger.on_reading("evse_2", reading(0.0, 0.0))
     ledger.on_session_event(
         "evse_1", event("TransactionFinished", **finished(2500.0, "Local")), 162.0
     )
     ledger.on_session_event("evse_1", event("SessionFinished"), 170.0)
 
-    assert ledger.all_free
+    assert all_free(ledger)
     assert ledger.evses["evse_1"].offered_a == 16.0
     summary = ledger.summary(complete=True, expected_sessions=1)
     assert summary["sessions_ended"] == 1
