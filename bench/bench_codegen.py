@@ -10,6 +10,7 @@ project's own tree (and says so) when it is absent.
 from __future__ import annotations
 
 import io
+import os
 import statistics
 import subprocess
 import tarfile
@@ -24,8 +25,11 @@ from evstack.codegen.output import compare, write
 from evstack.codegen.render import render_tree
 from evstack.manifest import load_tree
 
-MIRROR = Path("/work/.mirror/EVerest+everest-core/repo")
 PROJECT = Path(__file__).resolve().parent.parent
+# everest-core's git directory: $EVEREST_CORE_GIT, or the workplace's mirror beside the checkout.
+MIRROR = Path(
+    os.environ.get("EVEREST_CORE_GIT", PROJECT / ".." / ".mirror" / "EVerest+everest-core" / "repo")
+)
 ROUNDS = 5
 
 

@@ -7,7 +7,10 @@ import pathlib
 
 import pytest
 
-VECTORS = pathlib.Path("/work/shared/reference/exi/vectors-public.tsv")
+# The reference material sits beside the checkout (../shared), never inside it.
+VECTORS = (
+    pathlib.Path(__file__).resolve().parents[2] / ".." / "shared/reference/exi/vectors-public.tsv"
+)
 
 
 def _public_vectors() -> list[tuple[str, str, bytes]]:

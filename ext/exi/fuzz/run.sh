@@ -13,7 +13,7 @@ mkdir -p "$work/corpus-$schema"
 clang -g -O1 -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all \
     -I"$root/ext/exi" "$here/fuzz_decode.c" "$root/ext/exi/exi.c" \
     "$root/generated/exi/exi_tables.c" -o "$work/fuzz_decode"
-vectors=/work/shared/reference/exi/vectors-public.tsv
+vectors=${EXI_VECTORS:-$root/../shared/reference/exi/vectors-public.tsv}
 if [ -f "$vectors" ]; then
     awk -F'\t' -v s="$schema" 'NR > 1 && $1 == s {print $4}' "$vectors" | while read -r hex; do
         printf '%s' "$hex" | perl -pe 's/([0-9a-f]{2})/chr(hex($1))/gie' \
