@@ -91,7 +91,7 @@ def test_din_dc_session_end_to_end() -> None:
     assert ended.clean, ended.reason
     assert ended.protocol == "din"
     assert r.charger.requests == DIN_DC
-    assert r.steps() == ["PowerReady", "Charging", "Stopping"]
+    assert r.steps() == ["PowerReady", "DcPowerOn", "Charging", "Stopping"]
     # 20 loops, 0.1 s apart plus latency, at the battery's target: energy and SoC both rose.
     assert ended.energy_wh > 0
     assert r.session.battery.soc > 0.5
@@ -194,7 +194,7 @@ def test_precharge_that_never_meets_the_battery_ends_after_its_time() -> None:
     assert not ended.clean
     assert "precharge not done in time" in ended.reason
     assert "PowerDeliveryReq" not in r.charger.requests  # never powered
-    assert r.steps() == []
+    assert r.steps() == ["PowerReady"]  # asked for power, never closed its contactor
 
 
 def test_cable_check_ongoing_for_ever_ends_after_40_s() -> None:
@@ -264,3 +264,16 @@ def test_a_lost_connection_reports_the_energy_so_far() -> None:
     assert ended.reason == "connection lost: reset by peer"
     assert ended.energy_wh > 0
     assert r.session.deadline() is None
+
+
+def test_precharge_trusts_the_inlet_over_the_chargers_report() -> None:
+    # The charger claims the target voltage, but the EV's inlet reads nothing: no power on.
+    r = run(EvccConfig(protocols=("din",)), ScriptedCharger("din"))
+    r.session.inlet_voltage = 0.0
+    ended = r.until_end()
+    assert "precharge not done in time" in ended.reason
+    r = run(
+        EvccConfig(protocols=("din",)), ScriptedCharger("din", precharge_reaches=False), loops=2
+    )
+    r.session.inlet_voltage = r.session.battery.target_voltage()
+    assert r.until_end().clean

@@ -19,10 +19,11 @@ class Close:
 
 @dataclasses.dataclass(frozen=True)
 class Progress:
-    """A step the EV simulator waits on (EVerest's iso_* commands): `PowerReady` when the
-    charger may power the EV (DC: precharge done; AC: PowerDelivery accepted), `Charging`
-    from the first charge-loop response, `ChargeLoop` at every one, `Stopping` at the
-    PowerDelivery that ends it."""
+    """A step the EV simulator waits on (EVerest's iso_* commands): `PowerReady` once the
+    charge parameters are agreed (the EV asks for power: CP state C), `DcPowerOn` when
+    precharge has brought the inlet to the battery's voltage (the EV closes its contactor),
+    `Charging` from PowerDelivery(start) on, `ChargeLoop` at every loop response, `Stopping`
+    at the PowerDelivery that ends it."""
 
     step: str
     voltage: float | None = None

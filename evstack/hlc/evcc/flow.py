@@ -31,6 +31,7 @@ class Context(Protocol):
 
     config: EvccConfig
     battery: Battery
+    inlet_voltage: float | None
 
     def request(self, name: str, body: Doc, now: float, *, delay: float = 0.0) -> None: ...
     def phase(self, what: str, seconds: float, now: float) -> None: ...
@@ -139,6 +140,7 @@ class Flow(abc.ABC):
             )
             return
         self.charge_parameter_result(body)
+        self.ctx.progress("PowerReady")  # the EV asks for power: state C from here on
         if self.config.energy == "AC":
             self.ctx.clear_phase()
             self.ctx.request("PowerDeliveryReq", self.power_delivery_body(True), now)
@@ -158,11 +160,13 @@ class Flow(abc.ABC):
             self.ctx.request("PreChargeReq", self.precharge_body(), now)
 
     def on_PreChargeRes(self, body: Doc, now: float) -> None:  # noqa: N802
-        present = value_of(body.get("EVSEPresentVoltage")) or 0.0
+        # A car trusts its own inlet measurement where it has one, not the charger's word.
+        reported = value_of(body.get("EVSEPresentVoltage")) or 0.0
+        present = reported if self.ctx.inlet_voltage is None else self.ctx.inlet_voltage
         target = self.battery.target_voltage()
         if abs(present - target) <= self.config.precharge_tolerance:
             self.ctx.clear_phase()
-            self.ctx.progress("PowerReady", voltage=present)
+            self.ctx.progress("DcPowerOn", voltage=present)
             self.ctx.request("PowerDeliveryReq", self.power_delivery_body(True), now)
         else:
             delay = self.config.loop_interval
@@ -171,8 +175,6 @@ class Flow(abc.ABC):
     def on_PowerDeliveryRes(self, body: Doc, now: float) -> None:  # noqa: N802
         if not self.charging:
             self.charging = True
-            if self.config.energy == "AC":
-                self.ctx.progress("PowerReady")
             self.ctx.progress("Charging")
             self.loop_request(now, delay=0.0)
         elif self.config.energy == "DC":

@@ -63,6 +63,8 @@ class EvccSession:
         self.queued: tuple[float, str, Doc] | None = None  # a request paced by a loop
         self.last_energy_time: float | None = None
         self._stop_requested = False
+        # What the EV's own inlet measures, when its simulator or hardware tells (precharge).
+        self.inlet_voltage: float | None = None
 
     # -- the driver's side ----------------------------------------------------------------
     def start(self, now: float) -> list[ev.Output]:
