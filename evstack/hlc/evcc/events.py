@@ -22,8 +22,9 @@ class Progress:
     """A step the EV simulator waits on (EVerest's iso_* commands): `PowerReady` once the
     charge parameters are agreed (the EV asks for power: CP state C), `DcPowerOn` when
     precharge has brought the inlet to the battery's voltage (the EV closes its contactor),
-    `Charging` from PowerDelivery(start) on, `ChargeLoop` at every loop response, `Stopping`
-    at the PowerDelivery that ends it."""
+    `Charging` from PowerDelivery(start) on, `ChargeLoop` at every loop response,
+    `StopFromCharger` when the charger asks to stop, `Stopping` at the PowerDelivery that
+    ends the loop."""
 
     step: str
     voltage: float | None = None

@@ -209,6 +209,8 @@ class Flow(abc.ABC):
 
     def next_loop(self, shutdown: bool, status: Doc, now: float) -> None:
         asked_to_stop = status.get("EVSENotification") == "StopCharging"
+        if shutdown or asked_to_stop:
+            self.ctx.progress("StopFromCharger")
         if shutdown or asked_to_stop or self.battery.full or self.ctx.stop_requested:
             self.ctx.progress("Stopping")
             self.ctx.count_energy(0.0, 0.0, now)

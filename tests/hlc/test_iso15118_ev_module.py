@@ -1,0 +1,134 @@
+"""Iso15118Ev over Mosquitto: an EV simulator's probe starts a DIN session, the module finds a
+scripted charger by SDP on a veth pair (its own end in a test-made namespace, MQTT on the
+host), charges, stops on command, and reports every step; and the ways it cannot start."""
+
+from __future__ import annotations
+
+import secrets
+import socket
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from typing import Any
+
+import pytest
+
+from evstack.exi.sdp import Security
+from evstack.hlc.transport import sdp, stream
+from evstack.hlc.transport.netif import link_local_address
+from evstack.runtime.manager import running
+from evstack.runtime.mqtt import BrokerSettings
+from evstack.runtime.plan import ModulePlan, RunPlan, module_class_path
+
+from . import ev_probe
+from .evcc_charger import ScriptedCharger
+from .netns import Namespace, veth_pair
+
+pytestmark = [pytest.mark.mosquitto, pytest.mark.timeout(60)]
+
+MOSQUITTO = BrokerSettings(host="127.0.0.1", port=1883)
+
+
+@pytest.fixture
+def mosquitto() -> BrokerSettings:
+    try:
+        socket.create_connection((MOSQUITTO.host, MOSQUITTO.port), timeout=1).close()
+    except OSError:
+        pytest.fail("Mosquitto is not running on 127.0.0.1:1883 (run `make mosquitto`)")
+    return MOSQUITTO
+
+
+@asynccontextmanager
+async def scripted_secc(space: Namespace, charger: ScriptedCharger) -> AsyncIterator[None]:
+    """A V2G server answering with `charger`, announced by SDP, in `space` on v2g0."""
+
+    async def serve(connection: stream.V2gtpStream) -> None:
+        schema = "app"
+        try:
+            while True:
+                payload_type, payload = await connection.receive()
+                answer = charger.answer(payload, schema)
+                if schema == "app":
+                    schema = charger.schema
+                if answer is not None:
+                    await connection.send(payload_type, answer)
+        except stream.StreamClosedError:
+            pass
+
+    address = link_local_address("v2g0", space.socket)
+    server = await stream.start_server(serve, "v2g0", address, socket_factory=space.socket)
+    responder = await sdp.SdpResponder.start(
+        "v2g0", tcp_port=server.port, offered={Security.NONE}, socket_factory=space.socket
+    )
+    try:
+        yield
+    finally:
+        await responder.close()
+        await server.close()
+
+
+@asynccontextmanager
+async def ev_stack(broker: BrokerSettings, **config: Any) -> AsyncIterator[ev_probe.EvProbe]:
+    tag = f"evcc{secrets.token_hex(3)}"
+    plans = [
+        ModulePlan(f"{tag}_ev", module_class_path("Iso15118Ev"), config),
+        ModulePlan(
+            f"{tag}_probe",
+            f"{ev_probe.__name__}:EvProbe",
+            connections={"ev": [(f"{tag}_ev", "ev")]},
+        ),
+    ]
+    async with running(RunPlan(plans, broker=broker, prefix=f"test-{tag}")):
+        yield await ev_probe.instance(f"{tag}_probe")
+
+
+async def test_a_din_session_from_start_to_stop_over_the_bus(mosquitto: BrokerSettings) -> None:
+    charger = ScriptedCharger("din")
+    with veth_pair() as (ev_space, cs_space):
+        async with (
+            scripted_secc(cs_space, charger),
+            ev_stack(
+                mosquitto, netns=ev_space.name, supported_protocols="din", loop_interval_s=0.05
+            ) as probe,
+        ):
+            assert await probe.ev.call_start_charging(
+                EnergyTransferMode="DC_extended", DepartureTime=0, EAmount=0
+            )
+            # A second start while one runs is refused.
+            assert not await probe.ev.call_start_charging(
+                EnergyTransferMode="DC_extended", DepartureTime=0, EAmount=0
+            )
+            await probe.until(lambda: probe.power_ready[-1:] == [True] and probe.dc_power_on == 1)
+            await probe.until(lambda: probe.loops() >= 5)
+            await probe.ev.call_stop_charging()
+            await probe.until(lambda: probe.finished == 1)
+            assert probe.power_ready[-1] is False
+    final = probe.states[-1]
+    assert final.step == "Ended"
+    assert final.end_reason == "session stopped"
+    assert final.protocol == "din"
+    assert final.energy_Wh > 0
+    assert charger.requests[-3:] == ["PowerDeliveryReq", "WeldingDetectionReq", "SessionStopReq"]
+    charging = [s for s in probe.states if s.step == "ChargeLoop"]
+    assert all(s.voltage_V and s.current_A for s in charging)
+
+
+async def test_ac_over_din_only_is_refused(mosquitto: BrokerSettings) -> None:
+    async with ev_stack(mosquitto, supported_protocols="din") as probe:
+        assert not await probe.ev.call_start_charging(
+            EnergyTransferMode="AC_three_phase_core", DepartureTime=0, EAmount=0
+        )
+        assert not await probe.ev.call_pause_charging()
+
+
+async def test_no_charger_on_the_link_ends_the_session_with_the_reason(
+    mosquitto: BrokerSettings,
+) -> None:
+    with veth_pair() as (ev_space, _):
+        async with ev_stack(mosquitto, netns=ev_space.name) as probe:
+            assert await probe.ev.call_start_charging(
+                EnergyTransferMode="DC_extended", DepartureTime=0, EAmount=0
+            )
+            # SDP gives up after 50 requests 0.25 s apart.
+            await probe.until(lambda: probe.finished == 1, within_s=30)
+    assert probe.states[-1].step == "Ended"
+    assert "no V2G session" in (probe.states[-1].end_reason or "")
