@@ -68,6 +68,9 @@ FOLLOWED_TOLERANCE_A = 0.05
 OVERCURRENT_TRIP_S = 1.0  # excess current for this long ends the transaction
 POWER_REFRESH_S = 1.0  # a granted permission is repeated this often: the board's watchdog
 CONTACTOR_OPEN_TIMEOUT_S = 2.0  # still closed this long after permission ended: welded
+# High-level charging (IEC 61851-1 A.2.3): 5 % duty from plug-in means "digital
+# communication needed"; the current offer goes over the V2G session, not the duty.
+HLC_DUTY_PERCENT = 5.0
 
 _STOP_REASON_FOR_FAULT = {
     Fault.GROUND_FAILURE: StopReason.GROUND_FAULT,
@@ -94,6 +97,7 @@ def duty_for_current(amps: float) -> float:
 class ChargerConfig:
     max_current_a: float = 32.0  # what the hardware can carry
     has_ventilation: bool = True  # allows state D
+    hlc: bool = False  # high-level (DC) charging: 5 % PWM, authorization over the V2G session
 
 
 _PLUGGED = frozenset({CpState.B, CpState.C, CpState.D})
@@ -185,7 +189,8 @@ class Charger:
                 self.cable_ampacity_a = amps
             case MeasuredCurrent(amps=amps):
                 self._measured_a = amps
-                self._check_overcurrent(amps, now, out)
+                if not self.config.hlc:  # at 5 % the duty limits nothing to compare with
+                    self._check_overcurrent(amps, now, out)
             case Authorize(token=token):
                 self._on_authorize(token, out)
             case WithdrawAuthorization():
@@ -449,6 +454,8 @@ class Charger:
         return min(amps, 80.0)
 
     def _wanted_duty(self) -> float | None:
+        if self.config.hlc:
+            return HLC_DUTY_PERCENT  # the energy limit goes to the EV over the V2G session
         amps = self._available_current()
         return duty_for_current(amps) if amps >= MIN_PWM_CURRENT_A else None
 
@@ -458,12 +465,16 @@ class Charger:
         held = self._f_since is not None and now < self._f_since + STATE_F_MIN_S
         if self._pilot is _Pilot.F and held:
             return _Pilot.F
-        pwm_states = (
+        pwm_states: tuple[ChargerState, ...] = (
             ChargerState.PREPARE_CHARGING,
             ChargerState.CHARGING,
             ChargerState.CHARGING_PAUSED_EV,
         )
-        if self.state in pwm_states and self.token is not None and not self._evse_wants_pause():
+        if self.config.hlc:
+            # The EV needs the 5 % before it is authorized: EIM happens in the V2G session.
+            pwm_states += (ChargerState.WAITING_FOR_AUTHENTICATION,)
+        authorized = self.token is not None or self.config.hlc
+        if self.state in pwm_states and authorized and not self._evse_wants_pause():
             return _Pilot.PWM
         return _Pilot.X1
 

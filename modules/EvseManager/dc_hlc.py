@@ -20,6 +20,7 @@ output is below 60 V. The monitor keeps measuring while energy flows; a fault st
 from __future__ import annotations
 
 import dataclasses
+from typing import TypedDict
 
 from evstack.hlc.secc import events as hlc
 
@@ -48,11 +49,27 @@ class Imd:
     run: bool
 
 
+class SeccFields(TypedDict, total=False):
+    """Fields of the SECC's EvseState (evstack.hlc.secc.events), by name."""
+
+    power_allowed: bool
+    present_voltage: float
+    present_current: float
+    max_voltage: float
+    max_current: float
+    max_power: float
+    min_voltage: float
+    min_current: float
+    isolation: hlc.IsolationStatus
+    cable_check: bool | None
+    malfunction: bool
+
+
 @dataclasses.dataclass(frozen=True)
 class ToSecc:
-    """Fields of the SECC's EvseState to set (ISO15118_charger commands in the module)."""
+    """What to tell the SECC (ISO15118_charger commands in the module)."""
 
-    fields: dict[str, object]
+    fields: SeccFields
 
 
 Command = SupplyMode | SupplyExport | Imd | ToSecc

@@ -26,6 +26,7 @@ from evstack.generated.types.powermeter import Powermeter
 from evstack.modules.EvseManager.api import EvseApi
 from evstack.modules.EvseManager.charger import Charger, ChargerConfig
 from evstack.modules.EvseManager.energy import EnergyLeaf
+from evstack.modules.EvseManager.hlc import HlcLink
 from evstack.modules.EvseManager.journal import TransactionJournal
 from evstack.modules.EvseManager.sessions import METER_FAULT, SessionBook
 from evstack.modules.EvseManager.signals import (
@@ -37,15 +38,19 @@ from evstack.modules.EvseManager.signals import (
     ClearError,
     CpChanged,
     CpState,
+    CurrentLimit,
     EnableBoard,
+    EnergyLost,
     Fault,
     FaultChanged,
     Input,
     MeasuredCurrent,
+    Pause,
     Publish,
     RaiseError,
     Recovery,
     RelayChanged,
+    Resume,
     SetCpF,
     SetCpX1,
     SetPwm,
@@ -81,9 +86,17 @@ class EvseManager(EvseManagerModuleBase):
     async def init(self) -> None:
         c = self.config
         self.clock = ScaledClock(c.sim_speedup)
+        dc = c.charge_mode == "DC"
         self.charger = Charger(
-            ChargerConfig(max_current_a=c.max_current_A, has_ventilation=c.has_ventilation)
+            ChargerConfig(max_current_a=c.max_current_A, has_ventilation=c.has_ventilation, hlc=dc)
         )
+        self.hlc: HlcLink | None = None
+        if dc:
+            if not (self.r_hlc and self.r_powersupply_DC):
+                raise ValueError("charge_mode DC needs an SECC (hlc) and a powersupply_DC")
+            imd = self.r_imd[0] if self.r_imd else None
+            self.hlc = HlcLink(self, self.r_hlc[0], self.r_powersupply_DC[0], imd)
+            self.hlc.subscribe()
         self.stepper: Stepper[Input, Action] = Stepper(self.charger, self.clock, self._perform)
         self._stopped = False
         self._announced_limit: float | None = None
@@ -91,6 +104,8 @@ class EvseManager(EvseManagerModuleBase):
         self.sessions = SessionBook(self, TransactionJournal(self._state))
         if c.energy_management:
             self.charger.current_limit_a = 0.0  # nothing until the energy manager grants it
+            if self.hlc is not None:
+                self.hlc.energy_limit(0.0)
         self._recovery = await self._take_over_transaction()
 
         bsp = self.r_bsp
@@ -124,6 +139,8 @@ class EvseManager(EvseManagerModuleBase):
         first = self.charger.start(self.clock.now(), self._recovery)
         self.start_task(self.stepper.run(first))
         self.start_task(self.energy.run())
+        if self.hlc is not None:
+            self.start_task(self.hlc.run())
         await self.api.publish_ready(True)
 
     async def shutdown(self) -> None:
@@ -138,6 +155,14 @@ class EvseManager(EvseManagerModuleBase):
 
     def feed(self, event: Input) -> None:
         self.stepper.feed(event)
+        if self.hlc is not None:
+            match event:
+                case Pause() | Resume():
+                    self.hlc.pause(isinstance(event, Pause))
+                case CurrentLimit(amps=amps):
+                    self.hlc.energy_limit(amps)
+                case EnergyLost():
+                    self.hlc.energy_limit(0.0)
 
     # --- inputs -------------------------------------------------------------------------
 
@@ -209,9 +234,13 @@ class EvseManager(EvseManagerModuleBase):
                 await self._publish_limits()
             case AllowPower(allow=allow):
                 await self._to_board(self._allow_power(allow))
+                if self.hlc is not None:
+                    self.hlc.power_allowed(allow)
             case EnableBoard():
                 await self._to_board(bsp.call_enable(value=True, timeout=BOARD_CALL_S))
             case Publish():
+                if self.hlc is not None and action.event is Milestone.AUTHORIZED:
+                    self.hlc.authorized()
                 await self.sessions.publish(action)
                 if action.event in (Milestone.SESSION_STARTED, Milestone.TRANSACTION_STARTED):
                     # Plug-in and authorization change what this EVSE needs: tell the tree now.

@@ -5,6 +5,12 @@ manager's limit passed to the EV and the supply in the same step."""
 from __future__ import annotations
 
 from evstack.hlc.secc import events as ev
+from evstack.modules.EvseManager.charger import (
+    C1_TIMEOUT_S,
+    HLC_DUTY_PERCENT,
+    Charger,
+    ChargerConfig,
+)
 from evstack.modules.EvseManager.dc_hlc import (
     Command,
     DcHlc,
@@ -13,6 +19,19 @@ from evstack.modules.EvseManager.dc_hlc import (
     SupplyLimits,
     SupplyMode,
     ToSecc,
+)
+from evstack.modules.EvseManager.signals import (
+    Action,
+    AllowPower,
+    Authorize,
+    CpChanged,
+    CpState,
+    CurrentLimit,
+    Input,
+    Pause,
+    Resume,
+    SetCpX1,
+    SetPwm,
 )
 
 
@@ -137,3 +156,70 @@ def test_the_session_ending_switches_everything_off() -> None:
     out = dc.on_hlc(ev.SessionEnded("connection lost", False))
     assert SupplyMode("Off", "Other") in out
     assert Imd(False) in out
+
+
+# -- the Charger core in HLC mode ----------------------------------------------------------
+
+
+class Run:
+    """A Charger in HLC mode on a hand clock, and everything it did."""
+
+    def __init__(self) -> None:
+        self.charger = Charger(ChargerConfig(hlc=True))
+        self.now = 0.0
+        self.actions: list[Action] = self.charger.start(self.now)
+
+    def send(self, event: Input) -> list[Action]:
+        fresh = self.charger.handle(event, self.now)
+        self.actions += fresh
+        return fresh
+
+    def cp(self, state: str) -> list[Action]:
+        return self.send(CpChanged(CpState(state)))
+
+    def wait(self, seconds: float) -> list[Action]:
+        end, fresh = self.now + seconds, []
+        while (deadline := self.charger.next_deadline) is not None and deadline <= end:
+            self.now = max(self.now, deadline)
+            fresh += self.charger.tick(self.now)
+        self.now = end
+        fresh += self.charger.tick(self.now)
+        self.actions += fresh
+        return fresh
+
+
+def hlc_run() -> Run:
+    return Run()
+
+
+def test_hlc_signals_5_percent_from_plug_in_before_authorization() -> None:
+    run = hlc_run()
+    fresh = run.cp("B")
+    assert SetPwm(HLC_DUTY_PERCENT) in fresh
+    run.cp("C")  # the EV goes to C for the cable check, but is not authorized yet
+    assert not run.charger.power_allowed
+    fresh = run.send(Authorize("eim"))
+    assert AllowPower(True) in fresh
+    assert run.charger.power_allowed
+
+
+def test_hlc_energy_limits_do_not_change_the_duty() -> None:
+    run = hlc_run()
+    run.cp("B")
+    run.send(Authorize("eim"))
+    run.cp("C")
+    run.send(CurrentLimit(0.0))
+    run.wait(10.0)
+    assert [a for a in run.actions if isinstance(a, SetPwm)] == [SetPwm(HLC_DUTY_PERCENT)]
+    assert run.charger.power_allowed  # the limit goes to the EV over the session instead
+
+
+def test_hlc_pause_stops_the_pwm_and_power_after_the_grace() -> None:
+    run = hlc_run()
+    run.cp("B")
+    run.send(Authorize("eim"))
+    run.cp("C")
+    assert SetCpX1() in run.send(Pause())
+    assert run.charger.power_allowed  # the EV gets the C1 grace to stop its current
+    assert run.wait(C1_TIMEOUT_S)[-1] == AllowPower(False)
+    assert SetPwm(HLC_DUTY_PERCENT) in run.send(Resume())

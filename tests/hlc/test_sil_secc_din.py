@@ -1,0 +1,102 @@
+"""DC charging over DIN 70121 through the real broker: EvseManager (charge_mode DC) with
+our SECC module (Iso15118Charger) in one namespace of a veth pair, the DcSupplySimulator
+and its board, and the `iso15118` package's EVCC in the other namespace as the EV's communication
+controller. A probe authorizes (as an EIM app) and drives the EV's pilot and DC
+contactor, which the peer cannot. Real time: the peer runs on the wall clock.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import secrets
+import socket
+from pathlib import Path
+
+import pytest
+
+from evstack.runtime.manager import running
+from evstack.runtime.mqtt import BrokerSettings
+from evstack.runtime.plan import ModulePlan, RunPlan, module_class_path
+
+from . import hlc_probe
+from .netns import Namespace, veth_pair
+from .peer import EVCC_SESSION_STOPPED, Cell, run_peer
+
+pytestmark = [pytest.mark.slow, pytest.mark.mosquitto, pytest.mark.timeout(240)]
+
+MOSQUITTO = BrokerSettings(host="127.0.0.1", port=1883)
+
+
+@pytest.fixture
+def mosquitto() -> BrokerSettings:
+    try:
+        socket.create_connection((MOSQUITTO.host, MOSQUITTO.port), timeout=1).close()
+    except OSError:
+        pytest.fail("Mosquitto is not running on 127.0.0.1:1883 (run `make mosquitto`)")
+    return MOSQUITTO
+
+
+def charger(tag: str, cs_space: Namespace) -> list[ModulePlan]:
+    evse, secc, dc, board, probe = (
+        f"{tag}_{name}" for name in ("evse", "secc", "dc", "board", "probe")
+    )
+    return [
+        ModulePlan(
+            evse,
+            module_class_path("EvseManager"),
+            {"charge_mode": "DC", "energy_management": False, "evse_id": "DE*EVS*E1"},
+            connections={
+                "bsp": [(board, "board_support")],
+                "hlc": [(secc, "charger")],
+                "powersupply_DC": [(dc, "main")],
+                "imd": [(dc, "imd")],
+            },
+        ),
+        ModulePlan(
+            secc,
+            module_class_path("Iso15118Charger"),
+            {"device": "v2g0", "netns": cs_space.name, "supported_protocols": "din"},
+        ),
+        ModulePlan(
+            dc,
+            module_class_path("DcSupplySimulator"),
+            {},
+            config_implementation={"main": {"max_voltage": 500.0}},
+            connections={"bsp": [(board, "board_support")]},
+        ),
+        ModulePlan(board, module_class_path("BoardSimulator"), {}),
+        ModulePlan(
+            probe,
+            f"{hlc_probe.__name__}:HlcProbe",
+            connections={
+                "evse": [(evse, "evse")],
+                "hlc": [(secc, "charger")],
+                "ev": [(dc, "ev")],
+                "meter": [(dc, "powermeter")],
+                "pilot": [(board, "ev_board_support")],
+            },
+        ),
+    ]
+
+
+async def test_dc_din_session_through_evse_manager_and_the_secc_module(
+    tmp_path: Path, peer_pki: Path, mosquitto: BrokerSettings
+) -> None:
+    tag = f"hlc{secrets.token_hex(3)}"
+    with veth_pair() as (ev_space, cs_space):
+        plan = RunPlan(charger(tag, cs_space), broker=mosquitto, prefix=f"test-{tag}")
+        async with running(plan):
+            probe = await hlc_probe.instance(f"{tag}_probe")
+            await asyncio.sleep(2.0)  # the SECC's SDP responder up before the peer asks once
+            with run_peer("evcc", Cell.DIN_DC, ev_space, tmp_path / "evcc", peer_pki) as evcc:
+                try:
+                    await probe.until(lambda: bool(probe.finished), 200)
+                    await asyncio.to_thread(evcc.wait_for, EVCC_SESSION_STOPPED, 30)
+                finally:
+                    log = evcc.text()
+    (finished,) = probe.finished
+    assert finished.clean, f"{finished.reason}\n{log[-3000:]}"
+    assert probe.protocols == ["din"]
+    assert probe.targets
+    imported = [r.energy_Wh_import.total for r in probe.readings]
+    assert max(imported) > 0.0
