@@ -6,7 +6,7 @@ VENV   ?= .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed
 
-.PHONY: install interop interop-peer fuzz-tools demo test lint typecheck check-generated generate docs bench mosquitto clean
+.PHONY: install interop interop-peer fuzz-tools chromium demo test lint typecheck check-generated generate docs bench mosquitto clean
 
 install: $(STAMP)
 
@@ -72,9 +72,14 @@ $(PEER)/.installed:
 fuzz-tools:
 	@command -v clang >/dev/null || { apt-get update -qq && apt-get install -y -qq clang libclang-rt-14-dev; }
 
+# Debian's Chromium for the dashboard's browser test (tests/api), driven by Playwright's Python
+# package by its path: Playwright's own browser downloads are never used.
+chromium:
+	@command -v chromium >/dev/null || { apt-get update -qq && apt-get install -y -qq chromium; }
+
 # The committed EXI tables are checked against a fresh import of the official XSDs.
 test: export EVSTACK_XSD_DIR := $(abspath $(INTEROP))/iso15118/shared/schemas
-test: install mosquitto interop interop-peer fuzz-tools lint typecheck check-generated
+test: install mosquitto interop interop-peer fuzz-tools chromium lint typecheck check-generated
 	$(PY) -m pytest
 
 # The sdist (the source, tests included), then the wheel built from it: the product, which

@@ -7,6 +7,7 @@ and stores running sessions' meter readings at an interval.
 
 from __future__ import annotations
 
+import abc
 from collections.abc import Mapping
 from typing import Annotated, ClassVar, cast
 
@@ -15,9 +16,11 @@ import msgspec
 from evstack.runtime import ModuleBase, ProvidedSpec, RequirementSpec
 
 from ..interfaces import evse_manager as _evse_manager
+from ..interfaces import session_history as _session_history
 
 __all__ = [
     "SessionStoreConfig",
+    "SessionStoreHistoryConfig",
     "SessionStoreModuleBase",
 ]
 
@@ -40,17 +43,41 @@ class SessionStoreConfig(
     meter_interval: Annotated[float, msgspec.Meta(ge=0.1)] = 10.0
 
 
+class SessionStoreHistoryConfig(
+    msgspec.Struct,
+    kw_only=True,
+    frozen=True,
+    forbid_unknown_fields=True,
+):
+    """Config of implementation `history`."""
+
+
 class SessionStoreModuleBase(ModuleBase):
     """Base of the hand-written `SessionStore` class in modules/SessionStore/module.py."""
 
     MODULE = "SessionStore"
     CONFIG = SessionStoreConfig
-    PROVIDES: ClassVar[Mapping[str, ProvidedSpec]] = {}
+    PROVIDES: ClassVar[Mapping[str, ProvidedSpec]] = {
+        "history": ProvidedSpec(
+            "history",
+            _session_history.SessionHistoryImplBase,
+            SessionStoreHistoryConfig,
+        ),
+    }
     REQUIRES: ClassVar[Mapping[str, RequirementSpec]] = {
         "evse_manager": RequirementSpec("evse_manager", _evse_manager.EvseManagerClient, 1, 128),
     }
 
     config: SessionStoreConfig
+
+    @abc.abstractmethod
+    def create_history(
+        self,
+        config: SessionStoreHistoryConfig,
+    ) -> _session_history.SessionHistoryImplBase:
+        """Make the `history` implementation (interface `session_history`): The stored sessions, a
+        page at a time, for displays and apps.
+        """
 
     @property
     def r_evse_manager(self) -> list[_evse_manager.EvseManagerClient]:

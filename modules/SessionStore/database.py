@@ -166,6 +166,15 @@ class SessionDatabase:
         with closing(self._db.execute(query, (evse_id,))) as rows:
             return [StoredSession(*row) for row in rows]
 
+    def page(self, offset: int, limit: int) -> tuple[list[StoredSession], int]:
+        """Up to `limit` sessions after the `offset` newest, newest first, and how many exist."""
+        # This connection is the only writer, so nothing lands between the two reads.
+        with closing(self._db.execute("SELECT COUNT(*) FROM sessions")) as rows:
+            total = int(rows.fetchone()[0])
+        query = f"{_SELECT} ORDER BY started_at DESC, rowid DESC LIMIT ? OFFSET ?"
+        with closing(self._db.execute(query, (limit, offset))) as rows:
+            return [StoredSession(*row) for row in rows], total
+
     def sessions(self, *, finished_only: bool = False) -> list[StoredSession]:
         where = " WHERE stopped_at IS NOT NULL" if finished_only else ""
         with closing(self._db.execute(f"{_SELECT}{where} ORDER BY started_at, rowid")) as rows:

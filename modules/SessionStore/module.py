@@ -19,6 +19,7 @@ import functools
 from pathlib import Path
 
 from evstack.generated.interfaces.evse_manager import EvseManagerClient
+from evstack.generated.interfaces.session_history import SessionHistoryImplBase
 from evstack.generated.modules.session_store import SessionStoreModuleBase
 from evstack.generated.types.evse_manager import (
     SessionEvent,
@@ -28,14 +29,47 @@ from evstack.generated.types.evse_manager import (
     TransactionStarted,
 )
 from evstack.generated.types.powermeter import Powermeter
-from evstack.modules.SessionStore.database import SessionDatabase, SessionDatabaseError
+from evstack.generated.types.session_history import SessionPage, SessionRecord
+from evstack.modules.SessionStore.database import (
+    SessionDatabase,
+    SessionDatabaseError,
+    StoredSession,
+)
 from evstack.runtime import CommandError
 
 # Wall seconds an EVSE gets to list its transactions; it is retried when the EVSE is back.
 RECONCILE_TIMEOUT_S = 5.0
 
 
+class _History(SessionHistoryImplBase):
+    """Pages of the database for displays and apps (the ApiServer module)."""
+
+    def __init__(self, store: SessionStore) -> None:
+        self._store = store
+
+    async def handle_get_sessions(self, offset: int, limit: int) -> SessionPage:
+        sessions, total = self._store.database.page(offset, limit)
+        return SessionPage(sessions=[_record(s) for s in sessions], offset=offset, total=total)
+
+
+def _record(session: StoredSession) -> SessionRecord:
+    end_wh = session.stop_wh if session.stop_wh is not None else session.last_wh
+    return SessionRecord(
+        session_id=session.session_id,
+        evse=session.evse_id,
+        id_token=session.id_token,
+        started_at=session.started_at,
+        stopped_at=session.stopped_at,
+        energy_Wh=0.0 if end_wh is None else end_wh - session.start_wh,
+        stop_reason=session.stop_reason,
+        finished=session.finished,
+    )
+
+
 class SessionStore(SessionStoreModuleBase):
+    def create_history(self, config: object) -> SessionHistoryImplBase:
+        return _History(self)
+
     async def init(self) -> None:
         path = self.config.database_path or str(self.state_dir / "sessions.db")
         self.database = SessionDatabase(Path(path))

@@ -58,7 +58,7 @@ def test_broker_acl_writes_mosquittos_files_and_ev_managers(tmp_path: Path) -> N
     out = tmp_path / "broker"
     result = CliRunner().invoke(ev_codegen, ["broker-acl", str(SIL_AC), "--out", str(out)])
     assert result.exit_code == 0, result.output
-    assert "14 accounts" in result.output
+    assert "15 accounts" in result.output
 
     credentials = Credentials.load(out / "credentials.json")
     assert credentials.manager == "ev-manager"
@@ -67,7 +67,7 @@ def test_broker_acl_writes_mosquittos_files_and_ev_managers(tmp_path: Path) -> N
     assert (out / "credentials.json").stat().st_mode & 0o777 == 0o600
     # Each password-file line is PBKDF2-SHA512 of the password ev-manager hands out.
     lines = (out / "passwd").read_text().splitlines()
-    assert len(lines) == len(credentials.passwords) == 14
+    assert len(lines) == len(credentials.passwords) == 15
     for line in lines:
         user, _, rest = line.partition(":")
         kind, iterations, salt, digest = rest.split("$")[1:]
