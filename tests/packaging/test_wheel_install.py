@@ -22,6 +22,8 @@ def test_the_wheel_holds_the_product_and_no_sources_or_tests(installed: Installe
         "evstack/data/config/sil-ac.yaml",
         "evstack/data/config/mosquitto/local.conf",
         "evstack/modules/EvseManager/manifest.yaml",
+        "evstack/modules/ApiServer/static/index.html",
+        "evstack/modules/ApiServer/static/dashboard.js",
         "evstack/manifest/schemas/module.yaml",
         "evstack/generated/exi/iso2.json",
     ):
@@ -62,6 +64,7 @@ def test_ev_manager_runs_the_sil_from_a_folder_with_only_its_config(
     )  # fmt: skip
 
     assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
+    assert "Dashboard: http://127.0.0.1:" in done.stdout
     summary = msgspec.json.decode((tmp_path / "summary.json").read_bytes())
     assert summary["complete"] is True
     assert sorted(s["evse"] for s in summary["sessions"]) == ["evse_1", "evse_2"]
