@@ -14,6 +14,7 @@ import msgspec
 
 from evstack.runtime import ModuleBase, ProvidedSpec, RequirementSpec
 
+from ..interfaces import ISO15118_ev as _ISO15118_ev
 from ..interfaces import ev_board_support as _ev_board_support
 from ..interfaces import ev_manager as _ev_manager
 from ..interfaces import ev_simulator as _ev_simulator
@@ -36,8 +37,12 @@ class EvSimulatorConfig(
     """Config of module `EvSimulator`."""
 
     # Commands run at start (EVerest's EvManager calls it the same), e.g. "sleep
-    # 1;iec_wait_pwr_ready;draw_power_regulated 16,3;sleep 30;unplug". Empty to wait for the execute
-    # command.
+    # 1;iec_wait_pwr_ready;draw_power_regulated 16,3;sleep 30;unplug". The iso_* commands (e.g.
+    # "iso_wait_slac_matched;iso_start_v2g_session
+    # DC;iso_wait_pwr_ready;iso_dc_power_on;iso_wait_for_stop
+    # 15;iso_wait_v2g_session_stopped;unplug") need an ISO15118_ev wired as `ev`;
+    # iso_wait_slac_matched is done once plugged in, as there is no SLAC module in evstack's SIL.
+    # Empty to wait for the execute command.
     auto_exec_commands: str = ""
     # Whether the EV starts plugged in (state B) or unplugged (state A).
     plugged_in: bool = True
@@ -85,6 +90,7 @@ class EvSimulatorModuleBase(ModuleBase):
     }
     REQUIRES: ClassVar[Mapping[str, RequirementSpec]] = {
         "ev_board": RequirementSpec("ev_board", _ev_board_support.EvBoardSupportClient, 1, 1),
+        "ev": RequirementSpec("ev", _ISO15118_ev.ISO15118EvClient, 0, 1),
     }
 
     config: EvSimulatorConfig
@@ -102,3 +108,8 @@ class EvSimulatorModuleBase(ModuleBase):
     def r_ev_board(self) -> _ev_board_support.EvBoardSupportClient:
         """`ev_board` (interface `ev_board_support`, exactly one connection)."""
         return cast(_ev_board_support.EvBoardSupportClient, self._requirement("ev_board")[0])
+
+    @property
+    def r_ev(self) -> list[_ISO15118_ev.ISO15118EvClient]:
+        """`ev` (interface `ISO15118_ev`, 0 to 1 connections)."""
+        return cast(list[_ISO15118_ev.ISO15118EvClient], self._requirement("ev"))

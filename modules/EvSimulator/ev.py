@@ -82,7 +82,16 @@ class BoardForgot:
     """The EV's board restarted: it no longer knows the EV's resistors, diode or load."""
 
 
-EvInput = DutySeen | PowerSeen | BoardForgot
+@dataclass(frozen=True, slots=True)
+class HlcSeen:
+    """What the EV's ISO 15118 controller (ISO15118_ev) reports: `power_ready` (value: bool),
+    `dc_power_on`, `ac_max_current` (value: amps), `stop_from_charger`, `session_finished`."""
+
+    what: str
+    value: float | bool | None = None
+
+
+EvInput = DutySeen | PowerSeen | BoardForgot | HlcSeen
 
 
 # --- what the EV does --------------------------------------------------------------
@@ -118,7 +127,37 @@ class CommandDone:
     command: Command
 
 
-EvAction = SetCpState | SetDiodeFail | SetRcdCurrent | DrawCurrent | CommandDone
+@dataclass(frozen=True, slots=True)
+class StartV2g:
+    """Start a V2G session: ISO15118_ev start_charging."""
+
+    mode: str  # EnergyTransferMode: AC_single_phase_core, AC_three_phase_core, DC_extended
+    departure_s: float
+    eamount_kwh: float
+
+
+@dataclass(frozen=True, slots=True)
+class StopV2g:
+    """ISO15118_ev stop_charging."""
+
+
+@dataclass(frozen=True, slots=True)
+class AllowPowerOn:
+    """The EV's side of the power path may close (DC: after precharge), or must open."""
+
+    on: bool
+
+
+EvAction = (
+    SetCpState
+    | SetDiodeFail
+    | SetRcdCurrent
+    | DrawCurrent
+    | CommandDone
+    | StartV2g
+    | StopV2g
+    | AllowPowerOn
+)
 
 
 @dataclass
@@ -140,6 +179,13 @@ class Ev:
     target_amps: float | None = None  # None: whatever the battery takes
     target_phases: int | None = None
     energy_wh: float = 0.0
+    # High-level communication: what the EVCC reported, and whether the script asked for power.
+    hlc_power_ready: bool = False
+    hlc_dc_power_on: bool = False
+    hlc_stopped: bool = False
+    hlc_finished: bool = False
+    hlc_ac_max_current: float | None = None
+    hlc_charging: bool = False
 
     _next: int = 0
     _command_started: float | None = None
@@ -176,6 +222,8 @@ class Ev:
                 self.power_on = on
             case BoardForgot():
                 self._forget_board()
+            case HlcSeen():
+                self._hlc_seen(event)
         out: list[EvAction] = []
         self._run_script(now, out)
         self._behave(out)
@@ -209,15 +257,31 @@ class Ev:
         while (command := self.current_command) is not None:
             if self._command_started is None:
                 self._command_started = now
-            if not self._execute(command, now):
+            if not self._execute(command, now, out):
                 return
             out.append(CommandDone(command))
             self._next += 1
             self._command_started = None
             self._behave(out)  # later commands see the pilot as this one left it
 
-    def _execute(self, command: Command, now: float) -> bool:
+    def _hlc_seen(self, event: HlcSeen) -> None:
+        match event.what:
+            case "power_ready":
+                self.hlc_power_ready = bool(event.value)
+            case "dc_power_on":
+                self.hlc_dc_power_on = True
+            case "ac_max_current":
+                self.hlc_ac_max_current = float(event.value or 0.0)
+            case "stop_from_charger":
+                self.hlc_stopped = True
+            case "session_finished":
+                self.hlc_finished, self.hlc_stopped = True, True
+                self.hlc_power_ready, self.hlc_charging = False, False
+
+    def _execute(self, command: Command, now: float, out: list[EvAction]) -> bool:
         """Carry out one command; False while it is blocked."""
+        if command.name.startswith("iso_"):
+            return self._execute_iso(command, now, out)
         args = command.args
         match command.name:
             case "sleep":
@@ -247,6 +311,54 @@ class Ev:
                 raise AssertionError(f"unhandled command {command.name}")
         return True
 
+    def _execute_iso(self, command: Command, now: float, out: list[EvAction]) -> bool:
+        """The iso_* commands, as EVerest's EV simulator runs them against its ISO EV."""
+        args = command.args
+        match command.name:
+            case "iso_wait_slac_matched" | "iso_wait_pwm_is_running":
+                # B while plugged; there is no SLAC module to wait for in evstack's SIL.
+                self.wants_charge, self.error_e = False, False
+                if command.name == "iso_wait_pwm_is_running":
+                    return self.duty_percent is not None
+                return self.plugged
+            case "iso_start_v2g_session":
+                mode, _payment = command.words
+                phases = "three" if self.battery.phases == 3 else "single"
+                energy = f"AC_{phases}_phase_core" if mode == "AC" else "DC_extended"
+                self.hlc_finished = self.hlc_stopped = self.hlc_dc_power_on = False
+                out.append(StartV2g(energy, args[0], args[1]))
+            case "iso_wait_pwr_ready":
+                if not self.hlc_power_ready:
+                    return False
+                self.hlc_charging = True
+            case "iso_dc_power_on":
+                self.hlc_charging = True
+                if not self.hlc_dc_power_on:
+                    return False
+                out.append(AllowPowerOn(True))
+            case "iso_draw_power_regulated":
+                self.hlc_charging, self.regulated = True, True
+                self.target_amps, self.target_phases = args[0], int(args[1])
+            case "iso_stop_charging":
+                self._stop_hlc(out)
+            case "iso_wait_for_stop":
+                assert self._command_started is not None
+                if now < self._command_started + args[0] and not self.hlc_stopped:
+                    return False
+                self._stop_hlc(out)
+            case "iso_wait_v2g_session_stopped":
+                if not self.hlc_finished:
+                    return False
+                self.hlc_finished = False
+            case _:  # parse_script admits only known commands
+                raise AssertionError(f"unhandled command {command.name}")
+        return True
+
+    def _stop_hlc(self, out: list[EvAction]) -> None:
+        out.append(StopV2g())
+        out.append(AllowPowerOn(False))
+        self.hlc_charging = False
+
     # --- the car ----------------------------------------------------------------------
 
     def _offered_amps(self) -> float | None:
@@ -266,6 +378,8 @@ class Ev:
             return EvCpState.A
         if self.error_e:
             return EvCpState.E
+        if self.hlc_charging:
+            return EvCpState.C  # HLC: the PWM is 5 %, the limits come over ISO 15118
         charge = self.wants_charge and not self.battery.full
         return EvCpState.C if charge and self._offered_amps() is not None else EvCpState.B
 
@@ -275,6 +389,10 @@ class Ev:
         if cp is not EvCpState.C or not self.power_on:
             return DrawCurrent(0.0, phases)
         target = self.battery.max_current_a if self.target_amps is None else self.target_amps
+        if self.hlc_charging:
+            # AC over ISO 15118: the charger's limit comes in its responses, not the PWM.
+            limit = self.hlc_ac_max_current or 0.0
+            return DrawCurrent(min(target, self.battery.max_current_a, limit), phases)
         if not self.regulated:
             return DrawCurrent(target, phases)  # e.g. a faulty EV ignoring the limit
         limit = min(target, self.battery.max_current_a, offered or 0.0)

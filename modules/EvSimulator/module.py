@@ -14,6 +14,7 @@ from evstack.generated.types.board_support_common import BspEvent, BspMeasuremen
 from evstack.generated.types.ev_board_support import EvCpState as WireCpState
 from evstack.generated.types.evse_manager import EVInfo
 from evstack.modules.EvSimulator.ev import (
+    AllowPowerOn,
     Battery,
     BoardForgot,
     CommandDone,
@@ -22,10 +23,13 @@ from evstack.modules.EvSimulator.ev import (
     Ev,
     EvAction,
     EvInput,
+    HlcSeen,
     PowerSeen,
     SetCpState,
     SetDiodeFail,
     SetRcdCurrent,
+    StartV2g,
+    StopV2g,
 )
 from evstack.modules.EvSimulator.script import Command, ScriptError, parse_script
 from evstack.runtime import CommandError
@@ -46,6 +50,7 @@ class Control(EvSimulatorImplBase):
     async def handle_execute(self, commands: str) -> str:
         try:
             script = parse_script(commands)
+            self.module._check_hlc(script)
         except ScriptError as error:
             return str(error)
         self.module.start_script(script)
@@ -74,8 +79,10 @@ class EvSimulator(EvSimulatorModuleBase):
             phases=1 if c.phases < 3 else 3,
         )
         # A bad script fails the module's start, with the reason in the log.
+        script = parse_script(c.auto_exec_commands)
+        self._check_hlc(script)
         self.ev = Ev(
-            parse_script(c.auto_exec_commands),
+            script,
             self.battery,
             plugged=c.plugged_in,
             follows_pilot=c.follows_pilot,
@@ -86,6 +93,23 @@ class EvSimulator(EvSimulatorModuleBase):
         # A restarted board has forgotten the EV's side of the cable; a real EV would still
         # be plugged in, drawing: tell the new board again.
         self.r_ev_board.subscribe_restarts(lambda: self.stepper.feed(BoardForgot()))
+        for evcc in self.r_ev:
+            evcc.subscribe_ev_power_ready(lambda on: self.stepper.feed(HlcSeen("power_ready", on)))
+            evcc.subscribe_dc_power_on(lambda _: self.stepper.feed(HlcSeen("dc_power_on")))
+            evcc.subscribe_ac_evse_max_current(
+                lambda amps: self.stepper.feed(HlcSeen("ac_max_current", amps))
+            )
+            evcc.subscribe_stop_from_charger(
+                lambda _: self.stepper.feed(HlcSeen("stop_from_charger"))
+            )
+            evcc.subscribe_v2g_session_finished(
+                lambda _: self.stepper.feed(HlcSeen("session_finished"))
+            )
+
+    def _check_hlc(self, script: list[Command]) -> None:
+        """An iso_* command without an ISO15118_ev to carry it out would block for ever."""
+        if not self.r_ev and any(command.name.startswith("iso_") for command in script):
+            raise ScriptError("iso_* commands need an ISO15118_ev wired as `ev`")
 
     async def ready(self) -> None:
         await self.r_ev_board.call_enable(value=True)
@@ -116,6 +140,10 @@ class EvSimulator(EvSimulatorModuleBase):
         self.ev = Ev(
             script,
             self.battery,
+            hlc_power_ready=old.hlc_power_ready,
+            hlc_dc_power_on=old.hlc_dc_power_on,
+            hlc_ac_max_current=old.hlc_ac_max_current,
+            hlc_charging=old.hlc_charging,
             plugged=old.plugged,
             follows_pilot=old.follows_pilot,
             error_e=old.error_e,
@@ -148,7 +176,24 @@ class EvSimulator(EvSimulatorModuleBase):
                 await board.call_diode_fail(value=failed)
             case SetRcdCurrent(milliamps=ma):
                 await board.call_set_rcd_error(rcd_current_mA=ma)
+            case StartV2g(mode=mode, departure_s=departure, eamount_kwh=eamount):
+                await self._start_v2g(mode, departure, eamount)
+            case StopV2g():
+                for evcc in self.r_ev:
+                    await evcc.call_stop_charging()
+            case AllowPowerOn(on=on):
+                await board.call_allow_power_on(value=on)
             case CommandDone(command=command):
                 self.log.info("done: %s", command)
                 next_command = self.ev.current_command
                 await self.control.publish_script_state(str(next_command or ""))
+
+    async def _start_v2g(self, mode: str, departure: float, eamount: float) -> None:
+        for evcc in self.r_ev:
+            started = await evcc.call_start_charging(
+                EnergyTransferMode=mode,  # type: ignore[arg-type]  # one of the interface's names
+                DepartureTime=departure,
+                EAmount=eamount,
+            )
+            if not started:
+                self.log.warning("the EVCC refused to start a %s session", mode)

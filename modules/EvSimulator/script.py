@@ -25,8 +25,27 @@ ARITY: dict[str, int] = {
     "error_e": 0,  # short the pilot to PE
     "diode_fail": 0,  # the pilot diode goes missing
     "rcd_current": 1,  # residual current in mA
+    # High-level communication, through the ISO15118_ev module wired as `ev`:
+    "iso_wait_slac_matched": 0,  # B; done once plugged (evstack has no SLAC module in SIL)
+    "iso_wait_pwm_is_running": 0,  # B; done when the PWM runs (5 % for HLC)
+    "iso_wait_pwr_ready": 0,  # done when the EVCC asks for power; then C
+    "iso_dc_power_on": 0,  # done when precharge is over; the board may close the EV's side
+    "iso_draw_power_regulated": 2,  # amps, phases (AC): follow the charger's ISO limit
+    "iso_stop_charging": 0,
+    "iso_wait_for_stop": 1,  # seconds: stop then, or earlier when the charger stops
+    "iso_wait_v2g_session_stopped": 0,
 }
 """Every command the simulator understands and how many numbers it takes."""
+
+START_V2G = "iso_start_v2g_session"
+"""`iso_start_v2g_session AC|DC[,payment][,departure,eamount]`: the only command with words;
+payment is auto or externalpayment (contract needs Plug & Charge, not yet here)."""
+
+UNSUPPORTED = {
+    "iso_pause_charging": "pausing a V2G session is not supported yet",
+    "iso_wait_for_resume": "pausing a V2G session is not supported yet",
+    "iso_start_bcb_toggle": "the BCB toggle wake-up is not supported yet",
+}
 
 _SEPARATORS = re.compile(r"[;\n]")
 _ARG_SPLIT = re.compile(r"[\s,]+")
@@ -41,9 +60,11 @@ class Command:
     name: str
     args: tuple[float, ...] = ()
     index: int = 0  # position in the script, for messages
+    words: tuple[str, ...] = ()  # iso_start_v2g_session's energy mode and payment
 
     def __str__(self) -> str:
-        return " ".join([self.name, ",".join(f"{a:g}" for a in self.args)]).strip()
+        args = [*self.words, *(f"{a:g}" for a in self.args)]
+        return " ".join([self.name, ",".join(args)]).strip()
 
 
 def parse_script(text: str) -> list[Command]:
@@ -55,6 +76,11 @@ def parse_script(text: str) -> list[Command]:
             continue
         name, *arg_words = words
         where = f"command {len(commands) + 1} ({raw.strip()!r})"
+        if name in UNSUPPORTED:
+            raise ScriptError(f"{where}: {UNSUPPORTED[name]}")
+        if name == START_V2G:
+            commands.append(_start_v2g(arg_words, where, len(commands)))
+            continue
         if name not in ARITY:
             raise ScriptError(f"{where}: unknown command {name!r}")
         if len(arg_words) != ARITY[name]:
@@ -84,5 +110,25 @@ def _check_ranges(name: str, args: tuple[float, ...], where: str) -> None:
             raise ScriptError(f"{where}: phases must be 1 or 3")
     elif name == "set_soc" and not 0 <= args[0] <= 100:
         raise ScriptError(f"{where}: state of charge must be 0-100 %")
-    elif name in ("sleep", "rcd_current") and args[0] < 0:
+    elif name == "iso_draw_power_regulated" and (args[0] < 0 or args[1] not in (1, 3)):
+        raise ScriptError(f"{where}: current must not be negative, phases 1 or 3")
+    elif name in ("sleep", "rcd_current", "iso_wait_for_stop") and args[0] < 0:
         raise ScriptError(f"{where}: {name} must not be negative")
+
+
+def _start_v2g(words: list[str], where: str, index: int) -> Command:
+    if not 1 <= len(words) <= 4:
+        raise ScriptError(f"{where}: {START_V2G} takes AC|DC[,payment][,departure,eamount]")
+    mode = words[0].upper()
+    if mode not in ("AC", "DC"):
+        raise ScriptError(f"{where}: energy mode must be AC or DC, not {words[0]!r}")
+    payment = words[1].lower() if len(words) in (2, 4) else "auto"
+    if payment == "contract":
+        raise ScriptError(f"{where}: payment contract needs Plug & Charge, not supported yet")
+    if payment not in ("auto", "externalpayment"):
+        raise ScriptError(f"{where}: payment must be auto or externalpayment, not {payment!r}")
+    numbers = words[2:] if len(words) == 4 else words[1:] if len(words) == 3 else []
+    departure, eamount = (_number(w, where) for w in numbers) if numbers else (0.0, 0.0)
+    if departure < 0 or eamount < 0:
+        raise ScriptError(f"{where}: departure and eamount must not be negative")
+    return Command(START_V2G, (departure, eamount), index, (mode, payment))

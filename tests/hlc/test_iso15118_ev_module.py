@@ -132,3 +132,44 @@ async def test_no_charger_on_the_link_ends_the_session_with_the_reason(
             await probe.until(lambda: probe.finished == 1, within_s=30)
     assert probe.states[-1].step == "Ended"
     assert "no V2G session" in (probe.states[-1].end_reason or "")
+
+
+async def test_the_ev_simulators_dc_script_runs_a_din_session(mosquitto: BrokerSettings) -> None:
+    """EVerest's typical DC script, through EvSimulator, Iso15118Ev and a board."""
+    script = (
+        "iso_wait_slac_matched;iso_start_v2g_session DC;iso_wait_pwr_ready;iso_dc_power_on;"
+        "iso_wait_for_stop 2;iso_wait_v2g_session_stopped;unplug"
+    )
+    tag = f"evsim{secrets.token_hex(3)}"
+    board, car, evcc, probe_id = (f"{tag}_{n}" for n in ("board", "car", "evcc", "probe"))
+    charger = ScriptedCharger("din")
+    with veth_pair() as (ev_space, cs_space):
+        plans = [
+            ModulePlan(board, module_class_path("BoardSimulator"), {}),
+            ModulePlan(
+                evcc,
+                module_class_path("Iso15118Ev"),
+                {"netns": ev_space.name, "supported_protocols": "din", "loop_interval_s": 0.05},
+            ),
+            ModulePlan(
+                car,
+                module_class_path("EvSimulator"),
+                {"auto_exec_commands": script},
+                connections={"ev_board": [(board, "ev_board_support")], "ev": [(evcc, "ev")]},
+            ),
+            ModulePlan(
+                probe_id, f"{ev_probe.__name__}:EvProbe", connections={"ev": [(evcc, "ev")]}
+            ),
+        ]
+        async with (
+            scripted_secc(cs_space, charger),
+            running(RunPlan(plans, broker=mosquitto, prefix=f"test-{tag}")),
+        ):
+            probe = await ev_probe.instance(probe_id)
+            await probe.until(lambda: probe.finished == 1, within_s=40)
+    assert probe.power_ready == [True, False]
+    assert probe.dc_power_on == 1
+    assert probe.states[-1].end_reason == "session stopped"
+    assert probe.states[-1].energy_Wh > 0
+    assert charger.requests[-1] == "SessionStopReq"
+    assert charger.requests.count("CurrentDemandReq") > 5

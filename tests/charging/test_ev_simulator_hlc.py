@@ -1,0 +1,138 @@
+"""The EV simulator's iso_* commands on a hand clock: what it asks of its ISO 15118
+controller (ISO15118_ev) and of its board, and when each command is done."""
+
+from __future__ import annotations
+
+import pytest
+
+from evstack.modules.EvSimulator.ev import (
+    AllowPowerOn,
+    Battery,
+    CommandDone,
+    DrawCurrent,
+    DutySeen,
+    Ev,
+    EvAction,
+    EvCpState,
+    HlcSeen,
+    PowerSeen,
+    SetCpState,
+    StartV2g,
+    StopV2g,
+)
+from evstack.modules.EvSimulator.script import ScriptError, parse_script
+
+DC_SCRIPT = (
+    "iso_wait_slac_matched;iso_start_v2g_session DC;iso_wait_pwr_ready;iso_dc_power_on;"
+    "iso_wait_for_stop 15;iso_wait_v2g_session_stopped;unplug"
+)
+
+
+class Drive:
+    def __init__(self, text: str, battery: Battery | None = None) -> None:
+        self.ev = Ev(parse_script(text), battery or Battery())
+        self.now = 0.0
+        self.actions: list[EvAction] = list(self.ev.tick(0.0))
+
+    def send(self, *events: DutySeen | PowerSeen | HlcSeen) -> None:
+        for event in events:
+            self.actions += self.ev.handle(event, self.now)
+
+    def run_until(self, end: float) -> None:
+        while (deadline := self.ev.next_deadline) is not None and deadline <= end:
+            self.now = max(self.now, deadline)
+            self.actions += self.ev.tick(self.now)
+        self.now = end
+        self.actions += self.ev.tick(end)
+
+    def done(self) -> list[str]:
+        return [a.command.name for a in self.actions if isinstance(a, CommandDone)]
+
+    def of(self, kind: type) -> list[EvAction]:
+        return [a for a in self.actions if isinstance(a, kind)]
+
+
+def test_the_typical_dc_script_step_by_step() -> None:
+    drive = Drive(DC_SCRIPT)
+    assert drive.done() == ["iso_wait_slac_matched", "iso_start_v2g_session"]
+    assert drive.of(StartV2g) == [StartV2g("DC_extended", 0.0, 0.0)]
+    assert drive.ev.cp is EvCpState.B
+    drive.send(DutySeen(5.0))  # HLC: 5 % says nothing about current
+    drive.run_until(2.0)
+    assert drive.done()[-1] == "iso_start_v2g_session"
+    drive.send(HlcSeen("power_ready", True))
+    assert drive.done()[-1] == "iso_wait_pwr_ready"
+    assert drive.actions[-1] == SetCpState(EvCpState.C)  # asks for power at 5 % duty
+    drive.run_until(4.0)
+    assert drive.of(AllowPowerOn) == []
+    drive.send(HlcSeen("dc_power_on"))
+    assert drive.done()[-1] == "iso_dc_power_on"
+    assert drive.of(AllowPowerOn) == [AllowPowerOn(True)]
+    drive.send(PowerSeen(True))
+    # DC: no AC current drawn.
+    assert all(a.amps == 0 for a in drive.actions if isinstance(a, DrawCurrent))
+    # iso_wait_for_stop 15: the EV stops after 15 s of charging.
+    drive.run_until(4.0 + 14.9)
+    assert drive.of(StopV2g) == []
+    drive.run_until(4.0 + 15.3)
+    assert drive.of(StopV2g) == [StopV2g()]
+    assert drive.of(AllowPowerOn)[-1] == AllowPowerOn(False)
+    assert drive.done()[-1] == "iso_wait_for_stop"
+    drive.run_until(25.0)
+    assert drive.done()[-1] == "iso_wait_for_stop"  # until the session is over
+    drive.send(HlcSeen("power_ready", False), HlcSeen("session_finished"))
+    assert drive.done()[-2:] == ["iso_wait_v2g_session_stopped", "unplug"]
+    assert drive.actions[-1] == SetCpState(EvCpState.A)
+
+
+def test_the_charger_stopping_ends_the_wait_early() -> None:
+    drive = Drive(
+        "iso_start_v2g_session DC;iso_wait_pwr_ready;iso_dc_power_on;iso_wait_for_stop 600"
+    )
+    drive.send(DutySeen(5.0), HlcSeen("power_ready", True), HlcSeen("dc_power_on"))
+    drive.run_until(10.0)
+    assert "iso_wait_for_stop" not in drive.done()
+    drive.send(HlcSeen("stop_from_charger"))
+    assert drive.done()[-1] == "iso_wait_for_stop"
+    assert drive.of(StopV2g) == [StopV2g()]
+
+
+def test_ac_over_iso_draws_the_chargers_limit_not_the_pwm() -> None:
+    drive = Drive(
+        "iso_start_v2g_session AC,externalpayment,3600,20;iso_wait_pwr_ready;"
+        "iso_draw_power_regulated 16,3;iso_wait_for_stop 60",
+        Battery(max_current_a=32.0),
+    )
+    assert drive.of(StartV2g) == [StartV2g("AC_three_phase_core", 3600.0, 20.0)]
+    drive.send(DutySeen(5.0), HlcSeen("power_ready", True), PowerSeen(True))
+    drive.send(HlcSeen("ac_max_current", 10.0))
+    assert drive.of(DrawCurrent)[-1] == DrawCurrent(10.0, 3)
+    energy_before = drive.ev.energy_wh
+    drive.run_until(30.0)
+    assert drive.ev.energy_wh > energy_before
+    drive.send(HlcSeen("ac_max_current", 32.0))
+    assert drive.of(DrawCurrent)[-1] == DrawCurrent(16.0, 3)  # the script's 16 A cap
+
+
+def test_a_single_phase_ev_asks_for_single_phase_ac() -> None:
+    drive = Drive("iso_start_v2g_session AC", Battery(phases=1))
+    assert drive.of(StartV2g) == [StartV2g("AC_single_phase_core", 0.0, 0.0)]
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        ("iso_start_v2g_session XC", "AC or DC"),
+        ("iso_start_v2g_session DC,contract", "Plug & Charge"),
+        ("iso_start_v2g_session DC,cash", "auto or externalpayment"),
+        ("iso_start_v2g_session DC,1,2,3,4", "takes AC|DC"),
+        ("iso_start_v2g_session", "takes AC|DC"),
+        ("iso_pause_charging", "not supported yet"),
+        ("iso_start_bcb_toggle 3", "not supported yet"),
+        ("iso_wait_for_stop -1", "must not be negative"),
+        ("iso_draw_power_regulated 16,2", "phases 1 or 3"),
+    ],
+)
+def test_iso_parse_errors(text: str, message: str) -> None:
+    with pytest.raises(ScriptError, match=message):
+        parse_script(text)
