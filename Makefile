@@ -6,7 +6,7 @@ VENV   ?= .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed
 
-.PHONY: install interop interop-peer fuzz-tools chromium demo test lint typecheck check-generated generate docs bench mosquitto clean
+.PHONY: install interop interop-peer sil-net fuzz-tools chromium demo test lint typecheck check-generated generate docs bench mosquitto clean
 
 install: $(STAMP)
 
@@ -67,6 +67,24 @@ $(PEER)/.installed:
 	test -x $(PEER)/bin/python || $(PYTHON) -m venv $(PEER)
 	$(PEER)/bin/pip install --quiet iso15118==0.31.2 aiofile==3.8.8
 	touch $@
+
+# The V2G link of the high-level charging SIL configs (config/sil-dc-*.yaml): two network
+# namespaces joined by a veth pair, `v2g0` in each, the EV's (Iso15118Ev netns) and the charger's
+# (Iso15118Charger netns); MQTT stays on the host. Idempotent; needs root, as `ip netns` does.
+SIL_EV_NS := evs-sil-ev
+SIL_CS_NS := evs-sil-cs
+sil-net:
+	@command -v ip >/dev/null || { apt-get update -qq && apt-get install -y -qq iproute2; }
+	@ip netns list | grep -qw $(SIL_EV_NS) || { \
+		ip netns add $(SIL_EV_NS) && ip netns add $(SIL_CS_NS) && \
+		ip link add evs-sil-l type veth peer name evs-sil-r && \
+		ip link set evs-sil-l netns $(SIL_EV_NS) && ip link set evs-sil-r netns $(SIL_CS_NS) && \
+		for ns in $(SIL_EV_NS) $(SIL_CS_NS); do \
+			end=$$( [ $$ns = $(SIL_EV_NS) ] && echo evs-sil-l || echo evs-sil-r ); \
+			ip -n $$ns link set $$end name v2g0 && \
+			ip netns exec $$ns sysctl -qw net.ipv6.conf.v2g0.accept_dad=0 && \
+			ip -n $$ns link set lo up && ip -n $$ns link set v2g0 up || exit 1; \
+		done; }
 
 # clang brings libFuzzer and the sanitizers for the EXI decoder's fuzz smoke run (ext/exi/fuzz).
 fuzz-tools:
