@@ -19,9 +19,17 @@ $(STAMP): pyproject.toml setup.py $(wildcard ext/*/*.c ext/*/*.h ext/*/build_*.p
 
 # The dashboard ends the run when both scripted sessions are done (exit 0) or past its deadline
 # (exit 1); module INFO logs would scroll through its live view, hence WARNING.
+# `make demo CONFIG=sil-ac-ocpp`: the same charger with an OCPP 2.0.1 station, run against the
+# demo CSMS (tools/ocpp_demo_csms.py), which prints at the end what it received.
+CONFIG ?= sil-ac
+DEMO_RUN = $(VENV)/bin/ev-manager run config/$(CONFIG).yaml --log-level WARNING --summary-json var/demo-summary.json
 demo: install
 	mkdir -p var
-	$(VENV)/bin/ev-manager run config/sil-ac.yaml --log-level WARNING --summary-json var/demo-summary.json
+ifeq ($(CONFIG),sil-ac-ocpp)
+	$(PY) tools/ocpp_demo_csms.py --port 9210 --summary-json var/csms-summary.json -- $(DEMO_RUN)
+else
+	$(DEMO_RUN)
+endif
 
 # The test suite's shared, anonymous broker (tests/mosquitto-shared.conf says why); a charger's
 # own is config/mosquitto/local.conf, locked down with `ev-codegen broker-acl`'s files.
