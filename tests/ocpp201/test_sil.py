@@ -1,6 +1,8 @@
 """config/sil-ac-ocpp.yaml against the demo's CSMS (tools/ocpp_demo_csms.py), as `make demo
-CONFIG=sil-ac-ocpp` runs them but in this event loop and at 20x: the real EvseManagers,
-boards and EVs, two RFID sessions, and the summary the CSMS gives of what it received."""
+CONFIG=sil-ac-ocpp` runs them but in this event loop: the real EvseManagers, boards and EVs at
+the config's 10x, two RFID sessions, and the summary the CSMS gives of what it received.
+(At 20x a loaded machine starves the energy manager's 5 s limits, 0.25 s of wall time, and
+the scripted sessions go astray: this is the charger's pace, not the station's.)"""
 
 from __future__ import annotations
 
@@ -21,7 +23,6 @@ from .tx_rig import until
 
 ROOT = Path(__file__).parents[2]
 SIL_AC_OCPP = ROOT / "config" / "sil-ac-ocpp.yaml"
-SPEEDUP = 20
 
 
 def demo_csms() -> ModuleType:
@@ -39,8 +40,6 @@ def demo_csms() -> ModuleType:
 
 def for_test(module: ModulePlan, port: int) -> ModulePlan:
     config: dict[str, Any] = dict(module.config_module)
-    if "sim_speedup" in config:
-        config["sim_speedup"] = SPEEDUP
     if module.module_class.endswith(":Ocpp201"):
         config.update(csms_url=f"ws://127.0.0.1:{port}/ocpp")
     if module.module_class.endswith(":ChargerDashboard"):
@@ -50,7 +49,7 @@ def for_test(module: ModulePlan, port: int) -> ModulePlan:
 
 @pytest.mark.slow
 @pytest.mark.mosquitto
-@pytest.mark.timeout(120)
+@pytest.mark.timeout(240)
 async def test_sil_ac_ocpp_reports_both_sessions(mosquitto: BrokerSettings, tmp_path: Path) -> None:
     tool = demo_csms()
     record = tool.Record()
@@ -70,7 +69,10 @@ async def test_sil_ac_ocpp_reports_both_sessions(mosquitto: BrokerSettings, tmp_
                 idle = record.connectors == {"1/1": "Available", "2/1": "Available"}
                 return len(transactions) == 2 and all(tx.ended for tx in transactions) and idle
 
-            await until(both_over, timeout=90)
+            try:
+                await until(both_over, timeout=180)
+            except TimeoutError:
+                pytest.fail(f"the sessions did not both end:\n{tool.render(record)}")
     summary = tool.render(record)
     assert record.stations == ["EVSTACK-SIL-AC"], summary
     assert not record.invalid, summary  # every message passed the strict schemas
