@@ -106,7 +106,7 @@ class Iso15118Charger(Iso15118ChargerModuleBase):
         names = [n.strip() for n in c.supported_protocols.split(",") if n.strip()]
         unknown = [n for n in names if n not in _PROTOCOLS]
         if unknown:
-            raise ValueError(f"supported_protocols: unknown {unknown} (known: din, iso2)")
+            raise ValueError(f"supported_protocols: unknown {unknown} (known: iso2, din, iso20)")
         self.secc_config = SeccConfig(
             protocols=tuple(_PROTOCOLS[n] for n in names), secc_priority=c.secc_priority
         )
@@ -115,6 +115,7 @@ class Iso15118Charger(Iso15118ChargerModuleBase):
         self._server: V2gServer | None = None
         self._sdp: SdpResponder | None = None
         self._protocol: str | None = None  # of the session whose events are being published
+        self._paused: str | None = None  # id of a session the EV paused (ISO 15118-2)
 
     async def ready(self) -> None:
         self.start_task(self._publish_events())
@@ -161,11 +162,14 @@ class Iso15118Charger(Iso15118ChargerModuleBase):
                     self._events.put_nowait(output)
             await old_stream.close("replaced by a new connection")
         self._reset_session_state()
-        session = SeccSession(self.evse, asyncio.get_running_loop().time(), self.secc_config)
+        now = asyncio.get_running_loop().time()
+        session = SeccSession(self.evse, now, self.secc_config, paused_session=self._paused)
         self._current = (session, stream)
         try:
             await driver.serve(stream, session, self._events.put_nowait)
         finally:
+            record = session.record
+            self._paused = record.session_id if record.paused else None
             if self._current is not None and self._current[0] is session:
                 self._current = None
 

@@ -4,6 +4,8 @@ DcSupplySimulator's, without the bus). Authorization is granted at once and Evse
 permission is given from the start: the pilot and Auth are not in this picture (the SIL
 tests have them). The EV's DC contactor is closed at PowerDelivery(start) and opened at
 PowerDelivery(stop), which a real EV would do itself and the `iso15118` peer cannot.
+For AC sessions there is no AC power path here: the station answers with its limits and
+records the EV's requests; no energy is simulated.
 """
 
 from __future__ import annotations
@@ -35,10 +37,13 @@ STEP_S = 0.02
 
 
 class Station:
-    def __init__(self, space: Namespace, interface: str = "v2g0", soc: float = 30.0):
+    def __init__(
+        self, space: Namespace, interface: str = "v2g0", soc: float = 30.0, ac: bool = False
+    ):
         self.space = space
         self.interface = interface
-        self.evse = EvseState(evse_id="00", max_voltage=500.0)
+        modes = ("AC_three_phase_core", "AC_single_phase_core") if ac else ("DC_extended",)
+        self.evse = EvseState(evse_id="00", max_voltage=500.0, energy_modes=modes)
         self.config = SeccConfig()
         self.dc = DcHlc(SupplyLimits(max_voltage=500.0, max_current=200.0, max_power=100e3))
         self.path = DcPowerPath(soc_percent=soc)

@@ -25,6 +25,7 @@ from .din_ev import DIN_NS, EXI, ISO2_NS, din_request, din_response, sap_request
 
 Doc = dict[str, Any]
 SESSION_ID = "0102030405060708"
+ISO20_NS = sap.ISO20_DC.namespace  # known, not implemented: never chosen
 ORDER = [
     "SessionSetupReq",
     "ServiceDiscoveryReq",
@@ -104,7 +105,7 @@ def to_state(secc: Secc, last: str) -> None:
 
 def test_a_whole_session_ends_clean_and_tells_the_charger_each_step() -> None:
     secc = Secc()
-    res = secc.sap((ISO2_NS, 2, 0, 1), (DIN_NS, 2, 0, 2))
+    res = secc.sap((ISO2_NS, 2, 0, 2), (DIN_NS, 2, 0, 1))
     assert res == {"ResponseCode": "OK_SuccessfulNegotiation", "SchemaID": 2}
     setup = secc.din("SessionSetupReq")
     assert setup["ResponseCode"] == "OK_NewSessionEstablished"
@@ -190,7 +191,7 @@ def test_a_stop_from_the_charger_is_notified_to_the_ev() -> None:
 
 def test_sap_without_a_common_protocol_fails_and_closes() -> None:
     secc = Secc()
-    assert secc.sap((ISO2_NS, 2, 0, 1), ("urn:x", 1, 0, 2)) == {
+    assert secc.sap((ISO20_NS, 1, 0, 1), ("urn:x", 1, 0, 2)) == {
         "ResponseCode": "Failed_NoNegotiation"
     }
     assert secc.ended().response_code == "Failed_NoNegotiation"
@@ -243,8 +244,8 @@ def test_sap_priorities(
 
 
 def test_sap_offers_only_implemented_protocols() -> None:
-    secc = Secc(config=SeccConfig(protocols=(sap.ISO2, sap.DIN), secc_priority=True))
-    assert secc.sap((ISO2_NS, 2, 0, 1), (DIN_NS, 2, 0, 2))["SchemaID"] == 2
+    secc = Secc(config=SeccConfig(protocols=(sap.ISO20_DC, sap.DIN), secc_priority=True))
+    assert secc.sap((ISO20_NS, 1, 0, 1), (DIN_NS, 2, 0, 2))["SchemaID"] == 2
 
 
 # -- wrong messages ----------------------------------------------------------------------

@@ -61,7 +61,7 @@ class EvChargeParameters:
     energy_request: float | None
     full_soc: int | None
     bulk_soc: int | None
-    soc: int
+    soc: int | None  # None for AC: the EV does not report it there
 
 
 @dataclasses.dataclass(frozen=True)
@@ -107,6 +107,7 @@ class SessionEnded:
     reason: str
     clean: bool
     response_code: str | None = None  # the FAILED code sent, if any
+    paused: bool = False  # ISO 15118-2 SessionStop(Pause): the EV may come back to it
 
 
 Event = (
@@ -148,6 +149,9 @@ class EvseState:
     """
 
     evse_id: str = "00"  # DIN: hexBinary
+    evse_id_iso: str = "ZZ00000"  # ISO 15118-2: "ZZ00000" when the EVSE has no ID
+    # The energy transfer modes offered (ISO 15118-2 names), DC or AC or both.
+    energy_modes: tuple[str, ...] = ("DC_extended",)
     auth: Authorization = Authorization.PENDING
     cable_check: bool | None = None  # None while running (or not started)
     isolation: IsolationStatus = IsolationStatus.INVALID
@@ -165,3 +169,6 @@ class EvseState:
     current_regulation_tolerance: float | None = 5.0
     energy_to_be_delivered: float | None = None
     payment_options: tuple[str, ...] = ("ExternalPayment",)  # EIM; Contract comes with PnC
+    ac_nominal_voltage: float = 230.0
+    ac_max_current: float = 32.0  # per phase, what the EVSE offers now
+    rcd: bool = False  # the residual current device tripped

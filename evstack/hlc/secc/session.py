@@ -24,17 +24,19 @@ from evstack.hlc.secc import codec, sap, timing
 from evstack.hlc.secc import events as ev
 from evstack.hlc.secc.din import DinSecc
 from evstack.hlc.secc.events import EvseState, Output
+from evstack.hlc.secc.iso2 import Iso2Secc
+from evstack.hlc.secc.machine import Machine
 
 _log = logging.getLogger(__name__)
 
 # Protocols with a state machine here; a configured protocol outside this set is not offered.
-IMPLEMENTED = frozenset({"din"})
+IMPLEMENTED = frozenset({"din", "iso2"})
 
 
 @dataclasses.dataclass(frozen=True)
 class SeccConfig:
     # In the SECC's order of preference; it decides only with `secc_priority`.
-    protocols: tuple[sap.AppProtocol, ...] = (sap.DIN,)
+    protocols: tuple[sap.AppProtocol, ...] = (sap.ISO2, sap.DIN)
     secc_priority: bool = False
     dc_transfer_type: str = "DC_extended"
 
@@ -51,6 +53,7 @@ class SessionRecord:
     end_reason: str | None = None
     clean: bool | None = None
     response_code: str | None = None
+    paused: bool = False  # ISO 15118-2: the EV paused; it may join again with session_id
 
 
 class SeccSession:
@@ -61,12 +64,16 @@ class SeccSession:
         config: SeccConfig | None = None,
         *,
         random_bytes: Callable[[int], bytes] = os.urandom,
+        paused_session: str | None = None,
     ):
+        """`paused_session`: the id of a session the EV paused on this outlet (ISO 15118-2),
+        which a SessionSetupReq carrying it joins."""
         self.evse = evse
         self.config = config or SeccConfig()
         self.record = SessionRecord()
         self._random = random_bytes
-        self._protocol: DinSecc | None = None
+        self._paused_session = paused_session
+        self._protocol: Machine | None = None
         self._schema = "app"
         self._ended = False
         self._setup_deadline: float | None = now + timing.COMMUNICATION_SETUP_TIMEOUT
@@ -139,9 +146,13 @@ class SeccSession:
         self.record.protocol = result.protocol.name
         out.append(ev.ProtocolNegotiated(result.protocol.name, result.protocol.namespace))
         self._schema = result.protocol.name
-        self._protocol = DinSecc(
-            self.evse, self._random(8).hex(), transfer_type=self.config.dc_transfer_type
-        )
+        session_id = self._random(8).hex()
+        if result.protocol.name == "din":
+            self._protocol = DinSecc(
+                self.evse, session_id, transfer_type=self.config.dc_transfer_type
+            )
+        else:
+            self._protocol = Iso2Secc(self.evse, session_id, paused_session=self._paused_session)
         self._sequence_deadline = now + timing.SEQUENCE_TIMEOUT
         return out
 
@@ -172,20 +183,29 @@ class SeccSession:
         self._sequence_deadline = now + timing.SEQUENCE_TIMEOUT
         if reply.end is not None:
             end = reply.end
-            return out + self._end(end.reason, close=True, clean=end.clean, code=end.response_code)
+            self.record.paused = end.paused
+            return out + self._end(
+                end.reason, close=True, clean=end.clean, code=end.response_code, paused=end.paused
+            )
         return out
 
     def _send(self, schema: str, document: dict[str, Any], name: str) -> ev.Send:
         return ev.Send(codec.payload_type(schema), codec.encode(schema, document), name)
 
     def _end(
-        self, reason: str, *, close: bool, clean: bool = False, code: str | None = None
+        self,
+        reason: str,
+        *,
+        close: bool,
+        clean: bool = False,
+        code: str | None = None,
+        paused: bool = False,
     ) -> list[Output]:
         self._ended = True
         self.record.end_reason, self.record.clean, self.record.response_code = reason, clean, code
         log = _log.info if clean else _log.warning
         log("V2G session ended (%s): %s", "clean" if clean else "not clean", reason)
-        out: list[Output] = [ev.SessionEnded(reason, clean, code)]
+        out: list[Output] = [ev.SessionEnded(reason, clean, code, paused)]
         if close:
             out.append(ev.Close(reason))
         return out

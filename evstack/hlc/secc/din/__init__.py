@@ -1,5 +1,6 @@
 """DIN 70121 DC (external identification), SECC side."""
 
-from evstack.hlc.secc.din.machine import EXPECTED, DinSecc, Reply, State
+from evstack.hlc.secc.din.machine import EXPECTED, DinSecc
+from evstack.hlc.secc.machine import Reply, State
 
 __all__ = ["EXPECTED", "DinSecc", "Reply", "State"]

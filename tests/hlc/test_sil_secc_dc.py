@@ -1,8 +1,9 @@
-"""DC charging over DIN 70121 through the real broker: EvseManager (charge_mode DC) with
-our SECC module (Iso15118Charger) in one namespace of a veth pair, the DcSupplySimulator
-and its board, and the `iso15118` package's EVCC in the other namespace as the EV's communication
-controller. A probe authorizes (as an EIM app) and drives the EV's pilot and DC
-contactor, which the peer cannot. Real time: the peer runs on the wall clock.
+"""DC charging over DIN 70121 and ISO 15118-2 through the real broker: EvseManager
+(charge_mode DC) with our SECC module (Iso15118Charger) in one namespace of a veth pair,
+the DcSupplySimulator and its board, and the `iso15118` package's EVCC in the other
+namespace as the EV's communication controller. A probe authorizes (as an EIM app) and
+drives the EV's pilot and DC contactor, which the peer cannot. Real time: the peer runs
+on the wall clock.
 """
 
 from __future__ import annotations
@@ -37,6 +38,7 @@ def mosquitto() -> BrokerSettings:
 
 
 def charger(tag: str, cs_space: Namespace) -> list[ModulePlan]:
+    """The charger's modules; its SECC offers ISO 15118-2 and DIN, the EV picks."""
     evse, secc, dc, board, probe = (
         f"{tag}_{name}" for name in ("evse", "secc", "dc", "board", "probe")
     )
@@ -55,7 +57,7 @@ def charger(tag: str, cs_space: Namespace) -> list[ModulePlan]:
         ModulePlan(
             secc,
             module_class_path("Iso15118Charger"),
-            {"device": "v2g0", "netns": cs_space.name, "supported_protocols": "din"},
+            {"device": "v2g0", "netns": cs_space.name, "supported_protocols": "iso2,din"},
         ),
         ModulePlan(
             dc,
@@ -79,8 +81,9 @@ def charger(tag: str, cs_space: Namespace) -> list[ModulePlan]:
     ]
 
 
-async def test_dc_din_session_through_evse_manager_and_the_secc_module(
-    tmp_path: Path, peer_pki: Path, mosquitto: BrokerSettings
+@pytest.mark.parametrize(("cell", "protocol"), [(Cell.DIN_DC, "din"), (Cell.ISO2_DC, "iso2")])
+async def test_dc_session_through_evse_manager_and_the_secc_module(
+    cell: Cell, protocol: str, tmp_path: Path, peer_pki: Path, mosquitto: BrokerSettings
 ) -> None:
     tag = f"hlc{secrets.token_hex(3)}"
     with veth_pair() as (ev_space, cs_space):
@@ -88,7 +91,7 @@ async def test_dc_din_session_through_evse_manager_and_the_secc_module(
         async with running(plan):
             probe = await hlc_probe.instance(f"{tag}_probe")
             await asyncio.sleep(2.0)  # the SECC's SDP responder up before the peer asks once
-            with run_peer("evcc", Cell.DIN_DC, ev_space, tmp_path / "evcc", peer_pki) as evcc:
+            with run_peer("evcc", cell, ev_space, tmp_path / "evcc", peer_pki) as evcc:
                 try:
                     await probe.until(lambda: bool(probe.finished), 200)
                     await asyncio.to_thread(evcc.wait_for, EVCC_SESSION_STOPPED, 30)
@@ -96,7 +99,7 @@ async def test_dc_din_session_through_evse_manager_and_the_secc_module(
                     log = evcc.text()
     (finished,) = probe.finished
     assert finished.clean, f"{finished.reason}\n{log[-3000:]}"
-    assert probe.protocols == ["din"]
+    assert probe.protocols == [protocol]
     assert probe.targets
     imported = [r.energy_Wh_import.total for r in probe.readings]
     assert max(imported) > 0.0

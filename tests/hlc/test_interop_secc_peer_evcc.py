@@ -1,0 +1,58 @@
+"""Our SECC against the `iso15118` package's EVCC, on a veth pair: DIN 70121 DC and ISO
+15118-2 DC with the DC power path simulated behind our SECC (the session must end with
+the EV's SessionStop and energy in the battery), and ISO 15118-2 AC (a complete session
+with its charging loop; the station simulates no AC power path, so no energy is counted)."""
+
+from __future__ import annotations
+
+import asyncio
+from pathlib import Path
+
+import pytest
+
+from evstack.hlc.secc import events as ev
+
+from .netns import veth_pair
+from .peer import EVCC_SESSION_STOPPED, Cell, run_peer
+from .secc_station import Station
+
+pytestmark = [pytest.mark.slow, pytest.mark.timeout(240)]
+
+
+async def run_cell(cell: Cell, tmp_path: Path, peer_pki: Path, *, ac: bool = False) -> Station:
+    with veth_pair() as (ev_space, cs_space):
+        station = Station(cs_space, ac=ac)
+        await station.start()
+        try:
+            with run_peer("evcc", cell, ev_space, tmp_path / "evcc", peer_pki) as evcc:
+                await asyncio.to_thread(evcc.wait_for, EVCC_SESSION_STOPPED, 200)
+                log = evcc.text()
+        finally:
+            await station.close()
+    assert station.sessions, log[-3000:]
+    record = station.sessions[-1].record
+    assert record.clean, f"{record.end_reason}\n{log[-3000:]}"
+    assert record.last_request == "SessionStopReq"
+    assert ev.PowerDelivery(True) in station.events
+    assert ev.PowerDelivery(False) in station.events
+    print(f"{cell.name}: {record.protocol}, {record.requests} requests, {record.end_reason}")
+    return station
+
+
+@pytest.mark.parametrize(("cell", "protocol"), [(Cell.DIN_DC, "din"), (Cell.ISO2_DC, "iso2")])
+async def test_our_secc_against_the_peer_evcc_dc(
+    cell: Cell, protocol: str, tmp_path: Path, peer_pki: Path
+) -> None:
+    station = await run_cell(cell, tmp_path, peer_pki)
+    assert station.sessions[-1].record.protocol == protocol
+    assert station.path.meter.import_wh > 0.0
+    assert station.path.battery.soc_percent > 30.0
+    print(f"{cell.name}: {station.path.meter.import_wh:.2f} Wh metered")
+
+
+async def test_our_secc_against_the_peer_evcc_iso2_ac(tmp_path: Path, peer_pki: Path) -> None:
+    station = await run_cell(Cell.ISO2_AC, tmp_path, peer_pki, ac=True)
+    record = station.sessions[-1].record
+    assert record.protocol == "iso2"
+    params = [e for e in station.events if isinstance(e, ev.EvChargeParameters)]
+    assert params[0].energy_transfer_mode.startswith("AC")
