@@ -62,5 +62,10 @@ async def test_our_evcc_against_peer_secc(cell: Cell, tmp_path: Path) -> None:
     assert [s.step for s in steps if s.step != "ChargeLoop"] == expected
     assert ended.energy_wh > 0
     assert peer_end["state"] == "SessionStop"
+    # The peer's own account: it took every loop request and ended on our SessionStop.
+    log = secc.text()
+    loop = "CurrentDemandReq" if base.energy == "DC" else "ChargingStatusReq"
+    assert log.count(f"{loop} received") >= LOOPS
+    assert "SessionStopReq received" in log
     if base.energy == "DC":
         assert float(peer_end["energy"]) > 0
