@@ -22,6 +22,7 @@ from evstack.hlc.evcc import Battery, EvccConfig, EvccSession, Timing
 from evstack.hlc.evcc import events as ev
 from evstack.hlc.evcc.driver import connect_and_run
 from evstack.hlc.evcc.netns import namespace_socket_factory
+from evstack.hlc.evcc.security import iso20_context
 from evstack.hlc.transport import pki, tls
 from evstack.hlc.transport.netif import SocketFactory, default_socket_factory
 from evstack.runtime import CommandError
@@ -84,7 +85,14 @@ class Iso15118Ev(Iso15118EvModuleBase):
             namespace_socket_factory(c.netns) if c.netns else default_socket_factory
         )
         self.ssl_context: ssl.SSLContext | None = None
-        if c.tls:
+        if c.tls and "iso20" in self.protocols:
+            self.ssl_context = iso20_context(
+                pathlib.Path(c.v2g_root),
+                pathlib.Path(c.ev_chain) if c.ev_chain else None,
+                pathlib.Path(c.ev_key) if c.ev_key else None,
+                c.ev_key_password or None,
+            )
+        elif c.tls:
             self.ssl_context = tls.evcc_context(pki.Profile.ISO2, pathlib.Path(c.v2g_root))
         self.session: EvccSession | None = None
         self.running: asyncio.Task[None] | None = None

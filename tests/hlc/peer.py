@@ -94,6 +94,27 @@ def make_peer_pki(dest: Path) -> Path:
     return pki
 
 
+@dataclass(frozen=True)
+class PeerPkiFiles:
+    """The peer PKI's files an EV needs for TLS 1.3 with its SECC (which asks for the EV's
+    chain: mutual TLS). Its code reads only the iso15118_2 folder, for ISO-20 too."""
+
+    v2g_root: Path
+    oem_chain: Path
+    oem_key: Path
+    oem_key_password: str
+
+    @classmethod
+    def of(cls, pki: Path) -> PeerPkiFiles:
+        base = pki / "iso15118_2"
+        return cls(
+            base / "certs" / "v2gRootCACert.pem",
+            base / "certs" / "oemCertChain.pem",
+            base / "private_keys" / "oemLeaf.key",
+            (base / "private_keys" / "oemLeafPassword.txt").read_text().strip(),
+        )
+
+
 class PeerProcess:
     """A running peer whose log (stdout and stderr together) the test reads."""
 

@@ -13,9 +13,17 @@ import pytest
 from evstack.hlc.evcc import Battery, EvccConfig, EvccSession, Timing
 from evstack.hlc.evcc import events as ev
 from evstack.hlc.evcc.driver import connect_and_run
+from evstack.hlc.evcc.security import iso20_context
 
 from .netns import veth_pair
-from .peer import DEFAULT_TIMEOUT_SCALE, SECC_LISTENING, SECC_SESSION_ENDED, Cell, run_peer
+from .peer import (
+    DEFAULT_TIMEOUT_SCALE,
+    SECC_LISTENING,
+    SECC_SESSION_ENDED,
+    Cell,
+    PeerPkiFiles,
+    run_peer,
+)
 
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(300)]
 
@@ -23,12 +31,14 @@ CELLS = {
     Cell.DIN_DC: EvccConfig(protocols=("din",), energy="DC"),
     Cell.ISO2_DC: EvccConfig(protocols=("iso2",), energy="DC"),
     Cell.ISO2_AC: EvccConfig(protocols=("iso2",), energy="AC"),
+    Cell.ISO20_DC: EvccConfig(protocols=("iso20",), energy="DC"),  # TLS 1.3, mutual
 }
+LOOP_REQUESTS = {"din": "CurrentDemandReq", "iso2": "CurrentDemandReq", "iso20": "DC_ChargeLoopReq"}
 LOOPS = 5  # charge-loop cycles before the EV stops
 
 
 @pytest.mark.parametrize("cell", list(CELLS), ids=lambda cell: cell.name)
-async def test_our_evcc_against_peer_secc(cell: Cell, tmp_path: Path) -> None:
+async def test_our_evcc_against_peer_secc(cell: Cell, tmp_path: Path, peer_pki: Path) -> None:
     # The peer's codec needs 100s of ms per message here: our timers stretch as its do.
     base = CELLS[cell]
     config = EvccConfig(
@@ -48,10 +58,18 @@ async def test_our_evcc_against_peer_secc(cell: Cell, tmp_path: Path) -> None:
 
     with (
         veth_pair() as (ev_space, cs_space),
-        run_peer("secc", cell, cs_space, tmp_path / "secc") as secc,
+        run_peer("secc", cell, cs_space, tmp_path / "secc", peer_pki) as secc,
     ):
         await asyncio.to_thread(secc.wait_for, SECC_LISTENING, 60)
-        run = connect_and_run(session, "v2g0", on_event, socket_factory=ev_space.socket)
+        context = None
+        if cell.value.tls:
+            files = PeerPkiFiles.of(peer_pki)
+            context = iso20_context(
+                files.v2g_root, files.oem_chain, files.oem_key, files.oem_key_password
+            )
+        run = connect_and_run(
+            session, "v2g0", on_event, ssl_context=context, socket_factory=ev_space.socket
+        )
         ended = await asyncio.wait_for(run, 240)
         assert ended.clean, f"{ended.reason}\n{secc.text()[-4000:]}"
         peer_end = await asyncio.to_thread(secc.wait_for, SECC_SESSION_ENDED, 30)
@@ -64,7 +82,7 @@ async def test_our_evcc_against_peer_secc(cell: Cell, tmp_path: Path) -> None:
     assert peer_end["state"] == "SessionStop"
     # The peer's own account: it took every loop request and ended on our SessionStop.
     log = secc.text()
-    loop = "CurrentDemandReq" if base.energy == "DC" else "ChargingStatusReq"
+    loop = LOOP_REQUESTS[base.protocols[0]] if base.energy == "DC" else "ChargingStatusReq"
     assert log.count(f"{loop} received") >= LOOPS
     assert "SessionStopReq received" in log
     if base.energy == "DC":

@@ -6,14 +6,17 @@ from __future__ import annotations
 
 import secrets
 import socket
+import ssl
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from typing import Any
+from pathlib import Path
+from typing import Any, Protocol
 
 import pytest
 
 from evstack.exi.sdp import Security
-from evstack.hlc.transport import sdp, stream
+from evstack.exi.v2gtp import PAYLOAD_TYPES
+from evstack.hlc.transport import pki, sdp, stream, tls
 from evstack.hlc.transport.netif import link_local_address
 from evstack.runtime.manager import running
 from evstack.runtime.mqtt import BrokerSettings
@@ -21,6 +24,7 @@ from evstack.runtime.plan import ModulePlan, RunPlan, module_class_path
 
 from . import ev_probe
 from .evcc_charger import ScriptedCharger
+from .evcc_charger20 import ScriptedCharger20
 from .netns import Namespace, veth_pair
 
 pytestmark = [pytest.mark.mosquitto, pytest.mark.timeout(60)]
@@ -37,27 +41,41 @@ def mosquitto() -> BrokerSettings:
     return MOSQUITTO
 
 
+class Charger(Protocol):
+    def answer(self, payload: bytes, schema: str) -> bytes | None: ...
+
+
 @asynccontextmanager
-async def scripted_secc(space: Namespace, charger: ScriptedCharger) -> AsyncIterator[None]:
-    """A V2G server answering with `charger`, announced by SDP, in `space` on v2g0."""
+async def scripted_secc(
+    space: Namespace,
+    charger: Charger,
+    schema: str = "din",
+    ssl_context: ssl.SSLContext | None = None,
+) -> AsyncIterator[None]:
+    """A V2G server answering with `charger`, announced by SDP, in `space` on v2g0; `schema`
+    is what follows SupportedAppProtocol on payload type 0x8001 (din or iso2)."""
+    by_type = {int(PAYLOAD_TYPES[name]): name for name in ("iso20", "iso20_dc")}
 
     async def serve(connection: stream.V2gtpStream) -> None:
-        schema = "app"
+        first = True
         try:
             while True:
                 payload_type, payload = await connection.receive()
-                answer = charger.answer(payload, schema)
-                if schema == "app":
-                    schema = charger.schema
+                current = by_type.get(payload_type, "app" if first else schema)
+                first = False
+                answer = charger.answer(payload, current)
                 if answer is not None:
                     await connection.send(payload_type, answer)
         except stream.StreamClosedError:
             pass
 
     address = link_local_address("v2g0", space.socket)
-    server = await stream.start_server(serve, "v2g0", address, socket_factory=space.socket)
+    server = await stream.start_server(
+        serve, "v2g0", address, ssl_context=ssl_context, socket_factory=space.socket
+    )
+    offered = {Security.NONE if ssl_context is None else Security.TLS}
     responder = await sdp.SdpResponder.start(
-        "v2g0", tcp_port=server.port, offered={Security.NONE}, socket_factory=space.socket
+        "v2g0", tcp_port=server.port, offered=offered, socket_factory=space.socket
     )
     try:
         yield
@@ -173,3 +191,26 @@ async def test_the_ev_simulators_dc_script_runs_a_din_session(mosquitto: BrokerS
     assert probe.states[-1].energy_Wh > 0
     assert charger.requests[-1] == "SessionStopReq"
     assert charger.requests.count("CurrentDemandReq") > 5
+
+
+async def test_an_iso20_session_over_tls_13(mosquitto: BrokerSettings, tmp_path: Path) -> None:
+    """supported_protocols iso20 with tls: SDP asks for TLS, TLS 1.3 verified against the
+    configured V2G root, then ISO-20 DC to SessionStop."""
+    files = pki.generate(pki.Profile.ISO20).write(tmp_path)
+    server_context = tls.secc_context(pki.Profile.ISO20, files.chain, files.key)
+    charger = ScriptedCharger20()
+    config = {"supported_protocols": "iso20", "tls": True, "v2g_root": str(files.root)}
+    with veth_pair() as (ev_space, cs_space):
+        async with (
+            scripted_secc(cs_space, charger, ssl_context=server_context),
+            ev_stack(mosquitto, netns=ev_space.name, loop_interval_s=0.05, **config) as probe,
+        ):
+            assert await probe.ev.call_start_charging(
+                EnergyTransferMode="DC_extended", DepartureTime=0, EAmount=0
+            )
+            await probe.until(lambda: probe.loops() >= 3)
+            await probe.ev.call_stop_charging()
+            await probe.until(lambda: probe.finished == 1)
+    assert probe.states[-1].protocol == "iso20"
+    assert probe.states[-1].end_reason == "session stopped"
+    assert charger.requests[-1] == "SessionStopReq"

@@ -14,38 +14,17 @@ The flow never touches I/O or a clock: it answers each response through `Context
 from __future__ import annotations
 
 import abc
-from typing import Protocol
 
 from evstack.hlc.evcc import timing
-from evstack.hlc.evcc.battery import Battery
 from evstack.hlc.evcc.codec import Doc, physical, value_of
-from evstack.hlc.evcc.config import EvccConfig
+from evstack.hlc.evcc.protocol import Context, ProtocolFlow
 
 PRECHARGE_CURRENT = 1.0  # A; the standards allow at most 2 A while precharging
 SAFE_VOLTAGE = 60.0  # below this the inlet counts as dead for welding detection
 SHUTDOWN_CODES = frozenset({"EVSE_Shutdown", "EVSE_EmergencyShutdown", "EVSE_Malfunction"})
 
 
-class Context(Protocol):
-    """What a flow may do; the session implements it."""
-
-    config: EvccConfig
-    battery: Battery
-    inlet_voltage: float | None
-
-    def request(self, name: str, body: Doc, now: float, *, delay: float = 0.0) -> None: ...
-    def phase(self, what: str, seconds: float, now: float) -> None: ...
-    def clear_phase(self) -> None: ...
-    def finish(self, reason: str, *, clean: bool) -> None: ...
-    def progress(
-        self, step: str, voltage: float | None = None, current: float | None = None
-    ) -> None: ...
-    def count_energy(self, voltage: float, current: float, now: float) -> None: ...
-    @property
-    def stop_requested(self) -> bool: ...
-
-
-class Flow(abc.ABC):
+class Flow(ProtocolFlow):
     """One session's EV side after SupportedAppProtocol; subclasses name the messages."""
 
     schema = ""
@@ -53,13 +32,8 @@ class Flow(abc.ABC):
     authorization = ""
 
     def __init__(self, ctx: Context):
-        self.ctx = ctx
-        self.config = ctx.config
-        self.battery = ctx.battery
+        super().__init__(ctx)
         self.service_id = 1
-        self.evse_max_current: float | None = None
-        self.evse_max_power: float | None = None
-        self.evse_max_voltage: float | None = None
         self.welding_checks = 0
         self.charging = False
 

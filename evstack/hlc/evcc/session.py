@@ -23,8 +23,9 @@ from evstack.hlc.evcc.battery import Battery
 from evstack.hlc.evcc.codec import Doc
 from evstack.hlc.evcc.config import EvccConfig
 from evstack.hlc.evcc.din import DinFlow
-from evstack.hlc.evcc.flow import Flow
 from evstack.hlc.evcc.iso2 import Iso2Flow
+from evstack.hlc.evcc.iso20 import Iso20DcFlow
+from evstack.hlc.evcc.protocol import ProtocolFlow
 
 _log = logging.getLogger(__name__)
 
@@ -34,13 +35,15 @@ class AppProtocol:
     namespace: str
     major: int
     minor: int
-    flow: type[Flow]
+    flow: type[ProtocolFlow]
 
 
 PROTOCOLS = {
     "din": AppProtocol("urn:din:70121:2012:MsgDef", 2, 0, DinFlow),
     "iso2": AppProtocol("urn:iso:15118:2:2013:MsgDef", 2, 0, Iso2Flow),
+    "iso20": AppProtocol("urn:iso:std:iso:15118:-20:DC", 1, 0, Iso20DcFlow),
 }
+DC_ONLY = frozenset({"din", "iso20"})  # ISO-20 AC is not in this EVCC yet
 
 
 class EvccSession:
@@ -48,9 +51,11 @@ class EvccSession:
         self.config = config
         self.battery = battery
         self.timing = config.timing
-        self.offered = tuple(p for p in config.protocols if config.energy == "DC" or p != "din")
+        self.offered = tuple(
+            p for p in config.protocols if config.energy == "DC" or p not in DC_ONLY
+        )
         self.protocol: str | None = None
-        self.flow: Flow | None = None
+        self.flow: ProtocolFlow | None = None
         self.session_id = "00"
         self.ended = False
         self.energy_wh = 0.0
@@ -79,15 +84,20 @@ class EvccSession:
             for index, name in enumerate(self.offered)
         ]
         self.phase("communication setup", timing.COMMUNICATION_SETUP, now)
-        self._send("app", "supportedAppProtocolReq", {"AppProtocol": offers}, now)
+        request = {"supportedAppProtocolReq": {"AppProtocol": offers}}
+        self._send("app", "supportedAppProtocolReq", request, now)
         return self._take()
 
     def receive(self, payload_type: int, payload: bytes, now: float) -> list[ev.Output]:
         if self.ended:
             return []
-        schema = self.protocol or "app"
-        if payload_type != codec.payload_type(schema):
-            self.finish(f"payload type {payload_type:#06x} where {schema} was due", clean=False)
+        if self.flow is None:
+            schema: str | None = "app" if payload_type == codec.payload_type("app") else None
+        else:
+            schema = self.flow.schema_for(payload_type)
+        if schema is None:
+            due = self.protocol or "app"
+            self.finish(f"payload type {payload_type:#06x} where {due} was due", clean=False)
             return self._take()
         try:
             document = codec.decode(schema, payload)
@@ -111,7 +121,7 @@ class EvccSession:
         elif self.queued is not None and now >= self.queued[0]:
             _, name, body = self.queued
             self.queued = None
-            self._send(self.protocol or "app", name, body, now)
+            self.request(name, body, now)
         return self._take()
 
     def deadline(self) -> float | None:
@@ -138,11 +148,12 @@ class EvccSession:
 
     # -- the flow's side (flow.Context) ---------------------------------------------------
     def request(self, name: str, body: Doc, now: float, *, delay: float = 0.0) -> None:
-        assert self.protocol is not None
+        assert self.flow is not None
         if delay > 0.0:
             self.queued = (now + delay, name, body)
         else:
-            self._send(self.protocol, name, body, now)
+            document = self.flow.wrap(name, body, self.session_id)
+            self._send(self.flow.request_schema(name), name, document, now)
 
     def phase(self, what: str, seconds: float, now: float) -> None:
         self.phase_name, self.phase_deadline = what, now + self.timing.phase(seconds)
@@ -194,14 +205,13 @@ class EvccSession:
         self.protocol = self.offered[index]
         self.last_response = "supportedAppProtocolRes"
         self.flow = PROTOCOLS[self.protocol].flow(self)
+        self.session_id = self.flow.first_session_id
         self.flow.start(now)
 
     def _on_message(self, document: Doc, now: float) -> None:
         assert self.flow is not None
         try:
-            message = document["V2G_Message"]
-            ((name, body),) = message["Body"].items()
-            session_id = str(message["Header"]["SessionID"])
+            name, body, session_id = self.flow.unwrap(document)
         except (KeyError, ValueError, AttributeError):
             self.finish(f"not a V2G_Message with one body: {list(document)}", clean=False)
             return
@@ -221,19 +231,15 @@ class EvccSession:
             return
         self.flow.handle(name, body, now)
 
-    def _send(self, schema: str, name: str, body: Doc, now: float) -> None:
-        if schema == "app":
-            document: Doc = {name: body}
-        else:
-            header = {"SessionID": self.session_id}
-            document = {"V2G_Message": {"Header": header, "Body": {name: body}}}
+    def _send(self, schema: str, name: str, document: Doc, now: float) -> None:
         try:
             payload = codec.encode(schema, document)
         except (codec.CodecError, ValueError, KeyError, TypeError) as exc:
             self.finish(f"cannot encode {name}: {exc}", clean=False)
             return
         self.awaiting = name.removesuffix("Req") + "Res"
-        self.response_deadline = now + self.timing.message(name, din=schema == "din")
+        table = timing.MESSAGE if self.flow is None else self.flow.timeouts
+        self.response_deadline = now + self.timing.message(name, table)
         self.outputs.append(ev.Send(codec.payload_type(schema), payload, name))
 
     def _ended(self, reason: str, *, clean: bool) -> ev.SessionEnded:

@@ -20,19 +20,21 @@ MESSAGE = {
 }
 MESSAGE_DEFAULT = 2.0
 DIN_MESSAGE = {**MESSAGE, "PowerDeliveryReq": 2.0}
+ISO20_MESSAGE = {**MESSAGE, "DC_ChargeLoopReq": 0.5, "AC_ChargeLoopReq": 0.5}
 
 COMMUNICATION_SETUP = 20.0  # from supportedAppProtocolReq until SessionSetupRes
 ONGOING = 60.0  # the charger may answer Ongoing for this long (authorisation, parameters)
 CABLE_CHECK = 40.0
 PRECHARGE = 7.0
+ISO20_PRECHARGE = 10.0
 
 
 @dataclasses.dataclass(frozen=True)
 class Timing:
     scale: float = 1.0
 
-    def message(self, request: str, *, din: bool = False) -> float:
-        return (DIN_MESSAGE if din else MESSAGE).get(request, MESSAGE_DEFAULT) * self.scale
+    def message(self, request: str, table: dict[str, float] = MESSAGE) -> float:
+        return table.get(request, MESSAGE_DEFAULT) * self.scale
 
     def phase(self, seconds: float) -> float:
         return seconds * self.scale

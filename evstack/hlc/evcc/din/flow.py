@@ -3,12 +3,14 @@ ContractAuthentication; no schedules."""
 
 from __future__ import annotations
 
+from evstack.hlc.evcc import timing
 from evstack.hlc.evcc.codec import Doc, value_of
 from evstack.hlc.evcc.flow import Flow
 
 
 class DinFlow(Flow):
     schema = "din"
+    timeouts = timing.DIN_MESSAGE
     payment_selection = "ServicePaymentSelectionReq"
     authorization = "ContractAuthenticationReq"
 

@@ -1,0 +1,299 @@
+"""ISO 15118-20 DC from the EV's side: external identification (EIM), the scheduled control
+mode, no bidirectional transfer (DC_BPT) yet.
+
+SessionSetup, AuthorizationSetup, Authorization (repeated while Ongoing), ServiceDiscovery,
+ServiceDetail for DC (service 2), ServiceSelection of a scheduled parameter set,
+DC_ChargeParameterDiscovery, ScheduleExchange (repeated while Ongoing), DC_CableCheck,
+DC_PreCharge until the charger meets the battery (then once more with EVProcessing
+Finished), PowerDelivery(Start), the DC_ChargeLoop, PowerDelivery(Stop),
+DC_WeldingDetection, SessionStop. Every message carries its header (session id and a Unix
+time stamp) inside its root; common messages travel as 0x8002, DC ones as 0x8004.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+
+from evstack.hlc.evcc import codec, timing
+from evstack.hlc.evcc.codec import Doc
+from evstack.hlc.evcc.protocol import Context, ProtocolFlow
+
+DC_SERVICE = 2  # ISO 15118-20 Table 204: 1 AC, 2 DC, 5 AC_BPT, 6 DC_BPT
+SCHEDULED = 1  # ControlMode parameter: 1 scheduled, 2 dynamic
+DC_MESSAGES = frozenset(
+    {
+        "DC_ChargeParameterDiscoveryReq",
+        "DC_CableCheckReq",
+        "DC_PreChargeReq",
+        "DC_ChargeLoopReq",
+        "DC_WeldingDetectionReq",
+    }
+)
+SAFE_VOLTAGE = 60.0  # below this the inlet counts as dead for welding detection
+
+
+def rational(value: float) -> Doc:
+    """An ISO-20 RationalNumber: a 16-bit value with the smallest exponent (-3..3) that fits."""
+    for exponent in range(-3, 4):
+        scaled = round(value / 10**exponent)
+        if -32768 <= scaled <= 32767:
+            return {"Exponent": exponent, "Value": scaled}
+    raise ValueError(f"{value} does not fit a RationalNumber")
+
+
+def number(value: Doc | None) -> float | None:
+    if value is None:
+        return None
+    return float(value["Value"]) * 10.0 ** int(value["Exponent"])
+
+
+class Iso20DcFlow(ProtocolFlow):
+    schema = "iso20"
+    timeouts = timing.ISO20_MESSAGE
+
+    def __init__(self, ctx: Context, wall_clock: Callable[[], float] = time.time):
+        super().__init__(ctx)
+        self.wall_clock = wall_clock  # for the headers' Unix time stamps only
+        self.parameter_set = 1
+        self.schedule_id: int | None = None
+        self.charging = False
+        self.precharged = False
+        self.welding_checks = 0
+
+    # -- framing --------------------------------------------------------------------------
+    @property
+    def first_session_id(self) -> str:
+        return "0000000000000000"
+
+    def request_schema(self, name: str) -> str:
+        return "iso20_dc" if name in DC_MESSAGES else "iso20"
+
+    def schema_for(self, payload_type: int) -> str | None:
+        for schema in ("iso20", "iso20_dc"):
+            if payload_type == codec.payload_type(schema):
+                return schema
+        return None
+
+    def wrap(self, name: str, body: Doc, session_id: str) -> Doc:
+        header = {"SessionID": session_id, "TimeStamp": int(self.wall_clock())}
+        return {name: {"Header": header, **body}}
+
+    def unwrap(self, document: Doc) -> tuple[str, Doc, str]:
+        ((name, content),) = document.items()
+        body = {key: value for key, value in content.items() if key != "Header"}
+        return name, body, str(content["Header"]["SessionID"])
+
+    # -- the road -------------------------------------------------------------------------
+    def start(self, now: float) -> None:
+        self.ctx.request("SessionSetupReq", {"EVCCID": self.config.evcc_id}, now)
+
+    def handle(self, name: str, body: Doc, now: float) -> None:
+        getattr(self, f"on_{name}")(body, now)
+
+    def on_SessionSetupRes(self, body: Doc, now: float) -> None:  # noqa: N802
+        self.ctx.request("AuthorizationSetupReq", {}, now)
+
+    def on_AuthorizationSetupRes(self, body: Doc, now: float) -> None:  # noqa: N802
+        services = body.get("AuthorizationServices", [])
+        if "EIM" not in services:
+            self.ctx.finish(f"charger offers no EIM authorisation: {services}", clean=False)
+            return
+        self.ctx.phase("authorization", timing.ONGOING, now)
+        self.authorize(now)
+
+    def authorize(self, now: float, delay: float = 0.0) -> None:
+        body = {"SelectedAuthorizationService": "EIM", "EIM_AReqAuthorizationMode": {}}
+        self.ctx.request("AuthorizationReq", body, now, delay=delay)
+
+    def on_AuthorizationRes(self, body: Doc, now: float) -> None:  # noqa: N802
+        if body.get("EVSEProcessing") == "Ongoing":
+            self.authorize(now, delay=self.config.loop_interval)
+            return
+        self.ctx.clear_phase()
+        self.ctx.request("ServiceDiscoveryReq", {}, now)
+
+    def on_ServiceDiscoveryRes(self, body: Doc, now: float) -> None:  # noqa: N802
+        services = body.get("EnergyTransferServiceList", {}).get("Service", [])
+        ids = [int(service["ServiceID"]) for service in services]
+        if DC_SERVICE not in ids:
+            self.ctx.finish(f"charger offers no DC service: {ids}", clean=False)
+            return
+        self.ctx.request("ServiceDetailReq", {"ServiceID": DC_SERVICE}, now)
+
+    def on_ServiceDetailRes(self, body: Doc, now: float) -> None:  # noqa: N802
+        for parameter_set in body.get("ServiceParameterList", {}).get("ParameterSet", []):
+            parameters = parameter_set.get("Parameter", [])
+            values = {p["@Name"]: p.get("intValue") for p in parameters}
+            if values.get("ControlMode") == SCHEDULED:
+                self.parameter_set = int(parameter_set["ParameterSetID"])
+                break
+        else:
+            self.ctx.finish("charger offers no scheduled DC parameter set", clean=False)
+            return
+        selected = {"ServiceID": DC_SERVICE, "ParameterSetID": self.parameter_set}
+        self.ctx.request("ServiceSelectionReq", {"SelectedEnergyTransferService": selected}, now)
+
+    def on_ServiceSelectionRes(self, body: Doc, now: float) -> None:  # noqa: N802
+        battery = self.battery
+        mode = {
+            "EVMaximumChargePower": rational(battery.max_power),
+            "EVMinimumChargePower": rational(0),
+            "EVMaximumChargeCurrent": rational(battery.max_current),
+            "EVMinimumChargeCurrent": rational(0),
+            "EVMaximumVoltage": rational(battery.max_voltage),
+            "EVMinimumVoltage": rational(battery.ocv_curve[0][1]),
+            "TargetSOC": round(battery.target_soc * 100),
+        }
+        body = {"DC_CPDReqEnergyTransferMode": mode}
+        self.ctx.request("DC_ChargeParameterDiscoveryReq", body, now)
+
+    def on_DC_ChargeParameterDiscoveryRes(self, body: Doc, now: float) -> None:  # noqa: N802
+        mode = body.get("DC_CPDResEnergyTransferMode", {})
+        self.evse_max_current = number(mode.get("EVSEMaximumChargeCurrent"))
+        self.evse_max_power = number(mode.get("EVSEMaximumChargePower"))
+        self.evse_max_voltage = number(mode.get("EVSEMaximumVoltage"))
+        self.ctx.phase("schedule exchange", timing.ONGOING, now)
+        self.exchange_schedule(now)
+
+    def exchange_schedule(self, now: float, delay: float = 0.0) -> None:
+        need = max(0.0, (self.battery.target_soc - self.battery.soc) * self.battery.capacity_wh)
+        if self.config.energy_request_wh is not None:
+            need = self.config.energy_request_wh
+        mode: Doc = {}
+        if self.config.departure_time is not None:
+            mode["DepartureTime"] = self.config.departure_time
+        mode["EVTargetEnergyRequest"] = rational(need)
+        mode["EVMaximumEnergyRequest"] = rational(need)
+        mode["EVMinimumEnergyRequest"] = rational(0)
+        body = {"MaximumSupportingPoints": 1024, "Scheduled_SEReqControlMode": mode}
+        self.ctx.request("ScheduleExchangeReq", body, now, delay=delay)
+
+    def on_ScheduleExchangeRes(self, body: Doc, now: float) -> None:  # noqa: N802
+        if body.get("EVSEProcessing") == "Ongoing":
+            self.exchange_schedule(now, delay=self.config.loop_interval)
+            return
+        tuples = body.get("Scheduled_SEResControlMode", {}).get("ScheduleTuple", [])
+        if not tuples:
+            self.ctx.finish("charger sent no schedule in the scheduled control mode", clean=False)
+            return
+        self.schedule_id = int(tuples[0]["ScheduleTupleID"])
+        self.ctx.progress("PowerReady")
+        self.ctx.phase("cable check", timing.CABLE_CHECK, now)
+        self.ctx.request("DC_CableCheckReq", {}, now)
+
+    def on_DC_CableCheckRes(self, body: Doc, now: float) -> None:  # noqa: N802
+        if body.get("EVSEProcessing") == "Ongoing":
+            self.ctx.request("DC_CableCheckReq", {}, now, delay=self.config.loop_interval)
+            return
+        self.ctx.phase("precharge", timing.ISO20_PRECHARGE, now)
+        self.precharge(now, "Ongoing")
+
+    def precharge(self, now: float, processing: str, delay: float = 0.0) -> None:
+        body = {
+            "EVProcessing": processing,
+            "EVPresentVoltage": rational(self.battery.ocv()),
+            "EVTargetVoltage": rational(self.battery.target_voltage()),
+        }
+        self.ctx.request("DC_PreChargeReq", body, now, delay=delay)
+
+    def on_DC_PreChargeRes(self, body: Doc, now: float) -> None:  # noqa: N802
+        if self.precharged:
+            self.ctx.request("PowerDeliveryReq", self.power_delivery(True), now)
+            return
+        # A car trusts its own inlet measurement where it has one, not the charger's word.
+        reported = number(body.get("EVSEPresentVoltage")) or 0.0
+        present = reported if self.ctx.inlet_voltage is None else self.ctx.inlet_voltage
+        if abs(present - self.battery.target_voltage()) <= self.config.precharge_tolerance:
+            self.precharged = True
+            self.ctx.clear_phase()
+            self.ctx.progress("DcPowerOn", voltage=present)
+            self.precharge(now, "Finished")
+        else:
+            self.precharge(now, "Ongoing", delay=self.config.loop_interval)
+
+    def power_delivery(self, start: bool) -> Doc:
+        if not start:
+            return {"EVProcessing": "Finished", "ChargeProgress": "Stop"}
+        # With EVProcessing Finished and Start the EV states its power profile: here the
+        # whole energy request at its target power, under the schedule the charger sent.
+        power = min(self.battery.max_power, self.evse_max_power or self.battery.max_power)
+        need_wh = max(0.0, (self.battery.target_soc - self.battery.soc) * self.battery.capacity_wh)
+        duration = max(1, min(86_400, int(need_wh * 3600 / power))) if power > 0 else 86_400
+        entry = {"Duration": duration, "Power": rational(power)}
+        # PowerToleranceAcceptance is optional in the XSD, but the `iso15118` package's SECC
+        # refuses a profile without it (its pydantic model makes it required).
+        mode = {
+            "SelectedScheduleTupleID": self.schedule_id or 1,
+            "PowerToleranceAcceptance": "PowerToleranceConfirmed",
+        }
+        profile = {
+            "TimeAnchor": int(self.wall_clock()),
+            "Scheduled_EVPPTControlMode": mode,
+            "EVPowerProfileEntries": {"EVPowerProfileEntry": [entry]},
+        }
+        return {"EVProcessing": "Finished", "ChargeProgress": "Start", "EVPowerProfile": profile}
+
+    def on_PowerDeliveryRes(self, body: Doc, now: float) -> None:  # noqa: N802
+        if not self.charging:
+            self.charging = True
+            self.ctx.progress("Charging")
+            self.ctx.request("DC_ChargeLoopReq", self.charge_loop(), now)
+        else:
+            self.ctx.request("DC_WeldingDetectionReq", {"EVProcessing": "Ongoing"}, now)
+
+    def charge_loop(self) -> Doc:
+        battery = self.battery
+        current = battery.target_current(self.evse_max_current, self.evse_max_power)
+        display = {
+            "PresentSOC": battery.soc_percent,
+            "TargetSOC": round(battery.target_soc * 100),
+            "ChargingComplete": battery.full or self.ctx.stop_requested,
+        }
+        control = {
+            "EVTargetCurrent": rational(current),
+            "EVTargetVoltage": rational(battery.target_voltage()),
+            "EVMaximumChargePower": rational(battery.max_power),
+            "EVMaximumChargeCurrent": rational(battery.max_current),
+            "EVMaximumVoltage": rational(battery.max_voltage),
+        }
+        return {
+            "DisplayParameters": display,
+            "MeterInfoRequested": False,
+            "EVPresentVoltage": rational(battery.ocv()),
+            "Scheduled_DC_CLReqControlMode": control,
+        }
+
+    def on_DC_ChargeLoopRes(self, body: Doc, now: float) -> None:  # noqa: N802
+        voltage = number(body.get("EVSEPresentVoltage")) or 0.0
+        current = number(body.get("EVSEPresentCurrent")) or 0.0
+        self.ctx.count_energy(voltage, current, now)
+        limits = body.get("Scheduled_DC_CLResControlMode", {})
+        self.evse_max_current = number(limits.get("EVSEMaximumChargeCurrent")) or (
+            self.evse_max_current
+        )
+        self.evse_max_power = number(limits.get("EVSEMaximumChargePower")) or self.evse_max_power
+        self.ctx.progress("ChargeLoop", voltage=voltage, current=current)
+        asked_to_stop = body.get("EVSEStatus", {}).get("EVSENotification") == "Terminate"
+        if asked_to_stop:
+            self.ctx.progress("StopFromCharger")
+        if asked_to_stop or self.battery.full or self.ctx.stop_requested:
+            self.ctx.progress("Stopping")
+            self.ctx.count_energy(0.0, 0.0, now)
+            self.ctx.request("PowerDeliveryReq", self.power_delivery(False), now)
+        else:
+            delay = self.config.loop_interval
+            self.ctx.request("DC_ChargeLoopReq", self.charge_loop(), now, delay=delay)
+
+    def on_DC_WeldingDetectionRes(self, body: Doc, now: float) -> None:  # noqa: N802
+        self.welding_checks += 1
+        present = number(body.get("EVSEPresentVoltage")) or 0.0
+        if present < SAFE_VOLTAGE or self.welding_checks >= self.config.welding_checks:
+            self.ctx.request("SessionStopReq", {"ChargingSession": "Terminate"}, now)
+        else:
+            delay = self.config.loop_interval
+            body = {"EVProcessing": "Ongoing"}
+            self.ctx.request("DC_WeldingDetectionReq", body, now, delay=delay)
+
+    def on_SessionStopRes(self, body: Doc, now: float) -> None:  # noqa: N802
+        self.ctx.finish("session stopped", clean=True)
