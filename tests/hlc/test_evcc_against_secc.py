@@ -1,7 +1,10 @@
 """Our EVCC against our SECC (evstack.hlc.secc), in one process on a hand clock: two
-implementations written apart, DIN 70121 DC from SupportedAppProtocol to SessionStop."""
+implementations written apart, DIN 70121 DC and ISO 15118-2 DC and AC from
+SupportedAppProtocol to SessionStop."""
 
 from __future__ import annotations
+
+import pytest
 
 from evstack.hlc import secc
 from evstack.hlc.evcc import Battery, EvccConfig, EvccSession
@@ -11,11 +14,20 @@ from evstack.hlc.secc import events as sev
 LATENCY = 0.005
 
 
-def test_din_dc_between_our_evcc_and_our_secc() -> None:
+CASES = {
+    "din-dc": (EvccConfig(protocols=("din",)), ("DC_extended",)),
+    "iso2-dc": (EvccConfig(protocols=("iso2",)), ("DC_extended",)),
+    "iso2-ac": (EvccConfig(protocols=("iso2",), energy="AC"), ("AC_three_phase_core",)),
+}
+
+
+@pytest.mark.parametrize("case", list(CASES))
+def test_a_session_between_our_evcc_and_our_secc(case: str) -> None:
     now = 0.0
-    evse = secc.EvseState(power_allowed=True)
+    config, modes = CASES[case]
+    evse = secc.EvseState(power_allowed=True, energy_modes=modes, ac_max_current=16.0)
     charger = secc.SeccSession(evse, now)
-    car = EvccSession(EvccConfig(protocols=("din",)), Battery(soc=0.4))
+    car = EvccSession(config, Battery(soc=0.4))
     loops = 0
     ev_out: list[ev.Output] = car.start(now)
     charger_events: list[sev.Output] = []
@@ -57,7 +69,7 @@ def test_din_dc_between_our_evcc_and_our_secc() -> None:
             ev_out = car.poll(now)
     assert ended is not None
     assert ended.clean, ended.reason
-    assert ended.protocol == "din"
+    assert ended.protocol == config.protocols[0]
     assert ended.energy_wh > 0
     assert car.battery.soc > 0.4
     (charger_end,) = [e for e in charger_events if isinstance(e, sev.SessionEnded)]
