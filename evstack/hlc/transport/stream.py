@@ -29,6 +29,7 @@ from evstack.hlc.transport.netif import (
 )
 
 _log = logging.getLogger(__name__)
+CONNECT_TIMEOUT_S = 5.0  # a TCP handshake on a local link takes milliseconds
 
 # Every payload type of a V2G session over TCP (EXI for SAP, DIN, ISO-2 and the ISO-20 sets).
 V2G_PAYLOAD_TYPES = frozenset(
@@ -195,8 +196,11 @@ async def connect(
     sock = socket_factory(socket.AF_INET6, socket.SOCK_STREAM, 0)
     try:
         scope = interface_index(sock, interface)
+        # Connected on a worker thread, not with loop.sock_connect: uvloop (the runtime's
+        # loop) refuses an IPv6 address with a scope id there (EINVAL).
+        sock.settimeout(CONNECT_TIMEOUT_S)
+        await asyncio.to_thread(sock.connect, (str(address), port, 0, scope))
         sock.setblocking(False)
-        await asyncio.get_running_loop().sock_connect(sock, (str(address), port, 0, scope))
         reader, writer = await asyncio.open_connection(
             sock=sock, ssl=ssl_context, server_hostname="" if ssl_context else None
         )

@@ -1,0 +1,59 @@
+"""config/sil-dc-din.yaml end to end, as `ev-manager run` runs it (a process per module,
+uvloop): the EV simulator's iso_* script, its EVCC and our SECC over DIN 70121, EvseManager
+in DC mode with the DcSupplySimulator, Auth and the energy manager. The config's network
+namespaces are swapped for a test-made veth pair."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import msgspec
+import pytest
+import yaml
+
+from evstack.manifest import load_project_tree, load_runtime_config
+
+from .netns import veth_pair
+
+REPO = Path(__file__).resolve().parents[2]
+CONFIG = REPO / "config" / "sil-dc-din.yaml"
+EV_MANAGER = [sys.executable, "-c", "from evstack.runtime.cli import main; main()"]
+
+
+def test_the_config_is_valid() -> None:
+    config = load_runtime_config(CONFIG, load_project_tree())
+    kinds = {m.module for m in config.modules.values()}
+    assert {"EvseManager", "Iso15118Charger", "Iso15118Ev", "DcSupplySimulator"} <= kinds
+    (evse,) = [m for m in config.modules.values() if m.module == "EvseManager"]
+    assert evse.config_module["charge_mode"] == "DC"
+
+
+@pytest.mark.slow
+@pytest.mark.timeout(240)
+def test_the_dc_din_sil_charges_and_exits_0(tmp_path: Path) -> None:
+    raw: dict[str, Any] = yaml.safe_load(CONFIG.read_text())
+    with veth_pair() as (ev_space, cs_space):
+        modules = raw["active_modules"]
+        modules["secc_1"]["config_module"]["netns"] = cs_space.name
+        modules["ev_hlc_1"]["config_module"]["netns"] = ev_space.name
+        config = tmp_path / "sil-dc-din.yaml"
+        config.write_text(yaml.safe_dump(raw))
+        summary = tmp_path / "summary.json"
+        done = subprocess.run(
+            [*EV_MANAGER, "run", str(config), "--summary-json", str(summary)],
+            cwd=tmp_path,
+            capture_output=True,
+            text=True,
+            timeout=200,
+        )
+    output = done.stdout + done.stderr
+    assert done.returncode == 0, output[-4000:]
+    result = msgspec.json.decode(summary.read_bytes())
+    assert result["complete"] is True
+    (session,) = result["sessions"]
+    assert session["id_token"] == "AABBCCDD"
+    assert session["energy_kWh"] > 0.05, output[-4000:]
+    assert session["stop_reason"] == "EVDisconnected"
