@@ -11,12 +11,17 @@ Accepted and changes nothing; one naming an EVSE or connector the station does n
 Rejected. A request for the station as a whole is followed by every connector's status, even
 when nothing changed (TC_G_13).
 
+A firmware install that waits for transactions to end may hold the station (L01.FR.07): until
+it lets go, every connector without a transaction is Unavailable and its EVSE disabled, as if
+Inoperative; the hold is not stored (a reboot, the install's own, ends it).
+
 Status follows from all that (`status.StatusReporter`, which this block runs).
 """
 
 from __future__ import annotations
 
 import logging
+import weakref
 
 import msgspec
 
@@ -48,6 +53,7 @@ INOPERATIVE = OperationalStatusEnumType.Inoperative
 OPERATIVE = OperationalStatusEnumType.Operative
 ENABLE_TIMEOUT_S = 5.0  # wall seconds for EvseManager to take enable_disable
 _PREFIX = "availability/"
+_BLOCKS: weakref.WeakKeyDictionary[Station, Availability] = weakref.WeakKeyDictionary()
 
 
 class Availability(Block):
@@ -56,9 +62,16 @@ class Availability(Block):
     def __init__(self, station: Station) -> None:
         super().__init__(station)
         self._told: dict[int, bool] = {}  # EVSE -> enabled, as we last told it
+        self._held = False  # a firmware install waits (see the module's doc)
         self.status = StatusReporter(station, self.operative, self.station_operative)
         station.route("ChangeAvailability", self.change_availability)
         station.on_session_event(self._on_session_event)
+        _BLOCKS[station] = self
+
+    @staticmethod
+    def of(station: Station) -> Availability:
+        """The station's availability block (firmware holds the connectors with it)."""
+        return _BLOCKS[station]
 
     async def start(self) -> None:
         self.station.start_task(self.status.run())
@@ -76,7 +89,8 @@ class Availability(Block):
 
     def operative(self, evse_id: int, connector: int) -> bool:
         return (
-            self.station_operative()
+            not self._held
+            and self.station_operative()
             and self._state(f"evse/{evse_id}") is OPERATIVE
             and self._state(f"connector/{evse_id}/{connector}") is OPERATIVE
         )
@@ -116,6 +130,14 @@ class Availability(Block):
         return ChangeAvailabilityResponse(
             status=status or ChangeAvailabilityStatusEnumType.Accepted
         )
+
+    async def hold(self, held: bool) -> None:
+        """Hold the connectors without a transaction Unavailable (a pending firmware install,
+        L01.FR.07), or let them go."""
+        if held == self._held:
+            return
+        self._held = held
+        await self._carry_out([evse.id for evse in self.station.evses])
 
     async def _carry_out(self, evse_ids: list[int]) -> None:
         """After the response: the new status to the CSMS, and the EVSEs in line with it."""

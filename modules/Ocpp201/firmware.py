@@ -16,10 +16,13 @@ What the station does with an UpdateFirmwareRequest:
 4. Verify `signature` (base64; ECDSA or RSA PKCS#1 v1.5/PSS over SHA-256 of the file) with the
    signing certificate's key: SignatureVerified, or InvalidSignature and the security event
    InvalidFirmwareSignature (L01.FR.03).
-5. At installDateTime (InstallScheduled until then), once no transaction runs (a reboot would
-   cut it short): Installing, InstallRebooting, then the station reboots (BootNotification with
-   reason FirmwareUpdate). The pending install is kept in the state folder, so a real restart
-   finishes it as well as the simulated reboot.
+5. At installDateTime (InstallScheduled until then, or while a transaction runs), once no
+   transaction runs (a reboot would cut it short, L01.FR.06): Installing, InstallRebooting, then
+   the station reboots (BootNotification with reason FirmwareUpdate). Unless
+   ChargingStation.AllowNewSessionsPendingFirmwareUpdate is true, the connectors without a
+   transaction are held Unavailable while the install waits (L01.FR.07), from the request on
+   when the install is due at once, until the reboot. The pending install is kept in the state
+   folder, so a real restart finishes it as well as the simulated reboot.
 6. After the reboot, the image is checked and "installed": Installed and the security event
    FirmwareUpdated (critical), or InstallVerificationFailed.
 
@@ -69,6 +72,7 @@ from evstack.generated.types.evse_manager import SessionEvent, SessionEventEnum
 from evstack.ocpp.errors import OcppError
 from evstack.ocpp.j import CallTimeoutError, NotConnectedError
 
+from .availability import Availability
 from .blocks import Block
 from .certificate_store import CertificateError, load_certificates, verify_chain, write_atomic
 from .certificates import Certificates
@@ -194,7 +198,11 @@ class Io:
     security_event: Callable[[SecurityEvent, str | None], None]
     download: Callable[[str, Path], Awaitable[Downloaded]]
     manufacturer_roots: Callable[[], list[x509.Certificate]]
+    busy: Callable[[], bool]  # a transaction runs
     idle: Callable[[], Awaitable[None]]  # returns once no transaction runs
+    hold: Callable[
+        [bool], Coroutine[Any, Any, None]
+    ]  # hold idle connectors Unavailable (L01.FR.07)
     reboot: Callable[[], Awaitable[None]]  # BootNotification(FirmwareUpdate) follows
     installed: Callable[[str], None]  # the new firmware version
     spawn: Callable[[Coroutine[Any, Any, None]], asyncio.Task[None]]  # after the answer
@@ -262,7 +270,17 @@ class FirmwareUpdater:
 
     async def _update(self, request: UpdateFirmwareRequest, certificate: x509.Certificate) -> None:
         firmware, request_id = request.firmware, request.requestId
+        install_at = (
+            None
+            if isinstance(firmware.installDateTime, msgspec.UnsetType)
+            else firmware.installDateTime
+        )
         try:
+            # An install due at once will wait for the transactions under way: no new ones
+            # (this also lets go a hold an update this one cancelled had taken).
+            now = self.io.now()
+            due = firmware.retrieveDateTime <= now and (install_at is None or install_at <= now)
+            await self.io.hold(due and self.io.busy())
             if firmware.retrieveDateTime > self.io.now():
                 await self._notify(Status.DownloadScheduled, request_id)
                 await self._until(firmware.retrieveDateTime)
@@ -279,15 +297,14 @@ class FirmwareUpdater:
                 self.io.security_event(SecurityEvent.INVALID_FIRMWARE_SIGNATURE, firmware.location)
                 return
             await self._notify(Status.SignatureVerified, request_id)
-            install_at = (
-                None
-                if isinstance(firmware.installDateTime, msgspec.UnsetType)
-                else firmware.installDateTime
-            )
-            if install_at is not None and install_at > self.io.now():
+            scheduled = install_at is not None and install_at > self.io.now()
+            if scheduled or self.io.busy():
                 await self._notify(Status.InstallScheduled, request_id)
+            if scheduled:
                 await self._until(install_at)
-            await self.io.idle()
+            if self.io.busy():
+                await self.io.hold(True)
+                await self.io.idle()
             self.phase = Phase.INSTALLING
             await self._notify(Status.Installing, request_id)
             pending = Pending(request_id, str(downloaded.path))
@@ -297,6 +314,7 @@ class FirmwareUpdater:
         finally:
             if self._task is asyncio.current_task() and self.phase is not Phase.INSTALLING:
                 self.phase = Phase.IDLE
+                self.io.spawn(self.io.hold(False))  # it failed or was cancelled
 
     async def _download(self, request: UpdateFirmwareRequest) -> Downloaded | None:
         retries = request.retries if isinstance(request.retries, int) else DEFAULT_RETRIES
@@ -322,6 +340,7 @@ class FirmwareUpdater:
             pending = msgspec.json.decode(self._pending_file.read_bytes(), type=Pending)
         except (OSError, msgspec.DecodeError):
             return
+        await self.io.hold(False)  # the connectors are free again after the install's reboot
         try:
             version = await asyncio.to_thread(_read_image, Path(pending.image))
         except (OSError, FirmwareImageError) as error:
@@ -339,6 +358,7 @@ class FirmwareUpdater:
 # -- the block ----------------------------------------------------------------------------
 
 FIRMWARE_VERSION = ref("Controller", "FirmwareVersion")
+ALLOW_NEW_SESSIONS = ref("ChargingStation", "AllowNewSessionsPendingFirmwareUpdate")
 
 
 def _info(reason: str | None) -> StatusInfoType | msgspec.UnsetType:
@@ -370,7 +390,9 @@ class Firmware(Block):
                 manufacturer_roots=lambda: Certificates.of(station).store.roots(
                     InstallCertificateUseEnumType.ManufacturerRootCertificate
                 ),
+                busy=lambda: bool(self._charging),
                 idle=self._no_transaction,
+                hold=self._hold,
                 reboot=self._reboot,
                 installed=self._installed,
                 spawn=lambda work: station.start_task(after_answer(station, work)),
@@ -413,6 +435,16 @@ class Firmware(Block):
     def _installed(self, version: str) -> None:
         if self.station.model.spec(FIRMWARE_VERSION) is not None:
             self.station.model.set(FIRMWARE_VERSION, version)
+
+    async def _hold(self, held: bool) -> None:
+        model = self.station.model
+        if (
+            held
+            and model.spec(ALLOW_NEW_SESSIONS) is not None
+            and model.get_bool(ALLOW_NEW_SESSIONS)
+        ):
+            held = False
+        await Availability.of(self.station).hold(held)
 
     async def _no_transaction(self) -> None:
         await self._idle.wait()

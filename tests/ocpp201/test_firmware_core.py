@@ -99,7 +99,8 @@ class FakeStation:
     roots: list[x509.Certificate] = field(default_factory=lambda: [MAKER.certificate])
     reboots: int = 0
     versions: list[str] = field(default_factory=list)
-    idle: asyncio.Event = field(default_factory=asyncio.Event)
+    idle: asyncio.Event = field(default_factory=asyncio.Event)  # clear: a transaction runs
+    held: list[bool] = field(default_factory=list)  # the connectors' hold, as it changed
     tasks: list[asyncio.Task[None]] = field(default_factory=list)
     downloading: asyncio.Event | None = None  # set: a download waits for it
 
@@ -111,7 +112,9 @@ class FakeStation:
             security_event=lambda event, info: self.events.append(event),
             download=self._download,
             manufacturer_roots=lambda: self.roots,
+            busy=lambda: not self.idle.is_set(),
             idle=self._idle,
+            hold=self._hold,
             reboot=self._reboot,
             installed=self.versions.append,
             spawn=self._spawn,
@@ -136,6 +139,10 @@ class FakeStation:
     async def _idle(self) -> None:
         await self.idle.wait()
 
+    async def _hold(self, held: bool) -> None:
+        if held != (self.held[-1] if self.held else False):
+            self.held.append(held)
+
     async def _reboot(self) -> None:
         self.reboots += 1
 
@@ -145,11 +152,13 @@ class FakeStation:
         return task
 
     async def settle(self) -> None:
-        for task in list(self.tasks):
-            try:
-                await task
-            except asyncio.CancelledError:
-                continue
+        """Until every spawned task is done, those spawned on the way included."""
+        while waiting := [task for task in self.tasks if not task.done()]:
+            for task in waiting:
+                try:
+                    await task
+                except asyncio.CancelledError:
+                    continue
 
     def statuses(self) -> list[S]:
         return [status for status, _, _ in self.sent]
@@ -232,15 +241,43 @@ async def test_scheduled_download_and_install_wait_for_their_times(station: Fake
 
 
 async def test_the_install_waits_for_the_transactions_to_end(station: FakeStation) -> None:
+    """L01.FR.06/07: InstallScheduled while a transaction runs, the idle connectors held from
+    the request on (the install is due at once), let go after the install's reboot."""
     station.idle.clear()
     updater = FirmwareUpdater(station.folder, station.io())
     updater.request(request())
     for _ in range(20):
         await asyncio.sleep(0)
-    assert station.statuses()[-1] is S.SignatureVerified
+    assert station.statuses()[-2:] == [S.SignatureVerified, S.InstallScheduled]
+    assert station.held == [True]
     station.idle.set()
     await station.settle()
     assert station.statuses()[-2:] == [S.Installing, S.InstallRebooting]
+    assert station.held == [True]  # until the reboot
+    await FirmwareUpdater(station.folder, station.io()).after_boot()
+    assert station.held == [True, False]
+
+
+async def test_a_scheduled_install_holds_the_connectors_only_when_it_is_due(
+    station: FakeStation,
+) -> None:
+    station.idle.clear()
+    updater = FirmwareUpdater(station.folder, station.io())
+    updater.request(request(install=START + HOUR))
+    for _ in range(20):
+        await asyncio.sleep(0)
+    assert station.statuses()[-1] is S.InstallScheduled
+    assert station.held == [True]  # at the install's time, with the transaction still on
+    assert station.now == START + HOUR
+
+
+async def test_a_failed_update_lets_the_connectors_go(station: FakeStation) -> None:
+    station.idle.clear()
+    updater = FirmwareUpdater(station.folder, station.io())
+    updater.request(request(signature=SIGNER.sign(b"something else")))
+    await station.settle()
+    assert station.statuses()[-1] is S.InvalidSignature
+    assert station.held == [True, False]
 
 
 async def test_an_invalid_signature_stops_the_update(station: FakeStation) -> None:

@@ -13,8 +13,11 @@ from typing import Any
 import pytest
 from ocpp.v201 import call
 
+from .conftest import StartCharger
 from .csms import Csms
 from .file_server import FileServer
+from .harness import booted, configure, energy_transfer_started
+from .harness import statuses as connector_statuses
 from .pki_kit import Signer, corrupt_image, firmware_image, firmware_signer, root
 
 pytestmark = pytest.mark.timeout(60)
@@ -237,6 +240,74 @@ async def test_TC_L_10_CS(csms: Csms, charger: Any, files: FileServer) -> None:
         await rebooted_and_installed(csms, 111)
     later = [r.payload for r in csms.history[canceled:] if r.action == "FirmwareStatusNotification"]
     assert all(payload["requestId"] == 111 for payload in later)
+
+
+async def install_maker_root(csms: Csms) -> None:
+    request = call.InstallCertificate(
+        certificate_type="ManufacturerRootCertificate", certificate=MAKER.pem
+    )
+    assert (await csms.call(request)).status == "Accepted"
+
+
+async def test_TC_L_14_CS(csms: Csms, charger: StartCharger, files: FileServer) -> None:
+    """AllowNewSessionsPendingFirmwareUpdate true: the install waits (InstallScheduled) for the
+    transaction under way, a second one starts meanwhile, the install follows their end."""
+    async with charger(csms, evses=2, speedup=SPEEDUP) as station:
+        await booted(csms, 2)
+        await install_maker_root(csms)
+        await configure(csms, ("ChargingStation", "AllowNewSessionsPendingFirmwareUpdate", "true"))
+        await energy_transfer_started(csms, station.evse(1), 1)
+        assert (await csms.call(update(files, 114))).status == "Accepted"
+        assert await statuses(csms, 114, 4) == [
+            "Downloading",
+            "Downloaded",
+            "SignatureVerified",
+            "InstallScheduled",
+        ]
+        await energy_transfer_started(csms, station.evse(2), 2)  # step 11: not held
+        for evse in (1, 2):  # steps 12, 13: ParkingBayUnoccupied
+            await station.evse(evse).unplug()
+            await csms.expect("TransactionEvent", lambda p: p["eventType"] == "Ended")
+        assert await statuses(csms, 114, 2) == ["Installing", "InstallRebooting"]
+        await rebooted_and_installed(csms, 114)
+    unavailable = [
+        r.payload
+        for r in csms.history
+        if r.action == "StatusNotification" and r.payload["connectorStatus"] == "Unavailable"
+    ]
+    assert unavailable == []
+
+
+async def test_TC_L_15_CS(csms: Csms, charger: StartCharger, files: FileServer) -> None:
+    """AllowNewSessionsPendingFirmwareUpdate false: the idle connector is Unavailable at once
+    (L01.FR.07), the install waits for the transaction's end (InstallScheduled), and after the
+    install's reboot every connector is Available again."""
+    async with charger(csms, evses=2, speedup=SPEEDUP) as station:
+        await booted(csms, 2)
+        await install_maker_root(csms)
+        await configure(csms, ("ChargingStation", "AllowNewSessionsPendingFirmwareUpdate", "false"))
+        await energy_transfer_started(csms, station.evse(1), 1)
+        assert (await csms.call(update(files, 115))).status == "Accepted"
+        assert await connector_statuses(csms, [(2, 1)]) == {(2, 1): "Unavailable"}  # step 3
+        assert await statuses(csms, 115, 4) == [
+            "Downloading",
+            "Downloaded",
+            "SignatureVerified",
+            "InstallScheduled",
+        ]
+        assert station.evse(2).enabled is False  # disabled before the download began
+        await station.evse(1).unplug()  # step 13: ParkingBayUnoccupied
+        await csms.expect("TransactionEvent", lambda p: p["eventType"] == "Ended")
+        assert await statuses(csms, 115, 2) == ["Installing", "InstallRebooting"]
+        boot = await csms.expect("BootNotification")
+        assert boot["reason"] == "FirmwareUpdate"
+        assert await connector_statuses(csms, [(1, 1), (2, 1)]) == {
+            (1, 1): "Available",
+            (2, 1): "Available",
+        }
+        final = await csms.expect("FirmwareStatusNotification")
+        assert final == {"status": "Installed", "requestId": 115}
+        await csms.seen("SecurityEventNotification", 0, lambda p: p["type"] == "FirmwareUpdated")
 
 
 async def test_TC_L_18_CS(csms: Csms, charger: Any, files: FileServer) -> None:
