@@ -21,7 +21,9 @@ class ScriptedCharger20:
     silent: str | None = None
     terminate_after: int | None = None  # charge loops before EVSENotification Terminate
     max_current: float = 200.0
+    ac_power: float = 7_000.0  # W over all phases, the AC limit it offers
     voltage: float = 0.0
+    ac_drawn: list[float] = dataclasses.field(default_factory=list)
     requests: list[str] = dataclasses.field(default_factory=list)
     schemas: list[str] = dataclasses.field(default_factory=list)
     headers: list[Doc] = dataclasses.field(default_factory=list)
@@ -66,7 +68,8 @@ class ScriptedCharger20:
         if name == "AuthorizationReq":
             return {**ok, "EVSEProcessing": self.processing("auth")}
         if name == "ServiceDiscoveryReq":
-            services = {"Service": [{"ServiceID": 2, "FreeService": False}]}
+            offered = [{"ServiceID": service, "FreeService": False} for service in (1, 2)]
+            services = {"Service": offered}
             return {
                 **ok,
                 "ServiceRenegotiationSupported": False,
@@ -75,7 +78,7 @@ class ScriptedCharger20:
         if name == "ServiceDetailReq":
             parameters = [{"@Name": "ControlMode", "intValue": self.control_mode}]
             sets = {"ParameterSet": [{"ParameterSetID": 3, "Parameter": parameters}]}
-            return {**ok, "ServiceID": 2, "ServiceParameterList": sets}
+            return {**ok, "ServiceID": body["ServiceID"], "ServiceParameterList": sets}
         if name in ("ServiceSelectionReq", "PowerDeliveryReq", "SessionStopReq"):
             return ok
         if name == "DC_ChargeParameterDiscoveryReq":
@@ -124,6 +127,19 @@ class ScriptedCharger20:
                 "EVSEVoltageLimitAchieved": False,
                 "Scheduled_DC_CLResControlMode": {},
             }
+        if name == "AC_ChargeParameterDiscoveryReq":
+            ac = {
+                "EVSEMaximumChargePower": rational(self.ac_power),
+                "EVSEMinimumChargePower": rational(0),
+                "EVSENominalFrequency": rational(50),
+            }
+            return {**ok, "AC_CPDResEnergyTransferMode": ac}
+        if name == "AC_ChargeLoopReq":
+            self._loops += 1
+            drawn = number(body["Scheduled_AC_CLReqControlMode"]["EVPresentActivePower"])
+            self.ac_drawn.append(drawn or 0.0)
+            target = {"EVSETargetActivePower": rational(self.ac_power)}
+            return {**ok, "Scheduled_AC_CLResControlMode": target}
         if name == "DC_WeldingDetectionReq":
             return {**ok, "EVSEPresentVoltage": rational(0)}
         raise AssertionError(f"unexpected request {name}")

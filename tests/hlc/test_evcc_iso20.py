@@ -9,13 +9,14 @@ import time
 
 import pytest
 
+from evstack import exi
 from evstack.exi.v2gtp import PAYLOAD_TYPES
 from evstack.hlc.evcc import Battery, EvccConfig, EvccSession
 from evstack.hlc.evcc import events as ev
 
 from .evcc_charger20 import ScriptedCharger20
 
-SCHEMAS = {int(PAYLOAD_TYPES[name]): name for name in ("app", "iso20", "iso20_dc")}
+SCHEMAS = {int(PAYLOAD_TYPES[name]): name for name in ("app", "iso20", "iso20_ac", "iso20_dc")}
 LATENCY = 0.02
 
 
@@ -162,3 +163,43 @@ def test_power_delivery_start_has_the_profile() -> None:
     profile = start["EVPowerProfile"]
     assert profile["Scheduled_EVPPTControlMode"]["SelectedScheduleTupleID"] == 5
     assert profile["EVPowerProfileEntries"]["EVPowerProfileEntry"][0]["Duration"] > 0
+
+
+def test_iso20_ac_session_draws_the_chargers_target_power() -> None:
+    config = EvccConfig(protocols=("iso20",), energy="AC")
+    charger = ScriptedCharger20(ac_power=7_000.0)
+    r = Run(EvccSession(config, Battery(soc=0.5)), charger, loops=4)
+    ended = r.until_end()
+    assert ended.clean, ended.reason
+    assert charger.requests == [
+        "supportedAppProtocolReq",
+        "SessionSetupReq",
+        "AuthorizationSetupReq",
+        "AuthorizationReq",
+        "ServiceDiscoveryReq",
+        "ServiceDetailReq",
+        "ServiceSelectionReq",
+        "AC_ChargeParameterDiscoveryReq",
+        "ScheduleExchangeReq",
+        "PowerDeliveryReq",
+        *["AC_ChargeLoopReq"] * 5,
+        "PowerDeliveryReq",
+        "SessionStopReq",
+    ]
+    assert set(charger.schemas[7:9]) == {"iso20_ac", "iso20"}
+    assert charger.bodies["ServiceDetailReq"]["ServiceID"] == 1
+    # The EV's 16 A on three phases would be 11 kW; the charger's 7 kW is the limit.
+    assert charger.ac_drawn[-1] == pytest.approx(7_000.0)
+    assert ended.energy_wh > 0
+    steps = [o.step for o in r.outputs if isinstance(o, ev.Progress) and o.step != "ChargeLoop"]
+    assert steps == ["PowerReady", "Charging", "Stopping"]
+
+
+def test_iso20_offers_the_ac_namespace_for_ac() -> None:
+    session = EvccSession(EvccConfig(protocols=("iso20", "din"), energy="AC"), Battery())
+    (send,) = session.start(0.0)
+    assert isinstance(send, ev.Send)
+    assert session.offered == ("iso20",)
+    request = exi.decode("app", send.payload)
+    offers = request["supportedAppProtocolReq"]["AppProtocol"]  # type: ignore[typeddict-item, unused-ignore]
+    assert [o["ProtocolNamespace"] for o in offers] == ["urn:iso:std:iso:15118:-20:AC"]

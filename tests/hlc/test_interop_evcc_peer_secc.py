@@ -32,8 +32,15 @@ CELLS = {
     Cell.ISO2_DC: EvccConfig(protocols=("iso2",), energy="DC"),
     Cell.ISO2_AC: EvccConfig(protocols=("iso2",), energy="AC"),
     Cell.ISO20_DC: EvccConfig(protocols=("iso20",), energy="DC"),  # TLS 1.3, mutual
+    Cell.ISO20_AC: EvccConfig(protocols=("iso20",), energy="AC"),  # TLS 1.3, mutual
 }
-LOOP_REQUESTS = {"din": "CurrentDemandReq", "iso2": "CurrentDemandReq", "iso20": "DC_ChargeLoopReq"}
+LOOP_REQUESTS = {
+    ("din", "DC"): "CurrentDemandReq",
+    ("iso2", "DC"): "CurrentDemandReq",
+    ("iso2", "AC"): "ChargingStatusReq",
+    ("iso20", "DC"): "DC_ChargeLoopReq",
+    ("iso20", "AC"): "AC_ChargeLoopReq",
+}
 LOOPS = 5  # charge-loop cycles before the EV stops
 
 
@@ -82,7 +89,7 @@ async def test_our_evcc_against_peer_secc(cell: Cell, tmp_path: Path, peer_pki: 
     assert peer_end["state"] == "SessionStop"
     # The peer's own account: it took every loop request and ended on our SessionStop.
     log = secc.text()
-    loop = LOOP_REQUESTS[base.protocols[0]] if base.energy == "DC" else "ChargingStatusReq"
+    loop = LOOP_REQUESTS[base.protocols[0], base.energy]
     assert log.count(f"{loop} received") >= LOOPS
     assert "SessionStopReq received" in log
     if base.energy == "DC":

@@ -10,8 +10,8 @@ from evstack.hlc.evcc.timing import Timing
 
 @dataclasses.dataclass(frozen=True)
 class EvccConfig:
-    # Offered in SupportedAppProtocolReq in this order (priority 1 first): "iso20" (DC only,
-    # TLS 1.3 by the standard), "iso2", "din".
+    # Offered in SupportedAppProtocolReq in this order (priority 1 first): "iso20" (TLS 1.3
+    # by the standard), "iso2", "din" (DC only).
     protocols: tuple[str, ...] = ("iso2", "din")
     energy: Literal["AC", "DC"] = "DC"
     evcc_id: str = "0a0000000001"  # the EV's MAC, hex
@@ -29,5 +29,5 @@ class EvccConfig:
         unknown = set(self.protocols) - {"din", "iso2", "iso20"}
         if unknown or not self.protocols:
             raise ValueError(f"protocols: from iso20, iso2 and din, got {self.protocols}")
-        if self.energy == "AC" and "iso2" not in self.protocols:
-            raise ValueError("AC charging needs iso2: DIN 70121 is DC only, ISO-20 AC not here yet")
+        if self.energy == "AC" and self.protocols == ("din",):
+            raise ValueError("AC charging needs iso2 or iso20: DIN 70121 is DC only")

@@ -24,7 +24,7 @@ from evstack.hlc.evcc.codec import Doc
 from evstack.hlc.evcc.config import EvccConfig
 from evstack.hlc.evcc.din import DinFlow
 from evstack.hlc.evcc.iso2 import Iso2Flow
-from evstack.hlc.evcc.iso20 import Iso20DcFlow
+from evstack.hlc.evcc.iso20 import Iso20Flow
 from evstack.hlc.evcc.protocol import ProtocolFlow
 
 _log = logging.getLogger(__name__)
@@ -36,14 +36,20 @@ class AppProtocol:
     major: int
     minor: int
     flow: type[ProtocolFlow]
+    ac_namespace: str | None = None  # ISO-20 names AC and DC sessions apart
+
+    def namespace_for(self, energy: str) -> str:
+        return self.ac_namespace if energy == "AC" and self.ac_namespace else self.namespace
 
 
 PROTOCOLS = {
     "din": AppProtocol("urn:din:70121:2012:MsgDef", 2, 0, DinFlow),
     "iso2": AppProtocol("urn:iso:15118:2:2013:MsgDef", 2, 0, Iso2Flow),
-    "iso20": AppProtocol("urn:iso:std:iso:15118:-20:DC", 1, 0, Iso20DcFlow),
+    "iso20": AppProtocol(
+        "urn:iso:std:iso:15118:-20:DC", 1, 0, Iso20Flow, "urn:iso:std:iso:15118:-20:AC"
+    ),
 }
-DC_ONLY = frozenset({"din", "iso20"})  # ISO-20 AC is not in this EVCC yet
+DC_ONLY = frozenset({"din"})
 
 
 class EvccSession:
@@ -75,7 +81,7 @@ class EvccSession:
     def start(self, now: float) -> list[ev.Output]:
         offers = [
             {
-                "ProtocolNamespace": PROTOCOLS[name].namespace,
+                "ProtocolNamespace": PROTOCOLS[name].namespace_for(self.config.energy),
                 "VersionNumberMajor": PROTOCOLS[name].major,
                 "VersionNumberMinor": PROTOCOLS[name].minor,
                 "SchemaID": index + 1,

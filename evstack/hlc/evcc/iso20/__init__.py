@@ -1,5 +1,5 @@
-"""ISO 15118-20 DC with EIM and the scheduled control mode, EV side."""
+"""ISO 15118-20 AC and DC with EIM and the scheduled control mode, EV side."""
 
-from evstack.hlc.evcc.iso20.flow import Iso20DcFlow
+from evstack.hlc.evcc.iso20.flow import Iso20Flow
 
-__all__ = ["Iso20DcFlow"]
+__all__ = ["Iso20Flow"]

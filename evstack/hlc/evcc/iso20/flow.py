@@ -1,13 +1,14 @@
-"""ISO 15118-20 DC from the EV's side: external identification (EIM), the scheduled control
-mode, no bidirectional transfer (DC_BPT) yet.
+"""ISO 15118-20 AC and DC from the EV's side: external identification (EIM), the scheduled
+control mode, no bidirectional transfer (AC_BPT, DC_BPT) yet.
 
 SessionSetup, AuthorizationSetup, Authorization (repeated while Ongoing), ServiceDiscovery,
-ServiceDetail for DC (service 2), ServiceSelection of a scheduled parameter set,
-DC_ChargeParameterDiscovery, ScheduleExchange (repeated while Ongoing), DC_CableCheck,
-DC_PreCharge until the charger meets the battery (then once more with EVProcessing
-Finished), PowerDelivery(Start), the DC_ChargeLoop, PowerDelivery(Stop),
-DC_WeldingDetection, SessionStop. Every message carries its header (session id and a Unix
-time stamp) inside its root; common messages travel as 0x8002, DC ones as 0x8004.
+ServiceDetail for AC (service 1) or DC (service 2), ServiceSelection of a scheduled
+parameter set, AC_/DC_ChargeParameterDiscovery, ScheduleExchange (repeated while Ongoing);
+for DC then DC_CableCheck and DC_PreCharge until the charger meets the battery (then once
+more with EVProcessing Finished); PowerDelivery(Start), the AC_/DC_ChargeLoop,
+PowerDelivery(Stop), for DC DC_WeldingDetection; SessionStop. Every message carries its
+header (session id and a Unix time stamp) inside its root; common messages travel as
+0x8002, AC ones as 0x8003, DC ones as 0x8004.
 """
 
 from __future__ import annotations
@@ -19,7 +20,7 @@ from evstack.hlc.evcc import codec, timing
 from evstack.hlc.evcc.codec import Doc
 from evstack.hlc.evcc.protocol import Context, ProtocolFlow
 
-DC_SERVICE = 2  # ISO 15118-20 Table 204: 1 AC, 2 DC, 5 AC_BPT, 6 DC_BPT
+AC_SERVICE, DC_SERVICE = 1, 2  # ISO 15118-20 Table 204: 1 AC, 2 DC, 5 AC_BPT, 6 DC_BPT
 SCHEDULED = 1  # ControlMode parameter: 1 scheduled, 2 dynamic
 DC_MESSAGES = frozenset(
     {
@@ -30,6 +31,7 @@ DC_MESSAGES = frozenset(
         "DC_WeldingDetectionReq",
     }
 )
+AC_MESSAGES = frozenset({"AC_ChargeParameterDiscoveryReq", "AC_ChargeLoopReq"})
 SAFE_VOLTAGE = 60.0  # below this the inlet counts as dead for welding detection
 
 
@@ -48,7 +50,14 @@ def number(value: Doc | None) -> float | None:
     return float(value["Value"]) * 10.0 ** int(value["Exponent"])
 
 
-class Iso20DcFlow(ProtocolFlow):
+def three_phase(values: Doc, name: str) -> float | None:
+    """An AC power over all phases: `name` for L1 (or all), plus `name`_L2 and _L3 if given."""
+    parts = [number(values.get(key)) for key in (name, f"{name}_L2", f"{name}_L3")]
+    present = [part for part in parts if part is not None]
+    return sum(present) if present else None
+
+
+class Iso20Flow(ProtocolFlow):
     schema = "iso20"
     timeouts = timing.ISO20_MESSAGE
 
@@ -66,11 +75,21 @@ class Iso20DcFlow(ProtocolFlow):
     def first_session_id(self) -> str:
         return "0000000000000000"
 
+    @property
+    def ac(self) -> bool:
+        return self.config.energy == "AC"
+
+    @property
+    def service(self) -> int:
+        return AC_SERVICE if self.ac else DC_SERVICE
+
     def request_schema(self, name: str) -> str:
+        if name in AC_MESSAGES:
+            return "iso20_ac"
         return "iso20_dc" if name in DC_MESSAGES else "iso20"
 
     def schema_for(self, payload_type: int) -> str | None:
-        for schema in ("iso20", "iso20_dc"):
+        for schema in ("iso20", "iso20_ac", "iso20_dc"):
             if payload_type == codec.payload_type(schema):
                 return schema
         return None
@@ -116,10 +135,10 @@ class Iso20DcFlow(ProtocolFlow):
     def on_ServiceDiscoveryRes(self, body: Doc, now: float) -> None:  # noqa: N802
         services = body.get("EnergyTransferServiceList", {}).get("Service", [])
         ids = [int(service["ServiceID"]) for service in services]
-        if DC_SERVICE not in ids:
-            self.ctx.finish(f"charger offers no DC service: {ids}", clean=False)
+        if self.service not in ids:
+            self.ctx.finish(f"charger offers no {self.config.energy} service: {ids}", clean=False)
             return
-        self.ctx.request("ServiceDetailReq", {"ServiceID": DC_SERVICE}, now)
+        self.ctx.request("ServiceDetailReq", {"ServiceID": self.service}, now)
 
     def on_ServiceDetailRes(self, body: Doc, now: float) -> None:  # noqa: N802
         for parameter_set in body.get("ServiceParameterList", {}).get("ParameterSet", []):
@@ -129,13 +148,22 @@ class Iso20DcFlow(ProtocolFlow):
                 self.parameter_set = int(parameter_set["ParameterSetID"])
                 break
         else:
-            self.ctx.finish("charger offers no scheduled DC parameter set", clean=False)
+            energy = self.config.energy
+            self.ctx.finish(f"charger offers no scheduled {energy} parameter set", clean=False)
             return
-        selected = {"ServiceID": DC_SERVICE, "ParameterSetID": self.parameter_set}
+        selected = {"ServiceID": self.service, "ParameterSetID": self.parameter_set}
         self.ctx.request("ServiceSelectionReq", {"SelectedEnergyTransferService": selected}, now)
 
     def on_ServiceSelectionRes(self, body: Doc, now: float) -> None:  # noqa: N802
         battery = self.battery
+        if self.ac:
+            ac = {
+                "EVMaximumChargePower": rational(self.ac_power(battery.ac_max_current)),
+                "EVMinimumChargePower": rational(self.ac_power(battery.ac_min_current)),
+            }
+            body = {"AC_CPDReqEnergyTransferMode": ac}
+            self.ctx.request("AC_ChargeParameterDiscoveryReq", body, now)
+            return
         mode = {
             "EVMaximumChargePower": rational(battery.max_power),
             "EVMinimumChargePower": rational(0),
@@ -147,6 +175,16 @@ class Iso20DcFlow(ProtocolFlow):
         }
         body = {"DC_CPDReqEnergyTransferMode": mode}
         self.ctx.request("DC_ChargeParameterDiscoveryReq", body, now)
+
+    def ac_power(self, current: float) -> float:
+        return current * self.battery.ac_voltage * self.battery.ac_phases
+
+    def on_AC_ChargeParameterDiscoveryRes(self, body: Doc, now: float) -> None:  # noqa: N802
+        self.evse_max_power = three_phase(
+            body.get("AC_CPDResEnergyTransferMode", {}), "EVSEMaximumChargePower"
+        )
+        self.ctx.phase("schedule exchange", timing.ONGOING, now)
+        self.exchange_schedule(now)
 
     def on_DC_ChargeParameterDiscoveryRes(self, body: Doc, now: float) -> None:  # noqa: N802
         mode = body.get("DC_CPDResEnergyTransferMode", {})
@@ -179,6 +217,10 @@ class Iso20DcFlow(ProtocolFlow):
             return
         self.schedule_id = int(tuples[0]["ScheduleTupleID"])
         self.ctx.progress("PowerReady")
+        if self.ac:
+            self.ctx.clear_phase()
+            self.ctx.request("PowerDeliveryReq", self.power_delivery(True), now)
+            return
         self.ctx.phase("cable check", timing.CABLE_CHECK, now)
         self.ctx.request("DC_CableCheckReq", {}, now)
 
@@ -217,7 +259,8 @@ class Iso20DcFlow(ProtocolFlow):
             return {"EVProcessing": "Finished", "ChargeProgress": "Stop"}
         # With EVProcessing Finished and Start the EV states its power profile: here the
         # whole energy request at its target power, under the schedule the charger sent.
-        power = min(self.battery.max_power, self.evse_max_power or self.battery.max_power)
+        own = self.ac_power(self.battery.ac_max_current) if self.ac else self.battery.max_power
+        power = min(own, self.evse_max_power or own)
         need_wh = max(0.0, (self.battery.target_soc - self.battery.soc) * self.battery.capacity_wh)
         duration = max(1, min(86_400, int(need_wh * 3600 / power))) if power > 0 else 86_400
         entry = {"Duration": duration, "Power": rational(power)}
@@ -238,18 +281,51 @@ class Iso20DcFlow(ProtocolFlow):
         if not self.charging:
             self.charging = True
             self.ctx.progress("Charging")
-            self.ctx.request("DC_ChargeLoopReq", self.charge_loop(), now)
+            if self.ac:
+                self.ctx.request("AC_ChargeLoopReq", self.ac_charge_loop(), now)
+            else:
+                self.ctx.request("DC_ChargeLoopReq", self.charge_loop(), now)
+        elif self.ac:
+            self.ctx.request("SessionStopReq", {"ChargingSession": "Terminate"}, now)
         else:
             self.ctx.request("DC_WeldingDetectionReq", {"EVProcessing": "Ongoing"}, now)
 
-    def charge_loop(self) -> Doc:
+    def display(self) -> Doc:
         battery = self.battery
-        current = battery.target_current(self.evse_max_current, self.evse_max_power)
-        display = {
+        return {
             "PresentSOC": battery.soc_percent,
             "TargetSOC": round(battery.target_soc * 100),
             "ChargingComplete": battery.full or self.ctx.stop_requested,
         }
+
+    def ac_draw(self) -> float:
+        """The active power the on-board charger draws now: its own limit (the cells' as
+        well) and the charger's target or maximum, whichever is lowest."""
+        own = self.ac_power(self.battery.ac_current())
+        return min(own, self.evse_max_power) if self.evse_max_power is not None else own
+
+    def ac_charge_loop(self) -> Doc:
+        control = {"EVPresentActivePower": rational(self.ac_draw())}
+        return {
+            "DisplayParameters": self.display(),
+            "MeterInfoRequested": False,
+            "Scheduled_AC_CLReqControlMode": control,
+        }
+
+    def on_AC_ChargeLoopRes(self, body: Doc, now: float) -> None:  # noqa: N802
+        control = body.get("Scheduled_AC_CLResControlMode", {})
+        target = three_phase(control, "EVSETargetActivePower")
+        if target is not None:
+            self.evse_max_power = target
+        power = self.ac_draw()
+        grid = self.battery.ac_voltage * self.battery.ac_phases
+        self.ctx.count_energy(grid, power / grid, now)
+        self.ctx.progress("ChargeLoop", voltage=self.battery.ac_voltage, current=power / grid)
+        self.end_or_loop(body, now, "AC_ChargeLoopReq", self.ac_charge_loop)
+
+    def charge_loop(self) -> Doc:
+        battery = self.battery
+        current = battery.target_current(self.evse_max_current, self.evse_max_power)
         control = {
             "EVTargetCurrent": rational(current),
             "EVTargetVoltage": rational(battery.target_voltage()),
@@ -258,7 +334,7 @@ class Iso20DcFlow(ProtocolFlow):
             "EVMaximumVoltage": rational(battery.max_voltage),
         }
         return {
-            "DisplayParameters": display,
+            "DisplayParameters": self.display(),
             "MeterInfoRequested": False,
             "EVPresentVoltage": rational(battery.ocv()),
             "Scheduled_DC_CLReqControlMode": control,
@@ -274,6 +350,9 @@ class Iso20DcFlow(ProtocolFlow):
         )
         self.evse_max_power = number(limits.get("EVSEMaximumChargePower")) or self.evse_max_power
         self.ctx.progress("ChargeLoop", voltage=voltage, current=current)
+        self.end_or_loop(body, now, "DC_ChargeLoopReq", self.charge_loop)
+
+    def end_or_loop(self, body: Doc, now: float, loop: str, request: Callable[[], Doc]) -> None:
         asked_to_stop = body.get("EVSEStatus", {}).get("EVSENotification") == "Terminate"
         if asked_to_stop:
             self.ctx.progress("StopFromCharger")
@@ -282,8 +361,7 @@ class Iso20DcFlow(ProtocolFlow):
             self.ctx.count_energy(0.0, 0.0, now)
             self.ctx.request("PowerDeliveryReq", self.power_delivery(False), now)
         else:
-            delay = self.config.loop_interval
-            self.ctx.request("DC_ChargeLoopReq", self.charge_loop(), now, delay=delay)
+            self.ctx.request(loop, request(), now, delay=self.config.loop_interval)
 
     def on_DC_WeldingDetectionRes(self, body: Doc, now: float) -> None:  # noqa: N802
         self.welding_checks += 1
