@@ -11,6 +11,7 @@ import re
 import textwrap
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from evstack.codegen.naming import camel, identifier, module_file_name
 from evstack.codegen.pysource import ImportBlock
@@ -206,14 +207,14 @@ def module_code(
         imports.names("first", module_path, config_class)
         interface_module = f"{GENERATED_PACKAGE}.interfaces.{identifier(p.interface)}"
         imports.names("first", interface_module, api.impl_class)
-        used = " ".join(
-            f"{param.annotation} {c.result}" for c in api.commands for param in c.params
-        )
+        used = " ".join(" ".join(_params(c)) + f" {c.result}" for c in api.commands)
         used += " " + " ".join(c.result for c in api.commands)
         for struct in api.scope.structs:
             if re.search(rf"\b{struct}\b", used):
                 imports.names("first", interface_module, struct)
         for type_file in sorted(api.scope.imported_type_files):
+            if not re.search(rf"\b{api.scope.type_file_alias(type_file)}\.", used):
+                continue  # named by the interface's vars only
             imports.aliased(
                 f"{GENERATED_PACKAGE}.types",
                 identifier(type_file),
@@ -233,11 +234,15 @@ def module_code(
                 api=api,
             )
         )
-    description = f"written by `ev-codegen new-module`; {len(provides)} implementation(s), " + (
-        f"{len(requires)} requirement(s)."
+    description = (
+        f"Written by `ev-codegen new-module`: {len(provides)} implementation(s), "
+        f"{len(requires)} requirement(s). Say here what it does and why."
     )
     environment = template_environment()
     environment.filters["ident"] = identifier
+    environment.globals["stub"] = _stub
+    environment.globals["signature"] = _signature
+    environment.globals["params"] = _params
     module_text = environment.get_template("module_skeleton.py.j2").render(
         name=name,
         description=description,
@@ -247,10 +252,11 @@ def module_code(
     )
     test_imports = ImportBlock()
     test_imports.names("future", "__future__", "annotations")
-    if any(v.api.commands for v in views):
-        test_imports.names("stdlib", "typing", "Any")
-        test_imports.plain("third", "pytest")
     test_imports.names("first", module_path, base_class)
+    for v in views:
+        test_imports.names(
+            "first", f"{GENERATED_PACKAGE}.interfaces.{identifier(v.interface)}", v.api.impl_class
+        )
     test_imports.names("first", class_module, name, *(v.impl_class for v in views))
     test_text = environment.get_template("module_test.py.j2").render(
         name=name,
@@ -259,6 +265,56 @@ def module_code(
         provides=views,
     )
     return {"module": _tidy(module_text), "test": _tidy(test_text)}
+
+
+# The project's line length (pyproject.toml's ruff line-length): a skeleton must pass `make lint`.
+LINE_LENGTH = 100
+
+
+def _signature(head: str, params: list[str], result: str) -> str:
+    """`head(self, params) -> result:` at indent 4, laid out as `ruff format` lays it out.
+
+    Names from EVerest manifests need not be snake_case (`handle_setMode`, `SoC`): such
+    lines carry the noqa the project's own modules carry, one parameter a line.
+    """
+    name = head.split()[-1]
+    def_noqa = "" if name == name.lower() else "  # noqa: N802 - the interface's name"
+    mixed = any(p.split(":")[0] != p.split(":")[0].lower() for p in params)
+    arguments = ", ".join(["self", *params])
+    tail = f") -> {result}:"
+    if not mixed and len(f"    {head}({arguments}{tail}") <= LINE_LENGTH:
+        return f"    {head}({arguments}{tail}{def_noqa}"
+    if not mixed and 8 + len(arguments) <= LINE_LENGTH:
+        return f"    {head}({def_noqa}\n        {arguments}\n    {tail}"
+    lines = [f"    {head}({def_noqa}"]
+    for param in ["self", *params]:
+        noqa = "  # noqa: N803" if param.split(":")[0] != param.split(":")[0].lower() else ""
+        lines.append(f"        {param},{noqa}")
+    return "\n".join([*lines, f"    {tail}"])
+
+
+def _params(command: Any) -> list[str]:
+    """The handler's parameters; an annotation too long for any layout (a Literal of many
+    names) becomes Any, which the generated base's own annotation still checks callers by."""
+    params = []
+    for param in command.params:
+        text = f"{param.attr}: {param.annotation}"
+        if len(f"        {text},") > LINE_LENGTH:
+            text = f"{param.attr}: Any"
+        params.append(text)
+    return params
+
+
+def _stub(module: str, impl_id: str, handler: str, params: list[str], result: str) -> str:
+    """A handler that raises until it is written."""
+    body = ""
+    for message in (f"{module}.{impl_id}: {handler} is not written yet", f"{handler}: to write"):
+        body = f'        raise NotImplementedError("{message}")'
+        if len(body) > LINE_LENGTH:
+            body = f'        raise NotImplementedError(\n            "{message}"\n        )'
+        if all(len(line) <= LINE_LENGTH for line in body.splitlines()):
+            break
+    return f"{_signature(f'async def {handler}', params, result)}\n{body}"
 
 
 def _tidy(text: str) -> str:

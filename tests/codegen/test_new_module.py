@@ -13,6 +13,10 @@ import pytest
 from click.testing import CliRunner
 
 from evstack.codegen.cli import main
+from evstack.codegen.naming import camel, module_file_name
+from evstack.codegen.scaffold import Provide, module_code
+from evstack.manifest import load_tree
+from evstack.manifest.locate import evstack_sources
 
 PROJECT = Path(__file__).resolve().parents[2]
 VENV_BIN = Path(sys.executable).parent
@@ -54,6 +58,7 @@ def test_skeleton_imports_type_checks_and_passes_its_test(project: Path) -> None
     module = (project / "modules/Door/module.py").read_text()
     assert "class Door(DoorModuleBase):" in module
     assert 'raise NotImplementedError("Door.main: handle_measure is not written yet")' in module
+    assert "NotImplementedError" not in (project / "tests/modules/test_door.py").read_text()
     env = {**os.environ, "PYTHONPATH": str(project), "MYPYPATH": str(project)}
     tests = subprocess.run(
         [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider",
@@ -68,12 +73,34 @@ def test_skeleton_imports_type_checks_and_passes_its_test(project: Path) -> None
         cwd=project, env=env, capture_output=True, text=True, check=False,
     )  # fmt: skip
     assert mypy.returncode == 0, mypy.stdout
-    lint = subprocess.run(
-        [VENV_BIN / "ruff", "check", "--no-cache", "--config", str(PROJECT / "pyproject.toml"),
-         "modules/Door", "tests/modules"],
-        cwd=project, capture_output=True, text=True, check=False,
-    )  # fmt: skip
-    assert lint.returncode == 0, lint.stdout
+    assert_lint_clean(project, "modules/Door", "tests/modules")
+
+
+def assert_lint_clean(folder: Path, *paths: str) -> None:
+    """`make lint` on these paths: ruff check and ruff format --check, the project's rules."""
+    config = ["--no-cache", "--config", str(PROJECT / "pyproject.toml")]
+    for command in (["check"], ["format", "--check", "--diff"]):
+        lint = subprocess.run(
+            [VENV_BIN / "ruff", *command, *config, *paths],
+            cwd=folder, capture_output=True, text=True, check=False,
+        )  # fmt: skip
+        assert lint.returncode == 0, lint.stdout + lint.stderr
+
+
+@pytest.mark.timeout(120)
+def test_skeletons_of_every_interface_pass_the_projects_lint(tmp_path: Path) -> None:
+    """Long handler signatures and messages are wrapped as ruff format wraps them."""
+    tree = load_tree(evstack_sources())
+    for interface in sorted(tree.interfaces):
+        name = f"SkeletonFor{camel(interface)}"
+        texts = module_code(
+            tree, name, [Provide("main_implementation", interface)], [],
+            bindings=f"evstack.generated.modules.{module_file_name(name)}",
+            class_module=f"evstack.modules.{name}.module",
+        )  # fmt: skip
+        (tmp_path / f"{module_file_name(name)}.py").write_text(texts["module"])
+        (tmp_path / f"test_{module_file_name(name)}.py").write_text(texts["test"])
+    assert_lint_clean(tmp_path, ".")
 
 
 def test_never_overwrites(project: Path) -> None:
