@@ -48,6 +48,7 @@ def _load(root: Path | None) -> ManifestTree:
 
 
 @click.group()
+@click.version_option(package_name="evstack")
 def main() -> None:
     """Compile EVerest-format manifests into typed Python bindings and docs."""
 
@@ -190,7 +191,7 @@ def new_module(
     generated: Path,
     tests_dir: Path | None,
 ) -> None:
-    """Write a module skeleton (manifest, module.py, a test) and its bindings.
+    """Write the skeleton of module NAME (manifest, module.py, a test) and its bindings.
 
     Never overwrites a file: if any of the files exists, nothing is written.
     """
@@ -277,19 +278,41 @@ def broker_acl(config: Path, out: Path, manager_name: str, prefix: str | None) -
     )
 
 
-@main.command(
-    "exi-import",
-    context_settings={"ignore_unknown_options": True, "help_option_names": []},
-    add_help_option=False,
+@main.command("exi-import")
+@click.option(
+    "--xsd-dir",
+    type=click.Path(file_okay=False, exists=True, path_type=Path),
+    default=None,
+    help="The official XSDs (iso15118/shared/schemas); default: the iso15118 package's.",
 )
-@click.argument("args", nargs=-1, type=click.UNPROCESSED)
-def exi_import(args: tuple[str, ...]) -> None:
-    """Derive generated/exi/ from the official V2G XSDs ([--xsd-dir DIR] [--out DIR] [SET ...])."""
-    # The importer keeps its own argument parser, so `python -m evstack.codegen.exi` and this
-    # command are one implementation.
+@click.option(
+    "--out",
+    type=click.Path(file_okay=False, path_type=Path),
+    default=None,
+    show_default="generated/exi",
+    help="Folder for the grammar tables (JSON, Python types, exi_tables.c).",
+)
+@click.argument("sets", nargs=-1, metavar="[SET]...")
+def exi_import(xsd_dir: Path | None, out: Path | None, sets: tuple[str, ...]) -> None:
+    """Derive generated/exi/ from the official V2G XSDs; SETs default to all of them."""
     from evstack.codegen.exi import importer
+    from evstack.codegen.exi.xsd import SchemaError
 
-    sys.exit(importer.main(list(args)))
+    unknown = sorted(set(sets) - set(importer.SCHEMA_SETS))
+    if unknown:
+        raise click.BadParameter(
+            f"unknown schema sets {unknown}; known: {list(importer.SCHEMA_SETS)}",
+            param_hint="SET",
+        )
+    schema_dir = xsd_dir or importer.find_schema_dir()
+    if schema_dir is None:
+        raise click.UsageError("no --xsd-dir, and the iso15118 package is not installed")
+    try:
+        importer.write_all(
+            schema_dir.resolve(), out or importer.OUTPUT_DIR, list(sets or importer.SCHEMA_SETS)
+        )
+    except SchemaError as exc:
+        raise click.ClickException(f"{schema_dir}: {exc}") from exc
 
 
 @main.command("ocpp-import")

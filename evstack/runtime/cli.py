@@ -38,10 +38,12 @@ log_option = click.option(
     type=click.Choice(["DEBUG", "INFO", "WARNING", "ERROR"], case_sensitive=False),
     default="INFO",
     show_default=True,
+    help="The least severe log messages shown, from ev-manager and every module.",
 )
 
 
 @click.group()
+@click.version_option(package_name="evstack")
 def main() -> None:
     """Run evstack modules over MQTT."""
 

@@ -116,25 +116,35 @@ class TokenStore:
 
 
 @click.group()
+@click.version_option(package_name="evstack")
 @click.option(
     "--file",
     "path",
     type=click.Path(dir_okay=False, path_type=Path),
-    required=True,
-    help="The module's tokens file (tokens.json in its state folder unless tokens_file says).",
+    default=None,
+    help="The module's tokens file (tokens.json in its state folder unless tokens_file says); "
+    "needed by every command.",
 )
 @click.pass_context
-def main(context: click.Context, path: Path) -> None:
+def main(context: click.Context, path: Path | None) -> None:
     """Manage the ApiServer module's API tokens."""
-    context.obj = TokenStore(path)
+    # Checked by the commands, not here: `add --help` must work without a file.
+    context.obj = path
+
+
+def _store(context: click.Context) -> TokenStore:
+    if context.obj is None:
+        raise click.UsageError("--file is needed (before the command)")
+    return TokenStore(context.obj)
 
 
 @main.command()
 @click.argument("name")
 @click.argument("scope", type=click.Choice([s.name for s in Scope]))
-@click.pass_obj
-def add(store: TokenStore, name: str, scope: str) -> None:
+@click.pass_context
+def add(context: click.Context, name: str, scope: str) -> None:
     """Make a token NAME with SCOPE and print it: it is shown this once."""
+    store = _store(context)
     try:
         click.echo(store.add(name, Scope[scope]))
     except TokenError as error:
@@ -142,11 +152,11 @@ def add(store: TokenStore, name: str, scope: str) -> None:
 
 
 @main.command(name="list")
-@click.pass_obj
-def list_tokens(store: TokenStore) -> None:
+@click.pass_context
+def list_tokens(context: click.Context) -> None:
     """Print the tokens' names, scopes and dates (never the tokens)."""
     try:
-        tokens = store.load().tokens
+        tokens = _store(context).load().tokens
     except TokenError as error:
         raise click.ClickException(str(error)) from None
     for token in tokens:
@@ -155,9 +165,10 @@ def list_tokens(store: TokenStore) -> None:
 
 @main.command()
 @click.argument("name")
-@click.pass_obj
-def revoke(store: TokenStore, name: str) -> None:
+@click.pass_context
+def revoke(context: click.Context, name: str) -> None:
     """Delete the token NAME; a running server refuses it from its next request on."""
+    store = _store(context)
     try:
         store.revoke(name)
     except TokenError as error:
