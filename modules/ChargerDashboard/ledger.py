@@ -96,6 +96,9 @@ class EvseView:
     drawn_a: float = 0.0
     meter_wh: float | None = None
     in_session: bool = False
+    # Whether the running session started a transaction: one that did not (its token was
+    # never accepted, a handler failed) is a failed session, not a done one.
+    had_transaction: bool = False
     transaction: SessionRecord | None = None
 
 
@@ -109,6 +112,8 @@ class Ledger:
 
     evses: dict[str, EvseView]
     finished: list[SessionRecord] = field(default_factory=list)
+    # Sessions that ended without a transaction: (EVSE module id, its id, the last state).
+    without_transaction: list[tuple[str, str, str]] = field(default_factory=list)
     sessions_ended: int = 0
     peak_site_current_a: float = 0.0
 
@@ -122,18 +127,23 @@ class Ledger:
 
     def on_session_event(self, evse: str, event: SessionEvent, now: float) -> None:
         view = self.evses[evse]
+        before = view.state
         view.state = _STATE_AFTER.get(event.event, view.state)
         if event.event is SessionEventEnum.SessionStarted:
             view.in_session = True
+            view.had_transaction = False
         elif event.event is SessionEventEnum.SessionFinished:
             # Only sessions seen starting count: an EVSE that finishes one of an earlier run
             # at start-up (a power cut) is not a session of this run.
             if view.in_session:
                 self.sessions_ended += 1
+                if not view.had_transaction:
+                    self.without_transaction.append((evse, view.evse_id, before))
             view.in_session = False
         elif event.event is SessionEventEnum.TransactionStarted and event.transaction_started:
             started = event.transaction_started
             view.in_session = True
+            view.had_transaction = True
             view.transaction = SessionRecord(
                 evse=evse,
                 evse_id=view.evse_id,
@@ -191,4 +201,8 @@ class Ledger:
             "sessions_ended": self.sessions_ended,
             "peak_site_current_A": round(self.peak_site_current_a, 2),
             "sessions": [record.as_json() for record in self.finished],
+            "sessions_without_transaction": [
+                {"evse": evse, "evse_id": evse_id, "last_state": state}
+                for evse, evse_id, state in self.without_transaction
+            ],
         }

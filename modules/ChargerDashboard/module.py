@@ -4,8 +4,9 @@ It only listens: session events, offered limits and EVSE ids from every EvseMana
 readings from the meters wired to it. On a terminal it redraws a live view; elsewhere
 (CI, pipes, log files) a redrawn view is noise, so it prints one line per session event.
 When `finish_after_sessions` sessions have ended it prints the summary table and finishes
-the run with it as the result (`ev-manager run --summary-json`); past `deadline_s` it
-finishes the run with exit code 1 and whatever it has.
+the run with it as the result (`ev-manager run --summary-json`): complete, exit code 0, if
+every one of them had a transaction; else incomplete, exit code 1, with the sessions that
+had none listed. Past `deadline_s` it finishes the run with exit code 1 and whatever it has.
 """
 
 from __future__ import annotations
@@ -19,7 +20,12 @@ from rich.live import Live
 from evstack.generated.modules.charger_dashboard import ChargerDashboardModuleBase
 from evstack.generated.types.evse_manager import SessionEvent
 from evstack.modules.ChargerDashboard.ledger import Ledger
-from evstack.modules.ChargerDashboard.render import event_line, live_view, summary_table
+from evstack.modules.ChargerDashboard.render import (
+    event_line,
+    live_view,
+    summary_table,
+    table_width,
+)
 from evstack.runtime.errors import ConfigurationError
 from evstack.runtime.module import ModuleContext
 from evstack.sim.clock import ScaledClock
@@ -82,7 +88,10 @@ class ChargerDashboard(ChargerDashboardModuleBase):
             print(event_line(self.ledger, module_id, event, now), flush=True)
         expected = self.config.finish_after_sessions
         if expected and self.ledger.sessions_ended >= expected and self.ledger.all_free:
-            await self._finish(0, complete=True)
+            failed = self.ledger.without_transaction
+            for _, evse_id, state in failed:
+                self.log.error("%s: a session ended without a transaction (%s)", evse_id, state)
+            await self._finish(1 if failed else 0, complete=not failed)
 
     async def _redraw(self) -> None:
         while self.live is not None:
@@ -126,4 +135,10 @@ class ChargerDashboard(ChargerDashboardModuleBase):
             self.live.update(self._view(), refresh=True)
             self.live.stop()
             self.live = None
-        self.console.print(summary_table(self.ledger))
+        table = summary_table(self.ledger)
+        needed = table_width(self.console, table)
+        if needed > self.console.width:
+            # A narrow terminal wraps the long rows; a console of its width would cut cells.
+            Console(file=self.console.file, width=needed).print(table)
+        else:
+            self.console.print(table)

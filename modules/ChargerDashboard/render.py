@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 from rich import box
-from rich.console import Group, RenderableType
+from rich.console import Console, Group, RenderableType
+from rich.measure import Measurement
 from rich.progress_bar import ProgressBar
 from rich.table import Table
 from rich.text import Text
@@ -11,7 +12,7 @@ from rich.text import Text
 from evstack.generated.types.evse_manager import SessionEvent
 from evstack.modules.ChargerDashboard.ledger import Ledger, SessionRecord
 
-__all__ = ["event_line", "live_view", "summary_table"]
+__all__ = ["event_line", "live_view", "summary_table", "table_width"]
 
 _STATE_STYLE = {
     "Charging": "bold green",
@@ -72,14 +73,20 @@ def event_line(ledger: Ledger, evse: str, event: SessionEvent, now: float) -> st
 
 
 def summary_table(ledger: Ledger) -> Table:
-    """Per finished transaction: energy, duration, peak current and stop reason."""
-    table = Table(title="Charging sessions", title_justify="left")
-    table.add_column("EVSE")
-    table.add_column("token")
-    table.add_column("energy", justify="right")
-    table.add_column("duration", justify="right")
-    table.add_column("peak current", justify="right")
-    table.add_column("stop reason")
+    """Per finished transaction: energy, duration, peak current and stop reason; then each
+    session that ended without a transaction, so that no EVSE drops out of the table."""
+    # The demo's rows fit 80 columns, a terminal's default; `table_width` says how wide a
+    # console must be for longer ones, so that no cell is cut short.
+    table = Table(
+        title="Charging sessions",
+        title_justify="left",
+        box=box.SIMPLE_HEAD,
+        show_edge=False,
+        pad_edge=False,
+    )
+    for name in ("EVSE", "token", "energy", "duration", "peak current", "stop reason"):
+        right = name in ("energy", "duration", "peak current")
+        table.add_column(name, justify="right" if right else "left", no_wrap=True)
     for record in ledger.finished:
         table.add_row(
             record.evse_id or record.evse,
@@ -89,9 +96,23 @@ def summary_table(ledger: Ledger) -> Table:
             "" if record.peak_current_a is None else f"{record.peak_current_a:.1f} A",
             record.stop_reason or "",
         )
-    if not ledger.finished:
+    for _, evse_id, _last_state in ledger.without_transaction:  # the state: in the summary JSON
+        table.add_row(evse_id, "", "", "", "", "no transaction", style="red")
+    for view in ledger.evses.values():  # a run cut short by its deadline
+        if view.in_session:
+            if view.transaction is not None:
+                running = "transaction running"
+            else:
+                running = "session open" if view.had_transaction else "no transaction yet"
+            table.add_row(view.evse_id or view.module_id, "", "", "", "", running, style="red")
+    if not ledger.finished and not ledger.without_transaction and ledger.all_free:
         table.add_row("(none)", "", "", "", "", "")
     return table
+
+
+def table_width(console: Console, table: Table) -> int:
+    """The width `table` needs on `console`, however narrow the console is."""
+    return Measurement.get(console, console.options.update_width(10_000), table).maximum
 
 
 def _kwh(record: SessionRecord) -> str:

@@ -68,6 +68,11 @@ def test_the_demo_charges_two_evs_behind_one_fuse_and_exits_0(tmp_path: Path) ->
     # Not a terminal here: one plain line per session event, then the summary table.
     assert "DE*EVS*E0001*1: TransactionFinished (reason EVDisconnected)" in output
     assert "Charging sessions" in output
+    assert summary["sessions_without_transaction"] == []
+    # The embedded broker's shutdown is quiet (amqtt used to print "1 messages not
+    # broadcasted" twice), and the API module prints where its dashboard is.
+    assert "not broadcasted" not in output
+    assert "Dashboard: http://127.0.0.1:" in output
     assert (tmp_path / "var" / "state" / "session_store" / "sessions.db").exists()
 
 
@@ -104,6 +109,7 @@ def test_a_run_whose_sessions_do_not_end_in_time_exits_1(tmp_path: Path) -> None
         "sessions_ended": 0,
         "peak_site_current_A": 0.0,
         "sessions": [],
+        "sessions_without_transaction": [],
     }
     assert "0 of 1 sessions ended within the 1 s deadline" in output
 

@@ -81,3 +81,18 @@ def test_a_transaction_seen_only_at_its_end_is_left_out() -> None:
     ledger.on_session_event("evse_1", event("SessionFinished"), 6.0)
     assert ledger.finished == []
     assert ledger.sessions_ended == 0
+
+
+def test_a_session_without_a_transaction_is_listed_not_dropped() -> None:
+    # E.g. a validator whose handler raises: the EV plugs in, is never authorized, leaves.
+    ledger = Ledger.for_evses(["evse_1", "evse_2"])
+    ledger.on_evse_id("evse_2", "DE*EVS*E0002*1")
+    ledger.on_session_event("evse_2", event("SessionStarted", session_started=None), 1.0)
+    ledger.on_session_event("evse_2", event("AuthRequired"), 1.0)
+    ledger.on_session_event("evse_2", event("SessionFinished"), 60.0)
+    assert ledger.sessions_ended == 1
+    assert ledger.finished == []
+    summary = ledger.summary(complete=False, expected_sessions=1)
+    assert summary["sessions_without_transaction"] == [
+        {"evse": "evse_2", "evse_id": "DE*EVS*E0002*1", "last_state": "Waiting for auth"}
+    ]

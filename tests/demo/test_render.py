@@ -6,7 +6,12 @@ from rich.console import Console
 
 from evstack.generated.types.evse_manager import Limits
 from evstack.modules.ChargerDashboard.ledger import Ledger
-from evstack.modules.ChargerDashboard.render import event_line, live_view, summary_table
+from evstack.modules.ChargerDashboard.render import (
+    event_line,
+    live_view,
+    summary_table,
+    table_width,
+)
 
 from .test_ledger import event, finished, reading, started
 
@@ -50,3 +55,41 @@ def test_a_plain_line_per_event_and_a_summary_row_per_session() -> None:
     row = next(line for line in text_of(summary_table(ledger)).splitlines() if "AABB" in line)
     for cell in ("DE*EVS*E0001*1", "0.500 kWh", "2:30", "15.9 A", "EVDisconnected"):
         assert cell in row
+
+
+def test_the_summary_keeps_a_session_without_a_transaction_and_never_cuts_cells() -> None:
+    ledger = charging_ledger()
+    ledger.on_session_event(
+        "evse_1", event("TransactionFinished", **finished(1300.0, "EVDisconnected")), 9.0
+    )
+    ledger.on_session_event("evse_1", event("SessionFinished"), 9.0)
+    ledger.without_transaction.append(("evse_2", "DE*EVS*E0002*1", "Waiting for auth"))
+    # A terminal of 80 columns: the demo's rows fit it whole.
+    lines = text_at(80, summary_table(ledger)).splitlines()
+    assert any("DE*EVS*E0001*1" in line and "EVDisconnected" in line for line in lines)
+    assert any("DE*EVS*E0002*1" in line and "no transaction" in line for line in lines)
+    # A longer id wraps within its cell, never cut to an ellipsis.
+    ledger.finished[0].evse_id = "DE*EVS*E0001*1-A-MUCH-LONGER-ID-OF-A-REAL-CHARGER"
+    table = summary_table(ledger)
+    width = table_width(Console(width=80), table)
+    assert width > 80
+    text = text_at(width, table)  # as the dashboard prints it on such a terminal
+    assert "…" not in text
+    assert any(
+        "DE*EVS*E0001*1-A-MUCH-LONGER-ID-OF-A-REAL-CHARGER" in line and "EVDisconnected" in line
+        for line in text.splitlines()
+    )
+
+
+def text_at(width: int, renderable: object) -> str:
+    console = Console(width=width, record=True, color_system=None)
+    console.print(renderable)
+    return console.export_text()
+
+
+def test_an_evse_still_in_a_session_at_the_end_is_in_the_summary() -> None:
+    ledger = Ledger.for_evses(["evse_1", "evse_2"])
+    ledger.on_evse_id("evse_2", "DE*EVS*E0002*1")
+    ledger.on_session_event("evse_2", event("SessionStarted", session_started=None), 1.0)
+    text = text_at(80, summary_table(ledger))
+    assert any("DE*EVS*E0002*1" in ln and "no transaction yet" in ln for ln in text.splitlines())
