@@ -52,8 +52,11 @@ check-generated: install
 generate: install
 	$(VENV)/bin/ev-codegen generate
 
+# The API pages from the manifests, then the site (MkDocs Material, strict: a broken link or
+# reference fails the build) into site/; tests/guide/test_docs_site.py builds it in CI.
 docs: install
 	$(VENV)/bin/ev-codegen docs
+	NO_MKDOCS_2_WARNING=1 $(VENV)/bin/mkdocs build --strict
 
 # EXIficient and the official XSDs for the EXI oracle tests (tests/exi/oracle): the `iso15118`
 # wheel's files only, without its dependencies (it pins pydantic 1), never imported.
