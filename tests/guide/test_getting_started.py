@@ -67,6 +67,11 @@ def test_the_getting_started_guide_works_as_written(tmp_path: Path) -> None:
     copy_tree(tree)
     blocks = steps()
     assert [lang for lang, _, _ in blocks].count("sh") >= 5
+    for language, _, body in blocks:
+        # The copy shares this checkout's .venv: make's install step or pip would point the
+        # editable install at the copy.
+        if language == "sh":
+            assert not re.search(r"\bmake\b|\bpip\b", body), body
     for language, title, body in blocks:
         if title:
             (tree / title).parent.mkdir(parents=True, exist_ok=True)
