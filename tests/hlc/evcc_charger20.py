@@ -22,6 +22,8 @@ class ScriptedCharger20:
     terminate_after: int | None = None  # charge loops before EVSENotification Terminate
     max_current: float = 200.0
     ac_power: float = 7_000.0  # W over all phases, the AC limit it offers
+    max_discharge_power: float = 3_700.0
+    dc_currents: list[float] = dataclasses.field(default_factory=list)
     voltage: float = 0.0
     ac_drawn: list[float] = dataclasses.field(default_factory=list)
     requests: list[str] = dataclasses.field(default_factory=list)
@@ -68,7 +70,7 @@ class ScriptedCharger20:
         if name == "AuthorizationReq":
             return {**ok, "EVSEProcessing": self.processing("auth")}
         if name == "ServiceDiscoveryReq":
-            offered = [{"ServiceID": service, "FreeService": False} for service in (1, 2)]
+            offered = [{"ServiceID": service, "FreeService": False} for service in (1, 2, 6)]
             services = {"Service": offered}
             return {
                 **ok,
@@ -90,7 +92,15 @@ class ScriptedCharger20:
                 "EVSEMaximumVoltage": rational(500),
                 "EVSEMinimumVoltage": rational(50),
             }
-            return {**ok, "DC_CPDResEnergyTransferMode": mode}
+            if "BPT_DC_CPDReqEnergyTransferMode" not in body:
+                return {**ok, "DC_CPDResEnergyTransferMode": mode}
+            mode |= {
+                "EVSEMaximumDischargePower": rational(self.max_discharge_power),
+                "EVSEMinimumDischargePower": rational(0),
+                "EVSEMaximumDischargeCurrent": rational(100),
+                "EVSEMinimumDischargeCurrent": rational(0),
+            }
+            return {**ok, "BPT_DC_CPDResEnergyTransferMode": mode}
         if name == "ScheduleExchangeReq":
             entry = {"Duration": 3600, "Power": rational(100_000)}
             schedule = {
@@ -112,9 +122,13 @@ class ScriptedCharger20:
             return {**ok, "EVSEPresentVoltage": rational(self.voltage)}
         if name == "DC_ChargeLoopReq":
             self._loops += 1
-            control = body["Scheduled_DC_CLReqControlMode"]
+            bpt = "BPT_Scheduled_DC_CLReqControlMode" in body
+            control = body[
+                "BPT_Scheduled_DC_CLReqControlMode" if bpt else "Scheduled_DC_CLReqControlMode"
+            ]
             self.voltage = number(control["EVTargetVoltage"]) or 0.0
             current = min(self.max_current, number(control["EVTargetCurrent"]) or 0.0)
+            self.dc_currents.append(current)
             res: Doc = {**ok}
             if self.terminate_after is not None and self._loops >= self.terminate_after:
                 res["EVSEStatus"] = {"NotificationMaxDelay": 0, "EVSENotification": "Terminate"}
@@ -125,7 +139,9 @@ class ScriptedCharger20:
                 "EVSEPowerLimitAchieved": False,
                 "EVSECurrentLimitAchieved": False,
                 "EVSEVoltageLimitAchieved": False,
-                "Scheduled_DC_CLResControlMode": {},
+                (
+                    "BPT_Scheduled_DC_CLResControlMode" if bpt else "Scheduled_DC_CLResControlMode"
+                ): {},
             }
         if name == "AC_ChargeParameterDiscoveryReq":
             ac = {

@@ -39,7 +39,10 @@ RUNNER = Path(__file__).with_name("peer_runner.py")
 DEFAULT_TIMEOUT_SCALE = 10.0
 
 # What the peer's logs say at the points the tests wait for.
-SECC_SESSION_ENDED = r"EVSTACK-PEER session_ended state=(?P<state>\S+) energy_wh=(?P<energy>\S+)"
+SECC_SESSION_ENDED = (
+    r"EVSTACK-PEER session_ended state=(?P<state>\S+) energy_wh=(?P<energy>\S+)"
+    r" energy_out_wh=(?P<energy_out>\S+)"
+)
 EVCC_SESSION_STOPPED = r"SessionStopRes received"
 SECC_LISTENING = r"UDP server started at address"
 

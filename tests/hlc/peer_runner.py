@@ -9,8 +9,11 @@ its protocol logic, and says so on its log:
   behind py4j; on a loaded two-core machine one encode takes 100s of ms, longer than the 0.25 s
   a CurrentDemandRes may take, so its own EVCC and SECC time each other out.
 - Its SECC's simulated power electronics (which always report 1 V and 1 A) follow the EV's
-  targets, as a real supply would, and its energy is integrated and printed, so that a session's
-  energy can be checked. Precharge current is held at 2 A at most.
+  targets, as a real supply would (negative current too in a bidirectional session), and its
+  energy is integrated and printed both ways, so that a session's energy can be checked.
+  Precharge current is held at 2 A at most. Its SECC hands this supply the wrong flag in
+  ISO-20 DC_BPT charge loops (see send_charging_command); the supply reads the call as the
+  interface means it, which changes no message the peer sends or accepts.
 """
 
 from __future__ import annotations
@@ -50,7 +53,8 @@ def _secc_controller() -> Any:
 
         def __init__(self) -> None:
             super().__init__()
-            self.energy_wh = 0.0
+            self.energy_wh = 0.0  # into the EV
+            self.energy_out_wh = 0.0  # back from the EV (bidirectional sessions)
             self.last: float | None = None
 
         async def send_charging_command(
@@ -64,16 +68,30 @@ def _secc_controller() -> Any:
             context = self.evse_data_context
             if self.last is not None:
                 power = float(context.present_voltage) * float(context.present_current)
-                self.energy_wh += power * (now - self.last) / 3600
+                energy = power * (now - self.last) / 3600
+                if energy >= 0:
+                    self.energy_wh += energy
+                else:
+                    self.energy_out_wh -= energy
             self.last = now
             if ev_target_voltage is not None:
                 context.present_voltage = max(1, round(ev_target_voltage))
+            if ev_target_current is not None and is_precharge and not 0 <= ev_target_current <= 2:
+                # Its ISO-20 DC charge loop passes is_session_bpt positionally into is_precharge
+                # (iso15118_20_states.py:1810, `send_charging_command(v, i, is_session_bpt)`,
+                # against interface.py:827's order). A precharge never asks for more than 2 A
+                # or for negative current (ISO-20's asks for 0), so such a call is the loop of
+                # a bidirectional session.
+                is_precharge, is_session_bpt = False, True
             if ev_target_current is not None:
+                # A bidirectional session may ask for negative current: energy back.
                 limit = 2 if is_precharge else 300
-                context.present_current = max(0, min(limit, round(ev_target_current)))
+                low = -limit if is_session_bpt else 0
+                context.present_current = max(low, min(limit, round(ev_target_current)))
             print(
                 f"{MARK} supply voltage={context.present_voltage} "
-                f"current={context.present_current} energy_wh={self.energy_wh:.4f}",
+                f"current={context.present_current} energy_wh={self.energy_wh:.4f} "
+                f"energy_out_wh={self.energy_out_wh:.4f}",
                 flush=True,
             )
 
@@ -81,10 +99,10 @@ def _secc_controller() -> Any:
             await super().session_ended(current_state, reason)
             print(
                 f"{MARK} session_ended state={current_state} energy_wh={self.energy_wh:.4f} "
-                f"reason={reason}",
+                f"energy_out_wh={self.energy_out_wh:.4f} reason={reason}",
                 flush=True,
             )
-            self.energy_wh, self.last = 0.0, None
+            self.energy_wh, self.energy_out_wh, self.last = 0.0, 0.0, None
 
     return FollowingSupply()
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import dataclasses
 import time
+from collections.abc import Callable
 
 import pytest
 
@@ -27,10 +28,13 @@ class Run:
     loops: int | None = 5
     now: float = 500.0
     outputs: list[ev.Output] = dataclasses.field(default_factory=list)
+    hook: Callable[[ev.Output], None] | None = None  # sees every output, as an EV would
 
     def carry(self, outputs: list[ev.Output]) -> None:
         for output in outputs:
             self.outputs.append(output)
+            if self.hook is not None:
+                self.hook(output)
             if isinstance(output, ev.Progress) and output.step == "ChargeLoop":
                 done = sum(
                     isinstance(o, ev.Progress) and o.step == "ChargeLoop" for o in self.outputs
@@ -203,3 +207,39 @@ def test_iso20_offers_the_ac_namespace_for_ac() -> None:
     request = exi.decode("app", send.payload)
     offers = request["supportedAppProtocolReq"]["AppProtocol"]  # type: ignore[typeddict-item, unused-ignore]
     assert [o["ProtocolNamespace"] for o in offers] == ["urn:iso:std:iso:15118:-20:AC"]
+
+
+def test_a_bidirectional_ev_gives_energy_back_when_asked() -> None:
+    config = EvccConfig(protocols=("iso20",), bidirectional=True)
+    charger = ScriptedCharger20(max_discharge_power=3_700.0)
+    session = EvccSession(config, Battery(soc=0.5))
+    loops: list[ev.Progress] = []
+
+    def ask(output: ev.Output) -> None:
+        if isinstance(output, ev.Progress) and output.step == "ChargeLoop":
+            loops.append(output)
+            if len(loops) == 3:
+                session.discharge(True)
+            if len(loops) == 6:
+                session.stop_charging()
+
+    r = Run(session, charger, loops=None, hook=ask)
+    ended = r.until_end()
+    assert ended.clean, ended.reason
+    assert charger.bodies["ServiceSelectionReq"]["SelectedEnergyTransferService"]["ServiceID"] == 6
+    starts = [i for i, name in enumerate(charger.requests) if name == "PowerDeliveryReq"]
+    assert len(starts) == 3  # Start (charge), Start (discharge), Stop
+    # Charging at the battery's current, then giving back at the charger's 3.7 kW: 10 A at 370 V.
+    assert charger.dc_currents[0] > 0
+    assert charger.dc_currents[-1] == pytest.approx(-10.0, abs=0.01)
+    assert session.battery.energy_in_wh > 0
+    assert session.battery.energy_out_wh > 0
+    steps = [o.step for o in r.outputs if isinstance(o, ev.Progress) and o.step != "ChargeLoop"]
+    assert steps == ["PowerReady", "DcPowerOn", "Charging", "Discharging", "Stopping"]
+
+
+def test_bidirectional_needs_iso20_dc() -> None:
+    with pytest.raises(ValueError, match="DC_BPT only"):
+        EvccConfig(protocols=("iso2",), bidirectional=True)
+    with pytest.raises(ValueError, match="DC_BPT only"):
+        EvccConfig(protocols=("iso20",), energy="AC", bidirectional=True)

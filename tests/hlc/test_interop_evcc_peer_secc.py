@@ -33,6 +33,8 @@ CELLS = {
     Cell.ISO2_AC: EvccConfig(protocols=("iso2",), energy="AC"),
     Cell.ISO20_DC: EvccConfig(protocols=("iso20",), energy="DC"),  # TLS 1.3, mutual
     Cell.ISO20_AC: EvccConfig(protocols=("iso20",), energy="AC"),  # TLS 1.3, mutual
+    # Charges for LOOPS loops, then is asked to give energy back for LOOPS more.
+    Cell.ISO20_DC_BPT: EvccConfig(protocols=("iso20",), energy="DC", bidirectional=True),
 }
 LOOP_REQUESTS = {
     ("din", "DC"): "CurrentDemandReq",
@@ -51,6 +53,7 @@ async def test_our_evcc_against_peer_secc(cell: Cell, tmp_path: Path, peer_pki: 
     config = EvccConfig(
         protocols=base.protocols,
         energy=base.energy,
+        bidirectional=base.bidirectional,
         loop_interval=0.2,
         timing=Timing(scale=DEFAULT_TIMEOUT_SCALE),
     )
@@ -60,7 +63,10 @@ async def test_our_evcc_against_peer_secc(cell: Cell, tmp_path: Path, peer_pki: 
     def on_event(output: ev.Output) -> None:
         if isinstance(output, ev.Progress):
             steps.append(output)
-            if sum(step.step == "ChargeLoop" for step in steps) >= LOOPS:
+            loops = sum(step.step == "ChargeLoop" for step in steps)
+            if base.bidirectional and loops >= LOOPS:
+                session.discharge(True)
+            if loops >= (2 * LOOPS if base.bidirectional else LOOPS):
                 session.stop_charging()
 
     with (
@@ -83,9 +89,10 @@ async def test_our_evcc_against_peer_secc(cell: Cell, tmp_path: Path, peer_pki: 
 
     assert ended.protocol == base.protocols[0]
     dc_steps = ["DcPowerOn"] if base.energy == "DC" else []
-    expected = ["PowerReady", *dc_steps, "Charging", "Stopping"]
+    back = ["Discharging"] if base.bidirectional else []
+    expected = ["PowerReady", *dc_steps, "Charging", *back, "Stopping"]
     assert [s.step for s in steps if s.step != "ChargeLoop"] == expected
-    assert ended.energy_wh > 0
+    assert session.battery.energy_in_wh > 0  # (net energy_wh may be negative with BPT)
     assert peer_end["state"] == "SessionStop"
     # The peer's own account: it took every loop request and ended on our SessionStop.
     log = secc.text()
@@ -94,3 +101,9 @@ async def test_our_evcc_against_peer_secc(cell: Cell, tmp_path: Path, peer_pki: 
     assert "SessionStopReq received" in log
     if base.energy == "DC":
         assert float(peer_end["energy"]) > 0
+    if base.bidirectional:
+        # Energy flowed back: out of our EV's battery, into the peer's supply.
+        assert session.battery.energy_out_wh > 0
+        assert session.battery.energy_in_wh > 0
+        assert float(peer_end["energy_out"]) > 0
+        assert "Discharge" in log

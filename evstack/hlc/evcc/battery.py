@@ -28,6 +28,9 @@ class Battery:
     taper_soc: float = 0.8
     bulk_soc: float = 0.8
     target_soc: float = 1.0  # the EV stops asking at this state of charge
+    min_soc: float = 0.2  # a bidirectional EV stops giving energy back at this one
+    max_discharge_current: float = 100.0
+    max_discharge_power: float = 11_000.0
     resistance_ohm: float = 0.08
     # AC: the on-board charger's limits and the grid it sees.
     ac_max_current: float = 16.0
@@ -82,6 +85,21 @@ class Battery:
             current = min(current, evse_max_current)
         if evse_max_power is not None:
             current = min(current, evse_max_power / self.target_voltage())
+        return max(0.0, current)
+
+    def discharge_current(
+        self, evse_max_current: float | None = None, evse_max_power: float | None = None
+    ) -> float:
+        """The current (positive, out of the pack) to give back: the pack's and the charger's
+        discharge limits, none below `min_soc`."""
+        if self.soc <= self.min_soc:
+            return 0.0
+        volts = self.ocv()
+        current = min(self.max_discharge_current, self.max_discharge_power / volts)
+        if evse_max_current is not None:
+            current = min(current, evse_max_current)
+        if evse_max_power is not None:
+            current = min(current, evse_max_power / volts)
         return max(0.0, current)
 
     def target_voltage(self) -> float:

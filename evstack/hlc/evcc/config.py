@@ -23,11 +23,15 @@ class EvccConfig:
     precharge_tolerance: float = 20.0  # V between the charger's voltage and the battery's
     energy_request_wh: float | None = None  # ISO-2 / DIN EVEnergyRequest; None: to target SoC
     departure_time: int | None = None  # s from now (ISO-2 DepartureTime)
+    # ISO-20 DC_BPT: the EV can give energy back when asked (EvccSession.discharge).
+    bidirectional: bool = False
     timing: Timing = dataclasses.field(default_factory=Timing)
 
     def __post_init__(self) -> None:
         unknown = set(self.protocols) - {"din", "iso2", "iso20"}
         if unknown or not self.protocols:
             raise ValueError(f"protocols: from iso20, iso2 and din, got {self.protocols}")
+        if self.bidirectional and (self.energy == "AC" or "iso20" not in self.protocols):
+            raise ValueError("bidirectional: ISO-20 DC_BPT only (AC_BPT is not here yet)")
         if self.energy == "AC" and self.protocols == ("din",):
             raise ValueError("AC charging needs iso2 or iso20: DIN 70121 is DC only")

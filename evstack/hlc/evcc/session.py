@@ -74,6 +74,7 @@ class EvccSession:
         self.queued: tuple[float, str, Doc] | None = None  # a request paced by a loop
         self.last_energy_time: float | None = None
         self._stop_requested = False
+        self._discharge_requested = False
         # What the EV's own inlet measures, when its simulator or hardware tells (precharge).
         self.inlet_voltage: float | None = None
 
@@ -151,6 +152,15 @@ class EvccSession:
     @property
     def stop_requested(self) -> bool:
         return self._stop_requested
+
+    def discharge(self, on: bool) -> None:
+        """A bidirectional EV (ISO-20 DC_BPT) gives energy back (on) or takes it again, from
+        the next charge-loop response on: the grid operator's or the driver's request."""
+        self._discharge_requested = on
+
+    @property
+    def discharge_requested(self) -> bool:
+        return self._discharge_requested
 
     # -- the flow's side (flow.Context) ---------------------------------------------------
     def request(self, name: str, body: Doc, now: float, *, delay: float = 0.0) -> None:

@@ -1,14 +1,17 @@
 """ISO 15118-20 AC and DC from the EV's side: external identification (EIM), the scheduled
-control mode, no bidirectional transfer (AC_BPT, DC_BPT) yet.
+control mode, and DC_BPT for a bidirectional EV (AC_BPT is not here yet).
 
 SessionSetup, AuthorizationSetup, Authorization (repeated while Ongoing), ServiceDiscovery,
 ServiceDetail for AC (service 1) or DC (service 2), ServiceSelection of a scheduled
 parameter set, AC_/DC_ChargeParameterDiscovery, ScheduleExchange (repeated while Ongoing);
 for DC then DC_CableCheck and DC_PreCharge until the charger meets the battery (then once
 more with EVProcessing Finished); PowerDelivery(Start), the AC_/DC_ChargeLoop,
-PowerDelivery(Stop), for DC DC_WeldingDetection; SessionStop. Every message carries its
-header (session id and a Unix time stamp) inside its root; common messages travel as
-0x8002, AC ones as 0x8003, DC ones as 0x8004.
+PowerDelivery(Stop), for DC DC_WeldingDetection; SessionStop. A DC_BPT EV asked to give
+energy back (EvccSession.discharge) sends PowerDelivery(Start) with BPT_ChannelSelection
+Discharge and a negative power profile, then asks for negative current in its loop.
+
+Every message carries its header (session id and a Unix time stamp) inside its root; common
+messages travel as 0x8002, AC ones as 0x8003, DC ones as 0x8004.
 """
 
 from __future__ import annotations
@@ -20,7 +23,7 @@ from evstack.hlc.evcc import codec, timing
 from evstack.hlc.evcc.codec import Doc
 from evstack.hlc.evcc.protocol import Context, ProtocolFlow
 
-AC_SERVICE, DC_SERVICE = 1, 2  # ISO 15118-20 Table 204: 1 AC, 2 DC, 5 AC_BPT, 6 DC_BPT
+AC_SERVICE, DC_SERVICE, DC_BPT_SERVICE = 1, 2, 6  # ISO 15118-20: 1 AC, 2 DC, 5 AC_BPT, 6 DC_BPT
 SCHEDULED = 1  # ControlMode parameter: 1 scheduled, 2 dynamic
 DC_MESSAGES = frozenset(
     {
@@ -69,6 +72,10 @@ class Iso20Flow(ProtocolFlow):
         self.charging = False
         self.precharged = False
         self.welding_checks = 0
+        self.discharging = False  # DC_BPT: the channel in force
+        self.switching = False  # a PowerDelivery(Start) that changes the channel is out
+        self.evse_max_discharge_current: float | None = None
+        self.evse_max_discharge_power: float | None = None
 
     # -- framing --------------------------------------------------------------------------
     @property
@@ -80,8 +87,14 @@ class Iso20Flow(ProtocolFlow):
         return self.config.energy == "AC"
 
     @property
+    def bpt(self) -> bool:
+        return self.config.bidirectional
+
+    @property
     def service(self) -> int:
-        return AC_SERVICE if self.ac else DC_SERVICE
+        if self.ac:
+            return AC_SERVICE
+        return DC_BPT_SERVICE if self.bpt else DC_SERVICE
 
     def request_schema(self, name: str) -> str:
         if name in AC_MESSAGES:
@@ -173,8 +186,15 @@ class Iso20Flow(ProtocolFlow):
             "EVMinimumVoltage": rational(battery.ocv_curve[0][1]),
             "TargetSOC": round(battery.target_soc * 100),
         }
-        body = {"DC_CPDReqEnergyTransferMode": mode}
-        self.ctx.request("DC_ChargeParameterDiscoveryReq", body, now)
+        if self.bpt:
+            mode |= {
+                "EVMaximumDischargePower": rational(battery.max_discharge_power),
+                "EVMinimumDischargePower": rational(0),
+                "EVMaximumDischargeCurrent": rational(battery.max_discharge_current),
+                "EVMinimumDischargeCurrent": rational(0),
+            }
+        key = "BPT_DC_CPDReqEnergyTransferMode" if self.bpt else "DC_CPDReqEnergyTransferMode"
+        self.ctx.request("DC_ChargeParameterDiscoveryReq", {key: mode}, now)
 
     def ac_power(self, current: float) -> float:
         return current * self.battery.ac_voltage * self.battery.ac_phases
@@ -187,10 +207,14 @@ class Iso20Flow(ProtocolFlow):
         self.exchange_schedule(now)
 
     def on_DC_ChargeParameterDiscoveryRes(self, body: Doc, now: float) -> None:  # noqa: N802
-        mode = body.get("DC_CPDResEnergyTransferMode", {})
+        mode = body.get("BPT_DC_CPDResEnergyTransferMode") or body.get(
+            "DC_CPDResEnergyTransferMode", {}
+        )
         self.evse_max_current = number(mode.get("EVSEMaximumChargeCurrent"))
         self.evse_max_power = number(mode.get("EVSEMaximumChargePower"))
         self.evse_max_voltage = number(mode.get("EVSEMaximumVoltage"))
+        self.evse_max_discharge_current = number(mode.get("EVSEMaximumDischargeCurrent"))
+        self.evse_max_discharge_power = number(mode.get("EVSEMaximumDischargePower"))
         self.ctx.phase("schedule exchange", timing.ONGOING, now)
         self.exchange_schedule(now)
 
@@ -262,7 +286,10 @@ class Iso20Flow(ProtocolFlow):
         own = self.ac_power(self.battery.ac_max_current) if self.ac else self.battery.max_power
         power = min(own, self.evse_max_power or own)
         need_wh = max(0.0, (self.battery.target_soc - self.battery.soc) * self.battery.capacity_wh)
-        duration = max(1, min(86_400, int(need_wh * 3600 / power))) if power > 0 else 86_400
+        if self.discharging:
+            power = -min(self.battery.max_discharge_power, self.evse_max_discharge_power or 1e9)
+            need_wh = max(0.0, (self.battery.soc - self.battery.min_soc) * self.battery.capacity_wh)
+        duration = max(1, min(86_400, int(need_wh * 3600 / abs(power)))) if power else 86_400
         entry = {"Duration": duration, "Power": rational(power)}
         # PowerToleranceAcceptance is optional in the XSD, but the `iso15118` package's SECC
         # refuses a profile without it (its pydantic model makes it required).
@@ -275,10 +302,17 @@ class Iso20Flow(ProtocolFlow):
             "Scheduled_EVPPTControlMode": mode,
             "EVPowerProfileEntries": {"EVPowerProfileEntry": [entry]},
         }
-        return {"EVProcessing": "Finished", "ChargeProgress": "Start", "EVPowerProfile": profile}
+        body = {"EVProcessing": "Finished", "ChargeProgress": "Start", "EVPowerProfile": profile}
+        if self.bpt:
+            body["BPT_ChannelSelection"] = "Discharge" if self.discharging else "Charge"
+        return body
 
     def on_PowerDeliveryRes(self, body: Doc, now: float) -> None:  # noqa: N802
-        if not self.charging:
+        if self.switching:
+            self.switching = False
+            self.ctx.progress("Discharging" if self.discharging else "Charging")
+            self.ctx.request("DC_ChargeLoopReq", self.charge_loop(), now)
+        elif not self.charging:
             self.charging = True
             self.ctx.progress("Charging")
             if self.ac:
@@ -326,6 +360,11 @@ class Iso20Flow(ProtocolFlow):
     def charge_loop(self) -> Doc:
         battery = self.battery
         current = battery.target_current(self.evse_max_current, self.evse_max_power)
+        if self.discharging:
+            back = battery.discharge_current(
+                self.evse_max_discharge_current, self.evse_max_discharge_power
+            )
+            current = -back
         control = {
             "EVTargetCurrent": rational(current),
             "EVTargetVoltage": rational(battery.target_voltage()),
@@ -333,22 +372,33 @@ class Iso20Flow(ProtocolFlow):
             "EVMaximumChargeCurrent": rational(battery.max_current),
             "EVMaximumVoltage": rational(battery.max_voltage),
         }
+        if self.bpt:
+            control |= {
+                "EVMaximumDischargePower": rational(battery.max_discharge_power),
+                "EVMaximumDischargeCurrent": rational(battery.max_discharge_current),
+            }
+        key = "BPT_Scheduled_DC_CLReqControlMode" if self.bpt else "Scheduled_DC_CLReqControlMode"
         return {
             "DisplayParameters": self.display(),
             "MeterInfoRequested": False,
             "EVPresentVoltage": rational(battery.ocv()),
-            "Scheduled_DC_CLReqControlMode": control,
+            key: control,
         }
 
     def on_DC_ChargeLoopRes(self, body: Doc, now: float) -> None:  # noqa: N802
         voltage = number(body.get("EVSEPresentVoltage")) or 0.0
         current = number(body.get("EVSEPresentCurrent")) or 0.0
         self.ctx.count_energy(voltage, current, now)
-        limits = body.get("Scheduled_DC_CLResControlMode", {})
+        limits = body.get("BPT_Scheduled_DC_CLResControlMode") or body.get(
+            "Scheduled_DC_CLResControlMode", {}
+        )
         self.evse_max_current = number(limits.get("EVSEMaximumChargeCurrent")) or (
             self.evse_max_current
         )
         self.evse_max_power = number(limits.get("EVSEMaximumChargePower")) or self.evse_max_power
+        self.evse_max_discharge_current = number(limits.get("EVSEMaximumDischargeCurrent")) or (
+            self.evse_max_discharge_current
+        )
         self.ctx.progress("ChargeLoop", voltage=voltage, current=current)
         self.end_or_loop(body, now, "DC_ChargeLoopReq", self.charge_loop)
 
@@ -356,10 +406,18 @@ class Iso20Flow(ProtocolFlow):
         asked_to_stop = body.get("EVSEStatus", {}).get("EVSENotification") == "Terminate"
         if asked_to_stop:
             self.ctx.progress("StopFromCharger")
-        if asked_to_stop or self.battery.full or self.ctx.stop_requested:
+        empty = self.discharging and self.battery.soc <= self.battery.min_soc
+        full = self.battery.full and not self.discharging
+        if asked_to_stop or full or empty or self.ctx.stop_requested:
             self.ctx.progress("Stopping")
             self.ctx.count_energy(0.0, 0.0, now)
             self.ctx.request("PowerDeliveryReq", self.power_delivery(False), now)
+        elif self.bpt and self.ctx.discharge_requested != self.discharging:
+            # The other direction: a new PowerDelivery(Start) on the other channel.
+            self.discharging = self.ctx.discharge_requested
+            self.switching = True
+            self.ctx.count_energy(0.0, 0.0, now)
+            self.ctx.request("PowerDeliveryReq", self.power_delivery(True), now)
         else:
             self.ctx.request(loop, request(), now, delay=self.config.loop_interval)
 
