@@ -129,6 +129,10 @@ class Ledger:
         view = self.evses[evse]
         before = view.state
         view.state = _STATE_AFTER.get(event.event, view.state)
+        if event.event in (SessionEventEnum.TransactionFinished, SessionEventEnum.SessionFinished):
+            # The contactor is open: nothing is drawn, whatever the last meter reading (up to
+            # an interval old) said. A run that finishes on this event shows it so.
+            view.drawn_a = 0.0
         if event.event is SessionEventEnum.SessionStarted:
             view.in_session = True
             view.had_transaction = False

@@ -96,3 +96,16 @@ def test_a_session_without_a_transaction_is_listed_not_dropped() -> None:
     assert summary["sessions_without_transaction"] == [
         {"evse": "evse_2", "evse_id": "DE*EVS*E0002*1", "last_state": "Waiting for auth"}
     ]
+
+
+def test_the_last_frame_shows_no_current_once_the_transaction_is_over() -> None:
+    # The meter's last reading was taken while charging; the run may end before the next.
+    ledger = Ledger.for_evses(["evse_1"])
+    ledger.on_session_event("evse_1", event("SessionStarted", session_started=None), 1.0)
+    ledger.on_session_event("evse_1", event("TransactionStarted", **started(1000.0)), 2.0)
+    ledger.on_reading("evse_1", reading(1500.0, 31.8))
+    assert ledger.evses["evse_1"].drawn_a == 31.8
+    ledger.on_session_event(
+        "evse_1", event("TransactionFinished", **finished(1500.0, "Local")), 9.0
+    )
+    assert ledger.evses["evse_1"].drawn_a == 0.0

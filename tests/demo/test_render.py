@@ -50,7 +50,7 @@ def test_a_plain_line_per_event_and_a_summary_row_per_session() -> None:
     line = event_line(ledger, "evse_1", stop, 155.0)
     assert line == (
         "[2:35] DE*EVS*E0001*1: TransactionFinished (reason EVDisconnected); "
-        "offered 16.0 A, drawn 15.9 A"
+        "offered 16.0 A, drawn 0.0 A"  # the contactor is open, whatever the last reading
     )
     row = next(line for line in text_of(summary_table(ledger)).splitlines() if "AABB" in line)
     for cell in ("DE*EVS*E0001*1", "0.500 kWh", "2:30", "15.9 A", "EVDisconnected"):
