@@ -71,6 +71,10 @@ def test_the_site_holds_the_guides_the_reference_and_a_search_index(site: Path) 
         assert (site / page).is_file(), page
     index = (site / "search" / "search_index.json").read_text()
     assert "get_transactions" in index
+    # The EXI message types, a page per schema set, made by the site's hook.
+    din = (site / "exi" / "types" / "din.html").read_text()
+    assert 'id="sessionsetupreqtype"' in din
+    assert (site / "exi" / "types" / "iso20_dc.html").is_file()
 
 
 @pytest.mark.timeout(120)
