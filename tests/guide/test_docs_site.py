@@ -82,7 +82,7 @@ def test_strict_mode_refuses_a_broken_link(tmp_path: Path) -> None:
     config = yaml.safe_load((REPO / "mkdocs.yml").read_text())
     (tmp_path / "docs").mkdir()
     (tmp_path / "docs" / "index.md").write_text("# Home\n\nSee [the guide](guides/gone.md).\n")
-    config.update(docs_dir="docs", nav=[{"Home": "index.md"}])
+    config.update(docs_dir="docs", nav=[{"Home": "index.md"}], hooks=[])
     (tmp_path / "mkdocs.yml").write_text(yaml.safe_dump(config))
     done = build(tmp_path / "mkdocs.yml", tmp_path / "site")
     assert done.returncode != 0
