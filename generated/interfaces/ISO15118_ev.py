@@ -20,6 +20,7 @@ __all__ = [
     "ISO15118EvImplBase",
     "ISO15118EvPauseChargingArgs",
     "ISO15118EvSessionState",
+    "ISO15118EvSetDischargeArgs",
     "ISO15118EvStartChargingArgs",
     "ISO15118EvStopChargingArgs",
     "ISO15118EvUpdateSocArgs",
@@ -69,6 +70,12 @@ class ISO15118EvPauseChargingArgs(msgspec.Struct, kw_only=True, frozen=True):
     """Arguments of `pause_charging`."""
 
 
+class ISO15118EvSetDischargeArgs(msgspec.Struct, kw_only=True, frozen=True):
+    """Arguments of `set_discharge`."""
+
+    discharge: bool
+
+
 class ISO15118EvUpdateSocArgs(msgspec.Struct, kw_only=True, frozen=True):
     """Arguments of `update_soc`."""
 
@@ -97,6 +104,12 @@ class ISO15118EvImplBase(ImplBase):
             ISO15118EvPauseChargingArgs,
             bool,
             "handle_pause_charging",
+        ),
+        "set_discharge": CommandSpec(
+            "set_discharge",
+            ISO15118EvSetDischargeArgs,
+            bool,
+            "handle_set_discharge",
         ),
         "update_soc": CommandSpec("update_soc", ISO15118EvUpdateSocArgs, None, "handle_update_soc"),
     }
@@ -135,6 +148,13 @@ class ISO15118EvImplBase(ImplBase):
     async def handle_pause_charging(self) -> bool:
         """Not supported yet (it needs SessionStop(Pause) and a resumed session): answers false and
         changes nothing.
+        """
+
+    @abc.abstractmethod
+    async def handle_set_discharge(self, discharge: bool) -> bool:
+        """evstack addition: a bidirectional EV (ISO 15118-20 DC_BPT, the module's `bidirectional`)
+        gives energy back (true) or takes it again (false), from the next charge-loop response
+        on. Answers false when the running session cannot (not bidirectional, or no session).
         """
 
     @abc.abstractmethod
@@ -227,6 +247,23 @@ class ISO15118EvClient(Client):
         result: bool = await self._call(
             ISO15118EvImplBase.COMMANDS["pause_charging"],
             ISO15118EvPauseChargingArgs(),
+            timeout,
+        )
+        return result
+
+    async def call_set_discharge(
+        self,
+        discharge: bool,
+        *,
+        timeout: float | None = None,  # noqa: ASYNC109 - a per-call deadline is the API
+    ) -> bool:
+        """evstack addition: a bidirectional EV (ISO 15118-20 DC_BPT, the module's `bidirectional`)
+        gives energy back (true) or takes it again (false), from the next charge-loop response
+        on. Answers false when the running session cannot (not bidirectional, or no session).
+        """
+        result: bool = await self._call(
+            ISO15118EvImplBase.COMMANDS["set_discharge"],
+            ISO15118EvSetDischargeArgs(discharge=discharge),
             timeout,
         )
         return result

@@ -57,6 +57,9 @@ class Evcc(ISO15118EvImplBase):
         self.module.log.warning("pause_charging: not supported yet (SessionStop(Pause))")
         return False
 
+    async def handle_set_discharge(self, discharge: bool) -> bool:
+        return self.module.set_discharge(discharge)
+
     async def handle_update_soc(self, SoC: float) -> None:  # noqa: N803
         self.module.battery.soc = SoC / 100.0
 
@@ -123,10 +126,19 @@ class Iso15118Ev(Iso15118EvModuleBase):
             loop_interval=self.config.loop_interval_s,
             energy_request_wh=eamount_kwh * 1000.0 if eamount_kwh > 0 else None,
             departure_time=int(departure) if departure > 0 else None,
+            bidirectional=self.config.bidirectional and not ac and "iso20" in protocols,
             timing=Timing(scale=self.config.timeout_scale),
         )
         self.session = EvccSession(config, self.battery)
         self.running = self.start_task(self._run(self.session))
+        return True
+
+    def set_discharge(self, discharge: bool) -> bool:
+        session = self.session
+        if session is None or session.ended or not session.config.bidirectional:
+            self.log.warning("set_discharge: no bidirectional session runs")
+            return False
+        session.discharge(discharge)
         return True
 
     def stop_session(self) -> None:
@@ -168,6 +180,8 @@ class Iso15118Ev(Iso15118EvModuleBase):
                 await self.evcc.publish_stop_from_charger(None)
             case ev.Progress(step="Stopping"):
                 await self._contactor(False)
+            case ev.Progress(step="Discharging"):
+                self.log.info("giving energy back")
             case ev.Progress(step="ChargeLoop") if self.session is not None:
                 if self.session.config.energy == "AC" and self.session.flow is not None:
                     limit = self.session.flow.evse_max_current

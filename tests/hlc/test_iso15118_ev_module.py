@@ -214,3 +214,35 @@ async def test_an_iso20_session_over_tls_13(mosquitto: BrokerSettings, tmp_path:
     assert probe.states[-1].protocol == "iso20"
     assert probe.states[-1].end_reason == "session stopped"
     assert charger.requests[-1] == "SessionStopReq"
+
+
+async def test_a_bidirectional_ev_gives_back_on_set_discharge(
+    mosquitto: BrokerSettings, tmp_path: Path
+) -> None:
+    files = pki.generate(pki.Profile.ISO20).write(tmp_path)
+    server_context = tls.secc_context(pki.Profile.ISO20, files.chain, files.key)
+    charger = ScriptedCharger20()
+    config = {
+        "supported_protocols": "iso20",
+        "tls": True,
+        "v2g_root": str(files.root),
+        "bidirectional": True,
+    }
+    with veth_pair() as (ev_space, cs_space):
+        async with (
+            scripted_secc(cs_space, charger, ssl_context=server_context),
+            ev_stack(mosquitto, netns=ev_space.name, loop_interval_s=0.05, **config) as probe,
+        ):
+            assert not await probe.ev.call_set_discharge(discharge=True)  # no session yet
+            assert await probe.ev.call_start_charging(
+                EnergyTransferMode="DC_extended", DepartureTime=0, EAmount=0
+            )
+            await probe.until(lambda: probe.loops() >= 2)
+            assert await probe.ev.call_set_discharge(discharge=True)
+            await probe.until(lambda: any(s.step == "Discharging" for s in probe.states))
+            await probe.until(lambda: bool(charger.dc_currents) and charger.dc_currents[-1] < 0)
+            await probe.ev.call_stop_charging()
+            await probe.until(lambda: probe.finished == 1)
+    assert charger.bodies["ServiceSelectionReq"]["SelectedEnergyTransferService"]["ServiceID"] == 6
+    assert charger.dc_currents[0] > 0
+    assert probe.states[-1].end_reason == "session stopped"
