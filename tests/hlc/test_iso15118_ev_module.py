@@ -246,3 +246,47 @@ async def test_a_bidirectional_ev_gives_back_on_set_discharge(
     assert charger.bodies["ServiceSelectionReq"]["SelectedEnergyTransferService"]["ServiceID"] == 6
     assert charger.dc_currents[0] > 0
     assert probe.states[-1].end_reason == "session stopped"
+
+
+async def test_the_ev_simulators_ac_script_runs_an_iso2_session(mosquitto: BrokerSettings) -> None:
+    """AC over ISO 15118-2 through EvSimulator: the script runs to its end, and the charger's
+    limit shapes what the EVCC draws (the board has no EVSE side here, so no AC flows)."""
+    script = (
+        "iso_wait_slac_matched;iso_start_v2g_session AC;iso_wait_pwr_ready;"
+        "iso_draw_power_regulated 16,3;iso_wait_for_stop 2;iso_wait_v2g_session_stopped;unplug"
+    )
+    tag = f"evac{secrets.token_hex(3)}"
+    board, car, evcc, probe_id = (f"{tag}_{n}" for n in ("board", "car", "evcc", "probe"))
+    charger = ScriptedCharger("iso2", max_current=10.0)
+    with veth_pair() as (ev_space, cs_space):
+        plans = [
+            ModulePlan(board, module_class_path("BoardSimulator"), {}),
+            ModulePlan(
+                evcc,
+                module_class_path("Iso15118Ev"),
+                {"netns": ev_space.name, "supported_protocols": "iso2", "loop_interval_s": 0.05},
+            ),
+            ModulePlan(
+                car,
+                module_class_path("EvSimulator"),
+                {"auto_exec_commands": script},
+                connections={"ev_board": [(board, "ev_board_support")], "ev": [(evcc, "ev")]},
+            ),
+            ModulePlan(
+                probe_id, f"{ev_probe.__name__}:EvProbe", connections={"ev": [(evcc, "ev")]}
+            ),
+        ]
+        async with (
+            scripted_secc(cs_space, charger, schema="iso2"),
+            running(RunPlan(plans, broker=mosquitto, prefix=f"test-{tag}")),
+        ):
+            probe = await ev_probe.instance(probe_id)
+            await probe.until(lambda: probe.finished == 1, within_s=40)
+    assert probe.states[-1].end_reason == "session stopped"
+    assert probe.states[-1].protocol == "iso2"
+    assert "ChargingStatusReq" in charger.requests
+    assert charger.requests[-2:] == ["PowerDeliveryReq", "SessionStopReq"]
+    # The EV drew the charger's 10 A a phase (the script allows 16).
+    charging = [s for s in probe.states if s.step == "ChargeLoop"]
+    assert charging
+    assert {s.current_A for s in charging} == {10.0}
