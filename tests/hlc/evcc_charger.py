@@ -11,7 +11,7 @@ from __future__ import annotations
 import dataclasses
 from typing import Any
 
-from evstack import exi
+from evstack.hlc.evcc import codec
 from evstack.hlc.evcc.codec import physical, value_of
 
 Doc = dict[str, Any]
@@ -44,12 +44,12 @@ class ScriptedCharger:
 
     def answer(self, payload: bytes, schema: str) -> bytes | None:
         """The encoded response to one encoded request, or None (silent)."""
-        document = exi.decode(schema, payload)
+        document = codec.decode(schema, payload)
         if schema == "app":
             (offer, *_) = document["supportedAppProtocolReq"]["AppProtocol"]
             self.requests.append("supportedAppProtocolReq")
             res = {"ResponseCode": "OK_SuccessfulNegotiation", "SchemaID": offer["SchemaID"]}
-            return exi.encode("app", {"supportedAppProtocolRes": res})
+            return codec.encode("app", {"supportedAppProtocolRes": res})
         ((name, body),) = document["V2G_Message"]["Body"].items()
         self.requests.append(name)
         if name == self.silent:
@@ -60,7 +60,7 @@ class ScriptedCharger:
             content["ResponseCode"] = "FAILED"
         header = {"SessionID": self.session_id}
         message = {"V2G_Message": {"Header": header, "Body": {response: content}}}
-        return exi.encode(schema, message)
+        return codec.encode(schema, message)
 
     def processing(self, phase: str) -> str:
         left = self._ongoing_left.setdefault(phase, self.ongoing)

@@ -6,7 +6,7 @@ from __future__ import annotations
 import dataclasses
 from typing import Any
 
-from evstack import exi
+from evstack.hlc.evcc import codec
 from evstack.hlc.evcc.iso20.flow import number, rational
 
 Doc = dict[str, Any]
@@ -34,14 +34,14 @@ class ScriptedCharger20:
     _loops: int = 0
 
     def answer(self, payload: bytes, schema: str) -> bytes | None:
-        document = exi.decode(schema, payload)  # type: ignore[call-overload, unused-ignore]
+        document = codec.decode(schema, payload)
         ((name, content),) = document.items()
         self.requests.append(name)
         self.schemas.append(schema)
         if schema == "app":
             (offer, *_) = content["AppProtocol"]
             res = {"ResponseCode": "OK_SuccessfulNegotiation", "SchemaID": offer["SchemaID"]}
-            return exi.encode("app", {"supportedAppProtocolRes": res})
+            return codec.encode("app", {"supportedAppProtocolRes": res})
         self.headers.append(content["Header"])
         self.bodies[name] = content
         if name == self.silent:
@@ -49,7 +49,7 @@ class ScriptedCharger20:
         body = self.respond(name, content)
         header = {"SessionID": self.session_id, "TimeStamp": content["Header"]["TimeStamp"]}
         response = {name.removesuffix("Req") + "Res": {"Header": header, **body}}
-        return exi.encode(schema, response)  # type: ignore[call-overload, no-any-return, unused-ignore]
+        return codec.encode(schema, response)
 
     def processing(self, phase: str) -> str:
         left = self._ongoing_left.setdefault(phase, self.ongoing)

@@ -10,9 +10,8 @@ from collections.abc import Callable
 
 import pytest
 
-from evstack import exi
 from evstack.exi.v2gtp import PAYLOAD_TYPES
-from evstack.hlc.evcc import Battery, EvccConfig, EvccSession
+from evstack.hlc.evcc import Battery, EvccConfig, EvccSession, codec
 from evstack.hlc.evcc import events as ev
 
 from .evcc_charger20 import ScriptedCharger20
@@ -204,8 +203,8 @@ def test_iso20_offers_the_ac_namespace_for_ac() -> None:
     (send,) = session.start(0.0)
     assert isinstance(send, ev.Send)
     assert session.offered == ("iso20",)
-    request = exi.decode("app", send.payload)
-    offers = request["supportedAppProtocolReq"]["AppProtocol"]  # type: ignore[typeddict-item, unused-ignore]
+    request = codec.decode("app", send.payload)
+    offers = request["supportedAppProtocolReq"]["AppProtocol"]
     assert [o["ProtocolNamespace"] for o in offers] == ["urn:iso:std:iso:15118:-20:AC"]
 
 

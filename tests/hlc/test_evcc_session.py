@@ -7,7 +7,7 @@ import dataclasses
 
 import pytest
 
-from evstack.hlc.evcc import Battery, EvccConfig, EvccSession
+from evstack.hlc.evcc import Battery, EvccConfig, EvccSession, codec
 from evstack.hlc.evcc import events as ev
 
 from .evcc_charger import ScriptedCharger
@@ -229,11 +229,9 @@ def test_a_response_out_of_sequence_ends_the_session() -> None:
     # Answer the SessionSetupReq with a SessionStopRes.
     wrong = charger.answer(setup.payload, "din")
     assert wrong is not None
-    from evstack import exi
-
-    doc = exi.decode("din", wrong)
+    doc = codec.decode("din", wrong)
     doc["V2G_Message"]["Body"] = {"SessionStopRes": {"ResponseCode": "OK"}}
-    outputs = session.receive(0x8001, exi.encode("din", doc), 0.2)
+    outputs = session.receive(0x8001, codec.encode("din", doc), 0.2)
     (ended,) = [o for o in outputs if isinstance(o, ev.SessionEnded)]
     assert "SessionStopRes where SessionSetupRes was due" in ended.reason
 
