@@ -48,6 +48,7 @@ MODULES = [
             "rfid_reader",
             "allow_list",
             "dashboard",
+            "api",  # charging goes on without the HTTP API; it comes back on a new port
         )
     ),
 ]
