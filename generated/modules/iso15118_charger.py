@@ -2,8 +2,9 @@
 """Module `Iso15118Charger`: The SECC: high-level charging from the charger's side. It answers SECC
 Discovery on its interface, serves the EV's V2G session over TCP (SupportedAppProtocol, then DIN
 70121 or ISO 15118-2 DC with external identification) and tells EvseManager what the EV asks for,
-through EVerest's ISO15118_charger interface. ISO 15118-2 AC is in the session layer but not
-wired to EvseManager yet; ISO 15118-20, TLS and Plug & Charge are not implemented.
+through EVerest's ISO15118_charger interface. ISO 15118-2 AC and ISO 15118-20 DC are in the
+session layer but not offered here yet (AC is not wired to EvseManager; ISO 15118-20 needs TLS,
+which this module does not configure yet); Plug & Charge is not implemented.
 """
 
 from __future__ import annotations
@@ -40,7 +41,8 @@ class Iso15118ChargerConfig(
     # /var/run/netns) whose interface `device` is; empty for the module's own.
     netns: str = ""
     # The protocols offered in SupportedAppProtocol, comma separated, in the charger's order of
-    # preference, from iso2 and din (iso20 is known but not implemented yet, and skipped).
+    # preference, from iso20, iso2 and din (iso20 is offered only on a TLS connection, so not by
+    # this module yet).
     supported_protocols: str = "iso2,din"
     # Whether the charger's order of preference decides between the protocols the EV offers; false
     # lets the EV's priorities decide, as the standards describe.

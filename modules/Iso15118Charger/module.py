@@ -163,7 +163,10 @@ class Iso15118Charger(Iso15118ChargerModuleBase):
             await old_stream.close("replaced by a new connection")
         self._reset_session_state()
         now = asyncio.get_running_loop().time()
-        session = SeccSession(self.evse, now, self.secc_config, paused_session=self._paused)
+        tls = stream.tls_version is not None
+        session = SeccSession(
+            self.evse, now, self.secc_config, paused_session=self._paused, tls=tls
+        )
         self._current = (session, stream)
         try:
             await driver.serve(stream, session, self._events.put_nowait)

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import ssl
 
 from evstack.exi.sdp import Security
 from evstack.hlc.secc import Authorization, EvseState, SeccConfig, SeccSession, driver
@@ -38,8 +39,14 @@ STEP_S = 0.02
 
 class Station:
     def __init__(
-        self, space: Namespace, interface: str = "v2g0", soc: float = 30.0, ac: bool = False
+        self,
+        space: Namespace,
+        interface: str = "v2g0",
+        soc: float = 30.0,
+        ac: bool = False,
+        tls: ssl.SSLContext | None = None,
     ):
+        self.tls = tls
         self.space = space
         self.interface = interface
         modes = ("AC_three_phase_core", "AC_single_phase_core") if ac else ("DC_extended",)
@@ -61,12 +68,16 @@ class Station:
         self._apply(self.dc.set_power_allowed(True))
         address = link_local_address(self.interface, self.space.socket)
         self._server = await start_server(
-            self._serve, self.interface, address, socket_factory=self.space.socket
+            self._serve,
+            self.interface,
+            address,
+            ssl_context=self.tls,
+            socket_factory=self.space.socket,
         )
         self._sdp = await SdpResponder.start(
             self.interface,
             tcp_port=self._server.port,
-            offered={Security.NONE},
+            offered={Security.NONE} if self.tls is None else {Security.TLS},
             address=address,
             socket_factory=self.space.socket,
         )
@@ -83,7 +94,9 @@ class Station:
             await self._server.close()
 
     async def _serve(self, stream: V2gtpStream) -> None:
-        session = SeccSession(self.evse, asyncio.get_running_loop().time(), self.config)
+        now = asyncio.get_running_loop().time()
+        tls = stream.tls_version is not None
+        session = SeccSession(self.evse, now, self.config, tls=tls)
         self.sessions.append(session)
         await driver.serve(stream, session, self._on_event)
 

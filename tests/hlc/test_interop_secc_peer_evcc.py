@@ -1,11 +1,13 @@
-"""Our SECC against the `iso15118` package's EVCC, on a veth pair: DIN 70121 DC and ISO
-15118-2 DC with the DC power path simulated behind our SECC (the session must end with
-the EV's SessionStop and energy in the battery), and ISO 15118-2 AC (a complete session
-with its charging loop; the station simulates no AC power path, so no energy is counted)."""
+"""Our SECC against the `iso15118` package's EVCC, on a veth pair: DIN 70121 DC, ISO
+15118-2 DC and ISO 15118-20 DC (TLS 1.3) with the DC power path simulated behind our SECC
+(the session must end with the EV's SessionStop and energy in the battery), and ISO
+15118-2 AC (a complete session with its charging loop; the station simulates no AC power
+path, so no energy is counted)."""
 
 from __future__ import annotations
 
 import asyncio
+import ssl
 from pathlib import Path
 
 import pytest
@@ -19,9 +21,26 @@ from .secc_station import Station
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(240)]
 
 
-async def run_cell(cell: Cell, tmp_path: Path, peer_pki: Path, *, ac: bool = False) -> Station:
+def peer_trusted_tls(peer_pki: Path) -> ssl.SSLContext:
+    """TLS 1.3 with the SECC chain of the peer's own PKI, which its EVCC trusts (it reads
+    its certificates from the iso15118_2 folder whatever the protocol)."""
+    folder = peer_pki / "iso15118_2"
+    password = (folder / "private_keys" / "seccLeafPassword.txt").read_text().strip()
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    context.minimum_version = ssl.TLSVersion.TLSv1_3
+    context.load_cert_chain(
+        folder / "certs" / "cpoCertChain.pem",
+        folder / "private_keys" / "seccLeaf.key",
+        password=password,
+    )
+    return context
+
+
+async def run_cell(
+    cell: Cell, tmp_path: Path, peer_pki: Path, *, ac: bool = False, tls: bool = False
+) -> Station:
     with veth_pair() as (ev_space, cs_space):
-        station = Station(cs_space, ac=ac)
+        station = Station(cs_space, ac=ac, tls=peer_trusted_tls(peer_pki) if tls else None)
         await station.start()
         try:
             with run_peer("evcc", cell, ev_space, tmp_path / "evcc", peer_pki) as evcc:
@@ -39,11 +58,13 @@ async def run_cell(cell: Cell, tmp_path: Path, peer_pki: Path, *, ac: bool = Fal
     return station
 
 
-@pytest.mark.parametrize(("cell", "protocol"), [(Cell.DIN_DC, "din"), (Cell.ISO2_DC, "iso2")])
+@pytest.mark.parametrize(
+    ("cell", "protocol"), [(Cell.DIN_DC, "din"), (Cell.ISO2_DC, "iso2"), (Cell.ISO20_DC, "iso20")]
+)
 async def test_our_secc_against_the_peer_evcc_dc(
     cell: Cell, protocol: str, tmp_path: Path, peer_pki: Path
 ) -> None:
-    station = await run_cell(cell, tmp_path, peer_pki)
+    station = await run_cell(cell, tmp_path, peer_pki, tls=cell.value.tls)
     assert station.sessions[-1].record.protocol == protocol
     assert station.path.meter.import_wh > 0.0
     assert station.path.battery.soc_percent > 30.0

@@ -16,6 +16,7 @@ import enum
 from collections.abc import Callable, Mapping
 from typing import Any, ClassVar
 
+from evstack.exi.v2gtp import PayloadType
 from evstack.hlc.secc import events as ev
 from evstack.hlc.secc.events import EvseState, Output
 
@@ -24,10 +25,13 @@ Body = dict[str, Any]
 
 class State(enum.Enum):
     SESSION_SETUP = "SessionSetup"
+    AUTHORIZATION_SETUP = "AuthorizationSetup"  # ISO 15118-20
     SERVICE_DISCOVERY = "ServiceDiscovery"
     PAYMENT_SELECTION = "PaymentSelection"
+    SERVICE_SELECTION = "ServiceSelection"  # ISO 15118-20: ServiceDetail, ServiceSelection
     AUTHORIZATION = "Authorization"
     CHARGE_PARAMETERS = "ChargeParameterDiscovery"
+    SCHEDULE_EXCHANGE = "ScheduleExchange"  # ISO 15118-20
     CABLE_CHECK = "CableCheck"
     PRE_CHARGE = "PreCharge"
     READY = "ReadyToCharge"  # AC: parameters agreed, waiting for PowerDelivery(Start)
@@ -79,6 +83,26 @@ class Machine:
     def failure(self, request: str, code: str) -> Body | None:
         """The response to `request` carrying `code`, or None where none can be given."""
         raise NotImplementedError
+
+    # -- framing: DIN and ISO-2 wrap every message in V2G_Message, one schema set ----------
+
+    def schema_for(self, payload_type: int) -> str | None:
+        """The schema set of a request arriving with `payload_type`, None if none fits."""
+        return self.protocol if payload_type == PayloadType.EXI else None
+
+    def unwrap(self, document: Body) -> tuple[str, Body, Body] | None:
+        """(request name, body, header) of one request; None if it is not one."""
+        message = document.get("V2G_Message") or {}
+        body = message.get("Body") or {}
+        if len(body) != 1:
+            return None
+        ((name, content),) = body.items()
+        return name, content or {}, message.get("Header") or {}
+
+    def wrap(self, name: str, body: Body, now: float) -> tuple[str, Body]:
+        """(schema set, document) of a response."""
+        header = {"SessionID": self.session_id}
+        return self.protocol, {"V2G_Message": {"Header": header, "Body": {name: body}}}
 
     def handle(
         self, request: str, body: Body, header: Body, now: float, out: list[Output]

@@ -25,18 +25,20 @@ from evstack.hlc.secc import events as ev
 from evstack.hlc.secc.din import DinSecc
 from evstack.hlc.secc.events import EvseState, Output
 from evstack.hlc.secc.iso2 import Iso2Secc
+from evstack.hlc.secc.iso20 import Iso20DcSecc
 from evstack.hlc.secc.machine import Machine
 
 _log = logging.getLogger(__name__)
 
 # Protocols with a state machine here; a configured protocol outside this set is not offered.
-IMPLEMENTED = frozenset({"din", "iso2"})
+IMPLEMENTED = frozenset({"din", "iso2", "iso20"})
+NEEDS_TLS = frozenset({"iso20"})  # ISO 15118-20 [V2G20-2356]: TLS is mandatory
 
 
 @dataclasses.dataclass(frozen=True)
 class SeccConfig:
     # In the SECC's order of preference; it decides only with `secc_priority`.
-    protocols: tuple[sap.AppProtocol, ...] = (sap.ISO2, sap.DIN)
+    protocols: tuple[sap.AppProtocol, ...] = (sap.ISO20_DC, sap.ISO2, sap.DIN)
     secc_priority: bool = False
     dc_transfer_type: str = "DC_extended"
 
@@ -65,16 +67,18 @@ class SeccSession:
         *,
         random_bytes: Callable[[int], bytes] = os.urandom,
         paused_session: str | None = None,
+        tls: bool = False,
     ):
         """`paused_session`: the id of a session the EV paused on this outlet (ISO 15118-2),
-        which a SessionSetupReq carrying it joins."""
+        which a SessionSetupReq carrying it joins. `tls`: the connection is TLS (ISO 15118-20
+        is offered only then)."""
+        self._tls = tls
         self.evse = evse
         self.config = config or SeccConfig()
         self.record = SessionRecord()
         self._random = random_bytes
         self._paused_session = paused_session
         self._protocol: Machine | None = None
-        self._schema = "app"
         self._ended = False
         self._setup_deadline: float | None = now + timing.COMMUNICATION_SETUP_TIMEOUT
         self._sequence_deadline = now + timing.SEQUENCE_TIMEOUT
@@ -117,15 +121,18 @@ class SeccSession:
     def receive(self, payload_type: int, payload: bytes, now: float) -> list[Output]:
         if self._ended:
             return []
-        expected_type = codec.payload_type(self._schema)
-        if payload_type != expected_type:
+        if self._protocol is None:
+            schema: str | None = "app" if payload_type == codec.payload_type("app") else None
+        else:
+            schema = self._protocol.schema_for(payload_type)
+        if schema is None:
             return self._end(
-                f"payload type {payload_type:#06x} where {expected_type:#06x} was due", close=True
+                f"payload type {payload_type:#06x} not due in {self.state}", close=True
             )
         try:
-            document = codec.decode(self._schema, payload)
+            document = codec.decode(schema, payload)
         except codec.CodecError as exc:
-            return self._end(f"malformed EXI for {self._schema}: {exc}", close=True)
+            return self._end(f"malformed EXI for {schema}: {exc}", close=True)
         self.record.requests += 1
         if self._protocol is None:
             return self._app_protocol(document, now)
@@ -136,7 +143,11 @@ class SeccSession:
         if request is None:
             return self._end(f"{next(iter(document))} before SupportedAppProtocol", close=True)
         self.record.last_request = "supportedAppProtocolReq"
-        offered = tuple(p for p in self.config.protocols if p.name in IMPLEMENTED)
+        offered = tuple(
+            p
+            for p in self.config.protocols
+            if p.name in IMPLEMENTED and (self._tls or p.name not in NEEDS_TLS)
+        )
         result = sap.negotiate(request, offered, secc_priority=self.config.secc_priority)
         out: list[Output] = [self._send("app", sap.response(result), "supportedAppProtocolRes")]
         if result is None:
@@ -145,27 +156,27 @@ class SeccSession:
             return out + self._end(reason, close=True, code="Failed_NoNegotiation")
         self.record.protocol = result.protocol.name
         out.append(ev.ProtocolNegotiated(result.protocol.name, result.protocol.namespace))
-        self._schema = result.protocol.name
         session_id = self._random(8).hex()
         if result.protocol.name == "din":
             self._protocol = DinSecc(
                 self.evse, session_id, transfer_type=self.config.dc_transfer_type
             )
-        else:
+        elif result.protocol.name == "iso2":
             self._protocol = Iso2Secc(self.evse, session_id, paused_session=self._paused_session)
+        else:
+            self._protocol = Iso20DcSecc(self.evse, session_id)
         self._sequence_deadline = now + timing.SEQUENCE_TIMEOUT
         return out
 
     def _v2g_message(self, document: dict[str, Any], now: float) -> list[Output]:
         assert self._protocol is not None
-        message = document.get("V2G_Message") or {}
-        body = message.get("Body") or {}
-        if len(body) != 1:
-            return self._end(f"not one V2G request: {sorted(document)} {sorted(body)}", close=True)
-        ((request, content),) = body.items()
-        self.record.last_request = request
+        request = self._protocol.unwrap(document)
+        if request is None:
+            return self._end(f"not one V2G request: {sorted(document)}", close=True)
+        name, content, header = request
+        self.record.last_request = name
         out: list[Output] = []
-        reply = self._protocol.handle(request, content or {}, message["Header"], now, out)
+        reply = self._protocol.handle(name, content, header, now, out)
         if reply.session_id is not None and self.record.session_id is None:
             self.record.session_id = reply.session_id
             self._setup_deadline = None
@@ -173,10 +184,9 @@ class SeccSession:
             if isinstance(event, ev.SessionStarted):
                 self.record.evcc_id = event.evcc_id
         if reply.body is not None:
-            header = {"SessionID": self._protocol.session_id}
-            response = {"V2G_Message": {"Header": header, "Body": {reply.name: reply.body}}}
+            schema, response = self._protocol.wrap(reply.name, reply.body, now)
             try:
-                out.append(self._send(self._schema, response, reply.name))
+                out.append(self._send(schema, response, reply.name))
             except codec.CodecError as exc:
                 _log.error("could not encode %s: %s", reply.name, exc)
                 return out + self._end(f"internal error encoding {reply.name}: {exc}", close=True)

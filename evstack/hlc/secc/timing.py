@@ -28,6 +28,10 @@ CABLE_CHECK_TIMEOUT = 40.0
 # V2G_EVCC_PreCharge_Timeout (DIN 70121 Table 77: 7 s). The EV stops PreCharge on its own
 # after this; the SECC ends the session too if PreCharge is still looping after it.
 PRE_CHARGE_TIMEOUT = 7.0
+ISO20_PRE_CHARGE_TIMEOUT = 10.0  # ISO 15118-20's V2G_EVCC_PreCharge_Timeout
+# The current a supply holds while precharging (IEC 61851-23 allows 2 A); ISO 15118-20's
+# precharge request names no current, so the SECC passes this one on.
+PRE_CHARGE_CURRENT = 2.0
 
 # SECC performance times (DIN 70121 Table 75, ISO 15118-2 Table 108), for the record and
 # for the benchmark's targets.

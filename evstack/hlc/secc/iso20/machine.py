@@ -1,0 +1,275 @@
+"""ISO 15118-20 DC with external identification and the scheduled control mode, SECC
+side (see evstack.hlc.secc.machine for what every protocol shares).
+
+SessionSetup, AuthorizationSetup, Authorization (Ongoing until the charger decides),
+ServiceDiscovery, ServiceDetail, ServiceSelection, DC_ChargeParameterDiscovery,
+ScheduleExchange, DC_CableCheck, DC_PreCharge, PowerDelivery(Start), DC_ChargeLoop,
+PowerDelivery(Stop), DC_WeldingDetection, SessionStop. Each message carries its header
+(session id, Unix time stamp) inside its root element; common messages travel as V2GTP
+0x8002, DC ones as 0x8004. Not here: AC, bidirectional (BPT), the dynamic control mode,
+Plug & Charge, Standby and renegotiation (refused with FAILED). ISO 15118-20 requires TLS:
+the session layer offers it only on a TLS connection.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+
+from evstack.exi.v2gtp import PayloadType
+from evstack.hlc.secc import events as ev
+from evstack.hlc.secc import timing
+from evstack.hlc.secc.events import Authorization, EvseState, Output
+from evstack.hlc.secc.iso20 import responses as res
+from evstack.hlc.secc.iso20.responses import number
+from evstack.hlc.secc.machine import Body, Machine, Refused, State
+
+_STOP = "SessionStopReq"
+_PD = "PowerDeliveryReq"
+DC_MESSAGES = frozenset(
+    {
+        "DC_ChargeParameterDiscovery",
+        "DC_CableCheck",
+        "DC_PreCharge",
+        "DC_ChargeLoop",
+        "DC_WeldingDetection",
+    }
+)
+EXPECTED: dict[State, frozenset[str]] = {
+    State.SESSION_SETUP: frozenset({"SessionSetupReq"}),
+    State.AUTHORIZATION_SETUP: frozenset({"AuthorizationSetupReq", _STOP}),
+    State.AUTHORIZATION: frozenset({"AuthorizationReq", _STOP}),
+    State.SERVICE_DISCOVERY: frozenset({"ServiceDiscoveryReq", _STOP}),
+    State.SERVICE_SELECTION: frozenset({"ServiceDetailReq", "ServiceSelectionReq", _STOP}),
+    State.CHARGE_PARAMETERS: frozenset({"DC_ChargeParameterDiscoveryReq", _STOP}),
+    State.SCHEDULE_EXCHANGE: frozenset({"ScheduleExchangeReq", _STOP}),
+    State.CABLE_CHECK: frozenset({"DC_CableCheckReq", _STOP}),
+    State.PRE_CHARGE: frozenset({"DC_PreChargeReq", _PD, _STOP}),
+    State.CHARGING: frozenset({"DC_ChargeLoopReq", _PD, _STOP}),
+    State.WELDING: frozenset({"DC_WeldingDetectionReq", _STOP}),
+    State.ENDED: frozenset(),
+}
+
+
+class Iso20DcSecc(Machine):
+    """One ISO 15118-20 DC session after SupportedAppProtocol chose it."""
+
+    EXPECTED = EXPECTED
+    protocol = "iso20"
+
+    def __init__(
+        self,
+        evse: EvseState,
+        new_session_id: str,
+        *,
+        wall_clock: Callable[[], float] = time.time,
+    ):
+        super().__init__(evse, new_session_id)
+        self.session_id = "0000000000000000"
+        self._wall_clock = wall_clock  # for the headers' and the schedule's Unix times only
+        self._auth_asked = False
+        self._cable_check_requested = False
+        self._pre_charge_started = False
+        self._target = (0.0, 0.0)
+
+    def failure(self, request: str, code: str) -> Body | None:
+        return res.failure(request, code, self.evse)
+
+    # -- framing: the header inside each root, two schema sets ---------------------------
+
+    def schema_for(self, payload_type: int) -> str | None:
+        if payload_type == PayloadType.ISO20_COMMON:
+            return "iso20"
+        if payload_type == PayloadType.ISO20_DC:
+            return "iso20_dc"
+        return None
+
+    def unwrap(self, document: Body) -> tuple[str, Body, Body] | None:
+        if len(document) != 1:
+            return None
+        ((name, content),) = document.items()
+        if not isinstance(content, dict) or "Header" not in content:
+            return None
+        body = {key: value for key, value in content.items() if key != "Header"}
+        return name, body, content["Header"]
+
+    def wrap(self, name: str, body: Body, now: float) -> tuple[str, Body]:
+        header = {"SessionID": self.session_id, "TimeStamp": int(self._wall_clock())}
+        schema = "iso20_dc" if name[:-3] in DC_MESSAGES else "iso20"
+        return schema, {name: {"Header": header, **body}}
+
+    # -- handlers ------------------------------------------------------------------------
+
+    def _session_setup(self, body: Body, now: float, out: list[Output]) -> Body:
+        self.session_id = self._new_session_id
+        out.append(ev.SessionStarted(str(body["EVCCID"] or ""), self.session_id))
+        self._enter(State.AUTHORIZATION_SETUP, now)
+        return res.session_setup("OK_NewSessionEstablished", self.evse)
+
+    def _authorization_setup(self, body: Body, now: float, out: list[Output]) -> Body:
+        self._enter(State.AUTHORIZATION, now)
+        return res.authorization_setup("OK")
+
+    def _authorization(self, body: Body, now: float, out: list[Output]) -> Body:
+        service = body.get("SelectedAuthorizationService")
+        if service != "EIM":
+            raise Refused("FAILED", f"authorization service {service} not offered")
+        if not self._auth_asked:
+            self._auth_asked = True
+            out.append(ev.RequireAuthEim())
+        auth = self.evse.auth
+        if auth is Authorization.REJECTED:
+            raise Refused("FAILED", "authorization rejected")
+        if auth is Authorization.ACCEPTED:
+            self._enter(State.SERVICE_DISCOVERY, now)
+            return res.processing("OK", True)
+        if self._elapsed(State.AUTHORIZATION, now) > timing.ONGOING_TIMEOUT:
+            raise Refused("FAILED", "no authorization within V2G_EVCC_Ongoing_Timeout")
+        return res.processing("OK", False)
+
+    def _service_discovery(self, body: Body, now: float, out: list[Output]) -> Body:
+        self._enter(State.SERVICE_SELECTION, now)
+        return res.service_discovery("OK")
+
+    def _service_detail(self, body: Body, now: float, out: list[Output]) -> Body:
+        if body["ServiceID"] != res.DC_SERVICE:
+            raise Refused("FAILED_ServiceIDInvalid", f"no service {body['ServiceID']}")
+        return res.service_detail("OK")
+
+    def _service_selection(self, body: Body, now: float, out: list[Output]) -> Body:
+        selected = body["SelectedEnergyTransferService"]
+        chosen = (selected["ServiceID"], selected["ParameterSetID"])
+        if chosen != (res.DC_SERVICE, res.PARAMETER_SET):
+            raise Refused("FAILED_ServiceSelectionInvalid", f"service, parameter set {chosen}")
+        self._enter(State.CHARGE_PARAMETERS, now)
+        return res.code_only("OK")
+
+    def _dc_charge_parameter_discovery(self, body: Body, now: float, out: list[Output]) -> Body:
+        mode = body.get("DC_CPDReqEnergyTransferMode")
+        if mode is None:
+            raise Refused("FAILED_WrongChargeParameter", "bidirectional parameters (not offered)")
+        max_voltage = number(mode["EVMaximumVoltage"])
+        out.append(
+            ev.EvChargeParameters(
+                energy_transfer_mode="DC",
+                max_voltage=max_voltage,
+                max_current=number(mode["EVMaximumChargeCurrent"]),
+                max_power=number(mode["EVMaximumChargePower"]),
+                energy_capacity=None,
+                energy_request=None,
+                full_soc=mode.get("TargetSOC"),
+                bulk_soc=None,
+                soc=None,
+            )
+        )
+        if max_voltage < self.evse.min_voltage:
+            raise Refused(
+                "FAILED_WrongChargeParameter",
+                f"EV maximum {max_voltage} V below the EVSE minimum {self.evse.min_voltage} V",
+            )
+        self._enter(State.SCHEDULE_EXCHANGE, now)
+        return res.dc_charge_parameter_discovery("OK", self.evse)
+
+    def _schedule_exchange(self, body: Body, now: float, out: list[Output]) -> Body:
+        if "Scheduled_SEReqControlMode" not in body:
+            raise Refused("FAILED", "dynamic control mode (not offered)")
+        self._enter(State.CABLE_CHECK, now)
+        return res.schedule_exchange("OK", self.evse, int(self._wall_clock()))
+
+    def _dc_cable_check(self, body: Body, now: float, out: list[Output]) -> Body:
+        if not self._cable_check_requested:
+            self._cable_check_requested = True
+            self._started[State.CABLE_CHECK] = now
+            out.append(ev.StartCableCheck())
+        if self.evse.cable_check is False:
+            raise Refused("FAILED", "cable check failed: isolation fault")
+        if self.evse.cable_check is True:
+            self._enter(State.PRE_CHARGE, now)
+            return res.processing("OK", True)
+        if self._elapsed(State.CABLE_CHECK, now) > timing.CABLE_CHECK_TIMEOUT:
+            raise Refused("FAILED", "cable check unfinished after V2G_EVCC_CableCheck_Timeout")
+        return res.processing("OK", False)
+
+    def _dc_pre_charge(self, body: Body, now: float, out: list[Output]) -> Body:
+        if not self._pre_charge_started:
+            self._pre_charge_started = True
+            self._started[State.PRE_CHARGE] = now
+            out.append(ev.StartPreCharge())
+        elif self._elapsed(State.PRE_CHARGE, now) > timing.ISO20_PRE_CHARGE_TIMEOUT:
+            raise Refused("FAILED", "PreCharge still looping after V2G_EVCC_PreCharge_Timeout")
+        # ISO-20's precharge names no current: the supply holds its precharge limit.
+        self._set_target(number(body["EVTargetVoltage"]), timing.PRE_CHARGE_CURRENT, out)
+        return res.present_voltage("OK", self.evse)
+
+    def _power_delivery(self, body: Body, now: float, out: list[Output]) -> Body:
+        progress = body["ChargeProgress"]
+        if progress == "Start" and body.get("EVProcessing") == "Ongoing":
+            # The EV is not ready yet (its contactor, say) and will ask again: nothing moves.
+            if self.state is not State.PRE_CHARGE:
+                raise Refused("FAILED_SequenceError", f"PowerDelivery(Start) in {self.state.value}")
+            return res.power_delivery("OK", self.evse)
+        if progress == "Start":
+            if self.state is not State.PRE_CHARGE:
+                raise Refused("FAILED_SequenceError", f"PowerDelivery(Start) in {self.state.value}")
+            if not self.evse.power_allowed:
+                raise Refused("FAILED_PowerDeliveryNotApplied", "the charger allows no power")
+            out.append(ev.PowerDelivery(True))
+            self._enter(State.CHARGING, now)
+        elif progress == "Stop":
+            out.append(ev.PowerDelivery(False))
+            self._enter(State.WELDING, now)
+        else:
+            raise Refused("FAILED", f"ChargeProgress {progress} (not supported)")
+        return res.power_delivery("OK", self.evse)
+
+    def _dc_charge_loop(self, body: Body, now: float, out: list[Output]) -> Body:
+        control = body.get("Scheduled_DC_CLReqControlMode")
+        if control is None:
+            raise Refused("FAILED", "charge loop outside the scheduled control mode")
+        display = body.get("DisplayParameters") or {}
+        out.append(
+            ev.EvStatus(
+                True,
+                "NO_ERROR",
+                int(display.get("PresentSOC", 0)),
+                display.get("ChargingComplete"),
+            )
+        )
+        if self.evse.malfunction:
+            raise Refused("FAILED", "the power path reports a malfunction")
+        voltage = number(control["EVTargetVoltage"])
+        current = number(control["EVTargetCurrent"])
+        self._set_target(voltage, current, out)
+        return res.dc_charge_loop("OK", self.evse, voltage, current)
+
+    def _dc_welding_detection(self, body: Body, now: float, out: list[Output]) -> Body:
+        return res.present_voltage("OK", self.evse)
+
+    def _session_stop(self, body: Body, now: float, out: list[Output]) -> Body:
+        if body.get("ChargingSession") == "Pause":
+            self.paused = True
+            self.stop_reason = "the EV paused the session"
+        return res.code_only("OK")
+
+    def _set_target(self, voltage: float, current: float, out: list[Output]) -> None:
+        if (voltage, current) != self._target:
+            self._target = (voltage, current)
+            out.append(ev.EvTarget(voltage, current))
+
+
+Iso20DcSecc.HANDLERS = {
+    "SessionSetupReq": Iso20DcSecc._session_setup,
+    "AuthorizationSetupReq": Iso20DcSecc._authorization_setup,
+    "AuthorizationReq": Iso20DcSecc._authorization,
+    "ServiceDiscoveryReq": Iso20DcSecc._service_discovery,
+    "ServiceDetailReq": Iso20DcSecc._service_detail,
+    "ServiceSelectionReq": Iso20DcSecc._service_selection,
+    "DC_ChargeParameterDiscoveryReq": Iso20DcSecc._dc_charge_parameter_discovery,
+    "ScheduleExchangeReq": Iso20DcSecc._schedule_exchange,
+    "DC_CableCheckReq": Iso20DcSecc._dc_cable_check,
+    "DC_PreChargeReq": Iso20DcSecc._dc_pre_charge,
+    "PowerDeliveryReq": Iso20DcSecc._power_delivery,
+    "DC_ChargeLoopReq": Iso20DcSecc._dc_charge_loop,
+    "DC_WeldingDetectionReq": Iso20DcSecc._dc_welding_detection,
+    "SessionStopReq": Iso20DcSecc._session_stop,
+}

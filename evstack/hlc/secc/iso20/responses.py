@@ -1,0 +1,177 @@
+"""ISO 15118-20 response bodies (DC, EIM, scheduled control mode), from the charger's
+present state; each takes the response code, so a FAILED response still carries every
+mandatory element. The header is added by the machine's framing."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from evstack.hlc.secc.events import EvseState
+
+Body = dict[str, Any]
+
+DC_SERVICE = 2  # ISO 15118-20 Table 204: 1 AC, 2 DC, 5 AC_BPT, 6 DC_BPT
+PARAMETER_SET = 1  # the one set offered: scheduled control mode
+SCHEDULE_TUPLE = 1
+_DAY = 86400
+
+
+def rational(value: float) -> Body:
+    """An ISO-20 RationalNumber: a 16-bit value with the finest exponent (-3..3) that fits."""
+    for exponent in range(-3, 4):
+        scaled = round(value / 10**exponent)
+        if -32768 <= scaled <= 32767:
+            return {"Exponent": exponent, "Value": scaled}
+    raise ValueError(f"{value} does not fit a RationalNumber")
+
+
+def number(value: Body) -> float:
+    return float(value["Value"]) * 10.0 ** int(value["Exponent"])
+
+
+def evse_status(evse: EvseState) -> Body | None:
+    """EVSEStatus, only when the charger has something to say (it is optional)."""
+    if evse.stop_requested or evse.malfunction:
+        return {"NotificationMaxDelay": 0, "EVSENotification": "Terminate"}
+    return None
+
+
+def code_only(code: str) -> Body:
+    return {"ResponseCode": code}
+
+
+def session_setup(code: str, evse: EvseState) -> Body:
+    return {"ResponseCode": code, "EVSEID": evse.evse_id_iso}
+
+
+def authorization_setup(code: str) -> Body:
+    return {
+        "ResponseCode": code,
+        "AuthorizationServices": ["EIM"],
+        "CertificateInstallationService": False,
+        "EIM_ASResAuthorizationMode": {},
+    }
+
+
+def processing(code: str, finished: bool) -> Body:
+    """AuthorizationRes, ScheduleExchangeRes without a schedule, DC_CableCheckRes."""
+    return {"ResponseCode": code, "EVSEProcessing": "Finished" if finished else "Ongoing"}
+
+
+def service_discovery(code: str) -> Body:
+    return {
+        "ResponseCode": code,
+        "ServiceRenegotiationSupported": False,
+        "EnergyTransferServiceList": {"Service": [{"ServiceID": DC_SERVICE, "FreeService": False}]},
+    }
+
+
+def service_detail(code: str) -> Body:
+    parameters = [
+        {"@Name": "Connector", "intValue": 2},  # extended (CCS)
+        {"@Name": "ControlMode", "intValue": 1},  # scheduled
+        {"@Name": "MobilityNeedsMode", "intValue": 1},  # provided by the EV
+        {"@Name": "Pricing", "intValue": 0},  # no tariff
+    ]
+    return {
+        "ResponseCode": code,
+        "ServiceID": DC_SERVICE,
+        "ServiceParameterList": {
+            "ParameterSet": [{"ParameterSetID": PARAMETER_SET, "Parameter": parameters}]
+        },
+    }
+
+
+def dc_charge_parameter_discovery(code: str, evse: EvseState) -> Body:
+    return {
+        "ResponseCode": code,
+        "DC_CPDResEnergyTransferMode": {
+            "EVSEMaximumChargePower": rational(evse.max_power),
+            "EVSEMinimumChargePower": rational(0.0),
+            "EVSEMaximumChargeCurrent": rational(evse.max_current),
+            "EVSEMinimumChargeCurrent": rational(evse.min_current),
+            "EVSEMaximumVoltage": rational(evse.max_voltage),
+            "EVSEMinimumVoltage": rational(evse.min_voltage),
+        },
+    }
+
+
+def schedule_exchange(code: str, evse: EvseState, unix_now: int) -> Body:
+    entry = {"Duration": _DAY, "Power": rational(evse.max_power)}
+    schedule = {
+        "TimeAnchor": unix_now,
+        "PowerScheduleEntries": {"PowerScheduleEntry": [entry]},
+    }
+    # One price level all day: the XSD makes prices optional, but the `iso15118` package's
+    # EVCC refuses a ChargingSchedule without a price schedule of either kind.
+    prices = {
+        "TimeAnchor": unix_now,
+        "PriceScheduleID": 1,
+        "NumberOfPriceLevels": 1,
+        "PriceLevelScheduleEntries": {
+            "PriceLevelScheduleEntry": [{"Duration": _DAY, "PriceLevel": 0}]
+        },
+    }
+    charging = {"PowerSchedule": schedule, "PriceLevelSchedule": prices}
+    return {
+        "ResponseCode": code,
+        "EVSEProcessing": "Finished",
+        "Scheduled_SEResControlMode": {
+            "ScheduleTuple": [{"ScheduleTupleID": SCHEDULE_TUPLE, "ChargingSchedule": charging}]
+        },
+    }
+
+
+def present_voltage(code: str, evse: EvseState) -> Body:
+    """DC_PreChargeRes, DC_WeldingDetectionRes."""
+    return {"ResponseCode": code, "EVSEPresentVoltage": rational(evse.present_voltage)}
+
+
+def power_delivery(code: str, evse: EvseState) -> Body:
+    body: Body = {"ResponseCode": code}
+    status = evse_status(evse)
+    if status is not None:
+        body["EVSEStatus"] = status
+    return body
+
+
+def dc_charge_loop(code: str, evse: EvseState, voltage: float, current: float) -> Body:
+    body: Body = {"ResponseCode": code}
+    status = evse_status(evse)
+    if status is not None:
+        body["EVSEStatus"] = status
+    body |= {
+        "EVSEPresentCurrent": rational(evse.present_current),
+        "EVSEPresentVoltage": rational(evse.present_voltage),
+        "EVSEPowerLimitAchieved": voltage * current >= evse.max_power,
+        "EVSECurrentLimitAchieved": current >= evse.max_current,
+        "EVSEVoltageLimitAchieved": voltage >= evse.max_voltage,
+        "Scheduled_DC_CLResControlMode": {
+            "EVSEMaximumChargePower": rational(evse.max_power),
+            "EVSEMaximumChargeCurrent": rational(evse.max_current),
+            "EVSEMaximumVoltage": rational(evse.max_voltage),
+        },
+    }
+    return body
+
+
+def failure(request: str, code: str, evse: EvseState) -> Body | None:
+    builders: dict[str, Callable[[], Body]] = {
+        "SessionSetupReq": lambda: session_setup(code, evse),
+        "AuthorizationSetupReq": lambda: authorization_setup(code),
+        "AuthorizationReq": lambda: processing(code, True),
+        "ServiceDiscoveryReq": lambda: service_discovery(code),
+        "ServiceDetailReq": lambda: service_detail(code),
+        "ServiceSelectionReq": lambda: code_only(code),
+        "DC_ChargeParameterDiscoveryReq": lambda: dc_charge_parameter_discovery(code, evse),
+        "ScheduleExchangeReq": lambda: schedule_exchange(code, evse, 0),
+        "DC_CableCheckReq": lambda: processing(code, True),
+        "DC_PreChargeReq": lambda: present_voltage(code, evse),
+        "PowerDeliveryReq": lambda: power_delivery(code, evse),
+        "DC_ChargeLoopReq": lambda: dc_charge_loop(code, evse, 0.0, 0.0),
+        "DC_WeldingDetectionReq": lambda: present_voltage(code, evse),
+        "SessionStopReq": lambda: code_only(code),
+    }
+    build = builders.get(request)
+    return build() if build else None
