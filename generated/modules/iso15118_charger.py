@@ -2,16 +2,16 @@
 """Module `Iso15118Charger`: The SECC: high-level charging from the charger's side. It answers SECC
 Discovery on its interface, serves the EV's V2G session over TCP (SupportedAppProtocol, then DIN
 70121 or ISO 15118-2 DC with external identification) and tells EvseManager what the EV asks for,
-through EVerest's ISO15118_charger interface. ISO 15118-2 AC and ISO 15118-20 DC are in the
-session layer but not offered here yet (AC is not wired to EvseManager; ISO 15118-20 needs TLS,
-which this module does not configure yet); Plug & Charge is not implemented.
+through EVerest's ISO15118_charger interface. With `tls` it serves TLS only (1.2 for ISO 15118-2,
+1.3 for ISO 15118-20, which is offered only then). ISO 15118-2 AC is in the session layer but not
+wired to EvseManager yet; Plug & Charge is not implemented.
 """
 
 from __future__ import annotations
 
 import abc
 from collections.abc import Mapping
-from typing import ClassVar
+from typing import ClassVar, Literal
 
 import msgspec
 
@@ -41,12 +41,24 @@ class Iso15118ChargerConfig(
     # /var/run/netns) whose interface `device` is; empty for the module's own.
     netns: str = ""
     # The protocols offered in SupportedAppProtocol, comma separated, in the charger's order of
-    # preference, from iso20, iso2 and din (iso20 is offered only on a TLS connection, so not by
-    # this module yet).
-    supported_protocols: str = "iso2,din"
+    # preference, from iso20, iso2 and din (iso20 is offered only on a TLS connection).
+    supported_protocols: str = "iso20,iso2,din"
     # Whether the charger's order of preference decides between the protocols the EV offers; false
     # lets the EV's priorities decide, as the standards describe.
     secc_priority: bool = False
+    # TLS on the V2G connection: none, iso2 (TLS 1.2, ISO 15118-2's suite) or iso20 (TLS 1.3). With
+    # TLS the SECC answers SDP with TLS only.
+    tls: Literal["none", "iso2", "iso20"] = "none"
+    # The SECC's certificate chain (PEM, leaf first, then its sub-CAs), with `tls`.
+    certificate_chain: str = ""
+    # The SECC leaf's private key (PEM), with `tls`.
+    private_key: str = ""
+    # The private key's password, if it is encrypted.
+    private_key_password: str = ""
+    # evstack addition, for simulations: without certificate_chain and private_key, a test PKI for
+    # the `tls` profile is made in this folder unless it is there already (v2g_root.pem is the EV's
+    # trust anchor, secc_chain.pem and secc.key the SECC's).
+    test_pki_dir: str = ""
 
 
 class Iso15118ChargerChargerConfig(

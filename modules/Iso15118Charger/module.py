@@ -10,6 +10,8 @@ asks for goes out as the interface's vars, in the order the session produced it.
 from __future__ import annotations
 
 import asyncio
+import pathlib
+import ssl
 
 from evstack.exi.sdp import Security
 from evstack.generated.interfaces.ISO15118_charger import ISO15118ChargerImplBase
@@ -21,6 +23,7 @@ from evstack.generated.types import iso15118 as types
 from evstack.generated.types.authorization import AuthorizationStatus
 from evstack.hlc.secc import Authorization, EvseState, SeccConfig, SeccSession, driver, sap
 from evstack.hlc.secc import events as ev
+from evstack.hlc.transport import pki, tls
 from evstack.hlc.transport.netif import link_local_address
 from evstack.hlc.transport.sdp import SdpResponder
 from evstack.hlc.transport.stream import V2gServer, V2gtpStream, start_server
@@ -106,16 +109,44 @@ class Iso15118Charger(Iso15118ChargerModuleBase):
         names = [n.strip() for n in c.supported_protocols.split(",") if n.strip()]
         unknown = [n for n in names if n not in _PROTOCOLS]
         if unknown:
-            raise ValueError(f"supported_protocols: unknown {unknown} (known: iso2, din, iso20)")
+            raise ValueError(f"supported_protocols: unknown {unknown} (known: iso20, iso2, din)")
         self.secc_config = SeccConfig(
             protocols=tuple(_PROTOCOLS[n] for n in names), secc_priority=c.secc_priority
         )
+        self.ssl_context = self._tls_context()
         self._events: asyncio.Queue[ev.Event] = asyncio.Queue()
         self._current: tuple[SeccSession, V2gtpStream] | None = None
         self._server: V2gServer | None = None
         self._sdp: SdpResponder | None = None
         self._protocol: str | None = None  # of the session whose events are being published
         self._paused: str | None = None  # id of a session the EV paused (ISO 15118-2)
+
+    def _tls_context(self) -> ssl.SSLContext | None:
+        c = self.config
+        if c.tls == "none":
+            return None
+        profile = pki.Profile.ISO20 if c.tls == "iso20" else pki.Profile.ISO2
+        chain, key = pathlib.Path(c.certificate_chain), pathlib.Path(c.private_key)
+        if not (c.certificate_chain and c.private_key):
+            if not c.test_pki_dir:
+                raise ValueError("tls needs certificate_chain and private_key (or test_pki_dir)")
+            folder = pathlib.Path(c.test_pki_dir)
+            files = pki.PkiFiles(
+                folder / "v2g_root.pem", folder / "secc_chain.pem", folder / "secc.key"
+            )
+            if not (files.root.exists() and files.chain.exists() and files.key.exists()):
+                files = pki.generate(profile).write(folder)
+                self.log.info("made a test PKI in %s", folder)
+            chain, key = files.chain, files.key
+        # The standards' protocol versions and suites (evstack.hlc.transport.tls), with the
+        # key's password where it has one.
+        context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+        version = ssl.TLSVersion.TLSv1_3 if profile is pki.Profile.ISO20 else ssl.TLSVersion.TLSv1_2
+        context.minimum_version = context.maximum_version = version
+        if profile is pki.Profile.ISO2:
+            context.set_ciphers(tls.ISO2_CIPHERS)
+        context.load_cert_chain(chain, key, password=c.private_key_password or None)
+        return context
 
     async def ready(self) -> None:
         self.start_task(self._publish_events())
@@ -134,12 +165,16 @@ class Iso15118Charger(Iso15118ChargerModuleBase):
             try:
                 address = link_local_address(c.device, sockets)
                 self._server = await start_server(
-                    self._serve, c.device, address, socket_factory=sockets
+                    self._serve,
+                    c.device,
+                    address,
+                    ssl_context=self.ssl_context,
+                    socket_factory=sockets,
                 )
                 self._sdp = await SdpResponder.start(
                     c.device,
                     tcp_port=self._server.port,
-                    offered={Security.NONE},
+                    offered={Security.NONE} if self.ssl_context is None else {Security.TLS},
                     address=address,
                     socket_factory=sockets,
                 )

@@ -1,9 +1,9 @@
-"""DC charging over DIN 70121 and ISO 15118-2 through the real broker: EvseManager
-(charge_mode DC) with our SECC module (Iso15118Charger) in one namespace of a veth pair,
-the DcSupplySimulator and its board, and the `iso15118` package's EVCC in the other
-namespace as the EV's communication controller. A probe authorizes (as an EIM app) and
-drives the EV's pilot and DC contactor, which the peer cannot. Real time: the peer runs
-on the wall clock.
+"""DC charging over DIN 70121, ISO 15118-2 and ISO 15118-20 (TLS 1.3) through the real
+broker: EvseManager (charge_mode DC) with our SECC module (Iso15118Charger) in one
+namespace of a veth pair, the DcSupplySimulator and its board, and the `iso15118`
+package's EVCC in the other namespace as the EV's communication controller. A probe
+authorizes (as an EIM app) and drives the EV's pilot and DC contactor, which the peer
+cannot. Real time: the peer runs on the wall clock.
 """
 
 from __future__ import annotations
@@ -37,8 +37,21 @@ def mosquitto() -> BrokerSettings:
     return MOSQUITTO
 
 
-def charger(tag: str, cs_space: Namespace) -> list[ModulePlan]:
-    """The charger's modules; its SECC offers ISO 15118-2 and DIN, the EV picks."""
+def peer_tls(peer_pki: Path) -> dict[str, str]:
+    """The SECC's TLS 1.3 with the chain of the peer's own PKI, which its EVCC trusts (it
+    reads its certificates from the iso15118_2 folder whatever the protocol)."""
+    folder = peer_pki / "iso15118_2"
+    keys = folder / "private_keys"
+    return {
+        "tls": "iso20",
+        "certificate_chain": str(folder / "certs" / "cpoCertChain.pem"),
+        "private_key": str(keys / "seccLeaf.key"),
+        "private_key_password": (keys / "seccLeafPassword.txt").read_text().strip(),
+    }
+
+
+def charger(tag: str, cs_space: Namespace, tls: dict[str, str]) -> list[ModulePlan]:
+    """The charger's modules; its SECC offers ISO 15118-20 (with TLS), -2 and DIN."""
     evse, secc, dc, board, probe = (
         f"{tag}_{name}" for name in ("evse", "secc", "dc", "board", "probe")
     )
@@ -57,7 +70,7 @@ def charger(tag: str, cs_space: Namespace) -> list[ModulePlan]:
         ModulePlan(
             secc,
             module_class_path("Iso15118Charger"),
-            {"device": "v2g0", "netns": cs_space.name, "supported_protocols": "iso2,din"},
+            {"device": "v2g0", "netns": cs_space.name, **tls},
         ),
         ModulePlan(
             dc,
@@ -81,13 +94,16 @@ def charger(tag: str, cs_space: Namespace) -> list[ModulePlan]:
     ]
 
 
-@pytest.mark.parametrize(("cell", "protocol"), [(Cell.DIN_DC, "din"), (Cell.ISO2_DC, "iso2")])
+@pytest.mark.parametrize(
+    ("cell", "protocol"), [(Cell.DIN_DC, "din"), (Cell.ISO2_DC, "iso2"), (Cell.ISO20_DC, "iso20")]
+)
 async def test_dc_session_through_evse_manager_and_the_secc_module(
     cell: Cell, protocol: str, tmp_path: Path, peer_pki: Path, mosquitto: BrokerSettings
 ) -> None:
     tag = f"hlc{secrets.token_hex(3)}"
     with veth_pair() as (ev_space, cs_space):
-        plan = RunPlan(charger(tag, cs_space), broker=mosquitto, prefix=f"test-{tag}")
+        tls = peer_tls(peer_pki) if cell.value.tls else {}
+        plan = RunPlan(charger(tag, cs_space, tls), broker=mosquitto, prefix=f"test-{tag}")
         async with running(plan):
             probe = await hlc_probe.instance(f"{tag}_probe")
             await asyncio.sleep(2.0)  # the SECC's SDP responder up before the peer asks once
