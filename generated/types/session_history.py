@@ -23,7 +23,8 @@ class SessionRecord(
     forbid_unknown_fields=True,
 ):
     """One transaction as the store keeps it. A running one has no stopped_at; its energy is counted
-    up to the newest reading the store has written.
+    up to the newest reading the store has written (the ApiServer's history: up to the EVSE's
+    newest reading).
     """
 
     # The session's uuid, as in its session events.

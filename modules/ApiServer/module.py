@@ -17,6 +17,8 @@ from collections.abc import Awaitable
 from pathlib import Path
 from typing import TypeVar
 
+import msgspec
+
 from evstack.generated.interfaces.auth_token_provider import AuthTokenProviderImplBase
 from evstack.generated.modules.api_server import ApiServerModuleBase
 from evstack.generated.types.authorization import (
@@ -235,7 +237,17 @@ class ApiServer(ApiServerModuleBase):
         call = self.r_session_history.call_get_sessions(
             offset=offset, limit=limit, timeout=COMMAND_TIMEOUT_S
         )
-        return await self._call(call)
+        page = await self._call(call)
+        # A running session's energy as its EVSE's meter has it now: the store writes
+        # readings in batches (meter_interval), so its figure lags by up to one.
+        now = {v.session_id: v.status().energy_Wh for v in self.live.evses if v.session_id}
+        sessions = [
+            msgspec.structs.replace(record, energy_Wh=live_wh)
+            if not record.finished and (live_wh := now.get(record.session_id)) is not None
+            else record
+            for record in page.sessions
+        ]
+        return msgspec.structs.replace(page, sessions=sessions)
 
     async def sim_ev(self, ev: int, command: SimEvCommand) -> ActionResult:
         if ev > len(self.r_ev_control):
