@@ -1,6 +1,6 @@
 """Our EVCC against our SECC (evstack.hlc.secc), in one process on a hand clock: two
-implementations written apart, DIN 70121 DC and ISO 15118-2 DC and AC from
-SupportedAppProtocol to SessionStop."""
+implementations written apart, DIN 70121 DC, ISO 15118-2 DC and AC, and ISO 15118-20 DC
+from SupportedAppProtocol to SessionStop."""
 
 from __future__ import annotations
 
@@ -18,6 +18,7 @@ CASES = {
     "din-dc": (EvccConfig(protocols=("din",)), ("DC_extended",)),
     "iso2-dc": (EvccConfig(protocols=("iso2",)), ("DC_extended",)),
     "iso2-ac": (EvccConfig(protocols=("iso2",), energy="AC"), ("AC_three_phase_core",)),
+    "iso20-dc": (EvccConfig(protocols=("iso20",)), ("DC_extended",)),
 }
 
 
@@ -26,7 +27,8 @@ def test_a_session_between_our_evcc_and_our_secc(case: str) -> None:
     now = 0.0
     config, modes = CASES[case]
     evse = secc.EvseState(power_allowed=True, energy_modes=modes, ac_max_current=16.0)
-    charger = secc.SeccSession(evse, now)
+    # ISO-20 is offered on TLS connections only; the bytes here are the plaintext inside.
+    charger = secc.SeccSession(evse, now, tls="iso20" in config.protocols)
     car = EvccSession(config, Battery(soc=0.4))
     loops = 0
     ev_out: list[ev.Output] = car.start(now)
