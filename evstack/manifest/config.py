@@ -57,6 +57,8 @@ class RuntimeSettings:
     state in `var/state` of the working directory. `prefix` is the MQTT topic prefix
     (`settings.mqtt_prefix`, or EVerest's `mqtt_everest_prefix`; EVerest's `prefix` is an
     install path and is ignored). `finish_run_by` names the modules that may end the run.
+    `speedup` makes the run's clock (evstack.runtime.clock) that much faster than the wall's,
+    for every module at once: a simulation's setting; a charger leaves it at 1.
     """
 
     broker_url: str | None = None
@@ -74,6 +76,7 @@ class RuntimeSettings:
     finish_run_by: tuple[str, ...] = ()
     max_pending_commands: int = 64
     credentials_file: Path | None = None
+    speedup: float = 1.0
 
 
 @dataclass(frozen=True)
@@ -329,4 +332,5 @@ class _ConfigChecker:
                 raw.get("max_pending_commands", defaults.max_pending_commands)
             ),
             credentials_file=path_of("credentials_file"),
+            speedup=float(raw.get("speedup", defaults.speedup)),
         )

@@ -85,6 +85,12 @@ def main() -> None:
     help="A folder of modules (<Name>/manifest.yaml, <Name>/module.py) besides evstack's and "
     "installed ones; repeat for more.",
 )
+@click.option(
+    "--speedup",
+    type=click.FloatRange(0.001, 1000),
+    help="Run every module's clock this many times faster than real time, a simulation's "
+    "setting (default: the config's settings.speedup, else 1).",
+)
 @log_option
 def run(
     config: Path,
@@ -97,6 +103,7 @@ def run(
     credentials: Path | None,
     summary_json: Path | None,
     module_dirs: tuple[Path, ...],
+    speedup: float | None,
     log_level: str,
 ) -> None:
     """Validate CONFIG and run its modules until SIGINT/SIGTERM or a module finishes the run.
@@ -116,6 +123,8 @@ def run(
             plan = dataclasses.replace(plan, state_dir=state_dir)
         if credentials is not None:
             plan = dataclasses.replace(plan, credentials_file=credentials)
+        if speedup is not None:
+            plan = dataclasses.replace(plan, speedup=speedup)
         manager = Manager(plan, inprocess=inprocess, name=name, embedded_port=embedded_port)
     except (ConfigurationError, ValueError) as exc:
         click.echo(f"ev-manager: {exc}", err=True)

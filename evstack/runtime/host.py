@@ -23,6 +23,7 @@ from paho.mqtt.client import MQTTMessageInfo, topic_matches_sub
 
 from evstack.runtime.acl import module_user
 from evstack.runtime.calls import OutgoingCalls
+from evstack.runtime.clock import ScaledClock
 from evstack.runtime.eager import Finished, start_eagerly
 from evstack.runtime.errors import CommandError, CommandEvent, ConfigurationError
 from evstack.runtime.interface import Client, ImplBase
@@ -209,7 +210,14 @@ class ModuleHost:
         state_dir = Path(assignment.state_dir)
         state_dir.mkdir(parents=True, exist_ok=True)
         context = ModuleContext(
-            self.module_id, config, requirements, self, self.log, state_dir, assignment.run_id
+            self.module_id,
+            config,
+            requirements,
+            self,
+            self.log,
+            state_dir,
+            assignment.run_id,
+            ScaledClock(assignment.speedup),
         )
         module = cls(context)
         self.module = module

@@ -221,6 +221,7 @@ class Manager:
             state_dir=str(self.state_dir / plan.module_id),
             may_finish_run=plan.module_id in self.plan.finishers,
             max_pending_commands=self.plan.max_pending_commands,
+            speedup=self.plan.speedup,
         )
 
     # -- launching and watching -------------------------------------------------------

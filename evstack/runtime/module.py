@@ -6,12 +6,13 @@ import abc
 import asyncio
 import logging
 from collections.abc import Coroutine, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, ClassVar
 
 import msgspec
 
+from evstack.runtime.clock import ScaledClock
 from evstack.runtime.interface import Client
 from evstack.runtime.link import ErrorHandler, Link
 from evstack.runtime.specs import ProvidedSpec, RequirementSpec
@@ -31,6 +32,8 @@ class ModuleContext:
     state_dir: Path
     # Which run of the charger this is: a new one after every start of ev-manager.
     run_id: str = ""
+    # The run's clock, at the run's speed-up (1 but in a simulation).
+    clock: ScaledClock = field(default_factory=ScaledClock)
 
 
 class ModuleBase(abc.ABC):
@@ -46,6 +49,10 @@ class ModuleBase(abc.ABC):
     reboot: it exists when the module is created, belongs to this module id alone and outlives
     the process. Keep there what a restarted incarnation needs to carry on (a running
     transaction, a meter register); `evstack.runtime.state` makes it durable.
+
+    `clock` is the run's monotonic clock: read time and sleep on it, never on `time` or
+    `asyncio.sleep`, so that a simulation sped up for the run (`ev-manager run --speedup`)
+    speeds up every deadline of every module alike, and no module has a setting for it.
     """
 
     MODULE: ClassVar[str]
@@ -63,6 +70,7 @@ class ModuleBase(abc.ABC):
         self._link = context.link
         self.state_dir = context.state_dir
         self.run_id = context.run_id
+        self.clock = context.clock
         self._tasks: set[asyncio.Task[None]] = set()
 
     async def init(self) -> None:  # noqa: B027 - an optional hook, not abstract

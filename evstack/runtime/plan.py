@@ -76,6 +76,9 @@ class RunPlan:
     # Each module's password for the broker (`ev-codegen broker-acl` writes it). None: the
     # embedded broker gets fresh ones, an external broker is used as it comes.
     credentials_file: Path | None = None
+    # Simulated time runs this many times faster than the wall's for every module (1: a
+    # real charger); see evstack.runtime.clock.
+    speedup: float = 1.0
 
 
 def module_imports_named_in(path: Path) -> list[str]:
@@ -143,6 +146,7 @@ def from_runtime_config(path: Path, module_dirs: Sequence[Path] = ()) -> RunPlan
         finishers=frozenset(settings.finish_run_by),
         max_pending_commands=settings.max_pending_commands,
         credentials_file=settings.credentials_file,
+        speedup=settings.speedup,
         restart=RestartPolicy(
             max_restarts=settings.restart_max,
             initial_s=settings.restart_backoff_initial_s,

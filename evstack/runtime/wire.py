@@ -98,6 +98,8 @@ class ModuleAssignment(msgspec.Struct, frozen=True, kw_only=True):
     state_dir: str = ""
     may_finish_run: bool = False
     max_pending_commands: int = 64
+    # The run's clock speed-up (evstack.runtime.clock); one value for every module.
+    speedup: float = 1.0
 
 
 class ModuleReady(msgspec.Struct, frozen=True):

@@ -41,9 +41,6 @@ class AuthConfig(
     # Seconds an accepted token waits for a plug-in, and an authorization for its transaction to
     # start, before it lapses.
     connection_timeout: Annotated[int, msgspec.Meta(ge=1, le=300)] = 30
-    # How much faster than real time the module's clock runs; 1 on a real charger. In a simulation
-    # every module of the charger must use the same value.
-    sim_speedup: Annotated[float, msgspec.Meta(ge=0.001)] = 1.0
 
 
 class AuthMainConfig(msgspec.Struct, kw_only=True, frozen=True, forbid_unknown_fields=True):

@@ -63,9 +63,6 @@ class BoardSimulatorConfig(
     meter_memory: bool = True
     # Seed of the line's noise, for reproducible runs.
     seed: int = 0
-    # How much faster than real time the module's clock runs. In a simulation every module of the
-    # charger must use the same value.
-    sim_speedup: Annotated[float, msgspec.Meta(ge=0.001)] = 1.0
 
 
 class BoardSimulatorBoardSupportConfig(

@@ -42,9 +42,6 @@ class ChargerDashboardConfig(
     # Wall-clock seconds after start-up within which those sessions must be done, else the run
     # finishes with exit code 1; 0 waits for ever.
     deadline_s: Annotated[float, msgspec.Meta(ge=0)] = 0.0
-    # How much faster than real time the charger's clock runs, so that durations are shown in the
-    # charger's time; the same value as the other modules.
-    sim_speedup: Annotated[float, msgspec.Meta(ge=0.001)] = 1.0
 
 
 class ChargerDashboardModuleBase(ModuleBase):

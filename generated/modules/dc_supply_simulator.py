@@ -49,9 +49,6 @@ class DcSupplySimulatorConfig(
     # Whether the meter keeps its energy registers through a restart, as a real meter does (in the
     # module's state folder); false simulates a meter that forgets its count.
     meter_memory: bool = True
-    # How much faster than real time the module's clock runs. In a simulation every module of the
-    # charger must use the same value.
-    sim_speedup: Annotated[float, msgspec.Meta(ge=0.001)] = 1.0
 
 
 class DcSupplySimulatorMainConfig(

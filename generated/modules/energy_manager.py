@@ -40,9 +40,6 @@ class EnergyManagerConfig(
     # Seconds each enforced limit stays valid. If the manager falls silent for longer, EVSEs drop to
     # 0 A. Keep it a few update intervals long so one lost message does not stop charging.
     limits_valid_for: Annotated[int, msgspec.Meta(ge=1)] = 3
-    # How much faster than real time the module's clock runs; 1 on a real charger. In a simulation
-    # every module of the charger must use the same value.
-    sim_speedup: Annotated[float, msgspec.Meta(ge=0.001)] = 1.0
 
 
 class EnergyManagerMainConfig(

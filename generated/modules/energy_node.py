@@ -40,9 +40,6 @@ class EnergyNodeConfig(
     # Seconds after which a consumer that stopped sending requests is left out of this node's
     # request, so a crashed EVSE does not keep its share of the fuse.
     consumer_timeout: Annotated[float, msgspec.Meta(ge=0.1)] = 5.0
-    # How much faster than real time the module's clock runs; 1 on a real charger. In a simulation
-    # every module of the charger must use the same value.
-    sim_speedup: Annotated[float, msgspec.Meta(ge=0.001)] = 1.0
 
 
 class EnergyNodeEnergyGridConfig(

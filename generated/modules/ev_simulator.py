@@ -57,9 +57,6 @@ class EvSimulatorConfig(
     # False simulates a faulty EV that keeps drawing when the PWM stops, to exercise the charger's
     # C1 timeout.
     follows_pilot: bool = True
-    # How much faster than real time the module's clock runs. In a simulation every module of the
-    # charger must use the same value.
-    sim_speedup: Annotated[float, msgspec.Meta(ge=0.001)] = 1.0
 
 
 class EvSimulatorMainConfig(msgspec.Struct, kw_only=True, frozen=True, forbid_unknown_fields=True):

@@ -62,9 +62,6 @@ class EvseManagerConfig(
     # AC (PWM, BASIC charging) or DC (high-level charging over the SECC wired as hlc, with
     # powersupply_DC and imd). ISO 15118 for AC is not in EvseManager yet.
     charge_mode: Literal["AC", "DC"] = "AC"
-    # How much faster than real time the module's clock runs; 1 on a real charger. In a simulation
-    # every module of the charger must use the same value.
-    sim_speedup: Annotated[float, msgspec.Meta(ge=0.001)] = 1.0
 
 
 class EvseManagerEvseConfig(msgspec.Struct, kw_only=True, frozen=True, forbid_unknown_fields=True):

@@ -58,9 +58,6 @@ class Ocpp201Config(
     # components, variables, characteristics and initial values. Values are only initial: what the
     # CSMS set is kept across restarts. Empty: the module's own device_model/seed folder.
     device_model_seed: str = ""
-    # How much faster than real time the module's clock runs; 1 on a real charger. In a simulation
-    # every module of the charger must use the same value.
-    sim_speedup: Annotated[float, msgspec.Meta(ge=0.001)] = 1.0
 
 
 class Ocpp201AuthTokenValidatorConfig(

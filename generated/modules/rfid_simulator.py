@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import abc
 from collections.abc import Mapping
-from typing import Annotated, ClassVar
+from typing import ClassVar
 
 import msgspec
 
@@ -34,9 +34,6 @@ class RfidSimulatorConfig(
     # What to do, on the module's clock: "sleep 3; swipe AABBCCDD; sleep 10; swipe 11223344 2".
     # swipe takes the card id and optionally the EVSE ids it is for.
     script: str = ""
-    # How much faster than real time the module's clock runs; 1 on a real charger. In a simulation
-    # every module of the charger must use the same value.
-    sim_speedup: Annotated[float, msgspec.Meta(ge=0.001)] = 1.0
 
 
 class RfidSimulatorMainConfig(

@@ -44,7 +44,6 @@ from evstack.modules.Auth.auth_core import (
 )
 from evstack.runtime import CommandError
 from evstack.runtime.tasks import first_completed
-from evstack.sim.clock import ScaledClock
 
 
 class _Main(AuthImplBase):
@@ -69,10 +68,9 @@ class Auth(AuthModuleBase):
         return self._main
 
     async def init(self) -> None:
-        self._clock = ScaledClock(self.config.sim_speedup)
         self.core = AuthCore(
             evse_ids=range(1, len(self.r_evse_manager) + 1),
-            clock=self._clock.now,
+            clock=self.clock.now,
             connection_timeout=float(self.config.connection_timeout),
             selection=SelectionAlgorithm(self.config.selection_algorithm),
         )
@@ -204,8 +202,6 @@ class Auth(AuthModuleBase):
             self._changed.clear()
             waiters: list[asyncio.Future[Any]] = [asyncio.ensure_future(self._changed.wait())]
             if deadline is not None:
-                waiters.append(
-                    asyncio.ensure_future(self._clock.sleep(deadline - self._clock.now()))
-                )
+                waiters.append(asyncio.ensure_future(self.clock.sleep(deadline - self.clock.now())))
             await first_completed(*waiters)
             self.later(self.core.tick())

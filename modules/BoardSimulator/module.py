@@ -56,7 +56,6 @@ from evstack.modules.BoardSimulator.board import (
 from evstack.pilot import PilotState
 from evstack.runtime import CommandError, ErrorEvent
 from evstack.runtime.state import ModuleState
-from evstack.sim.clock import ScaledClock
 
 WALL_TICK_S = 0.005  # the loop wakes at most this often in real time
 SIM_TICK_S = 0.01  # ... and at least this often in simulated time
@@ -240,7 +239,6 @@ class BoardSimulator(BoardSimulatorModuleBase):
 
     async def init(self) -> None:
         c = self.config
-        self.clock = ScaledClock(c.sim_speedup)
         self.controller = ""  # the module that drives our contactor, by its last command
         self._state = ModuleState(self.state_dir)
         self.board = Board(

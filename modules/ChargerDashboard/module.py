@@ -28,7 +28,6 @@ from evstack.modules.ChargerDashboard.render import (
 )
 from evstack.runtime.errors import ConfigurationError
 from evstack.runtime.module import ModuleContext
-from evstack.sim.clock import ScaledClock
 
 # Redraws per wall second of the live view: smooth enough to watch, cheap on 2 cores.
 _REFRESH_HZ = 4
@@ -53,7 +52,6 @@ class ChargerDashboard(ChargerDashboardModuleBase):
                 f"{self.module_id}: {len(meters)} meters for {len(evses)} EVSEs; "
                 "meters are matched to EVSEs by position"
             )
-        self.clock = ScaledClock(self.config.sim_speedup)
         module_ids = [client.target.module_id for client in evses]
         self.ledger = Ledger.for_evses(module_ids)
         display = self.config.display

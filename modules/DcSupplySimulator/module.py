@@ -62,7 +62,6 @@ from evstack.modules.DcSupplySimulator.power_path import (
 )
 from evstack.runtime import CommandError, ErrorEvent
 from evstack.runtime.state import ModuleState
-from evstack.sim.clock import ScaledClock
 
 WALL_TICK_S = 0.005  # the loop wakes at most this often in real time
 SIM_TICK_S = 0.01  # ... and at least this often in simulated time
@@ -302,7 +301,6 @@ class DcSupplySimulator(DcSupplySimulatorModuleBase):
         return self.ev
 
     async def init(self) -> None:
-        self.clock = ScaledClock(self.config.sim_speedup)
         self.controller = ""  # the module that drives the supply, by its last command
         self._events: list[ImdEvent] = []
         self._mode_changed = False  # by the fail-safe, for the loop to publish

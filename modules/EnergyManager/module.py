@@ -19,7 +19,6 @@ from evstack.modules.EnergyManager.schedule import RecomputeSchedule
 from evstack.modules.EnergyManager.sequencing import Sequencer
 from evstack.modules.EnergyManager.tree import enforced_limits, reports_in, tree_from_request
 from evstack.runtime.tasks import first_completed
-from evstack.sim.clock import Clock, ScaledClock
 
 
 class _Main(EnergyManagerImplBase):
@@ -31,7 +30,6 @@ class EnergyManager(EnergyManagerModuleBase):
         return _Main()
 
     async def init(self) -> None:
-        self.clock: Clock = ScaledClock(self.config.sim_speedup)
         self._schedule = RecomputeSchedule(self.clock.now, self.config.update_interval)
         self._latest: EnergyFlowRequest | None = None
         self._wake = asyncio.Event()
@@ -54,7 +52,7 @@ class EnergyManager(EnergyManagerModuleBase):
 
     def _on_request(self, request: EnergyFlowRequest) -> None:
         self._latest = request
-        for uuid, report in reports_in(request, self.clock.now(), self.config.sim_speedup):
+        for uuid, report in reports_in(request, self.clock.now(), self.clock.speedup):
             self._sequencer.observe(uuid, report)
         if self._schedule.request(bool(request.priority_request)):
             self._wake.set()
@@ -94,5 +92,5 @@ class EnergyManager(EnergyManagerModuleBase):
         # A call older than the limit's validity is worthless, so that is its timeout. It is
         # counted on the module clock like the validity itself: in a simulation sped up 10x
         # a 5 s limit lapses after 0.5 s of wall time, and a loaded machine can miss that.
-        timeout = limits.valid_for / self.config.sim_speedup
+        timeout = self.clock.wall_s(limits.valid_for)
         await self.r_energy_trunk.call_enforce_limits(limits, timeout=timeout)

@@ -29,7 +29,6 @@ from evstack.generated.types.energy import (
     ScheduleReqEntry,
 )
 from evstack.runtime import CommandError, CommandEvent
-from evstack.sim.clock import ScaledClock
 
 
 class UnknownNodeError(LookupError):
@@ -69,7 +68,6 @@ class EnergyNode(EnergyNodeModuleBase):
         return _ExternalLimits(self)
 
     async def init(self) -> None:
-        self._clock = ScaledClock(self.config.sim_speedup)
         # Each consumer's latest request and when it came, on the module clock.
         self._children: dict[int, tuple[EnergyFlowRequest, float]] = {}
         self._external_amps = math.inf
@@ -77,7 +75,7 @@ class EnergyNode(EnergyNodeModuleBase):
             consumer.subscribe_energy_flow_request(functools.partial(self._on_child, index))
 
     async def _on_child(self, index: int, request: EnergyFlowRequest) -> None:
-        self._children[index] = (request, self._clock.now())
+        self._children[index] = (request, self.clock.now())
         await self._publish(priority=bool(request.priority_request))
 
     async def set_external_limits(self, value: ExternalLimits) -> None:
@@ -114,7 +112,7 @@ class EnergyNode(EnergyNodeModuleBase):
         A consumer that stopped publishing (crashed, cut off) would otherwise keep its share
         of the fuse forever, taken from the EVSEs that are still charging.
         """
-        oldest = self._clock.now() - self.config.consumer_timeout
+        oldest = self.clock.now() - self.config.consumer_timeout
         return [
             request
             for _, (request, received) in sorted(self._children.items())
@@ -127,7 +125,7 @@ class EnergyNode(EnergyNodeModuleBase):
         consumer = self._consumer_holding(limits.uuid)
         # The same budget as the manager's call to us, on the same module clock: a limit is
         # worthless once its validity is over, and waiting longer would pile up calls.
-        timeout = limits.valid_for / self.config.sim_speedup
+        timeout = self.clock.wall_s(limits.valid_for)
         try:
             await consumer.call_enforce_limits(limits, timeout=timeout)
         except CommandError as error:

@@ -33,8 +33,7 @@ from evstack.modules.EvSimulator.ev import (
 )
 from evstack.modules.EvSimulator.script import Command, ScriptError, parse_script
 from evstack.runtime import CommandError
-from evstack.sim.clock import ScaledClock
-from evstack.sim.stepper import Stepper
+from evstack.runtime.stepper import Stepper
 
 REPORT_INTERVAL_S = 1.0  # simulated seconds between two battery reports
 
@@ -71,7 +70,6 @@ class EvSimulator(EvSimulatorModuleBase):
 
     async def init(self) -> None:
         c = self.config
-        self.clock = ScaledClock(c.sim_speedup)
         self.battery = Battery(
             capacity_kwh=c.battery_capacity_kWh,
             soc_percent=c.soc_percent,

@@ -141,7 +141,7 @@ class EnergyLeaf(EnergyImplBase):
     def obey(self, limits: EnforcedLimits) -> None:
         module = self.module
         valid_for = min(float(limits.valid_for), module.config.limits_valid_for)
-        age = 0.0 if limits.grant is None else issued_ago_s(limits, module.config.sim_speedup)
+        age = 0.0 if limits.grant is None else issued_ago_s(limits, module.clock.speedup)
         amps = grant_amps(limits, module.config.phases)
         if not self.window.apply(amps, valid_for, limits.grant, age):
             module.log.debug("ignored grant %s: a newer one came first, or it came late", limits)

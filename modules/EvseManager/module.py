@@ -60,8 +60,7 @@ from evstack.modules.EvseManager.signals import SessionEvent as Milestone
 from evstack.runtime import CommandError, CommandEvent, ErrorEvent
 from evstack.runtime.eager import Finished, start_eagerly
 from evstack.runtime.state import ModuleState
-from evstack.sim.clock import ScaledClock
-from evstack.sim.stepper import Stepper
+from evstack.runtime.stepper import Stepper
 
 _KNOWN_FAULTS = {fault.value: fault for fault in Fault}
 _AMPACITY = {"A_13": 13.0, "A_20": 20.0, "A_32": 32.0, "A_63_3ph_70_1ph": 63.0}
@@ -85,7 +84,6 @@ class EvseManager(EvseManagerModuleBase):
 
     async def init(self) -> None:
         c = self.config
-        self.clock = ScaledClock(c.sim_speedup)
         dc = c.charge_mode == "DC"
         self.charger = Charger(
             ChargerConfig(max_current_a=c.max_current_A, has_ventilation=c.has_ventilation, hlc=dc)

@@ -34,7 +34,6 @@ from evstack.generated.types.powermeter import Powermeter
 from evstack.ocpp.outbox import Outbox
 from evstack.runtime import CommandError
 from evstack.runtime.state import ModuleState
-from evstack.sim.clock import ScaledClock
 
 from .availability import Availability
 from .blocks import Block, load_blocks
@@ -94,7 +93,7 @@ class Ocpp201(Ocpp201ModuleBase):
 
     async def init(self) -> None:
         c = self.config
-        clock = ScaledClock(c.sim_speedup)
+        clock = self.clock
         evses = [await self._describe(i, client) for i, client in enumerate(self.r_evse_manager, 1)]
         seed = Path(c.device_model_seed) if c.device_model_seed else DEFAULT_SEED
         model = DeviceModel(

@@ -88,8 +88,8 @@ from evstack.ocpp.errors import ErrorCode, OcppError
 from evstack.ocpp.j import ConnectError, NetworkProfile, NotConnectedError, RpcEndpoint
 from evstack.ocpp.outbox import Outbox, QueuedMessage
 from evstack.ocpp.v201 import ACTIONS, DateTime, Record
+from evstack.runtime.clock import ScaledClock
 from evstack.runtime.state import ModuleState
-from evstack.sim.clock import ScaledClock
 
 from .device_model import DeviceModel
 

@@ -11,7 +11,6 @@ from evstack.generated.types.authorization import (
     ProvidedIdToken,
 )
 from evstack.modules.RfidSimulator.script import Sleep, Step, Swipe, parse_script
-from evstack.sim.clock import ScaledClock
 
 
 class _Reader(AuthTokenProviderImplBase):
@@ -34,7 +33,6 @@ class RfidSimulator(RfidSimulatorModuleBase):
     async def init(self) -> None:
         # Parsed here so that a bad script stops the module at start-up, with its position.
         self._steps: list[Step] = parse_script(self.config.script)
-        self._clock = ScaledClock(self.config.sim_speedup)
 
     async def ready(self) -> None:
         self.start_task(self._play())
@@ -42,7 +40,7 @@ class RfidSimulator(RfidSimulatorModuleBase):
     async def _play(self) -> None:
         for step in self._steps:
             if isinstance(step, Sleep):
-                await self._clock.sleep(step.seconds)
+                await self.clock.sleep(step.seconds)
             else:
                 self.log.info("card %s presented", step.token)
                 await self._reader.publish_provided_token(provided_token(step))

@@ -51,15 +51,13 @@ def chaos_config(folder: Path, speedup: float) -> Path:
     config: dict[str, Any] = yaml.safe_load(SIL_AC.read_text())
     for module_id, entry in config["active_modules"].items():
         settings = entry.setdefault("config_module", {})
-        if "sim_speedup" in settings:
-            settings["sim_speedup"] = speedup
         if module_id.startswith("ev_"):
             settings.update(plugged_in=False, auto_exec_commands="")
         elif module_id == "rfid_reader":
             settings["script"] = ""
         elif module_id == "dashboard":
             settings.update(finish_after_sessions=0, deadline_s=0)
-    config["settings"] = {"mqtt_prefix": PREFIX}
+    config["settings"] = {"mqtt_prefix": PREFIX, "speedup": speedup}
     path = folder / "chaos.yaml"
     path.write_text(yaml.safe_dump(config))
     return path

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from evstack.sim.clock import ScaledClock
+from evstack.runtime.clock import ScaledClock
 
 from .checks import check_not_stuck, check_store, finish_events, started
 from .harness import Chaos, chaos_charger

@@ -57,12 +57,12 @@ def charge_point(
         ModulePlan(
             board,
             module_class_path("BoardSimulator"),
-            {"sim_speedup": SPEEDUP, **(board_config or {})},
+            {**(board_config or {})},
         ),
         ModulePlan(
             manager,
             module_class_path("EvseManager"),
-            {"sim_speedup": SPEEDUP, "energy_management": False, **(evse or {})},
+            {"energy_management": False, **(evse or {})},
             connections={
                 "bsp": [(board, "board_support")],
                 "powermeter_grid_side": [(board, "powermeter")],
@@ -71,7 +71,7 @@ def charge_point(
         ModulePlan(
             car,
             module_class_path("EvSimulator"),
-            {"sim_speedup": SPEEDUP, "auto_exec_commands": script, **(ev or {})},
+            {"auto_exec_commands": script, **(ev or {})},
             connections={"ev_board": [(board, "ev_board_support")]},
         ),
         ModulePlan(
@@ -91,7 +91,9 @@ async def session(
     broker: BrokerSettings, script: str, **options: dict[str, Any]
 ) -> AsyncIterator[Probe]:
     tag = f"cp{secrets.token_hex(3)}"
-    plan = RunPlan(charge_point(tag, script, **options), broker=broker, prefix=f"test-{tag}")
+    plan = RunPlan(
+        charge_point(tag, script, **options), speedup=SPEEDUP, broker=broker, prefix=f"test-{tag}"
+    )
     async with running(plan):
         yield await instance(f"{tag}_probe")
 
@@ -228,8 +230,10 @@ async def test_finding_3_evse_manager_crash_carries_on_its_transaction(
     probe_plan = [m for m in modules if m.module_id.endswith("_probe")]
     prefix = f"test-{tag}"
     restart = RestartPolicy(max_restarts=2, initial_s=0.5)
-    charger_side = RunPlan(hardware, broker=mosquitto, prefix=prefix, restart=restart)
-    probe_side = RunPlan(probe_plan, broker=mosquitto, prefix=prefix)
+    charger_side = RunPlan(
+        hardware, speedup=SPEEDUP, broker=mosquitto, prefix=prefix, restart=restart
+    )
+    probe_side = RunPlan(probe_plan, speedup=SPEEDUP, broker=mosquitto, prefix=prefix)
     async with (
         running(probe_side, name="probe", wait_ready=False),
         running(charger_side, inprocess=False, name="charger") as charger,
@@ -280,9 +284,13 @@ async def test_finding_4_a_meter_that_forgets_its_count_is_a_fault_not_lost_ener
     hardware = [m for m in modules if not m.module_id.endswith("_probe")]
     probe_plan = [m for m in modules if m.module_id.endswith("_probe")]
     prefix = f"test-{tag}"
-    charger_side = RunPlan(hardware, broker=mosquitto, prefix=prefix)
+    charger_side = RunPlan(hardware, speedup=SPEEDUP, broker=mosquitto, prefix=prefix)
     async with (
-        running(RunPlan(probe_plan, broker=mosquitto, prefix=prefix), name="p", wait_ready=False),
+        running(
+            RunPlan(probe_plan, speedup=SPEEDUP, broker=mosquitto, prefix=prefix),
+            name="p",
+            wait_ready=False,
+        ),
         running(charger_side, inprocess=False, name="charger") as charger,
     ):
         probe = await instance(f"{tag}_probe")
@@ -325,7 +333,7 @@ async def test_two_evses_share_a_fuse_and_a_silent_energy_manager_stops_both(
         ModulePlan(
             f"{tag}_em",
             module_class_path("EnergyManager"),
-            {"sim_speedup": SPEEDUP, "limits_valid_for": 5},
+            {"limits_valid_for": 5},
             connections={"energy_trunk": [(f"{tag}_fuse", "energy_grid")]},
         ),
         ModulePlan(
@@ -342,9 +350,12 @@ async def test_two_evses_share_a_fuse_and_a_silent_energy_manager_stops_both(
     ]
     no_restart = RestartPolicy(max_restarts=0)
     async with (
-        running(RunPlan(first + second, broker=mosquitto, prefix=prefix), wait_ready=False),
         running(
-            RunPlan(grid, broker=mosquitto, prefix=prefix, restart=no_restart),
+            RunPlan(first + second, speedup=SPEEDUP, broker=mosquitto, prefix=prefix),
+            wait_ready=False,
+        ),
+        running(
+            RunPlan(grid, speedup=SPEEDUP, broker=mosquitto, prefix=prefix, restart=no_restart),
             inprocess=False,
             name="grid",
         ) as grid_manager,

@@ -22,8 +22,8 @@ from evstack.modules.EvseManager.signals import (
     Pause,
 )
 from evstack.runtime import CommandError, CommandEvent
-from evstack.sim.clock import ManualClock, ScaledClock
-from evstack.sim.stepper import Stepper
+from evstack.runtime.clock import ManualClock, ScaledClock
+from evstack.runtime.stepper import Stepper
 
 
 async def test_scaled_clock_runs_faster_than_the_wall() -> None:
@@ -116,7 +116,7 @@ async def test_only_a_shutdown_reply_is_an_expected_failure(
             raise CommandError(event, "board_2 stopped", command="allow_power_on")
 
     stepper: Stepper[Input, Action] = Stepper(charger, clock, board)
-    caplog.set_level(logging.DEBUG, logger="evstack.sim.stepper")
+    caplog.set_level(logging.DEBUG, logger="evstack.runtime.stepper")
     task = asyncio.create_task(stepper.run(charger.start(clock.now())))
     await asyncio.sleep(0)
     task.cancel()

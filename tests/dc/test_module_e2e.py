@@ -58,7 +58,7 @@ def power_path(
         ModulePlan(
             dc,
             module_class_path("DcSupplySimulator"),
-            {"sim_speedup": SPEEDUP, **(module or {})},
+            {**(module or {})},
             config_implementation=implementation or {},
             connections={"bsp": [(bsp, "board_support")]} if board else {},
         ),
@@ -80,7 +80,7 @@ def power_path(
     ]
     if board:
         # No power watchdog: the probe does not repeat its permission as EvseManager does.
-        config = {"sim_speedup": SPEEDUP, "power_watchdog_s": 0}
+        config = {"power_watchdog_s": 0}
         plans.append(ModulePlan(bsp, module_class_path("BoardSimulator"), config))
     return plans
 
@@ -99,7 +99,7 @@ def dc_values(reading: Powermeter) -> tuple[float, float, float]:
 @asynccontextmanager
 async def session(broker: BrokerSettings, **options: Any) -> AsyncIterator[Probe]:
     tag = f"dc{secrets.token_hex(3)}"
-    plan = RunPlan(power_path(tag, **options), broker=broker, prefix=f"test-{tag}")
+    plan = RunPlan(power_path(tag, **options), speedup=SPEEDUP, broker=broker, prefix=f"test-{tag}")
     async with running(plan):
         probe = await instance(f"{tag}_probe")
         await probe.until(lambda: bool(probe.capabilities and probe.inlet))
@@ -224,9 +224,12 @@ async def test_the_supply_switches_off_and_discharges_when_its_driver_crashes(
     )
     no_restart = RestartPolicy(max_restarts=0)
     async with (
-        running(RunPlan(power_path(tag), broker=mosquitto, prefix=prefix), wait_ready=False),
         running(
-            RunPlan([driver], broker=mosquitto, prefix=prefix, restart=no_restart),
+            RunPlan(power_path(tag), speedup=SPEEDUP, broker=mosquitto, prefix=prefix),
+            wait_ready=False,
+        ),
+        running(
+            RunPlan([driver], speedup=SPEEDUP, broker=mosquitto, prefix=prefix, restart=no_restart),
             inprocess=False,
             name="driver",
         ) as driver_side,
@@ -247,9 +250,12 @@ async def test_the_meter_and_the_ev_are_still_there_after_a_restart(
     dc, probe_plan = power_path(tag)
     restart = RestartPolicy(max_restarts=2, initial_s=0.3)
     async with (
-        running(RunPlan([probe_plan], broker=mosquitto, prefix=prefix), wait_ready=False),
         running(
-            RunPlan([dc], broker=mosquitto, prefix=prefix, restart=restart),
+            RunPlan([probe_plan], speedup=SPEEDUP, broker=mosquitto, prefix=prefix),
+            wait_ready=False,
+        ),
+        running(
+            RunPlan([dc], speedup=SPEEDUP, broker=mosquitto, prefix=prefix, restart=restart),
             inprocess=False,
             name="charger",
         ) as charger,

@@ -58,7 +58,7 @@ from evstack.generated.types.units import Energy
 from evstack.modules.EnergyManager.validity import LimitWindow
 from evstack.modules.EvseManager.energy import issued_ago_s
 from evstack.runtime import ModuleBase, ProvidedSpec, RequirementSpec
-from evstack.sim.clock import ScaledClock
+from evstack.runtime.clock import ScaledClock
 
 INSTANCES: dict[str, ModuleBase] = {}
 _ARRIVED: dict[str, asyncio.Event] = {}

@@ -72,9 +72,7 @@ async def csms() -> AsyncIterator[Csms]:
     assert not peer.invalid, f"the station sent what the OCPP 2.0.1 schemas refuse: {peer.invalid}"
 
 
-def station_plan(
-    prefix: str, url: str, evses: int, speedup: float, **config: Any
-) -> list[ModulePlan]:
+def station_plan(prefix: str, url: str, evses: int, **config: Any) -> list[ModulePlan]:
     ids = [f"{prefix}-evse{i}" for i in range(1, evses + 1)]
     station = ModulePlan(
         f"{prefix}-ocpp",
@@ -84,7 +82,6 @@ def station_plan(
             "station_id": STATION,
             "security_profile": 1,
             "basic_auth_password": PASSWORD,
-            "sim_speedup": speedup,
             **config,
         },
         connections={"evse_manager": [(evse, "evse") for evse in ids]},
@@ -104,8 +101,9 @@ def charger(mosquitto: BrokerSettings, tmp_path: Path) -> StartCharger:
         csms: Csms, *, evses: int = 1, speedup: float = SPEEDUP, **config: Any
     ) -> AsyncIterator[Charger]:
         plan = RunPlan(
-            station_plan(prefix, config.pop("csms_url", csms.url), evses, speedup, **config),
+            station_plan(prefix, config.pop("csms_url", csms.url), evses, **config),
             broker=mosquitto,
+            speedup=speedup,
             prefix=prefix,
             state_dir=tmp_path / "state",
             command_timeout_s=5.0,

@@ -340,7 +340,6 @@ class Rig:
                 "evstack.modules.Auth.module:Auth",
                 config_module={
                     "connection_timeout": self.auth_timeout_s,
-                    "sim_speedup": SPEEDUP,
                 },
                 connections={
                     "token_provider": [
@@ -352,7 +351,7 @@ class Rig:
                 },
             )
         )
-        return RunPlan(modules, broker=self.broker, prefix=self.prefix)
+        return RunPlan(modules, broker=self.broker, prefix=self.prefix, speedup=SPEEDUP)
 
     def _station(self) -> RunPlan:
         station = _plan(
@@ -363,11 +362,16 @@ class Rig:
                 "station_id": "CS001",
                 "security_profile": 1,
                 "basic_auth_password": "evstack-station-password",
-                "sim_speedup": SPEEDUP,
             },
             connections={"evse_manager": [(m, "evse") for m in self.evse_ids()]},
         )
-        return RunPlan([station], broker=self.broker, prefix=self.prefix, state_dir=self.state_dir)
+        return RunPlan(
+            [station],
+            broker=self.broker,
+            prefix=self.prefix,
+            state_dir=self.state_dir,
+            speedup=SPEEDUP,
+        )
 
     @asynccontextmanager
     async def world(self) -> AsyncIterator[Rig]:

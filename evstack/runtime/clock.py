@@ -1,4 +1,4 @@
-"""Monotonic clocks that every charger module reads its time from.
+"""The run's clock, which every module reads its time from (`ModuleBase.clock`).
 
 Charging logic is full of deadlines (100 ms to open a contactor, 6 s for a C1
 timeout, 5 s between PWM changes). Reading them from one injected clock instead
@@ -6,6 +6,10 @@ of ``time.monotonic()`` lets a software-in-the-loop demo run those realistic
 durations many times faster than real time, and lets tests step time by hand.
 Only monotonic time is offered: a wall clock that jumps (NTP, a user setting the
 date) must never expire a budget.
+
+The runtime owns the speed-up: it is set once per run (`ev-manager run --speedup`, or the
+config's `settings.speedup`) and every module gets a clock running at it from its base
+class; 1 on a real charger.
 """
 
 from __future__ import annotations
@@ -33,7 +37,8 @@ class ScaledClock:
     """The host's monotonic clock, running ``speedup`` times faster.
 
     With ``speedup=20`` a 30 s charging session takes 1.5 s of wall time, while
-    every module still sees 30 s go by.
+    every module still sees 30 s go by. ``wall_s`` turns a span on this clock into wall
+    seconds, for timeouts that only take those (a call to another module).
     """
 
     def __init__(self, speedup: float = 1.0) -> None:
@@ -47,6 +52,9 @@ class ScaledClock:
 
     async def sleep(self, seconds: float) -> None:
         await asyncio.sleep(max(seconds, 0.0) / self.speedup)
+
+    def wall_s(self, seconds: float) -> float:
+        return seconds / self.speedup
 
 
 class ManualClock:

@@ -16,9 +16,9 @@ import logging
 from collections.abc import Awaitable, Callable
 from typing import Generic, Protocol, TypeVar
 
+from evstack.runtime.clock import Clock
 from evstack.runtime.errors import CommandError, CommandEvent
 from evstack.runtime.tasks import first_completed
-from evstack.sim.clock import Clock
 
 In = TypeVar("In")
 In_contra = TypeVar("In_contra", contravariant=True)

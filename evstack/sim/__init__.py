@@ -1,1 +1,0 @@
-"""Helpers shared by the simulated parts of a charger (board, EV, meters)."""
