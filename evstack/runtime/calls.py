@@ -88,6 +88,11 @@ class OutgoingCalls:
 
     # -- targets ----------------------------------------------------------------------
 
+    def is_ready(self, module_id: str) -> bool:
+        """Whether `module_id` is up now, as far as its ready topic says."""
+        peer = self._peers.get(module_id)
+        return peer is not None and peer.ready.is_set()
+
     def readiness_route(self, module_id: str) -> Route | None:
         """A route for `module_id`'s ready topic, or None if it is watched already."""
         if module_id in self._peers:

@@ -13,7 +13,7 @@ from pathlib import Path
 import click
 import msgspec
 
-from evstack.runtime import loop
+from evstack.runtime import loop, systemd
 from evstack.runtime.errors import BrokerError, ConfigurationError
 from evstack.runtime.manager import Manager
 from evstack.runtime.mqtt import BrokerSettings
@@ -129,7 +129,7 @@ def run(
     except (ConfigurationError, ValueError) as exc:
         click.echo(f"ev-manager: {exc}", err=True)
         sys.exit(EXIT_BAD_CONFIG)
-    _run_until_signalled(manager.run)
+    _run_until_signalled(lambda stop: _run_reporting_to_systemd(manager, stop))
     if manager.finished is not None:
         if summary_json is not None:
             try:
@@ -138,6 +138,17 @@ def run(
                 click.echo(f"ev-manager: cannot write the summary: {exc}", err=True)
                 sys.exit(EXIT_SUMMARY)
         sys.exit(manager.finished.exit_code)
+
+
+async def _run_reporting_to_systemd(manager: Manager, stop: asyncio.Event) -> None:
+    report = asyncio.create_task(
+        systemd.supervise(manager.globally_ready, stop, len(manager.plan.modules))
+    )
+    try:
+        await manager.run(stop)
+    finally:
+        report.cancel()
+        await asyncio.gather(report, return_exceptions=True)
 
 
 def _override(plan: RunPlan, broker: str | None, prefix: str | None) -> RunPlan:

@@ -109,6 +109,7 @@ class ModuleHost:
         self._held_back: list[tuple[str, bytes, int, bool]] | None = []
         self._initialised = False
         self._closing = False
+        self._in_shutdown_hook = False
         self._global_ready = asyncio.Event()
         self._assignment_future: asyncio.Future[ModuleAssignment] | None = None
         self._assignment: ModuleAssignment | None = None
@@ -308,6 +309,9 @@ class ModuleHost:
         await conn.disconnect()
 
     async def _run_shutdown_hook(self, module: ModuleBase) -> None:
+        # The hook's own calls go out (an EVSE manager opens its contactors through its
+        # board's driver, which the manager stops only after it); nothing else does.
+        self._in_shutdown_hook = True
         try:
             async with asyncio.timeout(SHUTDOWN_HOOK_S):
                 await module.shutdown()
@@ -315,6 +319,8 @@ class ModuleHost:
             self.log.error("shutdown() did not finish in %s s", SHUTDOWN_HOOK_S)
         except Exception:
             self.log.exception("shutdown() failed")
+        finally:
+            self._in_shutdown_hook = False
 
     # -- routing ----------------------------------------------------------------------
 
@@ -450,7 +456,12 @@ class ModuleHost:
         args: msgspec.Struct,
         timeout: float | None,  # noqa: ASYNC109 - a per-call deadline is the API
     ) -> Any:
-        if self._closing:
+        # A stopping module's shutdown() may still call a module that is up (and is then
+        # answered at once), but never waits for one that is not.
+        closing = self._closing and not (
+            self._in_shutdown_hook and self._calls.is_ready(target.module_id)
+        )
+        if closing:
             message = "the module is shutting down"
             raise CommandError(CommandEvent.SHUTDOWN, message, command=spec.name)
         assert self._assignment is not None

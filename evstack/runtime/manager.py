@@ -388,11 +388,13 @@ class Manager:
         for handle in self._restart_handles:
             handle.cancel()
         for supervised in self._modules.values():
-            supervised.stopping = True
-            supervised.stop.set()
-            if supervised.process is not None and supervised.process.is_alive():
-                supervised.process.terminate()
-        await asyncio.gather(*(self._wait_stopped(s) for s in self._modules.values()))
+            supervised.stopping = True  # no restarts from here on
+        for wave in self._stop_waves():
+            for supervised in wave:
+                supervised.stop.set()
+                if supervised.process is not None and supervised.process.is_alive():
+                    supervised.process.terminate()
+            await asyncio.gather(*(self._wait_stopped(s) for s in wave))
         conn = self._conn
         if conn is not None and conn.connected:
             conn.publish(self.topics.global_ready(self.name), b"", CONTROL_QOS, retain=True)
@@ -406,6 +408,29 @@ class Manager:
             await self._embedded.stop()
         if self._own_state_dir is not None:
             shutil.rmtree(self._own_state_dir, ignore_errors=True)
+
+    def _stop_waves(self) -> list[list[_Supervised]]:
+        """The modules in the order they stop: each after every module that requires it.
+
+        So an EVSE manager is still there to open its contactors through its board's driver
+        when it stops, and the driver stops after it (a charger's stop opens every contactor
+        first). Modules that require each other in a cycle stop together.
+        """
+        users: dict[str, set[str]] = {module_id: set() for module_id in self._modules}
+        for plan in self.plan.modules:
+            for connections in plan.connections.values():
+                for provider, _ in connections:
+                    if provider in users and provider != plan.module_id:
+                        users[provider].add(plan.module_id)
+        remaining = dict(self._modules)
+        waves = []
+        while remaining:
+            wave = [s for m, s in remaining.items() if not users[m] & remaining.keys()]
+            wave = wave or list(remaining.values())  # a cycle: the rest together
+            waves.append(wave)
+            for supervised in wave:
+                del remaining[supervised.plan.module_id]
+        return waves
 
     async def _wait_stopped(self, supervised: _Supervised) -> None:
         task, process = supervised.task, supervised.process
