@@ -37,8 +37,6 @@ def api_config(folder: Path, **api: Any) -> Path:
     modules: dict[str, Any] = config["active_modules"]
     for module_id, entry in modules.items():
         settings = entry.setdefault("config_module", {})
-        if "sim_speedup" in settings:
-            settings["sim_speedup"] = SPEEDUP
         if module_id.startswith("ev_"):
             settings.update(plugged_in=False, auto_exec_commands="")
         elif module_id.startswith("board_"):
@@ -50,7 +48,7 @@ def api_config(folder: Path, **api: Any) -> Path:
     for n in (1, 2):
         modules[f"limit_{n}"] = {
             "module": "EnergyNode",
-            "config_module": {"fuse_limit_A": 32, "sim_speedup": SPEEDUP},
+            "config_module": {"fuse_limit_A": 32},
             "connections": {
                 "energy_consumer": [{"module_id": f"evse_{n}", "implementation_id": "energy_grid"}]
             },
@@ -63,7 +61,7 @@ def api_config(folder: Path, **api: Any) -> Path:
         {"module_id": f"limit_{n}", "implementation_id": "external_limits"} for n in (1, 2)
     ]
     api_module["config_module"].update(api)
-    config["settings"] = {}
+    config["settings"] = {"speedup": SPEEDUP}
     path = folder / "api-sil.yaml"
     path.write_text(yaml.safe_dump(config))
     return path
