@@ -1,6 +1,7 @@
-"""config/sil-dc-din.yaml end to end, as `ev-manager run` runs it (a process per module,
-uvloop): the EV simulator's iso_* script, its EVCC and our SECC over DIN 70121, EvseManager
-in DC mode with the DcSupplySimulator, Auth and the energy manager. The config's network
+"""config/sil-dc-din.yaml and config/sil-dc-iso20.yaml end to end, as `ev-manager run`
+runs them (a process per module, uvloop): the EV simulator's iso_* script, its EVCC and our
+SECC over DIN 70121 or ISO 15118-20 (TLS 1.3 with a test PKI the SECC makes), EvseManager in
+DC mode with the DcSupplySimulator, Auth and the energy manager. The configs' network
 namespaces are swapped for a test-made veth pair."""
 
 from __future__ import annotations
@@ -19,12 +20,13 @@ from evstack.manifest import load_project_tree, load_runtime_config
 from .netns import veth_pair
 
 REPO = Path(__file__).resolve().parents[2]
-CONFIG = REPO / "config" / "sil-dc-din.yaml"
+CONFIGS = [REPO / "config" / "sil-dc-din.yaml", REPO / "config" / "sil-dc-iso20.yaml"]
 EV_MANAGER = [sys.executable, "-c", "from evstack.runtime.cli import main; main()"]
 
 
-def test_the_config_is_valid() -> None:
-    config = load_runtime_config(CONFIG, load_project_tree())
+@pytest.mark.parametrize("path", CONFIGS, ids=lambda p: p.stem)
+def test_the_config_is_valid(path: Path) -> None:
+    config = load_runtime_config(path, load_project_tree())
     kinds = {m.module for m in config.modules.values()}
     assert {"EvseManager", "Iso15118Charger", "Iso15118Ev", "DcSupplySimulator"} <= kinds
     (evse,) = [m for m in config.modules.values() if m.module == "EvseManager"]
@@ -33,13 +35,14 @@ def test_the_config_is_valid() -> None:
 
 @pytest.mark.slow
 @pytest.mark.timeout(240)
-def test_the_dc_din_sil_charges_and_exits_0(tmp_path: Path) -> None:
-    raw: dict[str, Any] = yaml.safe_load(CONFIG.read_text())
+@pytest.mark.parametrize("path", CONFIGS, ids=lambda p: p.stem)
+def test_the_dc_sil_charges_and_exits_0(path: Path, tmp_path: Path) -> None:
+    raw: dict[str, Any] = yaml.safe_load(path.read_text())
     with veth_pair() as (ev_space, cs_space):
         modules = raw["active_modules"]
         modules["secc_1"]["config_module"]["netns"] = cs_space.name
         modules["ev_hlc_1"]["config_module"]["netns"] = ev_space.name
-        config = tmp_path / "sil-dc-din.yaml"
+        config = tmp_path / path.name
         config.write_text(yaml.safe_dump(raw))
         summary = tmp_path / "summary.json"
         done = subprocess.run(
