@@ -235,17 +235,22 @@ class GrammarBuilder:
     def grammar_for(self, decl: ElementDecl) -> int:
         if decl.type is None:
             raise SchemaError(f"element {decl.name} has no resolved type")
-        return self._type_grammar(decl.type, decl.name)
+        return self._type_grammar(decl.type)
 
-    def _type_grammar(self, stype: ComplexType | SimpleType, context: QName) -> int:
+    def _type_grammar(self, stype: ComplexType | SimpleType) -> int:
         # simple types share one grammar per encoding; complex types are unique objects
         key: object = ("CH", self.datatype(stype)) if isinstance(stype, SimpleType) else id(stype)
         if key in self._grammar_index:
             return self._grammar_index[key]
         index = len(self.grammars)
         self._grammar_index[key] = index
-        label = str(stype.name.local) if stype.name else f"{context.local} (anonymous type)"
-        entry: dict[str, Any] = {"name": label, "states": []}
+        label = str(stype.name.local) if stype.name else f"{stype.path} (anonymous type)"
+        entry: dict[str, Any] = {"name": label}
+        if isinstance(stype, ComplexType):
+            # where the type is defined: its typed class is shared by every schema set
+            # that uses it (see pytypes.py)
+            entry["ns"] = stype.namespace
+        entry["states"] = []
         self.grammars.append(entry)  # reserve the slot: types may be recursive
         if isinstance(stype, SimpleType):
             proto = _Proto.single("CH", stype)
@@ -379,6 +384,11 @@ class GrammarBuilder:
             if id(decl) not in seen:
                 seen[id(decl)] = decl
                 visit_type(decl.type)
+        # A named type no element uses still declares its local elements, and EXIficient
+        # (through Xerces' schema model) counts them among the fragment's names: ISO-20's
+        # CommonTypes defines types only the AC, DC and WPT schemas use.
+        for stype in self.schema.types.values():
+            visit_type(stype)
         return list(seen.values())
 
 
@@ -512,7 +522,11 @@ def _datatype_spec(stype: SimpleType) -> dict[str, Any]:
     """How EXI encodes values of this type (EXI 7.1), with the facets a decoder enforces."""
     builtin = stype.builtin
     if stype.enumeration is not None:
-        return {"kind": "enum", "values": stype.enumeration}
+        # named like the XSD names it (an anonymous one by its path): the typed alias of its
+        # values takes that name, and two enumerations with the same values stay apart
+        named = stype.name.local if stype.name else stype.path
+        namespace = stype.name.ns if stype.name else stype.namespace
+        return {"kind": "enum", "values": stype.enumeration, "type": [namespace, named]}
     if builtin == "boolean":
         return {"kind": "bool"}
     if builtin in ("hexBinary", "base64Binary"):

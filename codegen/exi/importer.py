@@ -13,7 +13,7 @@ import sys
 
 from evstack.codegen.exi.c_tables import write_c_tables
 from evstack.codegen.exi.grammar import GrammarBuilder
-from evstack.codegen.exi.pytypes import python_types
+from evstack.codegen.exi.pytypes import python_modules
 from evstack.codegen.exi.xsd import Schema, SchemaError
 
 # schema set id -> (root XSD relative to the iso15118 schema folder, fragment grammar?)
@@ -28,6 +28,7 @@ SCHEMA_SETS: dict[str, tuple[str, bool]] = {
     "iso20_wpt": ("iso15118_20/V2G_CI_WPT.xsd", False),
     "iso2_fragment": ("iso15118_2/V2G_CI_MsgDef.xsd", True),
     "xmldsig_fragment": ("xmldsig-core-schema.xsd", True),
+    "iso20_fragment": ("iso15118_20/V2G_CI_CommonMessages.xsd", True),
 }
 
 OUTPUT_DIR = pathlib.Path(__file__).resolve().parents[2] / "generated" / "exi"
@@ -59,14 +60,37 @@ def write_all(schema_dir: pathlib.Path, output_dir: pathlib.Path, set_ids: list[
         # one grammar per line keeps diffs of a re-import readable
         text = text.replace(',{"name":', ',\n{"name":')
         (output_dir / f"{set_id}.json").write_text(text + "\n", encoding="utf-8")
-        (output_dir / f"types_{set_id}.py").write_text(python_types(table), encoding="utf-8")
         print(f"{set_id}: {len(table['grammars'])} grammars")  # type: ignore[arg-type]
-    # The C tables hold every set at once: a partial import into a fresh folder cannot make them.
+    # The C tables and the typed classes (shared between sets) hold every set at once: a
+    # partial import into a fresh folder cannot make them.
     absent = [s for s in SCHEMA_SETS if not (output_dir / f"{s}.json").exists()]
     if absent:
-        print(f"exi_tables.c not written: {output_dir} has no table for {absent}", file=sys.stderr)
+        print(
+            f"exi_tables.c and the typed modules not written: {output_dir} has no table for "
+            f"{absent}",
+            file=sys.stderr,
+        )
         return
     write_c_tables(output_dir, list(SCHEMA_SETS), output_dir / "exi_tables.c")
+    write_python_modules(output_dir, output_dir)
+
+
+def load_tables(json_dir: pathlib.Path) -> list[dict[str, object]]:
+    """Every schema set's derived table, in SCHEMA_SETS order."""
+    return [
+        json.loads((json_dir / f"{set_id}.json").read_text(encoding="utf-8"))
+        for set_id in SCHEMA_SETS
+    ]
+
+
+def write_python_modules(json_dir: pathlib.Path, output_dir: pathlib.Path) -> None:
+    """types_<set>.py and the shared xsd_<schema>.py modules; stale ones are removed."""
+    modules = python_modules(load_tables(json_dir))
+    for stale in [*output_dir.glob("types_*.py"), *output_dir.glob("xsd_*.py")]:
+        if stale.stem not in modules:
+            stale.unlink()
+    for name, source in modules.items():
+        (output_dir / f"{name}.py").write_text(source, encoding="utf-8")
 
 
 def main(argv: list[str] | None = None) -> int:

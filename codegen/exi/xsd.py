@@ -42,6 +42,8 @@ class SimpleType:
     max_inclusive: int | None = None
     min_length: int | None = None
     max_length: int | None = None
+    namespace: str = ""  # target namespace of the schema document that defines it
+    path: str = ""  # an anonymous type's place: see `Schema` (named types: "")
 
 
 @dataclasses.dataclass
@@ -92,6 +94,8 @@ class ComplexType:
     derivation: str | None = None  # "extension" | "restriction"
     simple_content: bool = False
     resolved: bool = False
+    namespace: str = ""  # target namespace of the schema document that defines it
+    path: str = ""  # an anonymous type's place: see `Schema` (named types: "")
 
 
 BUILTIN_INTEGER_BOUNDS: dict[str, tuple[int | None, int | None]] = {
@@ -140,7 +144,14 @@ def _occurs(node: ET.Element) -> tuple[int, int]:
 
 
 class Schema:
-    """Every declaration reachable from one or more root XSD files (imports followed)."""
+    """Every declaration reachable from one or more root XSD files (imports followed).
+
+    An anonymous type is known by its place, the path of the element or attribute that
+    declares it: `V2G_Message` for a global element, `RelativeTimeIntervalType/start` for
+    a local element of a named type, `SignatureMethodType/@Algorithm` for an attribute,
+    nested anonymous types adding a step each. The paths are stable and readable, so the
+    generated Python names of such types are too.
+    """
 
     def __init__(self, roots: list[pathlib.Path]) -> None:
         self.elements: dict[QName, ElementDecl] = {}
@@ -178,25 +189,28 @@ class Schema:
                 if location:
                     self._load(_locate(path.parent, location))
             elif kind == "element":
-                decl = self._element(child, ctx, is_global=True)
+                decl = self._element(child, ctx, "", is_global=True)
                 self.elements[decl.name] = decl
             elif kind == "complexType":
-                ctype = self._complex_type(child, ctx)
+                ctype = self._complex_type(child, ctx, "")
                 assert ctype.name is not None
                 self.types[ctype.name] = ctype
             elif kind == "simpleType":
-                stype = self._simple_type(child, ctx)
+                stype = self._simple_type(child, ctx, "")
                 assert stype.name is not None
                 self.types[stype.name] = stype
             elif kind == "attribute":
-                use = self._attribute(child, ctx, is_global=True)
+                use = self._attribute(child, ctx, "", is_global=True)
                 self.attributes[use.name] = use
             elif kind == "annotation":
                 continue
             else:
                 raise SchemaError(f"{path}: unsupported top-level xs:{kind}")
 
-    def _element(self, node: ET.Element, ctx: _FileContext, *, is_global: bool) -> ElementDecl:
+    def _element(
+        self, node: ET.Element, ctx: _FileContext, owner: str, *, is_global: bool
+    ) -> ElementDecl:
+        """An element declaration; `owner` is the path of the type that declares it."""
         ref = node.get("ref")
         if ref is not None:
             # a reference: resolved by name later, when every file is loaded
@@ -218,12 +232,13 @@ class Schema:
         type_attr = node.get("type")
         if type_attr is not None:
             decl.type_ref = ctx.qname(type_attr)
+        path = f"{owner}/{name.local}" if owner else name.local
         for child in node:
             kind = _tag(child)
             if kind == "complexType":
-                decl.type = self._complex_type(child, ctx)
+                decl.type = self._complex_type(child, ctx, path)
             elif kind == "simpleType":
-                decl.type = self._simple_type(child, ctx)
+                decl.type = self._simple_type(child, ctx, path)
             elif kind != "annotation":
                 raise SchemaError(f"{ctx.path}: unsupported xs:{kind} in element {name}")
         if decl.type is None and decl.type_ref is None:
@@ -231,26 +246,31 @@ class Schema:
             raise SchemaError(f"{ctx.path}: element {name} has no type")
         return decl
 
-    def _complex_type(self, node: ET.Element, ctx: _FileContext) -> ComplexType:
+    def _complex_type(self, node: ET.Element, ctx: _FileContext, path: str) -> ComplexType:
+        """A complex type: named, or anonymous at `path`."""
         name = QName(node.get("name", ""), ctx.target) if node.get("name") else None
         ctype = ComplexType(name=name, attributes=[], content=None)
+        ctype.namespace, ctype.path = ctx.target, "" if name else path
+        owner = name.local if name else path
         ctype.mixed = node.get("mixed") == "true"
         for child in node:
             kind = _tag(child)
             if kind in ("sequence", "choice"):
-                ctype.content = self._particle(child, ctx)
+                ctype.content = self._particle(child, ctx, owner)
             elif kind == "attribute":
-                ctype.attributes.append(self._attribute(child, ctx, is_global=False))
+                ctype.attributes.append(self._attribute(child, ctx, owner, is_global=False))
             elif kind in ("complexContent", "simpleContent"):
                 ctype.simple_content = kind == "simpleContent"
                 if child.get("mixed") == "true":
                     ctype.mixed = True
-                self._derivation(ctype, child, ctx)
+                self._derivation(ctype, child, ctx, owner)
             elif kind != "annotation":
                 raise SchemaError(f"{ctx.path}: unsupported xs:{kind} in complexType {name}")
         return ctype
 
-    def _derivation(self, ctype: ComplexType, node: ET.Element, ctx: _FileContext) -> None:
+    def _derivation(
+        self, ctype: ComplexType, node: ET.Element, ctx: _FileContext, owner: str
+    ) -> None:
         for child in node:
             if _tag(child) == "annotation":
                 continue
@@ -262,25 +282,29 @@ class Schema:
             for part in child:
                 part_kind = _tag(part)
                 if part_kind in ("sequence", "choice"):
-                    ctype.content = self._particle(part, ctx)
+                    ctype.content = self._particle(part, ctx, owner)
                 elif part_kind == "attribute":
-                    ctype.attributes.append(self._attribute(part, ctx, is_global=False))
+                    ctype.attributes.append(self._attribute(part, ctx, owner, is_global=False))
                 elif part_kind != "annotation":
                     raise SchemaError(f"{ctx.path}: unsupported xs:{part_kind} in {ctype.name}")
 
-    def _particle(self, node: ET.Element, ctx: _FileContext) -> Particle:
+    def _particle(self, node: ET.Element, ctx: _FileContext, owner: str) -> Particle:
         low, high = _occurs(node)
         kind = _tag(node)
         if kind == "element":
-            return Particle(low, high, self._element(node, ctx, is_global=False))
+            return Particle(low, high, self._element(node, ctx, owner, is_global=False))
         if kind == "any":
             return Particle(low, high, Wildcard(node.get("namespace", "##any")))
         if kind in ("sequence", "choice"):
-            parts = [self._particle(child, ctx) for child in node if _tag(child) != "annotation"]
+            parts = [
+                self._particle(child, ctx, owner) for child in node if _tag(child) != "annotation"
+            ]
             return Particle(low, high, Group(kind, parts))
         raise SchemaError(f"{ctx.path}: unsupported particle xs:{kind}")
 
-    def _attribute(self, node: ET.Element, ctx: _FileContext, *, is_global: bool) -> AttributeUse:
+    def _attribute(
+        self, node: ET.Element, ctx: _FileContext, owner: str, *, is_global: bool
+    ) -> AttributeUse:
         if node.get("ref"):
             raise SchemaError(f"{ctx.path}: attribute references are not supported")
         qualified = (
@@ -294,12 +318,14 @@ class Schema:
             use.type_ref = ctx.qname(node.get("type", ""))
         for child in node:
             if _tag(child) == "simpleType":
-                use.type = self._simple_type(child, ctx)
+                path = f"{owner}/@{name.local}" if owner else f"@{name.local}"
+                use.type = self._simple_type(child, ctx, path)
         return use
 
-    def _simple_type(self, node: ET.Element, ctx: _FileContext) -> SimpleType:
+    def _simple_type(self, node: ET.Element, ctx: _FileContext, path: str) -> SimpleType:
+        """A simple type: named, or anonymous at `path`."""
         name = QName(node.get("name", ""), ctx.target) if node.get("name") else None
-        stype = SimpleType(name=name, builtin="")
+        stype = SimpleType(name=name, builtin="", namespace=ctx.target, path="" if name else path)
         for child in node:
             if _tag(child) == "annotation":
                 continue

@@ -42,7 +42,7 @@ def _decode_line(schema: str, line: str, framed: bool) -> str:
                 raise v2gtp.V2gtpError(
                     f"payload type {payload_type:#06x} is not {schema}'s {expected:#06x}"
                 )
-        return json.dumps(api.decode(schema, data), ensure_ascii=False)
+        return json.dumps(api.decode_any(schema, data), ensure_ascii=False)
     except ExiError as exc:
         return json.dumps({"error": str(exc), "code": exc.code.name.lower()})
     except v2gtp.V2gtpError as exc:
@@ -52,7 +52,7 @@ def _decode_line(schema: str, line: str, framed: bool) -> str:
 def _encode_line(schema: str, line: str, framed: bool) -> str:
     try:
         message = json.loads(line)
-        data = api.encode(schema, message)
+        data = api.encode_any(schema, message)
     except json.JSONDecodeError as exc:
         return f"# error: not JSON: {exc}"
     except ExiError as exc:

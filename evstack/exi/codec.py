@@ -14,6 +14,7 @@ str, hexBinary/base64Binary as lowercase hex str.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 from evstack.exi.bits import BitReader, BitWriter
@@ -59,9 +60,9 @@ def decode(tables: Tables, data: bytes) -> dict[str, Json]:
     return {name: value}
 
 
-def encode(tables: Tables, message: dict[str, Json]) -> bytes:
+def encode(tables: Tables, message: Mapping[str, Json]) -> bytes:
     """Encode the JSON form of one document (a dict with exactly one root element)."""
-    if not isinstance(message, dict) or len(message) != 1:
+    if not isinstance(message, Mapping) or len(message) != 1:
         raise ExiError(ExiErrorCode.INVALID_MESSAGE, "a message is a dict with one root element")
     [(name, value)] = message.items()
     index = tables.root_index(name)

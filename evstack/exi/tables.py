@@ -6,11 +6,11 @@ import dataclasses
 import functools
 import importlib.resources
 import json
-from typing import Any
+from typing import Any, Literal
 
 from evstack.exi.errors import ExiError, ExiErrorCode
 
-SCHEMA_SETS = (
+SchemaSet = Literal[
     "app",
     "din",
     "iso2",
@@ -21,7 +21,24 @@ SCHEMA_SETS = (
     "iso20_wpt",
     "iso2_fragment",
     "xmldsig_fragment",
+    "iso20_fragment",
+]
+"""A schema set id: what `decode` and `encode` are typed by (see api.py)."""
+
+SCHEMA_SETS: tuple[SchemaSet, ...] = (
+    "app",
+    "din",
+    "iso2",
+    "iso20",
+    "iso20_ac",
+    "iso20_dc",
+    "iso20_acdp",
+    "iso20_wpt",
+    "iso2_fragment",
+    "xmldsig_fragment",
+    "iso20_fragment",
 )
+
 
 # JSON keys with a fixed meaning: character data next to attributes, ordered children.
 TEXT_KEY = "$"

@@ -15,10 +15,11 @@ from hypothesis import strategies as st
 from evstack import exi
 from evstack.exi import codec, native, tables
 from evstack.exi.errors import ExiError, ExiErrorCode
+from evstack.generated.exi import xsd_iso2
 
 pytestmark = pytest.mark.skipif(not native.available(), reason="evstack.ext._exi not built")
 
-SESSION_SETUP = {
+SESSION_SETUP: xsd_iso2.Document_V2G_Message = {
     "V2G_Message": {
         "Header": {"SessionID": "0102030405060708"},
         "Body": {"SessionSetupReq": {"EVCCID": "00010203a0b0"}},
@@ -122,13 +123,17 @@ def test_bytes_are_not_taken_for_hex() -> None:
     # apart from strings, so the message goes to the Python encoder, which refuses it
     message = {"V2G_Message": {"Header": {"SessionID": b"\x00\x00\x00"}, "Body": {}}}
     with pytest.raises(ExiError) as caught:
-        exi.encode("iso2", message)
+        exi.encode_any("iso2", message)
     assert caught.value.code == ExiErrorCode.INVALID_MESSAGE
 
 
 def test_upper_case_hex_falls_back_and_encodes_the_same() -> None:
-    upper = {"V2G_Message": {**SESSION_SETUP["V2G_Message"], "Header": {"SessionID": "0A0B"}}}
-    lower = {"V2G_Message": {**SESSION_SETUP["V2G_Message"], "Header": {"SessionID": "0a0b"}}}
+    upper: xsd_iso2.Document_V2G_Message = {
+        "V2G_Message": {**SESSION_SETUP["V2G_Message"], "Header": {"SessionID": "0A0B"}}
+    }
+    lower: xsd_iso2.Document_V2G_Message = {
+        "V2G_Message": {**SESSION_SETUP["V2G_Message"], "Header": {"SessionID": "0a0b"}}
+    }
     assert _raw_encode("iso2", msgspec.msgpack.encode(upper))[0] == ExiErrorCode.INVALID_MESSAGE
     assert exi.encode("iso2", upper) == exi.encode("iso2", lower)
 
@@ -156,7 +161,9 @@ def test_an_undersized_output_learns_the_size_it_needs() -> None:
 
 def test_a_large_message_does_not_leave_large_buffers_behind() -> None:
     grammar = tables.load("iso2")
-    big = {"V2G_Message": {**SESSION_SETUP["V2G_Message"], "Header": {"SessionID": "00" * 8}}}
+    big: xsd_iso2.Document_V2G_Message = {
+        "V2G_Message": {**SESSION_SETUP["V2G_Message"], "Header": {"SessionID": "00" * 8}}
+    }
     exi.decode("iso2", exi.encode("iso2", big))
     junk = b"\x80" + b"\xff" * 200_000  # refused, after the buffers grew for it
     with pytest.raises(ExiError):

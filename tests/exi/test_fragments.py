@@ -3,12 +3,15 @@ identically (checked once against libcbv2g's iso2 exiFragment / xmldsigFragment 
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+
 import pytest
 
 from evstack import exi
+from evstack.generated.exi import types_iso2_fragment, types_xmldsig_fragment
 
 C14N = "http://www.w3.org/TR/canonical-exi/"
-SIGNED_INFO = {
+SIGNED_INFO: types_xmldsig_fragment.Message = {
     "SignedInfo": {
         "CanonicalizationMethod": {"@Algorithm": C14N},
         "SignatureMethod": {"@Algorithm": "http://www.w3.org/2001/04/xmldsig-more#ecdsa-sha256"},
@@ -22,11 +25,11 @@ SIGNED_INFO = {
         ],
     }
 }
-AUTHORIZATION_REQ = {
+AUTHORIZATION_REQ: types_iso2_fragment.Message = {
     "AuthorizationReq": {"@Id": "ID1", "GenChallenge": "00112233445566778899aabbccddeeff"}
 }
 
-CASES = [
+CASES: list[tuple[str, Mapping[str, object], str]] = [
     ("iso2_fragment", AUTHORIZATION_REQ, "80040152510c40800089119a22ab33bc44cd55de66ef77f9e8"),
     (
         "xmldsig_fragment",
@@ -41,16 +44,16 @@ CASES = [
 
 
 @pytest.mark.parametrize(("schema", "message", "expected"), CASES, ids=["authreq", "signedinfo"])
-def test_fragment_bytes(schema: str, message: dict[str, object], expected: str) -> None:
-    data = exi.encode(schema, message)
+def test_fragment_bytes(schema: str, message: Mapping[str, object], expected: str) -> None:
+    data = exi.encode_any(schema, message)
     assert data.hex() == expected
-    assert exi.decode(schema, data) == message
+    assert exi.decode_any(schema, data) == message
 
 
 # eMAID is a string in PaymentDetailsReq and a string with an Id attribute in the
 # certificate responses, which sign it: EXI's relaxed element-fragment grammar applies.
 # The bytes are EXIficient's (checked against it by test_oracle_crosscheck.py).
-EMAID_CASES = [
+EMAID_CASES: list[tuple[types_iso2_fragment.Document_eMAID, str]] = [
     ({"eMAID": {"@Id": "id1", "$": "DE8AA1A2B3C4D5"}},
      "80ec0202b4b218c00411114e10504c504c908cd0cd110d7d3d00"),
     ({"eMAID": {"$": "DE8AA1A2B3C4D5"}}, "80ec800822229c20a098a0992119a19a221afa7a00"),
@@ -60,7 +63,9 @@ EMAID_CASES = [
 
 
 @pytest.mark.parametrize(("message", "expected"), EMAID_CASES)
-def test_relaxed_fragment_grammar(message: dict[str, object], expected: str) -> None:
+def test_relaxed_fragment_grammar(
+    message: types_iso2_fragment.Document_eMAID, expected: str
+) -> None:
     data = exi.encode("iso2_fragment", message)
     assert data.hex() == expected
     assert exi.decode("iso2_fragment", data) == message

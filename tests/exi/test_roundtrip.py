@@ -46,8 +46,9 @@ def test_c_matches_python(schema: str, seed: int) -> None:
 
 def test_key_order_does_not_matter_for_encode() -> None:
     from evstack import exi
+    from evstack.generated.exi import types_app
 
-    message = {
+    message: types_app.Message = {
         "supportedAppProtocolRes": {"SchemaID": 1, "ResponseCode": "OK_SuccessfulNegotiation"}
     }
     data = exi.encode("app", message)

@@ -465,6 +465,17 @@ def message_roots(set_id: str) -> list[tuple[str, QName, dict[QName, QName]]]:
             *schema_set.local_elements_of(data_types),
         ]
         return [(_unique_name(n, names), n, {}) for n in names]
+    if set_id == "iso20_fragment":
+        # Signed parts are local (PnC_AReqAuthorizationMode, SignedInstallationData,
+        # SignedMeteringData) next to the global messages; CommonTypes holds the header's.
+        common_types = root_path.parent / "V2G_CI_CommonTypes.xsd"
+        names = [
+            *schema_set.global_elements_of(root_path),
+            *schema_set.global_elements_of(common_types),
+            *schema_set.local_elements_of(root_path),
+            *schema_set.local_elements_of(common_types),
+        ]
+        return [(_unique_name(n, names), n, {}) for n in names]
     return [(n[1], n, {}) for n in schema_set.global_elements_of(root_path)]
 
 

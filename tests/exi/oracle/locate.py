@@ -29,6 +29,7 @@ SCHEMA_SETS: dict[str, tuple[str, bool]] = {
     "iso20_wpt": ("iso15118_20/V2G_CI_WPT.xsd", False),
     "iso2_fragment": ("iso15118_2/V2G_CI_MsgDef.xsd", True),
     "xmldsig_fragment": ("xmldsig-core-schema.xsd", True),
+    "iso20_fragment": ("iso15118_20/V2G_CI_CommonMessages.xsd", True),
 }
 
 
