@@ -37,11 +37,11 @@ def sap_request(*offers: tuple[str, int, int, int]) -> bytes:
         }
         for i, (ns, major, minor, priority) in enumerate(offers)
     ]
-    return exi.encode("app", {"supportedAppProtocolReq": {"AppProtocol": protocols}})
+    return exi.encode_any("app", {"supportedAppProtocolReq": {"AppProtocol": protocols}})
 
 
 def sap_response(payload: bytes) -> Doc:
-    res: Doc = exi.decode("app", payload)["supportedAppProtocolRes"]
+    res: Doc = exi.decode_any("app", payload)["supportedAppProtocolRes"]
     return res
 
 
@@ -91,12 +91,12 @@ BODIES: dict[str, Doc] = {
 def din_request(name: str, session_id: str, body: Doc | None = None) -> bytes:
     content = BODIES[name] if body is None else body
     message = {"V2G_Message": {"Header": {"SessionID": session_id}, "Body": {name: content}}}
-    return exi.encode("din", message)
+    return exi.encode_any("din", message)
 
 
 def din_response(payload: bytes) -> tuple[str, str, Doc]:
     """(session id, response name, body)."""
-    message = exi.decode("din", payload)["V2G_Message"]
+    message = exi.decode_any("din", payload)["V2G_Message"]
     ((name, body),) = message["Body"].items()
     return message["Header"]["SessionID"], name, body
 

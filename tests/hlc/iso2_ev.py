@@ -60,11 +60,11 @@ AC_PARAMETERS: Doc = {
 def iso2_request(name: str, session_id: str, body: Doc | None = None) -> bytes:
     content = DC_BODIES[name] if body is None else body
     message = {"V2G_Message": {"Header": {"SessionID": session_id}, "Body": {name: content}}}
-    return exi.encode("iso2", message)
+    return exi.encode_any("iso2", message)
 
 
 def iso2_response(payload: bytes) -> tuple[str, str, Doc]:
     """(session id, response name, body)."""
-    message = exi.decode("iso2", payload)["V2G_Message"]
+    message = exi.decode_any("iso2", payload)["V2G_Message"]
     ((name, body),) = message["Body"].items()
     return message["Header"]["SessionID"], name, body
