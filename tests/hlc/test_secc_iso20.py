@@ -70,7 +70,7 @@ def request(name: str, session_id: str, body: Doc | None = None) -> tuple[int, b
     schema = "iso20_dc" if name in DC else "iso20"
     header = {"SessionID": session_id, "TimeStamp": 1_800_000_000}
     document = {name: {"Header": header, **(BODIES[name] if body is None else body)}}
-    return int(exi.v2gtp.PAYLOAD_TYPES[schema]), exi.encode(schema, document)
+    return int(exi.v2gtp.PAYLOAD_TYPES[schema]), exi.encode_any(schema, document)
 
 
 class Secc:
@@ -102,7 +102,7 @@ class Secc:
         (sent,) = self.raw(*request(name, sid, body))
         schema = "iso20_dc" if name in DC else "iso20"
         assert sent.payload_type == PayloadType.ISO20_DC if name in DC else PayloadType.ISO20_COMMON
-        ((res_name, content),) = exi.decode(schema, sent.payload).items()
+        ((res_name, content),) = exi.decode_any(schema, sent.payload).items()
         assert res_name == name[:-3] + "Res"
         assert content["Header"]["SessionID"] == SESSION_ID
         return dict(content)
