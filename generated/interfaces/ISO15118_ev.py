@@ -152,9 +152,10 @@ class ISO15118EvImplBase(ImplBase):
 
     @abc.abstractmethod
     async def handle_set_discharge(self, discharge: bool) -> bool:
-        """evstack addition: a bidirectional EV (ISO 15118-20 DC_BPT, the module's `bidirectional`)
-        gives energy back (true) or takes it again (false), from the next charge-loop response
-        on. Answers false when the running session cannot (not bidirectional, or no session).
+        """evstack addition: a bidirectional EV (ISO 15118-20 AC_BPT or DC_BPT, the module's
+        `bidirectional`) gives energy back (true) or takes it again (false), from the next
+        charge-loop response on. Answers false when the running session cannot (not
+        bidirectional, or no session).
         """
 
     @abc.abstractmethod
@@ -257,9 +258,10 @@ class ISO15118EvClient(Client):
         *,
         timeout: float | None = None,  # noqa: ASYNC109 - a per-call deadline is the API
     ) -> bool:
-        """evstack addition: a bidirectional EV (ISO 15118-20 DC_BPT, the module's `bidirectional`)
-        gives energy back (true) or takes it again (false), from the next charge-loop response
-        on. Answers false when the running session cannot (not bidirectional, or no session).
+        """evstack addition: a bidirectional EV (ISO 15118-20 AC_BPT or DC_BPT, the module's
+        `bidirectional`) gives energy back (true) or takes it again (false), from the next
+        charge-loop response on. Answers false when the running session cannot (not
+        bidirectional, or no session).
         """
         result: bool = await self._call(
             ISO15118EvImplBase.COMMANDS["set_discharge"],

@@ -58,8 +58,8 @@ class Iso15118EvConfig(
     ev_key: str = ""
     # The password of `ev_key`, if it is encrypted.
     ev_key_password: str = ""
-    # The EV can give energy back (ISO 15118-20 DC_BPT; needs iso20 in supported_protocols for DC
-    # sessions); set_discharge asks it to.
+    # The EV can give energy back (ISO 15118-20 AC_BPT and DC_BPT; needs iso20 in
+    # supported_protocols); set_discharge asks it to.
     bidirectional: bool = False
     # Pause between two requests of a loop (charge loop, Ongoing, precharge), in s.
     loop_interval_s: Annotated[float, msgspec.Meta(ge=0)] = 0.1

@@ -126,7 +126,7 @@ class Iso15118Ev(Iso15118EvModuleBase):
             loop_interval=self.config.loop_interval_s,
             energy_request_wh=eamount_kwh * 1000.0 if eamount_kwh > 0 else None,
             departure_time=int(departure) if departure > 0 else None,
-            bidirectional=self.config.bidirectional and not ac and "iso20" in protocols,
+            bidirectional=self.config.bidirectional and "iso20" in protocols,
             timing=Timing(scale=self.config.timeout_scale),
         )
         self.session = EvccSession(config, self.battery)

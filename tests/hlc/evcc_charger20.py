@@ -70,7 +70,7 @@ class ScriptedCharger20:
         if name == "AuthorizationReq":
             return {**ok, "EVSEProcessing": self.processing("auth")}
         if name == "ServiceDiscoveryReq":
-            offered = [{"ServiceID": service, "FreeService": False} for service in (1, 2, 6)]
+            offered = [{"ServiceID": sid, "FreeService": False} for sid in (1, 2, 5, 6)]
             services = {"Service": offered}
             return {
                 **ok,
@@ -149,13 +149,21 @@ class ScriptedCharger20:
                 "EVSEMinimumChargePower": rational(0),
                 "EVSENominalFrequency": rational(50),
             }
-            return {**ok, "AC_CPDResEnergyTransferMode": ac}
+            if "BPT_AC_CPDReqEnergyTransferMode" not in body:
+                return {**ok, "AC_CPDResEnergyTransferMode": ac}
+            ac["EVSEMaximumDischargePower"] = rational(self.max_discharge_power)
+            ac["EVSEMinimumDischargePower"] = rational(0)
+            return {**ok, "BPT_AC_CPDResEnergyTransferMode": ac}
         if name == "AC_ChargeLoopReq":
             self._loops += 1
-            drawn = number(body["Scheduled_AC_CLReqControlMode"]["EVPresentActivePower"])
+            bpt = "BPT_Scheduled_AC_CLReqControlMode" in body
+            req_key = (
+                "BPT_Scheduled_AC_CLReqControlMode" if bpt else "Scheduled_AC_CLReqControlMode"
+            )
+            drawn = number(body[req_key]["EVPresentActivePower"])
             self.ac_drawn.append(drawn or 0.0)
             target = {"EVSETargetActivePower": rational(self.ac_power)}
-            return {**ok, "Scheduled_AC_CLResControlMode": target}
+            return {**ok, req_key.replace("CLReq", "CLRes"): target}
         if name == "DC_WeldingDetectionReq":
             return {**ok, "EVSEPresentVoltage": rational(0)}
         raise AssertionError(f"unexpected request {name}")

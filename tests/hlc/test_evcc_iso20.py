@@ -237,8 +237,29 @@ def test_a_bidirectional_ev_gives_energy_back_when_asked() -> None:
     assert steps == ["PowerReady", "DcPowerOn", "Charging", "Discharging", "Stopping"]
 
 
-def test_bidirectional_needs_iso20_dc() -> None:
-    with pytest.raises(ValueError, match="DC_BPT only"):
+def test_bidirectional_needs_iso20() -> None:
+    with pytest.raises(ValueError, match="ISO-20 only"):
         EvccConfig(protocols=("iso2",), bidirectional=True)
-    with pytest.raises(ValueError, match="DC_BPT only"):
-        EvccConfig(protocols=("iso20",), energy="AC", bidirectional=True)
+
+
+def test_a_bidirectional_ac_ev_gives_power_back_when_asked() -> None:
+    config = EvccConfig(protocols=("iso20",), energy="AC", bidirectional=True)
+    charger = ScriptedCharger20(ac_power=7_000.0, max_discharge_power=3_000.0)
+    session = EvccSession(config, Battery(soc=0.5))
+    loops: list[ev.Progress] = []
+
+    def ask(output: ev.Output) -> None:
+        if isinstance(output, ev.Progress) and output.step == "ChargeLoop":
+            loops.append(output)
+            if len(loops) == 2:
+                session.discharge(True)
+            if len(loops) == 5:
+                session.stop_charging()
+
+    ended = Run(session, charger, loops=None, hook=ask).until_end()
+    assert ended.clean, ended.reason
+    assert charger.bodies["ServiceSelectionReq"]["SelectedEnergyTransferService"]["ServiceID"] == 5
+    assert charger.ac_drawn[0] == pytest.approx(7_000.0)
+    assert charger.ac_drawn[-1] == pytest.approx(-3_000.0)  # the charger's discharge limit
+    assert session.battery.energy_in_wh > 0
+    assert session.battery.energy_out_wh > 0

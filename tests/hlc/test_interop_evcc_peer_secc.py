@@ -35,6 +35,7 @@ CELLS = {
     Cell.ISO20_AC: EvccConfig(protocols=("iso20",), energy="AC"),  # TLS 1.3, mutual
     # Charges for LOOPS loops, then is asked to give energy back for LOOPS more.
     Cell.ISO20_DC_BPT: EvccConfig(protocols=("iso20",), energy="DC", bidirectional=True),
+    Cell.ISO20_AC_BPT: EvccConfig(protocols=("iso20",), energy="AC", bidirectional=True),
 }
 LOOP_REQUESTS = {
     ("din", "DC"): "CurrentDemandReq",
@@ -105,5 +106,6 @@ async def test_our_evcc_against_peer_secc(cell: Cell, tmp_path: Path, peer_pki: 
         # Energy flowed back: out of our EV's battery, into the peer's supply.
         assert session.battery.energy_out_wh > 0
         assert session.battery.energy_in_wh > 0
-        assert float(peer_end["energy_out"]) > 0
         assert "Discharge" in log
+    if base.bidirectional and base.energy == "DC":
+        assert float(peer_end["energy_out"]) > 0  # its AC side has no power path to count

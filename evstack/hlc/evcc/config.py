@@ -31,7 +31,7 @@ class EvccConfig:
         unknown = set(self.protocols) - {"din", "iso2", "iso20"}
         if unknown or not self.protocols:
             raise ValueError(f"protocols: from iso20, iso2 and din, got {self.protocols}")
-        if self.bidirectional and (self.energy == "AC" or "iso20" not in self.protocols):
-            raise ValueError("bidirectional: ISO-20 DC_BPT only (AC_BPT is not here yet)")
+        if self.bidirectional and "iso20" not in self.protocols:
+            raise ValueError("bidirectional: ISO-20 only (AC_BPT, DC_BPT)")
         if self.energy == "AC" and self.protocols == ("din",):
             raise ValueError("AC charging needs iso2 or iso20: DIN 70121 is DC only")

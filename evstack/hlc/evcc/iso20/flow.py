@@ -1,14 +1,15 @@
 """ISO 15118-20 AC and DC from the EV's side: external identification (EIM), the scheduled
-control mode, and DC_BPT for a bidirectional EV (AC_BPT is not here yet).
+control mode, and AC_BPT and DC_BPT for a bidirectional EV.
 
 SessionSetup, AuthorizationSetup, Authorization (repeated while Ongoing), ServiceDiscovery,
 ServiceDetail for AC (service 1) or DC (service 2), ServiceSelection of a scheduled
 parameter set, AC_/DC_ChargeParameterDiscovery, ScheduleExchange (repeated while Ongoing);
 for DC then DC_CableCheck and DC_PreCharge until the charger meets the battery (then once
 more with EVProcessing Finished); PowerDelivery(Start), the AC_/DC_ChargeLoop,
-PowerDelivery(Stop), for DC DC_WeldingDetection; SessionStop. A DC_BPT EV asked to give
-energy back (EvccSession.discharge) sends PowerDelivery(Start) with BPT_ChannelSelection
-Discharge and a negative power profile, then asks for negative current in its loop.
+PowerDelivery(Stop), for DC DC_WeldingDetection; SessionStop. A bidirectional EV asked to
+give energy back (EvccSession.discharge) sends PowerDelivery(Start) with BPT_ChannelSelection
+Discharge and a negative power profile, then asks for negative current (DC) or reports
+negative active power (AC) in its loop.
 
 Every message carries its header (session id and a Unix time stamp) inside its root; common
 messages travel as 0x8002, AC ones as 0x8003, DC ones as 0x8004.
@@ -23,7 +24,7 @@ from evstack.hlc.evcc import codec, timing
 from evstack.hlc.evcc.codec import Doc
 from evstack.hlc.evcc.protocol import Context, ProtocolFlow
 
-AC_SERVICE, DC_SERVICE, DC_BPT_SERVICE = 1, 2, 6  # ISO 15118-20: 1 AC, 2 DC, 5 AC_BPT, 6 DC_BPT
+AC_SERVICE, DC_SERVICE, AC_BPT_SERVICE, DC_BPT_SERVICE = 1, 2, 5, 6  # ISO 15118-20 services
 SCHEDULED = 1  # ControlMode parameter: 1 scheduled, 2 dynamic
 DC_MESSAGES = frozenset(
     {
@@ -93,7 +94,7 @@ class Iso20Flow(ProtocolFlow):
     @property
     def service(self) -> int:
         if self.ac:
-            return AC_SERVICE
+            return AC_BPT_SERVICE if self.bpt else AC_SERVICE
         return DC_BPT_SERVICE if self.bpt else DC_SERVICE
 
     def request_schema(self, name: str) -> str:
@@ -174,8 +175,11 @@ class Iso20Flow(ProtocolFlow):
                 "EVMaximumChargePower": rational(self.ac_power(battery.ac_max_current)),
                 "EVMinimumChargePower": rational(self.ac_power(battery.ac_min_current)),
             }
-            body = {"AC_CPDReqEnergyTransferMode": ac}
-            self.ctx.request("AC_ChargeParameterDiscoveryReq", body, now)
+            if self.bpt:
+                ac["EVMaximumDischargePower"] = rational(battery.max_discharge_power)
+                ac["EVMinimumDischargePower"] = rational(0)
+            key = "BPT_AC_CPDReqEnergyTransferMode" if self.bpt else "AC_CPDReqEnergyTransferMode"
+            self.ctx.request("AC_ChargeParameterDiscoveryReq", {key: ac}, now)
             return
         mode = {
             "EVMaximumChargePower": rational(battery.max_power),
@@ -200,9 +204,11 @@ class Iso20Flow(ProtocolFlow):
         return current * self.battery.ac_voltage * self.battery.ac_phases
 
     def on_AC_ChargeParameterDiscoveryRes(self, body: Doc, now: float) -> None:  # noqa: N802
-        self.evse_max_power = three_phase(
-            body.get("AC_CPDResEnergyTransferMode", {}), "EVSEMaximumChargePower"
+        mode = body.get("BPT_AC_CPDResEnergyTransferMode") or body.get(
+            "AC_CPDResEnergyTransferMode", {}
         )
+        self.evse_max_power = three_phase(mode, "EVSEMaximumChargePower")
+        self.evse_max_discharge_power = three_phase(mode, "EVSEMaximumDischargePower")
         self.ctx.phase("schedule exchange", timing.ONGOING, now)
         self.exchange_schedule(now)
 
@@ -287,7 +293,10 @@ class Iso20Flow(ProtocolFlow):
         power = min(own, self.evse_max_power or own)
         need_wh = max(0.0, (self.battery.target_soc - self.battery.soc) * self.battery.capacity_wh)
         if self.discharging:
-            power = -min(self.battery.max_discharge_power, self.evse_max_discharge_power or 1e9)
+            back = self.battery.max_discharge_power
+            if self.evse_max_discharge_power is not None:
+                back = min(back, self.evse_max_discharge_power)
+            power = -back
             need_wh = max(0.0, (self.battery.soc - self.battery.min_soc) * self.battery.capacity_wh)
         duration = max(1, min(86_400, int(need_wh * 3600 / abs(power)))) if power else 86_400
         entry = {"Duration": duration, "Power": rational(power)}
@@ -311,7 +320,10 @@ class Iso20Flow(ProtocolFlow):
         if self.switching:
             self.switching = False
             self.ctx.progress("Discharging" if self.discharging else "Charging")
-            self.ctx.request("DC_ChargeLoopReq", self.charge_loop(), now)
+            if self.ac:
+                self.ctx.request("AC_ChargeLoopReq", self.ac_charge_loop(), now)
+            else:
+                self.ctx.request("DC_ChargeLoopReq", self.charge_loop(), now)
         elif not self.charging:
             self.charging = True
             self.ctx.progress("Charging")
@@ -333,23 +345,36 @@ class Iso20Flow(ProtocolFlow):
         }
 
     def ac_draw(self) -> float:
-        """The active power the on-board charger draws now: its own limit (the cells' as
-        well) and the charger's target or maximum, whichever is lowest."""
-        own = self.ac_power(self.battery.ac_current())
+        """The active power the on-board charger draws now (negative: gives back): its own
+        limit (the cells' as well) and the charger's target or maximum, whichever is lowest."""
+        battery = self.battery
+        if self.discharging:
+            if battery.soc <= battery.min_soc:
+                return 0.0
+            back = battery.max_discharge_power
+            if self.evse_max_discharge_power is not None:
+                back = min(back, self.evse_max_discharge_power)
+            return -back
+        own = self.ac_power(battery.ac_current())
         return min(own, self.evse_max_power) if self.evse_max_power is not None else own
 
     def ac_charge_loop(self) -> Doc:
         control = {"EVPresentActivePower": rational(self.ac_draw())}
+        if self.bpt:
+            control["EVMaximumDischargePower"] = rational(self.battery.max_discharge_power)
+        key = "BPT_Scheduled_AC_CLReqControlMode" if self.bpt else "Scheduled_AC_CLReqControlMode"
         return {
             "DisplayParameters": self.display(),
             "MeterInfoRequested": False,
-            "Scheduled_AC_CLReqControlMode": control,
+            key: control,
         }
 
     def on_AC_ChargeLoopRes(self, body: Doc, now: float) -> None:  # noqa: N802
-        control = body.get("Scheduled_AC_CLResControlMode", {})
+        control = body.get("BPT_Scheduled_AC_CLResControlMode") or body.get(
+            "Scheduled_AC_CLResControlMode", {}
+        )
         target = three_phase(control, "EVSETargetActivePower")
-        if target is not None:
+        if target is not None and not self.discharging:
             self.evse_max_power = target
         power = self.ac_draw()
         grid = self.battery.ac_voltage * self.battery.ac_phases
