@@ -1,7 +1,9 @@
 """The EVCC's one door to `evstack.exi`: decode and encode by schema set.
 
-Every message the EVCC handles passes here, so moving to the codec's typed API changes this
-file and the annotations of its callers only. Messages are the codec's JSON form (docs/exi.md).
+Every message the EVCC handles passes here. The flows pick the schema set at run time (from
+SupportedAppProtocol and, for ISO-20, the message), so this goes through the codec's untyped
+`decode_any`/`encode_any`; messages are its JSON form (docs/exi.md), whose shapes the typed
+classes in evstack.generated.exi describe.
 """
 
 from __future__ import annotations
@@ -19,11 +21,11 @@ CodecError = exi.ExiError
 
 def decode(schema_set: str, payload: bytes) -> Doc:
     """The document in `payload`; raises CodecError for anything but one whole document."""
-    return dict(exi.decode(schema_set, payload))  # type: ignore[call-overload, unused-ignore]
+    return exi.decode_any(schema_set, payload)
 
 
 def encode(schema_set: str, document: Doc) -> bytes:
-    return exi.encode(schema_set, document)  # type: ignore[call-overload, no-any-return, unused-ignore]
+    return exi.encode_any(schema_set, document)
 
 
 def payload_type(schema_set: str) -> int:
