@@ -3,10 +3,12 @@ in the same run, over TCP on a veth pair between two network namespaces.
 
 A scripted DIN 70121 EV (the requests of tests/hlc/din_ev.py) runs whole DC sessions
 against each SECC and times every request from its last byte sent to the response's last
-byte received. Our SECC is the one the interop tests use (evstack.hlc.secc with
-EvseManager's DcHlc core and the DcSupplySimulator's power path behind it); the peer's is
-its DIN SECC with its simulated EVSE (tests/hlc/peer_runner.py). Also printed: our
-SeccSession alone (decode, state machine, encode; no network) per message type.
+byte received. Ours: the SECC alone in its event loop with the charger's answers ready
+(as in its module, where the power path runs in other processes); also with EvseManager's
+DcHlc core and the DcSupplySimulator's power path stepped in the same loop (the interop
+tests' station: with_power_path_*); and the SeccSession alone (decode, state machine,
+encode; no network: inproc_*). The peer's is its DIN SECC with its simulated EVSE
+(tests/hlc/peer_runner.py).
 
 Needs root (namespaces), Java 17 and `make interop-peer`.
 
@@ -28,8 +30,9 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))  # the interop harness lives with the tests
 
 from evstack.exi.sdp import Security  # noqa: E402
-from evstack.hlc.secc import Authorization, EvseState, SeccSession, Send  # noqa: E402
+from evstack.hlc.secc import Authorization, EvseState, SeccSession, Send, driver  # noqa: E402
 from evstack.hlc.transport import sdp, stream  # noqa: E402
+from evstack.hlc.transport.netif import link_local_address  # noqa: E402
 from tests.hlc.din_ev import (  # noqa: E402
     DIN_NS,
     EXI,
@@ -95,16 +98,45 @@ async def ev_session(space: Namespace, loops: int, timings: Timings) -> None:
 
 
 async def against_ours(loops: int, sessions: int) -> Timings:
+    """Our SECC with EvseManager's DC core and the simulated power path in its event loop."""
     timings: Timings = defaultdict(list)
     with veth_pair() as (ev_space, cs_space):
         station = Station(cs_space)
-        station.evse.energy_modes = ("DC_extended",)
         await station.start()
         try:
             for _ in range(sessions):
                 await ev_session(ev_space, loops, timings)
         finally:
             await station.close()
+    return timings
+
+
+async def against_ours_alone(loops: int, sessions: int) -> Timings:
+    """Our SECC alone in its event loop, the charger's answers all ready (as in its module,
+    where the power path runs in other processes)."""
+    timings: Timings = defaultdict(list)
+    evse = EvseState(power_allowed=True, auth=Authorization.ACCEPTED, cable_check=True)
+    loop = asyncio.get_running_loop()
+
+    async def serve(conn: stream.V2gtpStream) -> None:
+        await driver.serve(conn, SeccSession(evse, loop.time()), lambda _: None)
+
+    with veth_pair() as (ev_space, cs_space):
+        address = link_local_address(IFACE, cs_space.socket)
+        server = await stream.start_server(serve, IFACE, address, socket_factory=cs_space.socket)
+        responder = await sdp.SdpResponder.start(
+            IFACE,
+            tcp_port=server.port,
+            offered={Security.NONE},
+            address=address,
+            socket_factory=cs_space.socket,
+        )
+        try:
+            for _ in range(sessions):
+                await ev_session(ev_space, loops, timings)
+        finally:
+            await responder.close()
+            await server.close()
     return timings
 
 
@@ -166,17 +198,20 @@ def main() -> None:
     parser.add_argument("--peer-loops", type=int, default=60, help="CurrentDemand, the peer")
     args = parser.parse_args()
     alone = in_process(args.loops)
-    ours = asyncio.run(against_ours(args.loops, args.sessions))
+    ours = asyncio.run(against_ours_alone(args.loops, args.sessions))
+    station = asyncio.run(against_ours(args.loops, args.sessions))
     with tempfile.TemporaryDirectory(prefix="bench-secc-") as scratch:
         peer = asyncio.run(against_peer(args.peer_loops, Path(scratch)))
     for name in ours:
         o50, o99 = quantiles(ours[name])
         p50, p99 = quantiles(peer[name]) if peer.get(name) else (float("nan"), float("nan"))
         a50, a99 = quantiles(alone[name]) if alone.get(name) else (float("nan"), float("nan"))
+        s50, s99 = quantiles(station[name]) if station.get(name) else (float("nan"), float("nan"))
         print(
             f"BENCH secc_{name[:-3] if name.endswith('Req') else name} p50_ms={o50:.3f} "
             f"p99_ms={o99:.3f} n={len(ours[name])} peer_p50_ms={p50:.3f} peer_p99_ms={p99:.3f} "
             f"peer_n={len(peer.get(name, []))} inproc_p50_ms={a50:.3f} inproc_p99_ms={a99:.3f} "
+            f"with_power_path_p50_ms={s50:.3f} with_power_path_p99_ms={s99:.3f} "
             f"ratio={o99 / p99:.4f}"
         )
 
