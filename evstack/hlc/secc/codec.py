@@ -1,7 +1,8 @@
 """The SECC's one door to `evstack.exi`: decode and encode by schema set.
 
-Every message the session layer handles passes here, so moving to the codec's typed API
-(TypedDicts per schema set) changes this file and the annotations of its callers only.
+The session layer picks the schema set at run time (from SupportedAppProtocol and the
+V2GTP payload type), so it goes through the codec's run-time entry points
+(`decode_any`/`encode_any`); the typed per-set overloads are for literal schema sets.
 Messages are the codec's JSON form: a dict with one root key (docs/exi.md).
 """
 
@@ -20,11 +21,11 @@ CodecError = exi.ExiError
 
 def decode(schema_set: str, payload: bytes) -> Doc:
     """The document in `payload`; raises CodecError for anything but one whole document."""
-    return dict(exi.decode(schema_set, payload))  # type: ignore[call-overload, unused-ignore]
+    return exi.decode_any(schema_set, payload)
 
 
 def encode(schema_set: str, document: Doc) -> bytes:
-    return exi.encode(schema_set, document)  # type: ignore[call-overload, no-any-return, unused-ignore]
+    return exi.encode_any(schema_set, document)
 
 
 def payload_type(schema_set: str) -> int:
