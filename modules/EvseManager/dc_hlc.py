@@ -45,6 +45,14 @@ class SupplyExport:
 
 
 @dataclasses.dataclass(frozen=True)
+class SupplyImport:
+    """Take current from the EV down to `voltage`, at most `current` (BPT)."""
+
+    voltage: float
+    current: float
+
+
+@dataclasses.dataclass(frozen=True)
 class Imd:
     run: bool
 
@@ -63,6 +71,9 @@ class SeccFields(TypedDict, total=False):
     isolation: hlc.IsolationStatus
     cable_check: bool | None
     malfunction: bool
+    bidirectional: bool
+    max_discharge_current: float
+    max_discharge_power: float
 
 
 @dataclasses.dataclass(frozen=True)
@@ -72,7 +83,7 @@ class ToSecc:
     fields: SeccFields
 
 
-Command = SupplyMode | SupplyExport | Imd | ToSecc
+Command = SupplyMode | SupplyExport | SupplyImport | Imd | ToSecc
 
 
 @dataclasses.dataclass
@@ -82,6 +93,8 @@ class SupplyLimits:
     max_current: float = 200.0
     min_current: float = 0.0
     max_power: float = 100_000.0
+    max_discharge_current: float = 0.0  # 0: the supply cannot take energy back
+    max_discharge_power: float = 0.0
 
 
 class DcHlc:
@@ -96,6 +109,7 @@ class DcHlc:
         self._offered: tuple[float, float, float] | None = None
         self._cable_check_wanted = False
         self._ev_max_voltage: float | None = None
+        self._mode: str | None = None  # the supply's mode while charging: Export or Import
 
     # -- the SECC ------------------------------------------------------------------------
 
@@ -113,8 +127,9 @@ class DcHlc:
                 self._target = (v, i)
                 self._follow_target(out)
             case hlc.PowerDelivery(start=True):
-                if self.power_allowed:
+                if self.power_allowed and self.phase != "Charging":
                     self.phase = "Charging"
+                    self._mode = "Export"
                     out.append(SupplyMode("Export", "Charging"))
                     self._follow_target(out)
             case hlc.PowerDelivery(start=False) | hlc.SessionEnded():
@@ -143,7 +158,15 @@ class DcHlc:
     def set_limits(self, limits: SupplyLimits) -> list[Command]:
         self.limits = limits
         out: list[Command] = [
-            ToSecc({"min_voltage": limits.min_voltage, "min_current": limits.min_current})
+            ToSecc(
+                {
+                    "min_voltage": limits.min_voltage,
+                    "min_current": limits.min_current,
+                    "bidirectional": limits.max_discharge_current > 0,
+                    "max_discharge_current": limits.max_discharge_current,
+                    "max_discharge_power": limits.max_discharge_power,
+                }
+            )
         ]
         self._offer(out)
         return out
@@ -208,9 +231,21 @@ class DcHlc:
         if self.phase == "PreCharge":
             out.append(SupplyExport(voltage, min(current, PRE_CHARGE_CURRENT_A)))
             out.append(SupplyMode("Export", "PreCharge"))
+        elif self.phase == "Charging" and current < 0:
+            # Energy back (BPT): the supply imports, within its own import limits.
+            lim = self.limits
+            back = min(-current, lim.max_discharge_current)
+            back = min(back, lim.max_discharge_power / max(self.present[0], lim.min_voltage, 1.0))
+            out.append(SupplyImport(lim.min_voltage, back))
+            if self._mode != "Import":
+                self._mode = "Import"
+                out.append(SupplyMode("Import", "Charging"))
         elif self.phase == "Charging":
             _, max_current, _ = self._limits_now()
             out.append(SupplyExport(voltage, min(current, max_current)))
+            if self._mode != "Export":
+                self._mode = "Export"
+                out.append(SupplyMode("Export", "Charging"))
 
     def _limits_now(self) -> tuple[float, float, float]:
         lim = self.limits
@@ -231,6 +266,7 @@ class DcHlc:
         if self.phase != "Idle" or self._target != (0.0, 0.0):
             out.append(SupplyMode("Off", "Other"))
         self.phase = "Idle"
+        self._mode = None
         self._target = (0.0, 0.0)
         self._cable_check_wanted = False
         out.append(Imd(False))

@@ -33,6 +33,7 @@ from evstack.modules.EvseManager.dc_hlc import (
     Imd,
     SeccFields,
     SupplyExport,
+    SupplyImport,
     SupplyLimits,
     SupplyMode,
     ToSecc,
@@ -161,6 +162,8 @@ class HlcLink:
             max_current=caps.max_export_current_A,
             min_current=caps.min_export_current_A,
             max_power=caps.max_export_power_W,
+            max_discharge_current=caps.max_import_current_A or 0.0,
+            max_discharge_power=caps.max_import_power_W or 0.0,
         )
         self._perform(self.dc.set_limits(limits))
 
@@ -186,6 +189,10 @@ class HlcLink:
                 )
             case SupplyExport(voltage=v, current=i):
                 return lambda: self.supply.call_setExportVoltageCurrent(
+                    voltage=v, current=i, timeout=t
+                )
+            case SupplyImport(voltage=v, current=i):
+                return lambda: self.supply.call_setImportVoltageCurrent(
                     voltage=v, current=i, timeout=t
                 )
             case Imd(run=run):

@@ -16,6 +16,7 @@ from evstack.modules.EvseManager.dc_hlc import (
     DcHlc,
     Imd,
     SupplyExport,
+    SupplyImport,
     SupplyLimits,
     SupplyMode,
     ToSecc,
@@ -44,7 +45,7 @@ def secc_fields(commands: list[Command]) -> dict[str, object]:
 
 
 def supply(commands: list[Command]) -> list[Command]:
-    return [c for c in commands if isinstance(c, SupplyMode | SupplyExport)]
+    return [c for c in commands if isinstance(c, SupplyMode | SupplyExport | SupplyImport)]
 
 
 def params(max_voltage: float = 420.0) -> ev.EvChargeParameters:
@@ -133,6 +134,20 @@ def test_an_energy_limit_reaches_the_ev_and_the_supply_in_the_same_step() -> Non
     out = dc.set_energy_limit(20_000.0)
     assert secc_fields(out) == {"max_voltage": 500.0, "max_current": 50.0, "max_power": 20_000.0}
     assert supply(out) == [SupplyExport(400.0, 50.0)]
+
+
+def test_a_negative_target_imports_within_the_supplys_import_limits() -> None:
+    limits = SupplyLimits(min_voltage=200.0, max_discharge_current=100.0, max_discharge_power=20e3)
+    dc = DcHlc(limits)
+    dc.set_power_allowed(True)
+    through_cable_check(dc)
+    dc.on_hlc(ev.StartPreCharge())
+    dc.on_hlc(ev.PowerDelivery(True))
+    dc.on_supply(400.0, 0.0)
+    out = dc.on_hlc(ev.EvTarget(400.0, -80.0))
+    assert supply(out) == [SupplyImport(200.0, 50.0), SupplyMode("Import", "Charging")]
+    out = dc.on_hlc(ev.EvTarget(400.0, 30.0))  # and back to charging
+    assert supply(out) == [SupplyExport(400.0, 30.0), SupplyMode("Export", "Charging")]
 
 
 def test_losing_the_permission_switches_the_supply_off() -> None:

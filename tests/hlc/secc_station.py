@@ -4,6 +4,7 @@ DcSupplySimulator's, without the bus). Authorization is granted at once and Evse
 permission is given from the start: the pilot and Auth are not in this picture (the SIL
 tests have them). The EV's DC contactor is closed at PowerDelivery(start) and opened at
 PowerDelivery(stop), which a real EV would do itself and the `iso15118` peer cannot.
+With `bidirectional` the supply can import (ISO 15118-20 DC_BPT).
 For AC sessions there is no AC power path here: the station answers with its limits and
 records the EV's requests; no energy is simulated.
 """
@@ -27,6 +28,7 @@ from evstack.modules.EvseManager.dc_hlc import (
     DcHlc,
     Imd,
     SupplyExport,
+    SupplyImport,
     SupplyLimits,
     ToSecc,
 )
@@ -45,6 +47,7 @@ class Station:
         soc: float = 30.0,
         ac: bool = False,
         tls: ssl.SSLContext | None = None,
+        bidirectional: bool = False,
     ):
         self.tls = tls
         self.space = space
@@ -52,7 +55,16 @@ class Station:
         modes = ("AC_three_phase_core", "AC_single_phase_core") if ac else ("DC_extended",)
         self.evse = EvseState(evse_id="00", max_voltage=500.0, energy_modes=modes)
         self.config = SeccConfig()
-        self.dc = DcHlc(SupplyLimits(max_voltage=500.0, max_current=200.0, max_power=100e3))
+        back = (100.0, 50e3) if bidirectional else (0.0, 0.0)
+        self.dc = DcHlc(
+            SupplyLimits(
+                max_voltage=500.0,
+                max_current=200.0,
+                max_power=100e3,
+                max_discharge_current=back[0],
+                max_discharge_power=back[1],
+            )
+        )
         self.path = DcPowerPath(soc_percent=soc)
         self.sessions: list[SeccSession] = []
         self.events: list[ev.Event] = []
@@ -118,6 +130,8 @@ class Station:
                     self.path.set_mode(SupplyMode(mode), precharge=phase == "PreCharge")
                 case SupplyExport(voltage=v, current=i):
                     self.path.set_export(v, i)
+                case SupplyImport(voltage=v, current=i):
+                    self.path.set_import(v, i)
                 case Imd(run=run):
                     if run:
                         self.path.imd_start()

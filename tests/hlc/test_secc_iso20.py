@@ -156,6 +156,24 @@ def test_the_schedule_has_a_power_and_a_price_schedule() -> None:
     assert set(schedule["ChargingSchedule"]) == {"PowerSchedule", "PriceLevelSchedule"}
 
 
+def test_a_bidirectional_charger_offers_dc_bpt() -> None:
+    secc = Secc(evse=EvseState(power_allowed=True, bidirectional=True))
+    to_state(secc, "AuthorizationReq")
+    services = secc.req("ServiceDiscoveryReq")["EnergyTransferServiceList"]["Service"]
+    assert [s["ServiceID"] for s in services] == [2, 6]
+    detail = secc.req("ServiceDetailReq", {"ServiceID": 6})
+    (parameter_set,) = detail["ServiceParameterList"]["ParameterSet"]
+    names = {p["@Name"] for p in parameter_set["Parameter"]}
+    assert {"BPTChannel", "GeneratorMode", "ControlMode"} <= names
+
+
+def test_a_charger_that_is_not_bidirectional_refuses_dc_bpt() -> None:
+    secc = Secc()
+    to_state(secc, "ServiceDiscoveryReq")
+    body = {"SelectedEnergyTransferService": {"ServiceID": 6, "ParameterSetID": 1}}
+    assert secc.req("ServiceSelectionReq", body)["ResponseCode"] == "FAILED_ServiceSelectionInvalid"
+
+
 def test_without_tls_iso20_is_not_offered() -> None:
     assert Secc(tls=False).sap()["SchemaID"] == 2  # DIN, the EV's second choice
 

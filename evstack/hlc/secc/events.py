@@ -169,6 +169,10 @@ class EvseState:
     current_regulation_tolerance: float | None = 5.0
     energy_to_be_delivered: float | None = None
     payment_options: tuple[str, ...] = ("ExternalPayment",)  # EIM; Contract comes with PnC
+    # ISO 15118-20 DC_BPT: whether the power path can take energy back, and how much.
+    bidirectional: bool = False
+    max_discharge_current: float = 0.0
+    max_discharge_power: float = 0.0
     ac_nominal_voltage: float = 230.0
     ac_max_current: float = 32.0  # per phase, what the EVSE offers now
     rcd: bool = False  # the residual current device tripped

@@ -7,8 +7,10 @@ ScheduleExchange, DC_CableCheck, DC_PreCharge, PowerDelivery(Start), DC_ChargeLo
 PowerDelivery(Stop), DC_WeldingDetection, SessionStop. Each message carries its header
 (session id, Unix time stamp) inside its root element; common messages travel as V2GTP
 0x8002, DC ones as 0x8004. Not here: AC, bidirectional (BPT), the dynamic control mode,
-Plug & Charge, Standby and renegotiation (refused with FAILED). ISO 15118-20 requires TLS:
-the session layer offers it only on a TLS connection.
+Plug & Charge, Standby and renegotiation (refused with FAILED). DC_BPT (service 6, when the
+charger is bidirectional): the EV's negative target current asks for energy back, and a
+PowerDelivery(Start) while charging switches the channel. ISO 15118-20 requires TLS: the
+session layer offers it only on a TLS connection.
 """
 
 from __future__ import annotations
@@ -71,9 +73,10 @@ class Iso20DcSecc(Machine):
         self._cable_check_requested = False
         self._pre_charge_started = False
         self._target = (0.0, 0.0)
+        self.bpt = False  # DC_BPT selected
 
     def failure(self, request: str, code: str) -> Body | None:
-        return res.failure(request, code, self.evse)
+        return res.failure(request, code, self.evse, self.bpt)
 
     # -- framing: the header inside each root, two schema sets ---------------------------
 
@@ -129,25 +132,28 @@ class Iso20DcSecc(Machine):
 
     def _service_discovery(self, body: Body, now: float, out: list[Output]) -> Body:
         self._enter(State.SERVICE_SELECTION, now)
-        return res.service_discovery("OK")
+        return res.service_discovery("OK", self.evse)
 
     def _service_detail(self, body: Body, now: float, out: list[Output]) -> Body:
-        if body["ServiceID"] != res.DC_SERVICE:
+        if body["ServiceID"] not in res.services(self.evse):
             raise Refused("FAILED_ServiceIDInvalid", f"no service {body['ServiceID']}")
-        return res.service_detail("OK")
+        return res.service_detail("OK", body["ServiceID"])
 
     def _service_selection(self, body: Body, now: float, out: list[Output]) -> Body:
         selected = body["SelectedEnergyTransferService"]
         chosen = (selected["ServiceID"], selected["ParameterSetID"])
-        if chosen != (res.DC_SERVICE, res.PARAMETER_SET):
+        service, parameter_set = chosen
+        if service not in res.services(self.evse) or parameter_set != res.PARAMETER_SET:
             raise Refused("FAILED_ServiceSelectionInvalid", f"service, parameter set {chosen}")
+        self.bpt = service == res.DC_BPT_SERVICE
         self._enter(State.CHARGE_PARAMETERS, now)
         return res.code_only("OK")
 
     def _dc_charge_parameter_discovery(self, body: Body, now: float, out: list[Output]) -> Body:
-        mode = body.get("DC_CPDReqEnergyTransferMode")
+        key = "BPT_DC_CPDReqEnergyTransferMode" if self.bpt else "DC_CPDReqEnergyTransferMode"
+        mode = body.get(key)
         if mode is None:
-            raise Refused("FAILED_WrongChargeParameter", "bidirectional parameters (not offered)")
+            raise Refused("FAILED_WrongChargeParameter", f"no {key} for the service selected")
         max_voltage = number(mode["EVMaximumVoltage"])
         out.append(
             ev.EvChargeParameters(
@@ -168,7 +174,7 @@ class Iso20DcSecc(Machine):
                 f"EV maximum {max_voltage} V below the EVSE minimum {self.evse.min_voltage} V",
             )
         self._enter(State.SCHEDULE_EXCHANGE, now)
-        return res.dc_charge_parameter_discovery("OK", self.evse)
+        return res.dc_charge_parameter_discovery("OK", self.evse, self.bpt)
 
     def _schedule_exchange(self, body: Body, now: float, out: list[Output]) -> Body:
         if "Scheduled_SEReqControlMode" not in body:
@@ -208,6 +214,9 @@ class Iso20DcSecc(Machine):
             if self.state is not State.PRE_CHARGE:
                 raise Refused("FAILED_SequenceError", f"PowerDelivery(Start) in {self.state.value}")
             return res.power_delivery("OK", self.evse)
+        if progress == "Start" and self.bpt and self.state is State.CHARGING:
+            # The other channel (BPT_ChannelSelection): the targets that follow say which.
+            return res.power_delivery("OK", self.evse)
         if progress == "Start":
             if self.state is not State.PRE_CHARGE:
                 raise Refused("FAILED_SequenceError", f"PowerDelivery(Start) in {self.state.value}")
@@ -223,9 +232,10 @@ class Iso20DcSecc(Machine):
         return res.power_delivery("OK", self.evse)
 
     def _dc_charge_loop(self, body: Body, now: float, out: list[Output]) -> Body:
-        control = body.get("Scheduled_DC_CLReqControlMode")
+        key = "BPT_Scheduled_DC_CLReqControlMode" if self.bpt else "Scheduled_DC_CLReqControlMode"
+        control = body.get(key)
         if control is None:
-            raise Refused("FAILED", "charge loop outside the scheduled control mode")
+            raise Refused("FAILED", f"charge loop without {key}")
         display = body.get("DisplayParameters") or {}
         out.append(
             ev.EvStatus(
@@ -239,8 +249,10 @@ class Iso20DcSecc(Machine):
             raise Refused("FAILED", "the power path reports a malfunction")
         voltage = number(control["EVTargetVoltage"])
         current = number(control["EVTargetCurrent"])
+        if current < 0 and not self.bpt:
+            raise Refused("FAILED", f"a target of {current} A without bidirectional transfer")
         self._set_target(voltage, current, out)
-        return res.dc_charge_loop("OK", self.evse, voltage, current)
+        return res.dc_charge_loop("OK", self.evse, voltage, current, self.bpt)
 
     def _dc_welding_detection(self, body: Body, now: float, out: list[Output]) -> Body:
         return res.present_voltage("OK", self.evse)

@@ -12,6 +12,7 @@ from evstack.hlc.secc.events import EvseState
 Body = dict[str, Any]
 
 DC_SERVICE = 2  # ISO 15118-20 Table 204: 1 AC, 2 DC, 5 AC_BPT, 6 DC_BPT
+DC_BPT_SERVICE = 6
 PARAMETER_SET = 1  # the one set offered: scheduled control mode
 SCHEDULE_TUPLE = 1
 _DAY = 86400
@@ -59,42 +60,58 @@ def processing(code: str, finished: bool) -> Body:
     return {"ResponseCode": code, "EVSEProcessing": "Finished" if finished else "Ongoing"}
 
 
-def service_discovery(code: str) -> Body:
+def services(evse: EvseState) -> list[int]:
+    return [DC_SERVICE, DC_BPT_SERVICE] if evse.bidirectional else [DC_SERVICE]
+
+
+def service_discovery(code: str, evse: EvseState) -> Body:
+    offered = [{"ServiceID": service, "FreeService": False} for service in services(evse)]
     return {
         "ResponseCode": code,
         "ServiceRenegotiationSupported": False,
-        "EnergyTransferServiceList": {"Service": [{"ServiceID": DC_SERVICE, "FreeService": False}]},
+        "EnergyTransferServiceList": {"Service": offered},
     }
 
 
-def service_detail(code: str) -> Body:
+def service_detail(code: str, service_id: int = DC_SERVICE) -> Body:
     parameters = [
         {"@Name": "Connector", "intValue": 2},  # extended (CCS)
         {"@Name": "ControlMode", "intValue": 1},  # scheduled
         {"@Name": "MobilityNeedsMode", "intValue": 1},  # provided by the EV
         {"@Name": "Pricing", "intValue": 0},  # no tariff
     ]
+    if service_id == DC_BPT_SERVICE:
+        parameters += [
+            {"@Name": "BPTChannel", "intValue": 1},  # unified: one channel, both ways
+            {"@Name": "GeneratorMode", "intValue": 1},  # grid following
+        ]
     return {
         "ResponseCode": code,
-        "ServiceID": DC_SERVICE,
+        "ServiceID": service_id,
         "ServiceParameterList": {
             "ParameterSet": [{"ParameterSetID": PARAMETER_SET, "Parameter": parameters}]
         },
     }
 
 
-def dc_charge_parameter_discovery(code: str, evse: EvseState) -> Body:
-    return {
-        "ResponseCode": code,
-        "DC_CPDResEnergyTransferMode": {
-            "EVSEMaximumChargePower": rational(evse.max_power),
-            "EVSEMinimumChargePower": rational(0.0),
-            "EVSEMaximumChargeCurrent": rational(evse.max_current),
-            "EVSEMinimumChargeCurrent": rational(evse.min_current),
-            "EVSEMaximumVoltage": rational(evse.max_voltage),
-            "EVSEMinimumVoltage": rational(evse.min_voltage),
-        },
+def dc_charge_parameter_discovery(code: str, evse: EvseState, bpt: bool = False) -> Body:
+    mode = {
+        "EVSEMaximumChargePower": rational(evse.max_power),
+        "EVSEMinimumChargePower": rational(0.0),
+        "EVSEMaximumChargeCurrent": rational(evse.max_current),
+        "EVSEMinimumChargeCurrent": rational(evse.min_current),
+        "EVSEMaximumVoltage": rational(evse.max_voltage),
+        "EVSEMinimumVoltage": rational(evse.min_voltage),
     }
+    if not bpt:
+        return {"ResponseCode": code, "DC_CPDResEnergyTransferMode": mode}
+    mode |= {
+        "EVSEMaximumDischargePower": rational(evse.max_discharge_power),
+        "EVSEMinimumDischargePower": rational(0.0),
+        "EVSEMaximumDischargeCurrent": rational(evse.max_discharge_current),
+        "EVSEMinimumDischargeCurrent": rational(0.0),
+    }
+    return {"ResponseCode": code, "BPT_DC_CPDResEnergyTransferMode": mode}
 
 
 def schedule_exchange(code: str, evse: EvseState, unix_now: int) -> Body:
@@ -136,40 +153,52 @@ def power_delivery(code: str, evse: EvseState) -> Body:
     return body
 
 
-def dc_charge_loop(code: str, evse: EvseState, voltage: float, current: float) -> Body:
+def dc_charge_loop(
+    code: str, evse: EvseState, voltage: float, current: float, bpt: bool = False
+) -> Body:
+    """Negative currents (BPT) flow from the EV and are judged by the discharge limits."""
     body: Body = {"ResponseCode": code}
     status = evse_status(evse)
     if status is not None:
         body["EVSEStatus"] = status
+    back = current < 0
+    max_current = evse.max_discharge_current if back else evse.max_current
+    max_power = evse.max_discharge_power if back else evse.max_power
+    limits = {
+        "EVSEMaximumChargePower": rational(evse.max_power),
+        "EVSEMaximumChargeCurrent": rational(evse.max_current),
+        "EVSEMaximumVoltage": rational(evse.max_voltage),
+    }
+    if bpt:
+        limits |= {
+            "EVSEMaximumDischargePower": rational(evse.max_discharge_power),
+            "EVSEMaximumDischargeCurrent": rational(evse.max_discharge_current),
+        }
     body |= {
         "EVSEPresentCurrent": rational(evse.present_current),
         "EVSEPresentVoltage": rational(evse.present_voltage),
-        "EVSEPowerLimitAchieved": voltage * current >= evse.max_power,
-        "EVSECurrentLimitAchieved": current >= evse.max_current,
+        "EVSEPowerLimitAchieved": voltage * abs(current) >= max_power,
+        "EVSECurrentLimitAchieved": abs(current) >= max_current,
         "EVSEVoltageLimitAchieved": voltage >= evse.max_voltage,
-        "Scheduled_DC_CLResControlMode": {
-            "EVSEMaximumChargePower": rational(evse.max_power),
-            "EVSEMaximumChargeCurrent": rational(evse.max_current),
-            "EVSEMaximumVoltage": rational(evse.max_voltage),
-        },
+        ("BPT_Scheduled_DC_CLResControlMode" if bpt else "Scheduled_DC_CLResControlMode"): limits,
     }
     return body
 
 
-def failure(request: str, code: str, evse: EvseState) -> Body | None:
+def failure(request: str, code: str, evse: EvseState, bpt: bool = False) -> Body | None:
     builders: dict[str, Callable[[], Body]] = {
         "SessionSetupReq": lambda: session_setup(code, evse),
         "AuthorizationSetupReq": lambda: authorization_setup(code),
         "AuthorizationReq": lambda: processing(code, True),
-        "ServiceDiscoveryReq": lambda: service_discovery(code),
+        "ServiceDiscoveryReq": lambda: service_discovery(code, evse),
         "ServiceDetailReq": lambda: service_detail(code),
         "ServiceSelectionReq": lambda: code_only(code),
-        "DC_ChargeParameterDiscoveryReq": lambda: dc_charge_parameter_discovery(code, evse),
+        "DC_ChargeParameterDiscoveryReq": lambda: dc_charge_parameter_discovery(code, evse, bpt),
         "ScheduleExchangeReq": lambda: schedule_exchange(code, evse, 0),
         "DC_CableCheckReq": lambda: processing(code, True),
         "DC_PreChargeReq": lambda: present_voltage(code, evse),
         "PowerDeliveryReq": lambda: power_delivery(code, evse),
-        "DC_ChargeLoopReq": lambda: dc_charge_loop(code, evse, 0.0, 0.0),
+        "DC_ChargeLoopReq": lambda: dc_charge_loop(code, evse, 0.0, 0.0, bpt),
         "DC_WeldingDetectionReq": lambda: present_voltage(code, evse),
         "SessionStopReq": lambda: code_only(code),
     }
