@@ -1,51 +1,70 @@
-"""ev-exi: hex lines to JSON lines and back, bad lines reported in place."""
+"""ev-exi: hex lines to JSON lines and back; a bad line leaves its place empty and is named on
+stderr, and the rest runs."""
 
 from __future__ import annotations
 
 import json
 
-import pytest
+from click.testing import CliRunner, Result
 
 from evstack.exi import cli
 
 DIN_SERVICE_DISCOVERY_REQ = "809a0211d63f74d2297ac9119400"
 
 
-def test_decode_then_encode_reproduces_the_hex(capsys: pytest.CaptureFixture[str]) -> None:
-    assert cli.main(["decode", "--schema", "din", DIN_SERVICE_DISCOVERY_REQ]) == 0
-    line = capsys.readouterr().out.strip()
+def run(*args: str, stdin: str | None = None) -> Result:
+    return CliRunner().invoke(cli.main, list(args), input=stdin, prog_name="ev-exi")
+
+
+def test_decode_then_encode_reproduces_the_hex() -> None:
+    decoded = run("decode", "--schema", "din", DIN_SERVICE_DISCOVERY_REQ)
+    assert decoded.exit_code == 0, decoded.output
+    line = decoded.stdout.strip()
     message = json.loads(line)
     assert message["V2G_Message"]["Body"]["ServiceDiscoveryReq"] == {
         "ServiceCategory": "EVCharging"
     }
-    assert cli.main(["encode", "--schema", "din", line]) == 0
-    assert capsys.readouterr().out.strip() == DIN_SERVICE_DISCOVERY_REQ
+    encoded = run("encode", "--schema", "din", line)
+    assert encoded.exit_code == 0, encoded.output
+    assert encoded.stdout.strip() == DIN_SERVICE_DISCOVERY_REQ
 
 
-def test_v2gtp_framed_lines(capsys: pytest.CaptureFixture[str]) -> None:
+def test_v2gtp_framed_lines() -> None:
     framed = "01fe80010000000e" + DIN_SERVICE_DISCOVERY_REQ
-    assert cli.main(["decode", "--schema", "din", "--v2gtp", framed]) == 0
-    line = capsys.readouterr().out.strip()
-    assert cli.main(["encode", "--schema", "din", "--v2gtp", line]) == 0
-    assert capsys.readouterr().out.strip() == framed
+    line = run("decode", "--schema", "din", "--v2gtp", framed).stdout.strip()
+    assert run("encode", "--schema", "din", "--v2gtp", line).stdout.strip() == framed
 
 
-def test_bad_lines_are_reported_and_the_rest_runs(capsys: pytest.CaptureFixture[str]) -> None:
-    status = cli.main(["decode", "--schema", "din", "zz", "80ff", DIN_SERVICE_DISCOVERY_REQ])
-    lines = capsys.readouterr().out.strip().splitlines()
-    assert status == 1
-    assert json.loads(lines[0])["code"] == "bad_input"
-    assert json.loads(lines[1])["code"] == "unsupported_event"
-    assert "V2G_Message" in json.loads(lines[2])
+def test_bad_lines_keep_their_place_and_are_named_on_stderr() -> None:
+    result = run(
+        "decode", "--schema", "din", stdin=f"zz\n# a comment\n80ff\n{DIN_SERVICE_DISCOVERY_REQ}\n"
+    )
+    assert result.exit_code == 1
+    assert result.stdout.split("\n")[:2] == ["", ""]
+    assert "V2G_Message" in json.loads(result.stdout.split("\n")[2])
+    errors = result.stderr.strip().splitlines()
+    assert errors[0].startswith("ev-exi: <stdin>:1: not_hex: ")
+    assert errors[1].startswith("ev-exi: <stdin>:3: unsupported_event: ")
+    assert len(errors) == 2
 
 
-def test_encode_error_line(capsys: pytest.CaptureFixture[str]) -> None:
-    assert cli.main(["encode", "--schema", "app", '{"nope": 1}', "not json"]) == 1
-    lines = capsys.readouterr().out.strip().splitlines()
-    assert all(line.startswith("# error") for line in lines)
+def test_encode_errors_in_the_same_style() -> None:
+    result = run("encode", "--schema", "app", '{"nope": 1}', "not json")
+    assert result.exit_code == 1
+    assert result.stdout == "\n\n"
+    first, second = result.stderr.strip().splitlines()
+    assert first.startswith("ev-exi: argument 1: ")
+    assert second.startswith("ev-exi: argument 2: not_json: ")
 
 
-def test_v2gtp_payload_type_must_match_the_schema(capsys: pytest.CaptureFixture[str]) -> None:
+def test_v2gtp_payload_type_must_match_the_schema() -> None:
     framed = "01fe80020000000e" + DIN_SERVICE_DISCOVERY_REQ  # 0x8002 is ISO-20 common
-    assert cli.main(["decode", "--schema", "din", "--v2gtp", framed]) == 1
-    assert json.loads(capsys.readouterr().out)["code"] == "bad_v2gtp"
+    result = run("decode", "--schema", "din", "--v2gtp", framed)
+    assert result.exit_code == 1
+    assert "bad_v2gtp: payload type 0x8002" in result.stderr
+
+
+def test_usage_errors_name_the_option() -> None:
+    result = run("decode", "--schema", "nope", DIN_SERVICE_DISCOVERY_REQ)
+    assert result.exit_code == 2
+    assert "--schema" in result.stderr

@@ -18,8 +18,6 @@ SCRIPTS = {
 }  # fmt: skip
 # Command lines that are modules' tools rather than console scripts.
 TOOLS: dict[str, click.Command] = {"python -m evstack.modules.ApiServer.tokens": tokens.main}
-# Its module is another work stream's (the EXI codec); this fails loudly once it is click.
-STILL_ARGPARSE = {"ev-exi"}
 
 
 def commands(name: str, command: click.Command) -> Iterator[tuple[list[str], click.Command]]:
@@ -44,20 +42,7 @@ def test_the_console_scripts_are_the_ones_this_test_knows() -> None:
     assert set(SCRIPTS) == {"ev-codegen", "ev-manager", "ev-exi"}
 
 
-@pytest.mark.parametrize(
-    "name",
-    [
-        pytest.param(
-            name,
-            marks=pytest.mark.xfail(
-                strict=True, reason="ev-exi is argparse still (evstack/exi, another branch)"
-            ),
-        )
-        if name in STILL_ARGPARSE
-        else name
-        for name in sorted(SCRIPTS)
-    ],
-)
+@pytest.mark.parametrize("name", sorted(SCRIPTS))
 def test_every_console_script_is_click_with_a_version(name: str) -> None:
     command = SCRIPTS[name].load()
     assert isinstance(command, click.Command), f"{name} is not a click command"
