@@ -44,6 +44,7 @@ lint: install
 
 typecheck: install
 	$(VENV)/bin/mypy -p evstack
+	$(VENV)/bin/mypy tests
 
 check-generated: install
 	$(VENV)/bin/ev-codegen check --docs docs/api
