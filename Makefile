@@ -45,6 +45,7 @@ lint: install
 typecheck: install
 	$(VENV)/bin/mypy -p evstack
 	$(VENV)/bin/mypy tests
+	$(VENV)/bin/mypy bench tools
 
 check-generated: install
 	$(VENV)/bin/ev-codegen check --docs docs/api

@@ -22,10 +22,15 @@ SAMPLE_RATE_HZ = 100_000.0  # the BoardSimulator default
 
 def session(board: Board, seconds: float) -> int:
     """Drive a charging session of `seconds` simulated seconds; return the events seen."""
-    steps = [
+
+    def to_c() -> None:
+        board.ev_set_cp_state("C")
+        board.allow_power_on(True)
+
+    steps: list[tuple[float, Callable[[], None]]] = [
         (0.05, lambda: board.ev_set_cp_state("B")),
         (0.10, lambda: board.evse_pwm(26.7)),
-        (0.20, lambda: (board.ev_set_cp_state("C"), board.allow_power_on(True))),
+        (0.20, to_c),
         (0.25, lambda: board.ev_draw(16, 3)),
         (0.60, lambda: board.ev_set_cp_state("B")),
         (0.70, lambda: board.ev_set_cp_state("C")),
@@ -54,12 +59,14 @@ def native_board() -> Board:
 
 def reference_board() -> Board:
     """The same board on the pure-Python line (swapped in for the C classes)."""
-    saved = line.Analyser, line.Synthesiser
-    line.Analyser, line.Synthesiser = ReferenceAnalyser, ReferenceSynthesiser  # type: ignore[misc,assignment]
+    # The line looks its classes up in its module's namespace when a board is built.
+    names = vars(line)
+    saved = {name: names[name] for name in ("Analyser", "Synthesiser")}
+    names.update(Analyser=ReferenceAnalyser, Synthesiser=ReferenceSynthesiser)
     try:
         return Board(BoardConfig(sample_rate_hz=SAMPLE_RATE_HZ))
     finally:
-        line.Analyser, line.Synthesiser = saved  # type: ignore[misc]
+        names.update(saved)
 
 
 def main() -> None:

@@ -21,6 +21,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import multiprocessing
+import socket
 import statistics
 import tempfile
 import threading
@@ -114,6 +115,11 @@ class Caller(ModuleBase):
 # -- the two measurements --------------------------------------------------------------
 
 
+def no_delay(client: paho.Client, userdata: Any, sock: Any) -> None:
+    """Nagle off, as evstack's own client does: a QoS 1 round trip stalls on delayed ACKs."""
+    sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+
+
 def percentiles(samples: list[float]) -> tuple[float, float]:
     cuts = statistics.quantiles(samples, n=100)
     return cuts[49] * 1e3, cuts[98] * 1e3
@@ -177,7 +183,7 @@ async def measure_evstack(
 
 def raw_echo_server(broker: BrokerSettings, ready: Any) -> None:
     client = paho.Client(CallbackAPIVersion.VERSION2, client_id="raw-echo")
-    client.on_socket_open = lambda c, u, sock: sock.setsockopt(6, 1, 1)  # TCP_NODELAY
+    client.on_socket_open = no_delay
 
     def on_message(c: paho.Client, userdata: Any, message: Any) -> None:
         c.publish("raw/reply", message.payload, CMD_QOS)
@@ -191,8 +197,12 @@ def raw_echo_server(broker: BrokerSettings, ready: Any) -> None:
 
 def threaded_echo_server(broker: BrokerSettings, ready: Any) -> None:
     client = paho.Client(CallbackAPIVersion.VERSION2, client_id="threaded-echo")
-    client.on_socket_open = lambda c, u, sock: sock.setsockopt(6, 1, 1)
-    client.on_message = lambda c, u, message: c.publish("raw/reply", message.payload, CMD_QOS)
+    client.on_socket_open = no_delay
+
+    def echo(c: paho.Client, userdata: Any, message: paho.MQTTMessage) -> None:
+        c.publish("raw/reply", message.payload, CMD_QOS)
+
+    client.on_message = echo
     client.on_subscribe = lambda *args: ready.set()
     client.connect(broker.host, broker.port)
     client.subscribe("raw/request", CMD_QOS)
@@ -208,7 +218,7 @@ def measure_threaded(broker: BrokerSettings, calls: int) -> list[float]:
     replied = threading.Event()
     subscribed = threading.Event()
     client = paho.Client(CallbackAPIVersion.VERSION2, client_id="threaded-caller")
-    client.on_socket_open = lambda c, u, sock: sock.setsockopt(6, 1, 1)
+    client.on_socket_open = no_delay
     client.on_message = lambda c, u, message: replied.set()
     client.on_subscribe = lambda *args: subscribed.set()
     client.connect(broker.host, broker.port)
@@ -237,8 +247,8 @@ def measure_floor(broker: BrokerSettings, calls: int) -> list[float]:
     ready.wait(10)
     got: list[bytes] = []
     client = paho.Client(CallbackAPIVersion.VERSION2, client_id="raw-caller")
-    client.on_socket_open = lambda c, u, sock: sock.setsockopt(6, 1, 1)
-    client.on_message = lambda c, u, message: got.append(message.payload)
+    client.on_socket_open = no_delay
+    client.on_message = lambda c, u, message: got.append(bytes(message.payload))
     client.connect(broker.host, broker.port)
     client.subscribe("raw/reply", CMD_QOS)
     while not client.is_connected():
