@@ -87,16 +87,6 @@ class Iso15118Ev(Iso15118EvModuleBase):
         self.socket_factory: SocketFactory = (
             namespace_socket_factory(c.netns) if c.netns else default_socket_factory
         )
-        self.ssl_context: ssl.SSLContext | None = None
-        if c.tls and "iso20" in self.protocols:
-            self.ssl_context = iso20_context(
-                pathlib.Path(c.v2g_root),
-                pathlib.Path(c.ev_chain) if c.ev_chain else None,
-                pathlib.Path(c.ev_key) if c.ev_key else None,
-                c.ev_key_password or None,
-            )
-        elif c.tls:
-            self.ssl_context = tls.evcc_context(pki.Profile.ISO2, pathlib.Path(c.v2g_root))
         self.session: EvccSession | None = None
         self.running: asyncio.Task[None] | None = None
         self.outbox: asyncio.Queue[ev.Output] = asyncio.Queue()
@@ -146,17 +136,33 @@ class Iso15118Ev(Iso15118EvModuleBase):
             self.session.stop_charging()
 
     # -- the session ------------------------------------------------------------------------
+    def _ssl_context(self) -> ssl.SSLContext | None:
+        """The TLS context, read at each session's start: the trust store may appear after the
+        module starts (a SIL's SECC makes its test PKI when it starts)."""
+        c = self.config
+        if not c.tls:
+            return None
+        if "iso20" in self.protocols:
+            return iso20_context(
+                pathlib.Path(c.v2g_root),
+                pathlib.Path(c.ev_chain) if c.ev_chain else None,
+                pathlib.Path(c.ev_key) if c.ev_key else None,
+                c.ev_key_password or None,
+            )
+        return tls.evcc_context(pki.Profile.ISO2, pathlib.Path(c.v2g_root))
+
     async def _run(self, session: EvccSession) -> None:
         try:
             await connect_and_run(
                 session,
                 self.config.device,
                 self.outbox.put_nowait,
-                ssl_context=self.ssl_context,
+                ssl_context=self._ssl_context(),
                 socket_factory=self.socket_factory,
             )
         except (OSError, TimeoutError, ssl.SSLError) as exc:
-            # No charger found, refused, or its chain not trusted: the session never began.
+            # No trust store, no charger found, refused, or its chain not trusted: the session
+            # never began.
             reason = f"no V2G session: {exc}"
             self.log.warning(reason)
             self.outbox.put_nowait(ev.SessionEnded(reason, False, None, 0.0))

@@ -290,3 +290,23 @@ async def test_the_ev_simulators_ac_script_runs_an_iso2_session(mosquitto: Broke
     charging = [s for s in probe.states if s.step == "ChargeLoop"]
     assert charging
     assert {s.current_A for s in charging} == {10.0}
+
+
+async def test_a_missing_trust_store_ends_the_session_not_the_module(
+    mosquitto: BrokerSettings, tmp_path: Path
+) -> None:
+    """The V2G root is read when a session starts: missing, that session ends with the reason
+    and the module stays up for the next one (a SIL's SECC may make its PKI later)."""
+    root = tmp_path / "v2g_root.pem"
+    config = {"supported_protocols": "iso20", "tls": True, "v2g_root": str(root)}
+    async with ev_stack(mosquitto, **config) as probe:
+        assert await probe.ev.call_start_charging(
+            EnergyTransferMode="DC_extended", DepartureTime=0, EAmount=0
+        )
+        await probe.until(lambda: probe.finished == 1)
+        assert "no V2G session" in (probe.states[-1].end_reason or "")
+        # The module is still there: a second start is taken.
+        assert await probe.ev.call_start_charging(
+            EnergyTransferMode="DC_extended", DepartureTime=0, EAmount=0
+        )
+        await probe.until(lambda: probe.finished == 2)
