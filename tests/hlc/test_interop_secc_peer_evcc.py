@@ -2,7 +2,7 @@
 15118-2 DC and ISO 15118-20 DC (TLS 1.3) with the DC power path simulated behind our SECC
 (the session must end with the EV's SessionStop and energy in the battery), and ISO
 15118-2 AC (a complete session with its charging loop; the station simulates no AC power
-path, so no energy is counted)."""
+path, so no energy is counted), and the same for ISO 15118-20 AC over TLS 1.3."""
 
 from __future__ import annotations
 
@@ -71,9 +71,12 @@ async def test_our_secc_against_the_peer_evcc_dc(
     print(f"{cell.name}: {station.path.meter.import_wh:.2f} Wh metered")
 
 
-async def test_our_secc_against_the_peer_evcc_iso2_ac(tmp_path: Path, peer_pki: Path) -> None:
-    station = await run_cell(Cell.ISO2_AC, tmp_path, peer_pki, ac=True)
+@pytest.mark.parametrize(("cell", "protocol"), [(Cell.ISO2_AC, "iso2"), (Cell.ISO20_AC, "iso20")])
+async def test_our_secc_against_the_peer_evcc_ac(
+    cell: Cell, protocol: str, tmp_path: Path, peer_pki: Path
+) -> None:
+    station = await run_cell(cell, tmp_path, peer_pki, ac=True, tls=cell.value.tls)
     record = station.sessions[-1].record
-    assert record.protocol == "iso2"
+    assert record.protocol == protocol
     params = [e for e in station.events if isinstance(e, ev.EvChargeParameters)]
     assert params[0].energy_transfer_mode.startswith("AC")

@@ -66,8 +66,15 @@ BODIES: dict[str, Doc] = {
 ORDER = list(BODIES)[:-2]  # up to the charge loop
 
 
+AC = {"AC_ChargeParameterDiscoveryReq", "AC_ChargeLoopReq"}
+
+
+def schema_of(name: str) -> str:
+    return "iso20_dc" if name in DC else "iso20_ac" if name in AC else "iso20"
+
+
 def request(name: str, session_id: str, body: Doc | None = None) -> tuple[int, bytes]:
-    schema = "iso20_dc" if name in DC else "iso20"
+    schema = schema_of(name)
     header = {"SessionID": session_id, "TimeStamp": 1_800_000_000}
     document = {name: {"Header": header, **(BODIES[name] if body is None else body)}}
     return int(exi.v2gtp.PAYLOAD_TYPES[schema]), exi.encode_any(schema, document)
@@ -100,8 +107,8 @@ class Secc:
     def req(self, name: str, body: Doc | None = None) -> Doc:
         sid = "0000000000000000" if name == "SessionSetupReq" else SESSION_ID
         (sent,) = self.raw(*request(name, sid, body))
-        schema = "iso20_dc" if name in DC else "iso20"
-        assert sent.payload_type == PayloadType.ISO20_DC if name in DC else PayloadType.ISO20_COMMON
+        schema = schema_of(name)
+        assert sent.payload_type == exi.v2gtp.PAYLOAD_TYPES[schema]
         ((res_name, content),) = exi.decode_any(schema, sent.payload).items()
         assert res_name == name[:-3] + "Res"
         assert content["Header"]["SessionID"] == SESSION_ID
@@ -146,6 +153,40 @@ def test_power_delivery_start_while_the_ev_is_ongoing_waits() -> None:
     assert ev.PowerDelivery(True) not in secc.events
     assert secc.req("PowerDeliveryReq")["ResponseCode"] == "OK"
     assert ev.PowerDelivery(True) in secc.events
+
+
+def test_a_whole_ac_session() -> None:
+    evse = EvseState(power_allowed=True, energy_modes=("AC_three_phase_core",))
+    evse.auth, evse.ac_max_current = Authorization.ACCEPTED, 16.0
+    secc = Secc(evse=evse)
+    (sent,) = secc.raw(EXI, sap_request((sap.ISO20_AC.namespace, 1, 0, 1)))
+    assert sap_response(sent.payload)["ResponseCode"] == "OK_SuccessfulNegotiation"
+    for name in ORDER[:3]:
+        secc.req(name)
+    services = secc.req("ServiceDiscoveryReq")["EnergyTransferServiceList"]["Service"]
+    assert [s["ServiceID"] for s in services] == [1]
+    parameters = secc.req("ServiceDetailReq", {"ServiceID": 1})["ServiceParameterList"]
+    names = {p["@Name"] for p in parameters["ParameterSet"][0]["Parameter"]}
+    assert "EVSENominalVoltage" in names
+    selected = {"SelectedEnergyTransferService": {"ServiceID": 1, "ParameterSetID": 1}}
+    assert secc.req("ServiceSelectionReq", selected)["ResponseCode"] == "OK"
+    cpd = {"AC_CPDReqEnergyTransferMode": {"EVMaximumChargePower": rational(11000)}}
+    cpd["AC_CPDReqEnergyTransferMode"]["EVMinimumChargePower"] = rational(0)
+    res = secc.req("AC_ChargeParameterDiscoveryReq", cpd)
+    assert res["AC_CPDResEnergyTransferMode"]["EVSEMaximumChargePower"] == rational(11040)
+    assert secc.req("ScheduleExchangeReq")["ResponseCode"] == "OK"
+    assert secc.req("PowerDeliveryReq")["ResponseCode"] == "OK"
+    evse.ac_max_current = 10.0  # the energy manager lowers the limit
+    loop_body = {
+        "MeterInfoRequested": False,
+        "Scheduled_AC_CLReqControlMode": {"EVPresentActivePower": rational(11000)},
+    }
+    loop = secc.req("AC_ChargeLoopReq", loop_body)
+    assert loop["Scheduled_AC_CLResControlMode"]["EVSETargetActivePower"] == rational(6900)
+    stop = {"EVProcessing": "Finished", "ChargeProgress": "Stop"}
+    assert secc.req("PowerDeliveryReq", stop)["ResponseCode"] == "OK"
+    assert secc.req("SessionStopReq")["ResponseCode"] == "OK"
+    assert secc.ended().clean
 
 
 def test_the_schedule_has_a_power_and_a_price_schedule() -> None:

@@ -24,6 +24,7 @@ class AppProtocol:
 DIN = AppProtocol("din", "urn:din:70121:2012:MsgDef", 2, 0)
 ISO2 = AppProtocol("iso2", "urn:iso:15118:2:2013:MsgDef", 2, 0)
 ISO20_DC = AppProtocol("iso20", "urn:iso:std:iso:15118:-20:DC", 1, 0)
+ISO20_AC = AppProtocol("iso20", "urn:iso:std:iso:15118:-20:AC", 1, 0)
 KNOWN = (DIN, ISO2, ISO20_DC)
 
 

@@ -38,7 +38,7 @@ NEEDS_TLS = frozenset({"iso20"})  # ISO 15118-20 [V2G20-2356]: TLS is mandatory
 @dataclasses.dataclass(frozen=True)
 class SeccConfig:
     # In the SECC's order of preference; it decides only with `secc_priority`.
-    protocols: tuple[sap.AppProtocol, ...] = (sap.ISO20_DC, sap.ISO2, sap.DIN)
+    protocols: tuple[sap.AppProtocol, ...] = (sap.ISO20_DC, sap.ISO20_AC, sap.ISO2, sap.DIN)
     secc_priority: bool = False
     dc_transfer_type: str = "DC_extended"
 

@@ -1,12 +1,13 @@
-"""ISO 15118-20 DC with external identification and the scheduled control mode, SECC
-side (see evstack.hlc.secc.machine for what every protocol shares).
+"""ISO 15118-20 DC, DC_BPT and AC with external identification and the scheduled control
+mode, SECC side (see evstack.hlc.secc.machine for what every protocol shares). AC (service
+1, schema set iso20_ac, V2GTP 0x8003) skips cable check, precharge and welding detection.
 
 SessionSetup, AuthorizationSetup, Authorization (Ongoing until the charger decides),
 ServiceDiscovery, ServiceDetail, ServiceSelection, DC_ChargeParameterDiscovery,
 ScheduleExchange, DC_CableCheck, DC_PreCharge, PowerDelivery(Start), DC_ChargeLoop,
 PowerDelivery(Stop), DC_WeldingDetection, SessionStop. Each message carries its header
 (session id, Unix time stamp) inside its root element; common messages travel as V2GTP
-0x8002, DC ones as 0x8004. Not here: AC, bidirectional (BPT), the dynamic control mode,
+0x8002, DC ones as 0x8004. Not here: AC_BPT, the dynamic control mode,
 Plug & Charge, Standby and renegotiation (refused with FAILED). DC_BPT (service 6, when the
 charger is bidirectional): the EV's negative target current asks for energy back, and a
 PowerDelivery(Start) while charging switches the channel. ISO 15118-20 requires TLS: the
@@ -37,18 +38,23 @@ DC_MESSAGES = frozenset(
         "DC_WeldingDetection",
     }
 )
+AC_MESSAGES = frozenset({"AC_ChargeParameterDiscovery", "AC_ChargeLoop"})
 EXPECTED: dict[State, frozenset[str]] = {
     State.SESSION_SETUP: frozenset({"SessionSetupReq"}),
     State.AUTHORIZATION_SETUP: frozenset({"AuthorizationSetupReq", _STOP}),
     State.AUTHORIZATION: frozenset({"AuthorizationReq", _STOP}),
     State.SERVICE_DISCOVERY: frozenset({"ServiceDiscoveryReq", _STOP}),
     State.SERVICE_SELECTION: frozenset({"ServiceDetailReq", "ServiceSelectionReq", _STOP}),
-    State.CHARGE_PARAMETERS: frozenset({"DC_ChargeParameterDiscoveryReq", _STOP}),
+    State.CHARGE_PARAMETERS: frozenset(
+        {"DC_ChargeParameterDiscoveryReq", "AC_ChargeParameterDiscoveryReq", _STOP}
+    ),
     State.SCHEDULE_EXCHANGE: frozenset({"ScheduleExchangeReq", _STOP}),
     State.CABLE_CHECK: frozenset({"DC_CableCheckReq", _STOP}),
     State.PRE_CHARGE: frozenset({"DC_PreChargeReq", _PD, _STOP}),
-    State.CHARGING: frozenset({"DC_ChargeLoopReq", _PD, _STOP}),
+    State.READY: frozenset({_PD, _STOP}),  # AC: from ScheduleExchange to PowerDelivery
+    State.CHARGING: frozenset({"DC_ChargeLoopReq", "AC_ChargeLoopReq", _PD, _STOP}),
     State.WELDING: frozenset({"DC_WeldingDetectionReq", _STOP}),
+    State.STOPPED: frozenset({_STOP}),  # AC: after PowerDelivery(Stop)
     State.ENDED: frozenset(),
 }
 
@@ -74,6 +80,7 @@ class Iso20DcSecc(Machine):
         self._pre_charge_started = False
         self._target = (0.0, 0.0)
         self.bpt = False  # DC_BPT selected
+        self.ac = False  # the AC service selected
 
     def failure(self, request: str, code: str) -> Body | None:
         return res.failure(request, code, self.evse, self.bpt)
@@ -85,6 +92,8 @@ class Iso20DcSecc(Machine):
             return "iso20"
         if payload_type == PayloadType.ISO20_DC:
             return "iso20_dc"
+        if payload_type == PayloadType.ISO20_AC:
+            return "iso20_ac"
         return None
 
     def unwrap(self, document: Body) -> tuple[str, Body, Body] | None:
@@ -98,7 +107,10 @@ class Iso20DcSecc(Machine):
 
     def wrap(self, name: str, body: Body, now: float) -> tuple[str, Body]:
         header = {"SessionID": self.session_id, "TimeStamp": int(self._wall_clock())}
-        schema = "iso20_dc" if name[:-3] in DC_MESSAGES else "iso20"
+        root = name[:-3]
+        schema = (
+            "iso20_dc" if root in DC_MESSAGES else "iso20_ac" if root in AC_MESSAGES else "iso20"
+        )
         return schema, {name: {"Header": header, **body}}
 
     # -- handlers ------------------------------------------------------------------------
@@ -137,7 +149,7 @@ class Iso20DcSecc(Machine):
     def _service_detail(self, body: Body, now: float, out: list[Output]) -> Body:
         if body["ServiceID"] not in res.services(self.evse):
             raise Refused("FAILED_ServiceIDInvalid", f"no service {body['ServiceID']}")
-        return res.service_detail("OK", body["ServiceID"])
+        return res.service_detail("OK", body["ServiceID"], self.evse)
 
     def _service_selection(self, body: Body, now: float, out: list[Output]) -> Body:
         selected = body["SelectedEnergyTransferService"]
@@ -146,8 +158,39 @@ class Iso20DcSecc(Machine):
         if service not in res.services(self.evse) or parameter_set != res.PARAMETER_SET:
             raise Refused("FAILED_ServiceSelectionInvalid", f"service, parameter set {chosen}")
         self.bpt = service == res.DC_BPT_SERVICE
+        self.ac = service == res.AC_SERVICE
         self._enter(State.CHARGE_PARAMETERS, now)
         return res.code_only("OK")
+
+    def _ac_charge_parameter_discovery(self, body: Body, now: float, out: list[Output]) -> Body:
+        mode = body.get("AC_CPDReqEnergyTransferMode")
+        if not self.ac or mode is None:
+            raise Refused("FAILED_WrongChargeParameter", "AC parameters for a DC service")
+        out.append(
+            ev.EvChargeParameters(
+                energy_transfer_mode="AC",
+                max_voltage=self.evse.ac_nominal_voltage,
+                max_current=0.0,
+                max_power=number(mode["EVMaximumChargePower"]),
+                energy_capacity=None,
+                energy_request=None,
+                full_soc=None,
+                bulk_soc=None,
+                soc=None,
+            )
+        )
+        self._enter(State.SCHEDULE_EXCHANGE, now)
+        return res.ac_charge_parameter_discovery("OK", self.evse)
+
+    def _ac_charge_loop(self, body: Body, now: float, out: list[Output]) -> Body:
+        if not self.ac:
+            raise Refused("FAILED_SequenceError", "AC_ChargeLoopReq in a DC session")
+        if self.evse.malfunction:
+            raise Refused("FAILED", "the power path reports a malfunction")
+        display = body.get("DisplayParameters") or {}
+        complete = display.get("ChargingComplete")
+        out.append(ev.EvStatus(True, "NO_ERROR", int(display.get("PresentSOC", 0)), complete))
+        return res.ac_charge_loop("OK", self.evse)
 
     def _dc_charge_parameter_discovery(self, body: Body, now: float, out: list[Output]) -> Body:
         key = "BPT_DC_CPDReqEnergyTransferMode" if self.bpt else "DC_CPDReqEnergyTransferMode"
@@ -179,7 +222,7 @@ class Iso20DcSecc(Machine):
     def _schedule_exchange(self, body: Body, now: float, out: list[Output]) -> Body:
         if "Scheduled_SEReqControlMode" not in body:
             raise Refused("FAILED", "dynamic control mode (not offered)")
-        self._enter(State.CABLE_CHECK, now)
+        self._enter(State.READY if self.ac else State.CABLE_CHECK, now)
         return res.schedule_exchange("OK", self.evse, int(self._wall_clock()))
 
     def _dc_cable_check(self, body: Body, now: float, out: list[Output]) -> Body:
@@ -211,14 +254,14 @@ class Iso20DcSecc(Machine):
         progress = body["ChargeProgress"]
         if progress == "Start" and body.get("EVProcessing") == "Ongoing":
             # The EV is not ready yet (its contactor, say) and will ask again: nothing moves.
-            if self.state is not State.PRE_CHARGE:
+            if self.state not in (State.PRE_CHARGE, State.READY):
                 raise Refused("FAILED_SequenceError", f"PowerDelivery(Start) in {self.state.value}")
             return res.power_delivery("OK", self.evse)
         if progress == "Start" and self.bpt and self.state is State.CHARGING:
             # The other channel (BPT_ChannelSelection): the targets that follow say which.
             return res.power_delivery("OK", self.evse)
         if progress == "Start":
-            if self.state is not State.PRE_CHARGE:
+            if self.state not in (State.PRE_CHARGE, State.READY):
                 raise Refused("FAILED_SequenceError", f"PowerDelivery(Start) in {self.state.value}")
             if not self.evse.power_allowed:
                 raise Refused("FAILED_PowerDeliveryNotApplied", "the charger allows no power")
@@ -226,7 +269,7 @@ class Iso20DcSecc(Machine):
             self._enter(State.CHARGING, now)
         elif progress == "Stop":
             out.append(ev.PowerDelivery(False))
-            self._enter(State.WELDING, now)
+            self._enter(State.STOPPED if self.ac else State.WELDING, now)
         else:
             raise Refused("FAILED", f"ChargeProgress {progress} (not supported)")
         return res.power_delivery("OK", self.evse)
@@ -277,6 +320,8 @@ Iso20DcSecc.HANDLERS = {
     "ServiceDetailReq": Iso20DcSecc._service_detail,
     "ServiceSelectionReq": Iso20DcSecc._service_selection,
     "DC_ChargeParameterDiscoveryReq": Iso20DcSecc._dc_charge_parameter_discovery,
+    "AC_ChargeParameterDiscoveryReq": Iso20DcSecc._ac_charge_parameter_discovery,
+    "AC_ChargeLoopReq": Iso20DcSecc._ac_charge_loop,
     "ScheduleExchangeReq": Iso20DcSecc._schedule_exchange,
     "DC_CableCheckReq": Iso20DcSecc._dc_cable_check,
     "DC_PreChargeReq": Iso20DcSecc._dc_pre_charge,

@@ -11,8 +11,10 @@ from evstack.hlc.secc.events import EvseState
 
 Body = dict[str, Any]
 
-DC_SERVICE = 2  # ISO 15118-20 Table 204: 1 AC, 2 DC, 5 AC_BPT, 6 DC_BPT
+AC_SERVICE = 1  # ISO 15118-20 Table 204: 1 AC, 2 DC, 5 AC_BPT, 6 DC_BPT
+DC_SERVICE = 2
 DC_BPT_SERVICE = 6
+NOMINAL_FREQUENCY = 50.0
 PARAMETER_SET = 1  # the one set offered: scheduled control mode
 SCHEDULE_TUPLE = 1
 _DAY = 86400
@@ -61,7 +63,10 @@ def processing(code: str, finished: bool) -> Body:
 
 
 def services(evse: EvseState) -> list[int]:
-    return [DC_SERVICE, DC_BPT_SERVICE] if evse.bidirectional else [DC_SERVICE]
+    offered = [AC_SERVICE] if any(m.startswith("AC") for m in evse.energy_modes) else []
+    if any(m.startswith("DC") for m in evse.energy_modes):
+        offered += [DC_SERVICE, DC_BPT_SERVICE] if evse.bidirectional else [DC_SERVICE]
+    return offered
 
 
 def service_discovery(code: str, evse: EvseState) -> Body:
@@ -73,13 +78,18 @@ def service_discovery(code: str, evse: EvseState) -> Body:
     }
 
 
-def service_detail(code: str, service_id: int = DC_SERVICE) -> Body:
+def service_detail(code: str, service_id: int = DC_SERVICE, evse: EvseState | None = None) -> Body:
+    ac = service_id == AC_SERVICE
     parameters = [
-        {"@Name": "Connector", "intValue": 2},  # extended (CCS)
+        # AC: 2 three phases (1 would be single phase); DC: 2 extended (CCS)
+        {"@Name": "Connector", "intValue": 2},
         {"@Name": "ControlMode", "intValue": 1},  # scheduled
         {"@Name": "MobilityNeedsMode", "intValue": 1},  # provided by the EV
         {"@Name": "Pricing", "intValue": 0},  # no tariff
     ]
+    if ac:
+        nominal = evse.ac_nominal_voltage if evse is not None else 230.0
+        parameters.append({"@Name": "EVSENominalVoltage", "intValue": round(nominal)})
     if service_id == DC_BPT_SERVICE:
         parameters += [
             {"@Name": "BPTChannel", "intValue": 1},  # unified: one channel, both ways
@@ -185,6 +195,31 @@ def dc_charge_loop(
     return body
 
 
+def ac_power(evse: EvseState) -> float:
+    """What the EVSE offers on AC, all three phases."""
+    return min(evse.max_power, evse.ac_max_current * evse.ac_nominal_voltage * 3)
+
+
+def ac_charge_parameter_discovery(code: str, evse: EvseState) -> Body:
+    return {
+        "ResponseCode": code,
+        "AC_CPDResEnergyTransferMode": {
+            "EVSEMaximumChargePower": rational(ac_power(evse)),
+            "EVSEMinimumChargePower": rational(0.0),
+            "EVSENominalFrequency": rational(NOMINAL_FREQUENCY),
+        },
+    }
+
+
+def ac_charge_loop(code: str, evse: EvseState) -> Body:
+    body: Body = {"ResponseCode": code}
+    status = evse_status(evse)
+    if status is not None:
+        body["EVSEStatus"] = status
+    body["Scheduled_AC_CLResControlMode"] = {"EVSETargetActivePower": rational(ac_power(evse))}
+    return body
+
+
 def failure(request: str, code: str, evse: EvseState, bpt: bool = False) -> Body | None:
     builders: dict[str, Callable[[], Body]] = {
         "SessionSetupReq": lambda: session_setup(code, evse),
@@ -200,6 +235,8 @@ def failure(request: str, code: str, evse: EvseState, bpt: bool = False) -> Body
         "PowerDeliveryReq": lambda: power_delivery(code, evse),
         "DC_ChargeLoopReq": lambda: dc_charge_loop(code, evse, 0.0, 0.0, bpt),
         "DC_WeldingDetectionReq": lambda: present_voltage(code, evse),
+        "AC_ChargeParameterDiscoveryReq": lambda: ac_charge_parameter_discovery(code, evse),
+        "AC_ChargeLoopReq": lambda: ac_charge_loop(code, evse),
         "SessionStopReq": lambda: code_only(code),
     }
     build = builders.get(request)
