@@ -9,6 +9,7 @@ needs only the station and runs on conftest's plain charger.
 
 from __future__ import annotations
 
+import asyncio
 import secrets
 from pathlib import Path
 from typing import Any
@@ -21,7 +22,7 @@ from evstack.runtime.mqtt import BrokerSettings
 from .conftest import StartCharger
 from .csms import Csms
 from .test_tc_e import energy_transfer_started, event
-from .tx_rig import Rig, charger
+from .tx_rig import Rig, card, charger
 
 pytestmark = [pytest.mark.mosquitto]
 
@@ -115,3 +116,186 @@ async def test_TC_F_20_CS(charger: StartCharger, csms: Csms) -> None:
         assert answer.status == "Accepted"
         heartbeat = await csms.seen("Heartbeat", mark)
     assert heartbeat == {}
+
+
+# --- Core conditional cases whose condition the station meets ---------------------------------
+
+
+async def charging(rig: Rig, evse: int = 1) -> None:
+    """EnergyTransferStarted, Part 2: the EV draws current; the event says Charging."""
+    await rig.evses[evse - 1].charge()
+    update = await rig.csms.expect("TransactionEvent", event("Updated", "ChargingStateChanged"))
+    while update["transactionInfo"].get("chargingState") != "Charging":
+        update = await rig.csms.expect("TransactionEvent", event("Updated"))
+
+
+@pytest.mark.timeout(60)
+async def test_TC_F_01_CS(prefix: str, tmp_path: Path) -> None:
+    async with charger(BROKER, prefix, tmp_path) as rig:
+        # EVConnectedPreSession (TxStartPoint PowerPathClosed: no transaction yet).
+        await rig.evses[0].plug_in()
+        occupied = await rig.csms.expect("StatusNotification")
+        assert occupied["connectorStatus"] == "Occupied"
+        # Authorized (remote): the transaction starts at once, the EV being there.
+        mark = len(rig.csms.history)
+        answer = await rig.csms.call(
+            call.RequestStartTransaction(id_token=TOKEN, remote_start_id=11, evse_id=1)
+        )
+        assert answer.status == "Accepted"
+        started = await rig.csms.expect("TransactionEvent", event("Started"))
+        await rig.csms.seen("Authorize", mark)
+        await charging(rig)
+    assert started["triggerReason"] == "RemoteStart"
+    assert started["transactionInfo"]["remoteStartId"] == 11
+    assert started["idToken"] == TOKEN
+    assert started["evse"] == {"id": 1, "connectorId": 1}
+
+
+async def _remote_start_first(rig: Rig, authorize: bool) -> Payload:
+    """Authorized (remote) from ParkingBayOccupied, then EnergyTransferStarted: the Started
+    event (TxStartPoint PowerPathClosed: when the EV is plugged in)."""
+    mark = len(rig.csms.history)
+    answer = await rig.csms.call(
+        call.RequestStartTransaction(id_token=TOKEN, remote_start_id=12, evse_id=1)
+    )
+    assert answer.status == "Accepted"
+    if authorize:
+        await rig.csms.seen("Authorize", mark)
+    await rig.evses[0].plug_in()  # within EVConnectionTimeOut
+    started = await rig.csms.expect("TransactionEvent", event("Started"))
+    await charging(rig)
+    return started
+
+
+@pytest.mark.timeout(60)
+async def test_TC_F_02_CS(prefix: str, tmp_path: Path) -> None:
+    async with charger(BROKER, prefix, tmp_path, {"AuthCtrlr.AuthorizeRemoteStart": True}) as rig:
+        started = await _remote_start_first(rig, authorize=True)
+    assert started["triggerReason"] == "RemoteStart"
+    assert started["transactionInfo"]["remoteStartId"] == 12
+    assert started["idToken"] == TOKEN
+
+
+@pytest.mark.timeout(60)
+async def test_TC_F_03_CS(prefix: str, tmp_path: Path) -> None:
+    settings: dict[str, str | int | float | bool] = {"AuthCtrlr.AuthorizeRemoteStart": False}
+    async with charger(BROKER, prefix, tmp_path, settings) as rig:
+        started = await _remote_start_first(rig, authorize=False)
+    assert started["triggerReason"] == "RemoteStart"
+    assert started["transactionInfo"]["remoteStartId"] == 12
+    assert not [m for m in rig.csms.history if m.action == "Authorize"]
+
+
+async def _meter_reads(rig: Rig) -> None:
+    """Every EVSE's meter has spoken (a trigger has values to send)."""
+    for evse in rig.evses:
+        await evse.read(1.0)
+    await asyncio.sleep(0.2)
+
+
+@pytest.mark.timeout(60)
+async def test_TC_F_11_CS(prefix: str, tmp_path: Path) -> None:
+    async with charger(BROKER, prefix, tmp_path, evse_count=2) as rig:
+        await _meter_reads(rig)
+        mark = len(rig.csms.history)
+        answer = await rig.csms.call(
+            call.TriggerMessage(requested_message="MeterValues", evse={"id": 2})
+        )
+        assert answer.status == "Accepted"
+        values = await rig.csms.seen("MeterValues", mark)
+    assert values["evseId"] == 2
+    assert values["meterValue"][0]["sampledValue"][0]["context"] == "Trigger"
+
+
+@pytest.mark.timeout(60)
+async def test_TC_F_12_CS(prefix: str, tmp_path: Path) -> None:
+    async with charger(BROKER, prefix, tmp_path, evse_count=2) as rig:
+        await _meter_reads(rig)
+        mark = len(rig.csms.history)
+        answer = await rig.csms.call(call.TriggerMessage(requested_message="MeterValues"))
+        assert answer.status == "Accepted"
+        await rig.csms.seen("MeterValues", mark, lambda p: p["evseId"] == 1)
+        await rig.csms.seen("MeterValues", mark, lambda p: p["evseId"] == 2)
+    sent = [m.payload for m in rig.csms.history[mark:] if m.action == "MeterValues"]
+    for values in sent:
+        assert values["meterValue"][0]["sampledValue"][0]["context"] == "Trigger"
+
+
+def _assert_triggered(update: Payload, evse: int) -> None:
+    assert update["triggerReason"] == "Trigger"
+    assert update.get("evse", {"id": evse})["id"] == evse
+    assert update["transactionInfo"]["chargingState"] == "Charging"
+    assert update["meterValue"][0]["sampledValue"][0]["context"] == "Trigger"
+
+
+@pytest.mark.timeout(60)
+async def test_TC_F_13_CS(prefix: str, tmp_path: Path) -> None:
+    async with charger(BROKER, prefix, tmp_path) as rig:
+        await energy_transfer_started(rig)
+        await rig.evses[0].read(10.0)
+        answer = await rig.csms.call(
+            call.TriggerMessage(requested_message="TransactionEvent", evse={"id": 1})
+        )
+        assert answer.status == "Accepted"
+        update = await rig.csms.expect("TransactionEvent", event("Updated", "Trigger"))
+    _assert_triggered(update, 1)
+
+
+@pytest.mark.timeout(60)
+async def test_TC_F_14_CS(prefix: str, tmp_path: Path) -> None:
+    async with charger(BROKER, prefix, tmp_path, evse_count=2) as rig:
+        for number, token in ((1, "AABBCCDD"), (2, "11223344")):
+            await rig.evses[number - 1].plug_in()
+            await rig.present(card(token))
+            await rig.csms.expect("TransactionEvent", event("Started"))
+            await charging(rig, number)
+            await rig.evses[number - 1].read(10.0)
+        answer = await rig.csms.call(call.TriggerMessage(requested_message="TransactionEvent"))
+        assert answer.status == "Accepted"
+        updates = [
+            await rig.csms.expect("TransactionEvent", event("Updated", "Trigger")) for _ in (1, 2)
+        ]
+    by_evse = {u["evse"]["id"]: u for u in updates}
+    assert set(by_evse) == {1, 2}
+    for number, update in by_evse.items():
+        _assert_triggered(update, number)
+
+
+@pytest.mark.timeout(60)
+async def test_TC_F_23_CS(prefix: str, tmp_path: Path) -> None:
+    async with charger(BROKER, prefix, tmp_path) as rig:
+        mark = len(rig.csms.history)
+        answer = await rig.csms.call(
+            call.TriggerMessage(
+                requested_message="StatusNotification", evse={"id": 1, "connector_id": 1}
+            )
+        )
+        assert answer.status == "Accepted"
+        status = await rig.csms.seen("StatusNotification", mark)
+    assert (status["evseId"], status["connectorId"]) == (1, 1)
+    assert status["connectorStatus"] == "Available"
+
+
+@pytest.mark.timeout(60)
+async def test_TC_F_24_CS(prefix: str, tmp_path: Path) -> None:
+    async with charger(BROKER, prefix, tmp_path) as rig:
+        await rig.evses[0].plug_in()  # EVConnectedPreSession
+        await rig.csms.expect("StatusNotification", lambda p: p["connectorStatus"] == "Occupied")
+        mark = len(rig.csms.history)
+        answer = await rig.csms.call(
+            call.TriggerMessage(
+                requested_message="StatusNotification", evse={"id": 1, "connector_id": 1}
+            )
+        )
+        assert answer.status == "Accepted"
+        status = await rig.csms.seen("StatusNotification", mark)
+    assert (status["evseId"], status["connectorId"]) == (1, 1)
+    assert status["connectorStatus"] == "Occupied"
+
+
+@pytest.mark.timeout(30)
+async def test_TC_F_27_CS(charger: StartCharger, csms: Csms) -> None:
+    async with charger(csms):
+        await csms.expect("BootNotification")
+        answer = await csms.call(call.TriggerMessage(requested_message="SignCombinedCertificate"))
+    assert answer.status == "NotImplemented"
