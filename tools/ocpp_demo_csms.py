@@ -169,17 +169,26 @@ class DemoPeer(ChargePoint):  # type: ignore[misc]  # the ocpp package has no ty
 
 
 @contextlib.asynccontextmanager
-async def serving(record: Record, port: int = 0) -> AsyncIterator[int]:
+async def serving(
+    record: Record, port: int = 0, peers: dict[str, DemoPeer] | None = None
+) -> AsyncIterator[int]:
     """The CSMS on 127.0.0.1:`port` (0: any free one) while the block runs; yields the port.
-    Stations connect to ws://127.0.0.1:<port>/ocpp/<station id>."""
+    Stations connect to ws://127.0.0.1:<port>/ocpp/<station id>; each connected one is in
+    `peers` (if given) by its id, for the caller to send it CALLs (`peer.call`)."""
 
     async def serve_station(connection: ServerConnection) -> None:
         station_id = connection.request.path.rsplit("/", 1)[-1] if connection.request else "?"
         record.stations.append(station_id)
+        peer = DemoPeer(station_id, connection, record)
+        if peers is not None:
+            peers[station_id] = peer
         try:
-            await DemoPeer(station_id, connection, record).start()
+            await peer.start()
         except Exception as error:  # the station went away: the demo goes on
             logging.getLogger(__name__).info("%s: %s", station_id, error)
+        finally:
+            if peers is not None and peers.get(station_id) is peer:
+                del peers[station_id]
 
     subprotocols = [Subprotocol("ocpp2.0.1")]
     async with serve(serve_station, "127.0.0.1", port, subprotocols=subprotocols) as server:
