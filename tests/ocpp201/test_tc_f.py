@@ -299,3 +299,14 @@ async def test_TC_F_27_CS(charger: StartCharger, csms: Csms) -> None:
         await csms.expect("BootNotification")
         answer = await csms.call(call.TriggerMessage(requested_message="SignCombinedCertificate"))
     assert answer.status == "NotImplemented"
+
+
+@pytest.mark.timeout(30)
+async def test_TC_F_26_CS(charger: StartCharger, csms: Csms) -> None:
+    async with charger(csms):
+        await csms.expect("BootNotification")
+        mark = len(csms.history)
+        answer = await csms.call(call.TriggerMessage(requested_message="BootNotification"))
+        assert answer.status == "Rejected"  # Accepted already (F06.FR.17)
+        await csms.call(call.GetTransactionStatus())  # what the station sends meanwhile
+    assert not [m for m in csms.history[mark:] if m.action == "BootNotification"]

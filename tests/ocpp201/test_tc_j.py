@@ -204,3 +204,28 @@ async def test_TC_J_10_CS(prefix: str, tmp_path: Path) -> None:
         context = meter_value["sampledValue"][0]["context"]
         assert_each_measurand(meter_value["sampledValue"], context)
     assert_intervals([seconds(mv["timestamp"]) for mv in periodic], INTERVAL_S)
+
+
+@pytest.mark.timeout(60)
+async def test_TC_J_06_CS(prefix: str, tmp_path: Path) -> None:
+    settings: Settings = {
+        **ALIGNED,
+        "AlignedDataCtrlr.SendDuringIdle": True,
+        # No sampled values in the transaction's own events either: the case wants none.
+        "SampledDataCtrlr.TxStartedMeasurands": "",
+        "SampledDataCtrlr.TxUpdatedMeasurands": "",
+        "SampledDataCtrlr.TxEndedMeasurands": "",
+    }
+    async with charger(BROKER, prefix, tmp_path, settings) as rig, metered(rig):
+        before = await rig.csms.expect("MeterValues", wait=20)  # steps 1 and 2
+        mark = len(rig.csms.history)
+        await energy_transfer_started(rig)  # step 3
+        await asyncio.sleep((INTERVAL_S + 5) / SPEEDUP)  # steps 4 and 5: nothing comes
+        await rig.evses[0].unplug()  # step 6
+        await rig.csms.expect("TransactionEvent", event("Ended"))
+        during = list(rig.csms.history[mark:])
+        after = await rig.csms.expect("MeterValues", wait=20)  # steps 7 and 8
+    for message in (before, after):
+        assert_each_measurand(message["meterValue"][0]["sampledValue"], "Sample.Clock")
+    assert not [m for m in during if m.action == "MeterValues"]
+    assert not [m for m in during if m.action == "TransactionEvent" and "meterValue" in m.payload]
