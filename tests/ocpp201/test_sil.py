@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import dataclasses
 import importlib.util
+import secrets
 import sys
 from pathlib import Path
 from types import ModuleType
@@ -59,7 +60,9 @@ async def test_sil_ac_ocpp_reports_both_sessions(mosquitto: BrokerSettings, tmp_
             plan,
             modules=[for_test(module, port) for module in plan.modules],
             broker=mosquitto,
-            prefix=f"test-sil-ocpp-{tmp_path.name[-12:]}",
+            # Unique: two runs with one prefix share MQTT client ids, and the broker drops one
+            # for the other over and over.
+            prefix=f"test-sil-ocpp-{secrets.token_hex(6)}",
             state_dir=tmp_path / "state",
         )
         async with running(plan):
