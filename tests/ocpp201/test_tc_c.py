@@ -21,7 +21,8 @@ from ocpp.v201 import call, call_result
 from evstack.runtime.mqtt import BrokerSettings
 
 from .test_tc_e import event
-from .tx_rig import SPEEDUP, Rig, card, charger
+from .timed_csms import TimedCsms
+from .tx_rig import SPEEDUP, Rig, booted, card, charger
 
 pytestmark = [pytest.mark.mosquitto]
 
@@ -150,3 +151,168 @@ async def test_TC_C_38_CS(prefix: str, tmp_path: Path) -> None:
         )
         answer = await rig.csms.call(call.ClearCache())
     assert answer.status == "Rejected"
+
+
+async def _cached_as(rig: Rig, status: str) -> None:
+    """IdTokenCached for the other card with `status`: presented once, the CSMS said so; the
+    EV is unplugged again."""
+    await _refused(rig, status)
+    await rig.evses[0].unplug()
+    await rig.csms.expect("StatusNotification", lambda p: p["connectorStatus"] == "Available")
+
+
+async def _cached_refusal_asks_again(rig: Rig, status: str) -> None:
+    """TC_C_09 to 11: the other card, cached with `status`, is presented again: the station
+    asks the CSMS (AuthorizeRequest), which says `status` again; nothing starts."""
+    await _cached_as(rig, status)
+    await _refused(rig, status)
+
+
+@pytest.mark.timeout(60)
+async def test_TC_C_09_CS(prefix: str, tmp_path: Path) -> None:
+    async with charger(BROKER, prefix, tmp_path, CACHE) as rig:
+        await _cached_refusal_asks_again(rig, "Invalid")
+
+
+@pytest.mark.timeout(60)
+async def test_TC_C_10_CS(prefix: str, tmp_path: Path) -> None:
+    async with charger(BROKER, prefix, tmp_path, CACHE) as rig:
+        await _cached_refusal_asks_again(rig, "Blocked")
+
+
+@pytest.mark.timeout(60)
+async def test_TC_C_11_CS(prefix: str, tmp_path: Path) -> None:
+    async with charger(BROKER, prefix, tmp_path, CACHE) as rig:
+        await _cached_refusal_asks_again(rig, "Expired")
+
+
+@pytest.mark.timeout(60)
+async def test_TC_C_12_CS(prefix: str, tmp_path: Path) -> None:
+    async with charger(BROKER, prefix, tmp_path, CACHE) as rig:
+        await _cached_as(rig, "Invalid")
+        rig.csms.respond("Authorize", answering("Accepted"))  # the CSMS changed its mind
+        await rig.evses[0].plug_in()
+        await rig.present(card(OTHER))
+        authorize = await rig.csms.expect("Authorize")
+        started = await rig.csms.expect("TransactionEvent", event("Started"))
+        await rig.evses[0].charge()  # EnergyTransferStarted
+        await rig.csms.expect(
+            "TransactionEvent", lambda p: p["transactionInfo"].get("chargingState") == "Charging"
+        )
+    assert authorize["idToken"]["idToken"] == OTHER
+    assert started["triggerReason"] == "Authorized"
+    assert started["idToken"]["idToken"] == OTHER
+
+
+@pytest.mark.timeout(60)
+async def test_TC_C_36_CS(prefix: str, tmp_path: Path) -> None:
+    settings: Settings = {"AuthCacheCtrlr.Enabled": True, "AuthCtrlr.LocalPreAuthorize": False}
+    async with charger(BROKER, prefix, tmp_path, settings) as rig:
+        await _session(rig)  # IdTokenCached (Accepted)
+        rig.csms.respond(
+            "Authorize", lambda payload: call_result.Authorize(id_token_info={"status": "Invalid"})
+        )
+        mark = len(rig.csms.history)
+        await rig.evses[0].plug_in()
+        await rig.present(card())
+        authorize = await rig.csms.expect("Authorize")  # the cache is not asked first
+        await asyncio.sleep(MESSAGE_TIMEOUT_S / SPEEDUP)
+    assert authorize["idToken"] == VALID
+    assert not [
+        m
+        for m in rig.csms.history[mark:]
+        if m.action == "TransactionEvent" and "idToken" in m.payload
+    ]
+
+
+@pytest.mark.timeout(60)
+async def test_TC_C_04_CS(prefix: str, tmp_path: Path) -> None:
+    async with charger(BROKER, prefix, tmp_path) as rig:
+        await _session_started(rig)
+        mark = len(rig.csms.history)
+        await rig.present(card(OTHER))  # a different card: accepted, but it stops nothing
+        await asyncio.sleep(MESSAGE_TIMEOUT_S / SPEEDUP)
+        running = rig.evses[0].running
+    assert not [m for m in rig.csms.history[mark:] if m.action == "TransactionEvent"]
+    assert running is not None
+    assert running.id_token.value == VALID["idToken"]
+
+
+async def _session_started(rig: Rig, evse: int = 1, token: str = "AABBCCDD") -> Payload:
+    """EVConnectedPreSession, Authorized (local) and EnergyTransferStarted on `evse`."""
+    await rig.evses[evse - 1].plug_in()
+    await rig.present(card(token))
+    started = await rig.csms.expect("TransactionEvent", event("Started"))
+    await rig.evses[evse - 1].charge()
+    await rig.csms.expect(
+        "TransactionEvent", lambda p: p["transactionInfo"].get("chargingState") == "Charging"
+    )
+    return started
+
+
+@pytest.mark.timeout(90)
+async def test_TC_C_32_CS(prefix: str, tmp_path: Path) -> None:
+    async with TimedCsms() as csms:
+        rig = Rig(BROKER, prefix, tmp_path, csms)
+        rig.preset(CACHE)
+        async with rig.world():
+            async with rig.station():
+                await booted(csms)
+                await _session(rig)  # IdTokenCached
+            async with rig.station():  # rebooted: step 1, Booted
+                await booted(csms)
+                mark = len(csms.history)
+                started = await _session(rig)  # steps 2 to 5, from the cache
+    assert started["triggerReason"] == "Authorized"
+    assert started["idToken"] == VALID
+    assert _authorizes(rig, mark) == []
+
+
+@pytest.mark.timeout(60)
+async def test_TC_C_33_CS(prefix: str, tmp_path: Path) -> None:
+    async with charger(BROKER, prefix, tmp_path, CACHE) as rig:
+        first = await _session(rig)  # Authorize: Accepted, cached (steps 1 to 8)
+        # The CSMS's word changes: the TransactionEvent's answer says Invalid from now on.
+        rig.csms.respond(
+            "TransactionEvent",
+            lambda p: (
+                call_result.TransactionEvent(id_token_info={"status": "Invalid"})
+                if "idToken" in p
+                else call_result.TransactionEvent()
+            ),
+        )
+        mark = len(rig.csms.history)
+        await rig.evses[0].plug_in()
+        await rig.present(card())  # steps 9 to 13: from the cache, no Authorize
+        second = await rig.csms.expect("TransactionEvent", event("Started"))
+    assert first["idToken"] == second["idToken"] == VALID
+    assert _authorizes(rig, mark) == []
+
+
+@pytest.mark.timeout(60)
+async def test_TC_C_34_CS(prefix: str, tmp_path: Path) -> None:
+    async with charger(BROKER, prefix, tmp_path, CACHE) as rig:
+        await _session(rig)  # IdTokenCached
+        rig.csms.respond(
+            "TransactionEvent",
+            lambda p: (
+                call_result.TransactionEvent(id_token_info={"status": "Invalid"})
+                if "idToken" in p
+                else call_result.TransactionEvent()
+            ),
+        )
+        rig.csms.respond("Authorize", answering("Invalid"))
+        await rig.evses[0].plug_in()
+        mark = len(rig.csms.history)
+        await rig.present(card())  # from the cache: the transaction starts (step 1)
+        started = await rig.csms.expect("TransactionEvent", event("Started"))
+        assert _authorizes(rig, mark) == []
+        # The answer said Invalid: the cache now says so too. The EV leaves (steps 3 to 6).
+        await rig.csms.expect("TransactionEvent", event("Ended"))
+        await rig.evses[0].unplug()
+        await rig.csms.expect("StatusNotification", lambda p: p["connectorStatus"] == "Available")
+        await rig.evses[0].plug_in()
+        await rig.present(card())  # steps 7 and 8: the station asks the CSMS
+        authorize = await rig.csms.expect("Authorize")
+    assert started["triggerReason"] == "Authorized"
+    assert authorize["idToken"] == VALID
