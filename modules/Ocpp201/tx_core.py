@@ -88,6 +88,17 @@ class _PendingAuth:
 
 
 @dataclass
+class _Authorized:
+    """EvseManager's transaction began (the EV is authorized) before TxStartPoint's: what the
+    station's transaction, once started, reports as its token (E01: the first event after the
+    token was presented carries it)."""
+
+    id_token: IdTokenType
+    remote_start_id: int | None
+    session_uuid: str
+
+
+@dataclass
 class _Evse:
     evse_id: int
     connector_id: int
@@ -96,6 +107,7 @@ class _Evse:
     state: ChargingStateEnumType = State.Idle
     reading: Reading | None = None
     pending: _PendingAuth | None = None
+    authorized: _Authorized | None = None
     tx: OpenTransaction | None = None
     soc: float | None = None
 
@@ -421,6 +433,7 @@ class Transactions:
         tx = evse.tx
         if tx is None:
             if not points & {"Authorized", "PowerPathClosed"}:
+                evse.authorized = _Authorized(token, remote, session_uuid)  # EnergyTransfer's
                 return
             tx = self._start(evse, now, remote)
         tx.session_uuid, tx.journaled = session_uuid, True
@@ -439,8 +452,15 @@ class Transactions:
         points = self.settings()
         if tx is None:
             if evse.energy and "EnergyTransfer" in points.start_points:
-                self._start(evse, now, None)
-                self._emit(evse, now, Trigger.ChargingStateChanged, state=state)
+                held, evse.authorized = evse.authorized, None
+                tx = self._start(evse, now, held.remote_start_id if held else None)
+                token, trigger = None, Trigger.ChargingStateChanged
+                if held is not None:
+                    token = tx.id_token = held.id_token
+                    tx.session_uuid, tx.journaled = held.session_uuid, True
+                    if held.remote_start_id is not None:
+                        trigger = Trigger.RemoteStart  # the first event after the request
+                self._emit(evse, now, trigger, state=state, id_token=token)
             return
         if was_flowing and not evse.energy and "EnergyTransfer" in points.stop_points:
             reason = PAUSE_REASONS.get(state, Reason.Other)
@@ -451,7 +471,7 @@ class Transactions:
 
     def _finished(self, evse: _Evse, reason: ReasonEnumType, now: float) -> None:
         """EvseManager's transaction is over: authorization and power path end here."""
-        evse.energy = False
+        evse.energy, evse.authorized = False, None
         if reason is Reason.EVDisconnected:
             evse.plugged = False  # SessionFinished follows: the EV has gone already
         evse.state = State.EVConnected if evse.plugged else State.Idle
@@ -467,7 +487,7 @@ class Transactions:
         self._emit(evse, now, trigger, state=evse.state)
 
     def _unplugged(self, evse: _Evse, now: float) -> None:
-        evse.plugged, evse.energy = False, False
+        evse.plugged, evse.energy, evse.authorized = False, False, None
         evse.state = State.Idle
         evse.pending = None
         tx = evse.tx

@@ -314,3 +314,149 @@ async def test_TC_E_51_CS(prefix: str, tmp_path: Path) -> None:
         await rig.settled()
         await _no_more(csms, 2, INTERVAL_S * 2 + TIMEOUT_S + 5)
     assert _sent(csms) == 2
+
+
+# --- E01/E02: the start options (Core conditional) ---------------------------------------------
+
+
+def _starting_at(point: str) -> Settings:
+    return {"TxCtrlr.TxStartPoint": point}
+
+
+async def _authorized_first(rig: Rig) -> None:
+    """Reusable State Authorized (local) from no EV: the card, Authorize Accepted."""
+    await rig.present(card())
+    authorize = await rig.csms.expect("Authorize")
+    assert authorize["idToken"] == {"idToken": "AABBCCDD", "type": "ISO14443"}
+
+
+@pytest.mark.timeout(60)
+async def test_TC_E_01_CS(prefix: str, tmp_path: Path) -> None:
+    async with charger(BROKER, prefix, tmp_path, _starting_at("PowerPathClosed")) as rig:
+        await _authorized_first(rig)
+        mark = len(rig.csms.history)
+        await rig.evses[0].plug_in()  # EVConnectedPreSession: the power path closes
+        started = await rig.csms.expect("TransactionEvent", event("Started"))
+    assert not [m for m in rig.csms.history[:mark] if m.action == "TransactionEvent"]
+    assert started["idToken"] == {"idToken": "AABBCCDD", "type": "ISO14443"}
+    assert started["evse"] == {"id": 1, "connectorId": 1}
+
+
+@pytest.mark.timeout(60)
+async def test_TC_E_02_CS(prefix: str, tmp_path: Path) -> None:
+    async with charger(BROKER, prefix, tmp_path, _starting_at("EnergyTransfer")) as rig:
+        await _authorized_first(rig)
+        await rig.evses[0].plug_in()
+        occupied = await rig.csms.expect("StatusNotification")
+        mark = len(rig.csms.history)
+        await asyncio.sleep(0.5)  # plugged in and authorized: still no transaction
+        assert not [m for m in rig.csms.history[mark:] if m.action == "TransactionEvent"]
+        await rig.evses[0].charge()
+        started = await rig.csms.expect("TransactionEvent", event("Started"))
+    assert occupied["connectorStatus"] == "Occupied"
+    assert started["idToken"] == {"idToken": "AABBCCDD", "type": "ISO14443"}
+    assert started["evse"] == {"id": 1, "connectorId": 1}
+    assert started["transactionInfo"]["chargingState"] == "Charging"
+
+
+@pytest.mark.timeout(60)
+async def test_TC_E_09_CS(prefix: str, tmp_path: Path) -> None:
+    async with charger(BROKER, prefix, tmp_path, _starting_at("EVConnected")) as rig:
+        await rig.evses[0].plug_in()
+        occupied = await rig.csms.expect("StatusNotification")
+        started = await rig.csms.expect("TransactionEvent", event("Started"))
+    assert occupied["connectorStatus"] == "Occupied"
+    assert started["triggerReason"] in ("CablePluggedIn", "ChargingStateChanged")
+    assert started["evse"] == {"id": 1, "connectorId": 1}
+    assert started["transactionInfo"]["chargingState"] == "EVConnected"
+
+
+@pytest.mark.timeout(60)
+async def test_TC_E_10_CS(prefix: str, tmp_path: Path) -> None:
+    async with charger(BROKER, prefix, tmp_path, _starting_at("Authorized")) as rig:
+        await _authorized_first(rig)
+        started = await rig.csms.expect("TransactionEvent", event("Started"))
+    assert started["triggerReason"] == "Authorized"
+    assert started["idToken"] == {"idToken": "AABBCCDD", "type": "ISO14443"}
+
+
+@pytest.mark.timeout(60)
+async def test_TC_E_13_CS(prefix: str, tmp_path: Path) -> None:
+    token = {"idToken": "AABBCCDD", "type": "ISO14443"}
+    async with charger(BROKER, prefix, tmp_path, _starting_at("Authorized")) as rig:
+        answer = await rig.csms.call(
+            call.RequestStartTransaction(id_token=token, remote_start_id=13, evse_id=1)
+        )
+        assert answer.status == "Accepted"
+        started = await rig.csms.expect("TransactionEvent", event("Started"))
+    assert started["triggerReason"] == "RemoteStart"
+    assert started["idToken"] == token
+    assert started["transactionInfo"]["remoteStartId"] == 13
+
+
+# --- E03, E05, E06, E07: local start and stop (Core conditional) -------------------------------
+
+
+@pytest.mark.timeout(60)
+async def test_TC_E_03_CS(prefix: str, tmp_path: Path) -> None:
+    async with charger(BROKER, prefix, tmp_path) as rig:
+        transaction_id = await energy_transfer_started(rig)  # cable first, then the card
+    assert transaction_id
+
+
+@pytest.mark.timeout(60)
+async def test_TC_E_04_CS(prefix: str, tmp_path: Path) -> None:
+    async with charger(BROKER, prefix, tmp_path) as rig:
+        await _authorized_first(rig)  # Authorized (local), no EV yet
+        await rig.evses[0].plug_in()  # EnergyTransferStarted, part 1
+        occupied = await rig.csms.expect("StatusNotification")
+        started = await rig.csms.expect("TransactionEvent", event("Started"))
+        await rig.evses[0].charge()  # part 2
+        await rig.csms.expect(
+            "TransactionEvent", lambda p: p["transactionInfo"].get("chargingState") == "Charging"
+        )
+    assert occupied["connectorStatus"] == "Occupied"
+    assert started["idToken"] == {"idToken": "AABBCCDD", "type": "ISO14443"}
+
+
+@pytest.mark.timeout(60)
+async def test_TC_E_05_CS(prefix: str, tmp_path: Path) -> None:
+    timeout_s = 20
+    settings: Settings = {
+        "TxCtrlr.EVConnectionTimeOut": timeout_s,
+        "TxCtrlr.TxStartPoint": "Authorized",
+        "AuthCacheCtrlr.Enabled": False,
+        "AuthCtrlr.LocalPreAuthorize": False,
+    }
+    async with charger(BROKER, prefix, tmp_path, settings, auth_timeout_s=timeout_s) as rig:
+        await _authorized_first(rig)
+        started = await rig.csms.expect("TransactionEvent", event("Started"))
+        ended = await rig.csms.expect("TransactionEvent", event("Ended"), wait=20)  # step 1
+        assert ended["triggerReason"] == "EVConnectTimeout"
+        # Steps 3 and 4: the EVSE is ready for another session.
+        await _authorized_first(rig)
+        again = await rig.csms.expect("TransactionEvent", event("Started"))
+        await rig.evses[0].plug_in()
+        await rig.evses[0].charge()
+        await rig.csms.expect(
+            "TransactionEvent", lambda p: p["transactionInfo"].get("chargingState") == "Charging"
+        )
+    assert ended["transactionInfo"]["transactionId"] == started["transactionInfo"]["transactionId"]
+    assert again["transactionInfo"]["transactionId"] != started["transactionInfo"]["transactionId"]
+
+
+@pytest.mark.timeout(60)
+async def test_TC_E_06_CS(prefix: str, tmp_path: Path) -> None:
+    async with charger(BROKER, prefix, tmp_path) as rig:
+        transaction_id = await energy_transfer_started(rig)
+        await rig.present(card())  # StopAuthorized (local): the same card
+        stopping = await rig.csms.expect("TransactionEvent")
+        ended = stopping
+        while ended["eventType"] != "Ended":
+            ended = await rig.csms.expect("TransactionEvent")
+        await rig.evses[0].unplug()  # EVDisconnected, ParkingBayUnoccupied
+        available = await rig.csms.expect("StatusNotification")
+    assert stopping["triggerReason"] == "StopAuthorized"
+    assert ended["transactionInfo"]["transactionId"] == transaction_id
+    assert ended["transactionInfo"].get("stoppedReason", "Local") == "Local"
+    assert available["connectorStatus"] == "Available"
