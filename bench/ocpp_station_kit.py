@@ -45,8 +45,8 @@ from evstack.modules.Ocpp201.module import CORE
 from evstack.modules.Ocpp201.sender import Sender
 from evstack.modules.Ocpp201.station import Evse, Station
 from evstack.ocpp.outbox import Outbox
+from evstack.runtime.clock import ScaledClock
 from evstack.runtime.state import ModuleState
-from evstack.sim.clock import ScaledClock
 
 PASSWORD = "evstack-bench-password-0123"
 
