@@ -114,13 +114,17 @@ test: export EVSTACK_XSD_DIR := $(abspath $(INTEROP))/iso15118/shared/schemas
 test: install mosquitto interop interop-peer fuzz-tools chromium lint typecheck check-generated
 	$(PY) -m pytest
 
-# The sdist (the source, tests included), then the wheel built from it: the product, which
-# holds no tests or C sources (docs/design/packaging.md).
+# The sdist (the source, tests included), then the wheels built from it: the product, which
+# holds no tests or C sources, natively and for aarch64 in a Debian arm64 root under qemu
+# (tools/arm64.sh; docs/design/packaging.md). The root is made once, outside the checkout.
 # (its own .PHONY line: fewer merge conflicts on the shared one)
+EVSTACK_ARM64_ROOT ?= /var/tmp/evstack-arm64-root
 .PHONY: wheel
 wheel: install
 	rm -rf dist
 	nice $(PY) -m build --no-isolation --outdir dist .
+	tools/arm64.sh root $(EVSTACK_ARM64_ROOT)
+	tools/arm64.sh wheel $(EVSTACK_ARM64_ROOT) dist/evstack-*.tar.gz dist
 	@ls -l dist
 
 bench: install mosquitto
