@@ -228,6 +228,8 @@ class DcHlc:
         voltage, current = self._target
         if not self.power_allowed:
             return
+        # Never above what the supply, or the EV, said it takes (an EV asking more is wrong).
+        voltage = min(voltage, self.limits.max_voltage, self._ev_max_voltage or voltage)
         if self.phase == "PreCharge":
             out.append(SupplyExport(voltage, min(current, PRE_CHARGE_CURRENT_A)))
             out.append(SupplyMode("Export", "PreCharge"))

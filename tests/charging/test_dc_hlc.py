@@ -123,6 +123,15 @@ def test_precharge_current_is_capped() -> None:
     assert supply(out) == [SupplyExport(380.0, 2.0), SupplyMode("Export", "PreCharge")]
 
 
+def test_a_target_above_the_supplys_or_the_evs_maximum_is_capped() -> None:
+    dc = DcHlc(SupplyLimits(max_voltage=500.0))
+    dc.set_power_allowed(True)
+    through_cable_check(dc)  # the EV said 420 V at most
+    dc.on_hlc(ev.StartPreCharge())
+    out = dc.on_hlc(ev.EvTarget(20_000.0, 2.0))
+    assert supply(out)[0] == SupplyExport(420.0, 2.0)
+
+
 def test_an_energy_limit_reaches_the_ev_and_the_supply_in_the_same_step() -> None:
     dc = DcHlc(SupplyLimits(max_current=200.0, max_power=100e3))
     dc.set_power_allowed(True)

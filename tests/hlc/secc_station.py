@@ -21,8 +21,9 @@ from evstack.hlc.secc import events as ev
 from evstack.hlc.transport.netif import link_local_address
 from evstack.hlc.transport.sdp import SdpResponder
 from evstack.hlc.transport.stream import V2gServer, V2gtpStream, start_server
+from evstack.modules.DcSupplySimulator.battery import BatteryConfig
 from evstack.modules.DcSupplySimulator.imd import IsolationMeasured
-from evstack.modules.DcSupplySimulator.power_path import DcPowerPath, SupplyMode
+from evstack.modules.DcSupplySimulator.power_path import DcPowerPath, PathConfig, SupplyMode
 from evstack.modules.EvseManager.dc_hlc import (
     Command,
     DcHlc,
@@ -48,6 +49,7 @@ class Station:
         ac: bool = False,
         tls: ssl.SSLContext | None = None,
         bidirectional: bool = False,
+        battery: BatteryConfig | None = None,
     ):
         self.tls = tls
         self.space = space
@@ -65,7 +67,7 @@ class Station:
                 max_discharge_power=back[1],
             )
         )
-        self.path = DcPowerPath(soc_percent=soc)
+        self.path = DcPowerPath(PathConfig(battery=battery or BatteryConfig()), soc_percent=soc)
         self.sessions: list[SeccSession] = []
         self.events: list[ev.Event] = []
         self._server: V2gServer | None = None

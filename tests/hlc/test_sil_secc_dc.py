@@ -50,7 +50,14 @@ def peer_tls(peer_pki: Path) -> dict[str, str]:
     }
 
 
-def charger(tag: str, cs_space: Namespace, tls: dict[str, str]) -> list[ModulePlan]:
+# The peer's ISO-20 EV simulator asks for 200 V in its charge loop whatever its battery
+# (see test_interop_secc_peer_evcc.py): its cell gets a pack that 200 V charges.
+LOW_VOLTAGE_PACK = {"empty_voltage_V": 150.0, "full_voltage_V": 195.0, "max_voltage_V": 1000.0}
+
+
+def charger(
+    tag: str, cs_space: Namespace, tls: dict[str, str], pack: dict[str, float] | None = None
+) -> list[ModulePlan]:
     """The charger's modules; its SECC offers ISO 15118-20 (with TLS), -2 and DIN."""
     evse, secc, dc, board, probe = (
         f"{tag}_{name}" for name in ("evse", "secc", "dc", "board", "probe")
@@ -76,7 +83,7 @@ def charger(tag: str, cs_space: Namespace, tls: dict[str, str]) -> list[ModulePl
             dc,
             module_class_path("DcSupplySimulator"),
             {},
-            config_implementation={"main": {"max_voltage": 500.0}},
+            config_implementation={"main": {"max_voltage": 500.0}, "ev": pack or {}},
             connections={"bsp": [(board, "board_support")]},
         ),
         ModulePlan(board, module_class_path("BoardSimulator"), {}),
@@ -103,7 +110,8 @@ async def test_dc_session_through_evse_manager_and_the_secc_module(
     tag = f"hlc{secrets.token_hex(3)}"
     with veth_pair() as (ev_space, cs_space):
         tls = peer_tls(peer_pki) if cell.value.tls else {}
-        plan = RunPlan(charger(tag, cs_space, tls), broker=mosquitto, prefix=f"test-{tag}")
+        pack = LOW_VOLTAGE_PACK if cell is Cell.ISO20_DC else None
+        plan = RunPlan(charger(tag, cs_space, tls, pack), broker=mosquitto, prefix=f"test-{tag}")
         async with running(plan):
             probe = await hlc_probe.instance(f"{tag}_probe")
             await asyncio.sleep(2.0)  # the SECC's SDP responder up before the peer asks once
