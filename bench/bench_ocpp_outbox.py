@@ -15,6 +15,7 @@ import time
 from pathlib import Path
 
 from evstack.ocpp.outbox import Outbox, RetryPolicy
+from evstack.runtime.state import open_database
 
 MESSAGES = 2_000
 DAY_OFFLINE = 24 * 3600 // 10
@@ -47,8 +48,9 @@ def fsync_floor(folder: Path) -> float:
 def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         folder = Path(tmp)
+        db = open_database(folder / "outbox.db")
         box = Outbox(
-            folder / "outbox.db",
+            db,
             {"TransactionEvent": RetryPolicy(attempts=3, interval_s=10.0)},
             message_timeout_s=30.0,
         )
@@ -63,7 +65,7 @@ def main() -> None:
         floor_per_s = fsync_floor(folder)
         for n in range(DAY_OFFLINE):
             box.put("TransactionEvent", EVENT % n, transaction_id="t1")
-        box.close()
+        db.close()
         day_mb = sum(f.stat().st_size for f in folder.glob("outbox.db*")) / 1e6
     print(
         f"BENCH ocpp_outbox messages={MESSAGES} enqueue_per_s={enqueue_per_s:.0f} "

@@ -98,8 +98,6 @@ class BuiltStation:
         for block in reversed(self.blocks):
             await block.stop()
         await self.station.close(0.0)
-        self.station.outbox.close()
-        self.station.model.close()
         self.state.close()
 
     async def _event(self, kind: SessionEventEnum, session: str, **data: Any) -> None:
@@ -147,17 +145,18 @@ def build_station(
     """A station of one EVSE for `url` (security profile 1), its state in `folder`; `settings`
     are device model values by "Component.Variable" (before it starts)."""
     folder.mkdir(parents=True, exist_ok=True)
-    model = DeviceModel(folder / "device_model.db", load_seed(DEFAULT_SEED, [1]))
+    state = ModuleState(folder, "station")  # the station's one database, as the module has it
+    db = state.share()
+    model = DeviceModel(db, load_seed(DEFAULT_SEED, [1]))
     for name, value in (settings or {}).items():
         component, _, variable = name.partition(".")
         model.set(ref(component, variable), value)
-    state = ModuleState(folder, "station")
     profiles = NetworkProfiles(state)
     profiles.put(1, NetworkProfiles.first(url, 1, model.get_int(MESSAGE_TIMEOUT)))
     model.set(ref("OCPPCommCtrlr", "NetworkConfigurationPriority"), "1")
     model.set(SECURITY_PROFILE, 1)
     model.set(ref("SecurityCtrlr", "BasicAuthPassword"), PASSWORD)
-    outbox = Outbox(folder / "outbox.db", {}, model.get_float(MESSAGE_TIMEOUT))
+    outbox = Outbox(db, {}, model.get_float(MESSAGE_TIMEOUT))
     tasks: set[asyncio.Task[None]] = set()
 
     def start_task(work: Coroutine[Any, Any, None]) -> asyncio.Task[None]:

@@ -18,11 +18,11 @@ Message ids are not kept: each transmission gets a new one from the RPC layer.
 
 from __future__ import annotations
 
+import sqlite3
 from collections.abc import Mapping
 from dataclasses import dataclass
-from pathlib import Path
 
-from evstack.runtime.state import open_database, transaction
+from evstack.runtime.state import transaction
 
 __all__ = ["Outbox", "QueuedMessage", "RetryPolicy"]
 
@@ -67,18 +67,17 @@ class Outbox:
     """
 
     def __init__(
-        self, path: Path, policies: Mapping[str, RetryPolicy], message_timeout_s: float
+        self, db: sqlite3.Connection, policies: Mapping[str, RetryPolicy], message_timeout_s: float
     ) -> None:
         self._policies = dict(policies)
         self.message_timeout_s = message_timeout_s
-        self._db = open_database(path)  # a queued message survives a power cut
+        # The station's database (`open_database`: a queued message survives a power cut);
+        # the outbox's table is `outbox`, and its owner closes it.
+        self._db = db
         self._db.execute(_SCHEMA)
         # Not-before times are monotonic and mean nothing after a restart: start afresh.
         with transaction(self._db) as db:
             db.execute("UPDATE outbox SET not_before = 0")
-
-    def close(self) -> None:
-        self._db.close()
 
     def set_policy(self, kind: str, policy: RetryPolicy) -> None:
         """The CSMS may change the attempts and intervals at any time (SetVariables)."""

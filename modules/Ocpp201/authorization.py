@@ -21,10 +21,10 @@ transactions block, which may start the transaction then (TxStartPoint Authorize
 from __future__ import annotations
 
 import logging
+import sqlite3
 import weakref
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from pathlib import Path
 from typing import ClassVar
 
 import msgspec
@@ -56,7 +56,7 @@ from evstack.ocpp import v201
 from evstack.ocpp.errors import OcppError
 from evstack.ocpp.j import CallTimeoutError, NotConnectedError
 from evstack.ocpp.outbox import QueuedMessage
-from evstack.runtime.state import open_database, transaction
+from evstack.runtime.state import transaction
 
 from .blocks import Block
 from .device_model import VariableKey, ref
@@ -117,16 +117,13 @@ class _Entry(msgspec.Struct):
 class AuthCache:
     """The authorization cache (C10, C11), in the station's state folder: it outlives reboots."""
 
-    def __init__(self, path: Path) -> None:
-        self._db = open_database(path)
+    def __init__(self, db: sqlite3.Connection) -> None:
+        self._db = db  # the station's database: its table is `cache`
         self._db.execute(
             "CREATE TABLE IF NOT EXISTS cache (key TEXT PRIMARY KEY, entry BLOB NOT NULL)"
         )
         self._encode = msgspec.json.Encoder(enc_hook=enc_hook).encode
         self._decode = msgspec.json.Decoder(_Entry, dec_hook=dec_hook).decode
-
-    def close(self) -> None:
-        self._db.close()
 
     def get(self, token: IdTokenType, now: float, lifetime_s: float) -> IdTokenInfoType | None:
         """The cached idTokenInfo, None when unknown or expired (an expired entry goes)."""
@@ -322,7 +319,7 @@ class AuthorizationBlock(Block):
         super().__init__(station)
         AuthorizationBlock._of[station] = self
         self._settings: AuthSettings | None = None
-        self.cache = AuthCache(station.state_dir / "authorization.db")
+        self.cache = AuthCache(station.db)
         self.authorizer = Authorizer(self.cache, self._authorize, self.settings)
         station.validate_token = self.validate_token
         station.route("ClearCache", self._clear_cache)
@@ -333,9 +330,6 @@ class AuthorizationBlock(Block):
     @classmethod
     def of(cls, station: Station) -> AuthorizationBlock:
         return cls._of[station]
-
-    async def stop(self) -> None:
-        self.cache.close()
 
     def settings(self) -> AuthSettings:
         if self._settings is None:

@@ -33,7 +33,7 @@ from evstack.generated.types.evse_manager import SessionEvent
 from evstack.generated.types.powermeter import Powermeter
 from evstack.ocpp.outbox import Outbox
 from evstack.runtime import CommandError
-from evstack.runtime.state import ModuleState
+from evstack.runtime.state import ModuleState, absorb_databases
 
 from .availability import Availability
 from .blocks import Block, load_blocks
@@ -52,6 +52,16 @@ GET_EVSE_TIMEOUT_S = 5.0
 FLUSH_S = 1.5
 PASSWORD = ref("SecurityCtrlr", "BasicAuthPassword")
 PRIORITY = ref("OCPPCommCtrlr", "NetworkConfigurationPriority")
+# The station's one SQLite database is <state_dir>/station.db; its stores once had a file
+# each, whose tables a station started after an update moves into it (nothing is lost).
+STATE_NAME = "station"
+FORMER_FILES = (
+    "device_model.db",
+    "authorization.db",
+    "security_log.db",
+    "transactions.db",
+    "outbox.db",
+)
 CORE: tuple[type[Block], ...] = (DeviceModelService, Provisioning, Availability)
 
 
@@ -96,15 +106,14 @@ class Ocpp201(Ocpp201ModuleBase):
         clock = self.clock
         evses = [await self._describe(i, client) for i, client in enumerate(self.r_evse_manager, 1)]
         seed = Path(c.device_model_seed) if c.device_model_seed else DEFAULT_SEED
-        model = DeviceModel(
-            self.state_dir / "device_model.db",
-            load_seed(seed, [evse.connectors for evse in evses]),
-        )
-        self._state = ModuleState(self.state_dir, "station")
+        self._state = ModuleState(self.state_dir, STATE_NAME)
+        db = self._state.share()
+        absorb_databases(db, [self.state_dir / name for name in FORMER_FILES])
+        model = DeviceModel(db, load_seed(seed, [evse.connectors for evse in evses]))
         profiles = NetworkProfiles(self._state)
         if not profiles.all():
             self._first_start(model, profiles)
-        outbox = Outbox(self.state_dir / "outbox.db", {}, model.get_float(MESSAGE_TIMEOUT))
+        outbox = Outbox(db, {}, model.get_float(MESSAGE_TIMEOUT))
         self.station = station = Station(
             station_id=c.station_id,
             model=model,
@@ -181,9 +190,7 @@ class Ocpp201(Ocpp201ModuleBase):
             except Exception:
                 self.log.exception("%s did not stop cleanly", type(block).__name__)
         await self.station.close(FLUSH_S)
-        self.station.outbox.close()
-        self.station.model.close()
-        self._state.close()
+        self._state.close()  # the one connection every store of the station used
 
     # -- the EVSEs' news, to the blocks --------------------------------------------------------
 

@@ -21,10 +21,10 @@ import datetime
 import enum
 import logging
 import re
+import sqlite3
 import weakref
 from collections.abc import Coroutine, Iterable
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 import msgspec
@@ -33,7 +33,7 @@ from evstack.generated.ocpp.v201.enums import AttributeEnumType, BootReasonEnumT
 from evstack.generated.ocpp.v201.messages import SecurityEventNotificationRequest
 from evstack.generated.ocpp.values import DateTime
 from evstack.ocpp.j import ConnectError, Failure, NetworkProfile
-from evstack.runtime.state import open_database, transaction
+from evstack.runtime.state import transaction
 
 from .blocks import Block
 from .device_model import InvalidValueError, VariableKey, ref
@@ -159,13 +159,10 @@ class SecurityLog:
     """The security events of the station's life, oldest first, at most `max_entries`
     (the oldest go first when it is full: the log must never stop the station)."""
 
-    def __init__(self, path: Path, *, max_entries: int = 10_000) -> None:
+    def __init__(self, db: sqlite3.Connection, *, max_entries: int = 10_000) -> None:
         self.max_entries = max_entries
-        self._db = open_database(path)
+        self._db = db  # the station's database: its table is `security_log`
         self._db.execute(_SCHEMA)
-
-    def close(self) -> None:
-        self._db.close()
 
     def append(
         self, event: str, timestamp: datetime.datetime, tech_info: str | None = None
@@ -306,7 +303,7 @@ class Security(Block):
     def __init__(self, station: Station) -> None:
         super().__init__(station)
         _BLOCKS[station] = self
-        self.security_log = SecurityLog(station.state_dir / "security_log.db")
+        self.security_log = SecurityLog(station.db)
         self._rebooted: BootReasonEnumType | None = None  # the reason of the last reboot
         self._booted = False
         model = station.model
@@ -321,9 +318,6 @@ class Security(Block):
     def of(station: Station) -> Security:
         """The station's security block (the other blocks raise their events through it)."""
         return _BLOCKS[station]
-
-    async def stop(self) -> None:
-        self.security_log.close()
 
     def raise_event(self, event: SecurityEvent, tech_info: str | None = None) -> None:
         """Log `event` and owe the CSMS its SecurityEventNotification."""

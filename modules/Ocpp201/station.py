@@ -206,6 +206,9 @@ class Station:
         self.clock = clock
         self.outbox = outbox
         self.state = state  # small durable values; keys start with the block's name
+        # The station's one SQLite connection: every store keeps its own tables in it, since
+        # each connection costs ~150 KiB and many stations may share a process.
+        self.db = state.share()
         self.state_dir = state_dir
         self.start_task = start_task
         self.endpoint = RpcEndpoint(v201)

@@ -103,7 +103,7 @@ class TransactionsBlock(Block):
         self._changed = asyncio.Event()
         self._reconciled: set[int] = set()
         self._held: dict[int, list[SessionEvent]] = {evse.id: [] for evse in station.evses}
-        self.store = TxStore(station.state_dir / "transactions.db")
+        self.store = TxStore(station.db)
         self.core = Transactions(
             evses={evse.id: 1 for evse in station.evses},
             sink=self,
@@ -131,9 +131,6 @@ class TransactionsBlock(Block):
         for evse in self.station.evses:
             await self._reconcile(evse.id)
         self.station.start_task(self._run_timers())
-
-    async def stop(self) -> None:
-        self.store.close()
 
     # -- time ----------------------------------------------------------------------------
 
@@ -191,19 +188,12 @@ class TransactionsBlock(Block):
     def _recover_seq_nos(self) -> None:
         """seqNos the outbox holds beyond what the store saved: a crash between the two writes.
 
-        The outbox offers no way to list a transaction's messages, so its file is read here,
-        read-only; without it (a fresh station) there is nothing to recover."""
-        path = self.station.state_dir / "outbox.db"
-        if not path.exists():
-            return
+        The outbox offers no way to list a transaction's messages, so its table is read here,
+        in the station's database."""
         try:
-            db = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
-            try:
-                rows = db.execute(
-                    "SELECT transaction_id, payload FROM outbox WHERE action = 'TransactionEvent'"
-                ).fetchall()
-            finally:
-                db.close()
+            rows = self.station.db.execute(
+                "SELECT transaction_id, payload FROM outbox WHERE action = 'TransactionEvent'"
+            ).fetchall()
         except sqlite3.Error as error:
             log.warning("the outbox could not be read for seqNos: %s", error)
             return

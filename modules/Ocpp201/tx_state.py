@@ -9,9 +9,9 @@ from __future__ import annotations
 
 import datetime
 import re
+import sqlite3
 from collections.abc import Iterable
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Protocol
 
 import msgspec
@@ -31,7 +31,7 @@ from evstack.generated.types.authorization import ProvidedIdToken
 from evstack.generated.types.evse_manager import SessionEventEnum
 from evstack.generated.types.powermeter import Powermeter
 from evstack.ocpp.v201 import DateTime
-from evstack.runtime.state import open_database, transaction
+from evstack.runtime.state import transaction
 
 from .sampling import SampleSeries
 
@@ -194,8 +194,8 @@ class TxStore:
     Each write is committed with fsync: a seqNo that went out must never be handed out again.
     """
 
-    def __init__(self, path: Path) -> None:
-        self._db = open_database(path)
+    def __init__(self, db: sqlite3.Connection) -> None:
+        self._db = db  # the station's database: its tables are `open_tx` and `seen`
         self._db.execute("CREATE TABLE IF NOT EXISTS open_tx (id TEXT PRIMARY KEY, value BLOB)")
         self._db.execute(
             "CREATE TABLE IF NOT EXISTS seen (n INTEGER PRIMARY KEY AUTOINCREMENT,"
@@ -203,9 +203,6 @@ class TxStore:
         )
         self._encode = msgspec.json.Encoder(enc_hook=enc_hook).encode
         self._decode = msgspec.json.Decoder(OpenTransaction, dec_hook=dec_hook).decode
-
-    def close(self) -> None:
-        self._db.close()
 
     def load(self) -> list[OpenTransaction]:
         rows = self._db.execute("SELECT value FROM open_tx").fetchall()

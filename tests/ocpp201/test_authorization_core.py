@@ -20,6 +20,7 @@ from evstack.modules.Ocpp201.authorization import (
     validation_result,
 )
 from evstack.ocpp.v201 import DateTime
+from evstack.runtime.state import open_database
 
 pytestmark = pytest.mark.timeout(10)
 
@@ -41,7 +42,8 @@ class Csms:
 
 def make(tmp_path: Path, settings: AuthSettings) -> tuple[Authorizer, Csms]:
     csms = Csms()
-    return Authorizer(AuthCache(tmp_path / "auth.db"), csms.authorize, lambda: settings), csms
+    cache = AuthCache(open_database(tmp_path / "auth.db"))
+    return Authorizer(cache, csms.authorize, lambda: settings), csms
 
 
 def info(status: S, group: str | None = None, expires: float | None = None) -> IdTokenInfoType:
@@ -136,17 +138,18 @@ async def test_the_cache_forgets_after_its_lifetime_and_the_csms_expiry(tmp_path
 
 
 async def test_the_cache_survives_a_restart_and_clears(tmp_path: Path) -> None:
-    authorizer, _ = make(tmp_path, AuthSettings())
+    db = open_database(tmp_path / "auth.db")
+    authorizer = Authorizer(AuthCache(db), Csms().authorize, AuthSettings)
     authorizer.remember(CARD, info(S.Accepted), T0)
-    authorizer.cache.close()
-    again = AuthCache(tmp_path / "auth.db")
+    db.close()
+    again = AuthCache(open_database(tmp_path / "auth.db"))
     assert again.get(CARD, T0 + 1, 100.0) == info(S.Accepted)
     again.clear()
     assert again.get(CARD, T0 + 1, 100.0) is None
 
 
 def test_eviction_by_policy(tmp_path: Path) -> None:
-    cache = AuthCache(tmp_path / "auth.db")
+    cache = AuthCache(open_database(tmp_path / "auth.db"))
     cards = [IdTokenType(idToken=f"{n:08X}", type=IdTokenEnumType.ISO14443) for n in range(4)]
     for n, card in enumerate(cards):
         cache.put(card, info(S.Accepted), T0 + n)

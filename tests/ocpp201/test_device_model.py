@@ -16,6 +16,7 @@ from evstack.modules.Ocpp201.device_model import (
     load_seed,
     ref,
 )
+from evstack.runtime.state import open_database
 
 pytestmark = pytest.mark.timeout(10)
 
@@ -24,7 +25,9 @@ PRIORITY = ref("OCPPCommCtrlr", "NetworkConfigurationPriority")
 
 
 def model(folder: Path, connectors: list[int] | None = None) -> DeviceModel:
-    return DeviceModel(folder / "dm.db", load_seed(DEFAULT_SEED, connectors or [1, 1]))
+    return DeviceModel(
+        open_database(folder / "dm.db"), load_seed(DEFAULT_SEED, connectors or [1, 1])
+    )
 
 
 def test_the_seed_gives_every_evse_and_connector_its_components(tmp_path: Path) -> None:
@@ -36,11 +39,12 @@ def test_the_seed_gives_every_evse_and_connector_its_components(tmp_path: Path) 
 
 
 def test_what_was_set_survives_a_restart_and_the_seed_only_starts_values(tmp_path: Path) -> None:
-    dm = model(tmp_path)
+    db = open_database(tmp_path / "dm.db")
+    dm = DeviceModel(db, load_seed(DEFAULT_SEED, [1, 1]))
     assert dm.get_int(HEARTBEAT) == 300
     assert dm.set(HEARTBEAT, 20)
     assert not dm.set(HEARTBEAT, "20")  # unchanged
-    dm.close()
+    db.close()
     again = model(tmp_path)
     assert again.get_int(HEARTBEAT) == 20
 

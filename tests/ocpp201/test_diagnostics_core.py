@@ -42,6 +42,7 @@ from evstack.modules.Ocpp201.diagnostics import (
 from evstack.modules.Ocpp201.security import SecurityEvent, SecurityLog
 from evstack.modules.Ocpp201.transfer import TransferError, TransferFailure
 from evstack.ocpp import v201
+from evstack.runtime.state import open_database
 
 pytestmark = pytest.mark.timeout(30)
 
@@ -100,7 +101,7 @@ class FakeStation:
 
 @pytest.fixture
 def station(tmp_path: Path) -> FakeStation:
-    return FakeStation(SecurityLog(tmp_path / "security_log.db"))
+    return FakeStation(SecurityLog(open_database(tmp_path / "station.db")))
 
 
 def get_log(

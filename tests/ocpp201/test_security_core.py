@@ -22,6 +22,7 @@ from evstack.modules.Ocpp201.security import (
 )
 from evstack.ocpp import v201
 from evstack.ocpp.j import Failure
+from evstack.runtime.state import open_database
 
 pytestmark = pytest.mark.timeout(30)
 
@@ -30,27 +31,27 @@ SECOND = datetime.timedelta(seconds=1)
 
 
 def test_the_security_log_keeps_events_in_order_and_survives_a_restart(tmp_path: Path) -> None:
-    path = tmp_path / "security_log.db"
-    log = SecurityLog(path)
+    db = open_database(tmp_path / "station.db")
+    log = SecurityLog(db)
     log.append(SecurityEvent.STARTUP_OF_THE_DEVICE, T0)
     log.append(SecurityEvent.INVALID_FIRMWARE_SIGNATURE, T0 + SECOND, "http://files/fw.bin")
-    log.close()
-    log = SecurityLog(path)
+    db.close()
+    db = open_database(tmp_path / "station.db")
+    log = SecurityLog(db)
     first, second = log.entries()
     assert (first.type, first.critical, first.tech_info) == ("StartupOfTheDevice", True, None)
     assert (second.type, second.critical) == ("InvalidFirmwareSignature", False)
     assert second.line() == "2026-01-01T00:00:01Z InvalidFirmwareSignature - http://files/fw.bin"
     assert [e.seq for e in log.entries(oldest=T0 + SECOND)] == [second.seq]
     assert [e.seq for e in log.entries(latest=T0)] == [first.seq]
-    log.close()
+    db.close()
 
 
 def test_the_security_log_drops_the_oldest_when_full(tmp_path: Path) -> None:
-    log = SecurityLog(tmp_path / "log.db", max_entries=3)
+    log = SecurityLog(open_database(tmp_path / "log.db"), max_entries=3)
     for second in range(5):
         log.append(SecurityEvent.RESET_OR_REBOOT, T0 + second * SECOND, str(second))
     assert [event.tech_info for event in log.entries()] == ["2", "3", "4"]
-    log.close()
 
 
 def test_the_critical_events_are_appendix_1s() -> None:

@@ -22,6 +22,7 @@ from evstack.modules.Ocpp201.tx_state import (
     ocpp_id_token,
 )
 from evstack.ocpp import v201
+from evstack.runtime.state import open_database
 
 from .evse_events import T0, energy, event, meter, record, token
 
@@ -53,7 +54,7 @@ def make(
     core = Transactions(
         evses={1: 1, 2: 1},
         sink=owed,
-        store=TxStore(tmp_path / "tx.db"),
+        store=TxStore(open_database(tmp_path / "tx.db")),
         settings=lambda: settings or TxSettings(),
         new_id=lambda: f"tx-{next(counter)}",
     )
@@ -296,8 +297,7 @@ def test_a_restarted_station_goes_on_with_the_next_seq_no(tmp_path: Path) -> Non
     core, owed = make(tmp_path)
     core.on_session_event(1, event(E.SessionStarted), T0)
     core.on_session_event(1, event(E.TransactionStarted), T0)
-    core.store.close()
-    again, owed_again = make(tmp_path)
+    again, owed_again = make(tmp_path)  # a connection of its own sees only what was committed
     again.reconcile(1, [record("s1", T0, 0.0, 50.0)], T0 + 100)
     again.on_session_event(1, event(E.ChargingStarted), T0 + 101)
     (charging,) = owed_again.take()
@@ -320,8 +320,7 @@ def test_a_transaction_that_ended_while_the_station_was_down(tmp_path: Path) -> 
     core.reconcile(1, [], T0 - 1)  # the station's first start
     core.on_session_event(1, event(E.SessionStarted, wh=100.0), T0)
     core.on_session_event(1, event(E.TransactionStarted, wh=100.0), T0)
-    core.store.close()
-    again, owed_again = make(tmp_path)
+    again, owed_again = make(tmp_path)  # a connection of its own sees only what was committed
     journal = [record("s1", T0, 100.0, 900.0, finished=T0 + 50, reason=R.PowerLoss)]
     again.reconcile(1, journal, T0 + 100)
     (ended,) = owed_again.take()

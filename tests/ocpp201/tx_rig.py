@@ -53,11 +53,12 @@ from evstack.generated.types.evse_manager import (
 from evstack.generated.types.powermeter import Powermeter
 from evstack.generated.types.units import Current, Energy, Power
 from evstack.modules.Ocpp201.device_model import DEFAULT_SEED, DeviceModel, load_seed, ref
-from evstack.modules.Ocpp201.module import Ocpp201
+from evstack.modules.Ocpp201.module import STATE_NAME, Ocpp201
 from evstack.runtime import ModuleBase, ProvidedSpec
 from evstack.runtime.manager import running
 from evstack.runtime.mqtt import BrokerSettings
 from evstack.runtime.plan import ModulePlan, RunPlan
+from evstack.runtime.state import ModuleState
 
 from .csms import Csms
 
@@ -319,16 +320,15 @@ class Rig:
         "Component.Variable" or "Component.Variable[instance]"."""
         folder = self.state_dir / self.station_id
         folder.mkdir(parents=True, exist_ok=True)
-        model = DeviceModel(
-            folder / "device_model.db", load_seed(DEFAULT_SEED, [1] * self.evse_count)
-        )
+        state = ModuleState(folder, STATE_NAME)  # the station's one database
+        model = DeviceModel(state.share(), load_seed(DEFAULT_SEED, [1] * self.evse_count))
         try:
             for name, value in values.items():
                 component, _, variable = name.partition(".")
                 variable, _, instance = variable.partition("[")
                 model.set(ref(component, variable, variable_instance=instance[:-1] or None), value)
         finally:
-            model.close()
+            state.close()
 
     def _world(self) -> RunPlan:
         evses = [(module_id, "evse") for module_id in self.evse_ids()]

@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 
 from evstack.ocpp.outbox import Outbox, RetryPolicy
+from evstack.runtime.state import open_database
 
 pytestmark = pytest.mark.timeout(30)
 
@@ -20,7 +21,7 @@ TIMEOUT_S = 30.0
 
 
 def outbox(folder: Path) -> Outbox:
-    return Outbox(folder / "outbox.db", POLICIES, message_timeout_s=TIMEOUT_S)
+    return Outbox(open_database(folder / "station.db"), POLICIES, message_timeout_s=TIMEOUT_S)
 
 
 def test_messages_leave_in_order_and_only_when_answered(tmp_path: Path) -> None:
@@ -72,10 +73,11 @@ def test_the_csms_may_change_the_policy(tmp_path: Path) -> None:
 
 
 def test_what_is_queued_survives_reopening_and_is_due_at_once(tmp_path: Path) -> None:
-    box = outbox(tmp_path)
+    db = open_database(tmp_path / "station.db")
+    box = Outbox(db, POLICIES, message_timeout_s=TIMEOUT_S)
     seq = box.put(TX, b"{}")
     box.failed(seq, now=1_000_000.0)  # its retry time means nothing after a restart
-    box.close()
+    db.close()
     reopened = outbox(tmp_path)
     due = reopened.due(0.0)
     assert due is not None
@@ -86,7 +88,8 @@ _WRITER = """
 import sys
 from pathlib import Path
 from evstack.ocpp.outbox import Outbox
-box = Outbox(Path(sys.argv[1]), {}, 30.0)
+from evstack.runtime.state import open_database
+box = Outbox(open_database(Path(sys.argv[1])), {}, 30.0)
 n = 0
 while True:
     box.put("TransactionEvent", b'{"seqNo":%d}' % n)
@@ -96,7 +99,7 @@ while True:
 
 
 def test_a_killed_station_loses_no_queued_message(tmp_path: Path) -> None:
-    path = tmp_path / "outbox.db"
+    path = tmp_path / "station.db"
     writer = subprocess.Popen(
         [sys.executable, "-c", _WRITER, str(path)], stdout=subprocess.PIPE, text=True
     )
@@ -106,7 +109,7 @@ def test_a_killed_station_loses_no_queued_message(tmp_path: Path) -> None:
         confirmed = int(writer.stdout.readline())
     os.kill(writer.pid, signal.SIGKILL)
     writer.wait()
-    box = Outbox(path, {}, 30.0)
+    box = Outbox(open_database(path), {}, 30.0)
     payloads = []
     while (head := box.head()) is not None:
         payloads.append(head.payload)

@@ -20,14 +20,14 @@ them as their dataType says.
 from __future__ import annotations
 
 import logging
+import sqlite3
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
-from pathlib import Path
 
 import msgspec
 
 from evstack.generated.ocpp.v201.enums import AttributeEnumType, MutabilityEnumType
-from evstack.runtime.state import open_database, transaction
+from evstack.runtime.state import transaction
 
 from .keys import ComponentKey, VariableKey
 from .values import Characteristics, InvalidValueError, parse_bool, split_list
@@ -109,8 +109,8 @@ def _row_key(key: VariableKey) -> tuple[str, str, int, int, str, str]:
 class DeviceModel:
     """The station's components and variables; see the module's doc."""
 
-    def __init__(self, path: Path, specs: Iterable[VariableSpec]) -> None:
-        self._db = open_database(path)
+    def __init__(self, db: sqlite3.Connection, specs: Iterable[VariableSpec]) -> None:
+        self._db = db  # the station's database (`ModuleState.share`): its tables live there
         self._db.execute("PRAGMA foreign_keys = ON")
         self._db.executescript(_SCHEMA)
         self._specs: dict[VariableKey, VariableSpec] = {}
@@ -127,9 +127,6 @@ class DeviceModel:
         self._names = {key.component.name for key in self._specs}
         self._ids: dict[VariableKey, int] = {}
         self._sync()
-
-    def close(self) -> None:
-        self._db.close()
 
     def _sync(self) -> None:
         """Bring the database in line with the seed; load the values."""
