@@ -9,11 +9,13 @@ those files held: the values the CSMS set, the open transactions, the queued mes
 from __future__ import annotations
 
 import datetime
+import secrets
 import shutil
 import sqlite3
 from pathlib import Path
 
 import pytest
+from ocpp.v201 import call
 
 from evstack.generated.ocpp.v201.datatypes import IdTokenInfoType, IdTokenType
 from evstack.generated.ocpp.v201.enums import AuthorizationStatusEnumType, IdTokenEnumType
@@ -23,10 +25,15 @@ from evstack.modules.Ocpp201.module import FORMER_FILES, STATE_NAME
 from evstack.modules.Ocpp201.security import SecurityEvent, SecurityLog
 from evstack.modules.Ocpp201.tx_state import OpenTransaction, TxStore
 from evstack.ocpp.outbox import Outbox
+from evstack.runtime.mqtt import BrokerSettings
 from evstack.runtime.state import ModuleState, absorb_databases, open_database, transaction
+
+from .csms import Csms
+from .tx_rig import Rig, booted
 
 pytestmark = pytest.mark.timeout(30)
 
+BROKER = BrokerSettings(host="127.0.0.1", port=1883)
 HEARTBEAT = ref("OCPPCommCtrlr", "HeartbeatInterval")
 CARD = IdTokenType(idToken="04A1B2C3", type=IdTokenEnumType.ISO14443)
 ACCEPTED = IdTokenInfoType(status=AuthorizationStatusEnumType.Accepted)
@@ -137,3 +144,37 @@ def test_the_stores_share_one_connection_and_stay_durable(tmp_path: Path) -> Non
         outbox.put("Heartbeat", b"{}")  # no store's transaction may open inside another's
     assert outbox.pending() == 0
     state.close()
+
+
+@pytest.mark.mosquitto
+async def test_a_station_updated_from_the_former_layout_starts_with_what_it_held(
+    tmp_path: Path,
+) -> None:
+    stamp = "2026-01-01T00:00:00Z"
+    async with Csms() as csms:
+        rig = Rig(BROKER, f"test-db-{secrets.token_hex(4)}", tmp_path, csms)
+        folder = tmp_path / rig.station_id
+        db = open_database(folder / "device_model.db")
+        DeviceModel(db, load_seed(DEFAULT_SEED, [1])).set(
+            ref("SampledDataCtrlr", "TxUpdatedInterval"), 77
+        )
+        db.close()
+        db = open_database(folder / "outbox.db")
+        owed = b'{"type":"SettingSystemTime","timestamp":"%s"}' % stamp.encode()
+        Outbox(db, {}, 30.0).put("SecurityEventNotification", owed)
+        db.close()
+        async with rig.world(), rig.station():
+            await booted(csms)
+            await csms.seen("SecurityEventNotification", 0, lambda p: p["timestamp"] == stamp)
+            read = await csms.call(
+                call.GetVariables(
+                    get_variable_data=[
+                        {
+                            "component": {"name": "SampledDataCtrlr"},
+                            "variable": {"name": "TxUpdatedInterval"},
+                        }
+                    ]
+                )
+            )
+            assert read.get_variable_result[0]["attribute_value"] == "77"
+        assert not any((folder / name).exists() for name in FORMER_FILES)
