@@ -1,6 +1,7 @@
 """The scripted CSMS (csms.py) with what the retry and fault cases need besides: every frame is
 served in a task of its own (a request left unanswered, or answered late, holds up nothing),
-each request's arrival time is noted, and chosen actions are answered twice."""
+each request's arrival (time, connection, message id) and the time its answer went are noted,
+and chosen actions are answered twice."""
 
 from __future__ import annotations
 
@@ -20,6 +21,14 @@ class Arrival:
     at: float  # time.monotonic() when the request came in
     action: str
     payload: dict[str, Any]
+    connection: int  # which connection of the station it came on, from 1
+    message_id: str
+
+
+@dataclass(frozen=True)
+class Answer:
+    at: float  # time.monotonic() when the CSMS sent it
+    error: bool  # a CALLERROR rather than a CALLRESULT
 
 
 class _TimedPeer(_Peer):
@@ -37,13 +46,18 @@ class _TimedPeer(_Peer):
             task.add_done_callback(self._serving.discard)
 
     async def _handle_call(self, msg: Any) -> Any:
-        self.timed.arrivals.append(Arrival(time.monotonic(), msg.action, msg.payload))
+        arrival = Arrival(time.monotonic(), msg.action, msg.payload, self.number, msg.unique_id)
+        self.timed.arrivals.append(arrival)
         self._actions[msg.unique_id] = msg.action
         return await super()._handle_call(msg)
 
     async def _send(self, message: str) -> None:
         await super()._send(message)
         kind, message_id, *_ = json.loads(message)
+        if kind in (3, 4):
+            self.timed.answers.setdefault(
+                (self.number, message_id), Answer(time.monotonic(), kind == 4)
+            )
         if kind == 3 and self._actions.get(message_id) in self.timed.twice:
             await super()._send(message)
 
@@ -52,6 +66,8 @@ class _TimedPeer(_Peer):
 class TimedCsms(Csms):
     arrivals: list[Arrival] = field(default_factory=list)
     twice: set[str] = field(default_factory=set)  # actions whose every answer goes twice
+    # (connection, message id) -> the first answer to that request
+    answers: dict[tuple[int, str], Answer] = field(default_factory=dict)
 
     async def _serve(self, connection: ServerConnection) -> None:
         self._count += 1
