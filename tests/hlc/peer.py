@@ -184,11 +184,14 @@ def run_peer(
     timeout_scale: float = DEFAULT_TIMEOUT_SCALE,
     charge_loop_cycles: int = 10,
     interface: str = "v2g0",
+    battery_v: float | None = None,
 ) -> Iterator[PeerProcess]:
     """The peer's EVCC or SECC for `cell` on `interface` inside `space`, stopped on the way out.
 
     `pki` (from make_peer_pki) is needed for the TLS cells. The working directory is the peer's
-    cwd (it reads a `.env` there; none is written) and holds its log and config."""
+    cwd (it reads a `.env` there; none is written) and holds its log and config. `battery_v`
+    (EVCC only): the voltage of the EV's pack in the station's power path; the peer's EV then
+    ends its precharge only once the charger's output has reached it (see peer_runner.py)."""
     python = peer_python()
     spec = cell.value
     if spec.tls and pki is None:
@@ -219,6 +222,8 @@ def run_peer(
         config = workdir / "evcc_config.json"
         config.write_text(json.dumps(_evcc_config(cell, charge_loop_cycles)))
         env["EVCC_CONFIG_PATH"] = str(config)
+        if battery_v is not None:
+            env["EVSTACK_PEER_EV_BATTERY_V"] = str(battery_v)
     log = workdir / f"{role}.log"
     with log.open("wb") as out:
         process = subprocess.Popen(

@@ -14,6 +14,13 @@ its protocol logic, and says so on its log:
   Precharge current is held at 2 A at most. Its SECC hands this supply the wrong flag in
   ISO-20 DC_BPT charge loops (see send_charging_command); the supply reads the call as the
   interface means it, which changes no message the peer sends or accepts.
+
+And one thing about its EVCC, when EVSTACK_PEER_EV_BATTERY_V is set: its simulated EV ends
+its precharge once the charger's present voltage has reached that battery voltage, as a real
+EV does before it closes its contactor, instead of after five PreCharge cycles whatever the
+voltage. Its messages are unchanged; only when it moves on to PowerDelivery is. Without this
+its ISO-20 EV closed its contactor as soon as the loop was quick enough, with the supply still
+ramping below the battery, so energy flowed out of the battery first.
 """
 
 from __future__ import annotations
@@ -137,13 +144,30 @@ async def _evcc() -> None:
     config = Config()
     config.load_envs()
     evcc_config = await load_from_file(config.ev_config_file_path)
+    controller = SimEVController(evcc_config)
+    battery_v = os.environ.get("EVSTACK_PEER_EV_BATTERY_V")
+    if battery_v is not None:
+        controller = _matching_precharge(SimEVController, float(battery_v))(evcc_config)
     print(f"{MARK} evcc starting", flush=True)
     await EVCCHandler(
         evcc_config=evcc_config,
         iface=config.iface,
         exi_codec=ExificientEXICodec(),
-        ev_controller=SimEVController(evcc_config),
+        ev_controller=controller,
     ).start()
+
+
+def _matching_precharge(base: Any, battery_v: float) -> Any:
+    """The peer's EV controller, precharged only once the charger's output reaches its pack."""
+
+    class MatchingPrecharge(base):  # type: ignore[misc]
+        async def is_precharged(self, present_voltage_evse: Any) -> bool:
+            reached = float(present_voltage_evse.get_decimal_value()) >= battery_v
+            if reached:
+                print(f"{MARK} precharged: charger at or above {battery_v} V", flush=True)
+            return reached
+
+    return MatchingPrecharge
 
 
 def main() -> None:

@@ -39,7 +39,9 @@ def peer_trusted_tls(peer_pki: Path) -> ssl.SSLContext:
 
 # The peer's ISO-20 EV simulator asks for 200 V in its charge loop (and a 20 kV precharge,
 # which the charger caps at its maximum) whatever its battery: it gets a pack that 200 V
-# charges (its log shows the targets; DIN and ISO-2 ask for sensible ones).
+# charges (its log shows the targets; DIN and ISO-2 ask for sensible ones). It would end its
+# precharge after five cycles whatever the voltage, so it is told the pack's voltage and waits
+# for it, as a real EV does before it closes its contactor (peer_runner.py).
 LOW_VOLTAGE_PACK = BatteryConfig(empty_voltage_v=150.0, full_voltage_v=195.0, max_voltage_v=1000.0)
 
 
@@ -52,7 +54,10 @@ async def run_cell(
         station = Station(cs_space, ac=ac, tls=context, battery=pack)
         await station.start()
         try:
-            with run_peer("evcc", cell, ev_space, tmp_path / "evcc", peer_pki) as evcc:
+            ev_battery_v = station.path.battery.open_circuit_voltage_v if pack else None
+            with run_peer(
+                "evcc", cell, ev_space, tmp_path / "evcc", peer_pki, battery_v=ev_battery_v
+            ) as evcc:
                 await asyncio.to_thread(evcc.wait_for, EVCC_SESSION_STOPPED, 200)
                 log = evcc.text()
         finally:

@@ -15,6 +15,7 @@ from pathlib import Path
 
 import pytest
 
+from evstack.modules.DcSupplySimulator.battery import Battery, BatteryConfig
 from evstack.runtime.manager import running
 from evstack.runtime.mqtt import BrokerSettings
 from evstack.runtime.plan import ModulePlan, RunPlan, module_class_path
@@ -51,8 +52,12 @@ def peer_tls(peer_pki: Path) -> dict[str, str]:
 
 
 # The peer's ISO-20 EV simulator asks for 200 V in its charge loop whatever its battery
-# (see test_interop_secc_peer_evcc.py): its cell gets a pack that 200 V charges.
+# (see test_interop_secc_peer_evcc.py): its cell gets a pack that 200 V charges, and the peer's
+# EV waits in precharge until the charger reaches that pack's voltage (at the default 30 % SoC).
 LOW_VOLTAGE_PACK = {"empty_voltage_V": 150.0, "full_voltage_V": 195.0, "max_voltage_V": 1000.0}
+LOW_VOLTAGE_PACK_V = Battery(
+    BatteryConfig(empty_voltage_v=150.0, full_voltage_v=195.0, max_voltage_v=1000.0), 30.0
+).open_circuit_voltage_v
 
 
 def charger(
@@ -115,7 +120,10 @@ async def test_dc_session_through_evse_manager_and_the_secc_module(
         async with running(plan):
             probe = await hlc_probe.instance(f"{tag}_probe")
             await asyncio.sleep(2.0)  # the SECC's SDP responder up before the peer asks once
-            with run_peer("evcc", cell, ev_space, tmp_path / "evcc", peer_pki) as evcc:
+            ev_battery_v = LOW_VOLTAGE_PACK_V if pack else None
+            with run_peer(
+                "evcc", cell, ev_space, tmp_path / "evcc", peer_pki, battery_v=ev_battery_v
+            ) as evcc:
                 try:
                     await probe.until(lambda: bool(probe.finished), 200)
                     await asyncio.to_thread(evcc.wait_for, EVCC_SESSION_STOPPED, 30)
