@@ -81,7 +81,10 @@ async def test_finding_7_no_contactor_chatter_after_a_broker_restart(tmp_path: P
         await probe.until(lambda: all(p.relay_is("PowerOn") for p in probe.points))
         await chaos.charged(10.0)
         for point in probe.points:
-            switches = [state for when, state in point.relay if when > outage_began]
+            reports = [state for when, state in point.relay if when > outage_began]
+            # A board republishes its contactor's state when its controller comes back
+            # (BoardSimulator.republish): a report of the state it is already in is no switch.
+            switches = [s for i, s in enumerate(reports) if i == 0 or s != reports[i - 1]]
             # At most one switch off (the outage) and one on (after it); no chatter.
             assert switches in (["PowerOn"], ["PowerOff", "PowerOn"]), switches
         await chaos.both_leave()
