@@ -10,7 +10,6 @@ on simulated time.
 
 from __future__ import annotations
 
-import asyncio
 import secrets
 from pathlib import Path
 from typing import Any
@@ -22,14 +21,14 @@ from evstack.runtime.mqtt import BrokerSettings
 
 from .test_tc_e import event
 from .timed_csms import TimedCsms
-from .tx_rig import SPEEDUP, Rig, booted, card, charger
+from .tx_rig import Rig, booted, card, charger
 
 pytestmark = [pytest.mark.mosquitto]
 
 BROKER = BrokerSettings(host="127.0.0.1", port=1883)
 VALID = {"idToken": "AABBCCDD", "type": "ISO14443"}
 OTHER = "DEADBEEF"  # the case's invalid, blocked, expired or unknown card
-MESSAGE_TIMEOUT_S = 30  # the OCTT waits this long for what must not come
+MESSAGE_TIMEOUT_S = 30  # the OCTT waits this long (station time) for what must not come
 Payload = dict[str, Any]
 Settings = dict[str, str | int | float | bool]
 
@@ -59,7 +58,7 @@ async def _refused(rig: Rig, status: str) -> None:
     authorize = await rig.csms.expect("Authorize")
     assert authorize["idToken"] == {"idToken": OTHER, "type": "ISO14443"}
     mark = len(rig.csms.history)
-    await asyncio.sleep(MESSAGE_TIMEOUT_S / SPEEDUP)
+    await rig.module.clock.sleep(MESSAGE_TIMEOUT_S)
     assert not [m for m in rig.csms.history[mark:] if m.action == "TransactionEvent"]
     assert rig.evses[0].running is None
 
@@ -216,7 +215,7 @@ async def test_TC_C_36_CS(prefix: str, tmp_path: Path) -> None:
         await rig.evses[0].plug_in()
         await rig.present(card())
         authorize = await rig.csms.expect("Authorize")  # the cache is not asked first
-        await asyncio.sleep(MESSAGE_TIMEOUT_S / SPEEDUP)
+        await rig.module.clock.sleep(MESSAGE_TIMEOUT_S)
     assert authorize["idToken"] == VALID
     assert not [
         m
@@ -231,7 +230,7 @@ async def test_TC_C_04_CS(prefix: str, tmp_path: Path) -> None:
         await _session_started(rig)
         mark = len(rig.csms.history)
         await rig.present(card(OTHER))  # a different card: accepted, but it stops nothing
-        await asyncio.sleep(MESSAGE_TIMEOUT_S / SPEEDUP)
+        await rig.module.clock.sleep(MESSAGE_TIMEOUT_S)
         running = rig.evses[0].running
     # Only the meter's own samples may go on (they are due whatever a card does); nothing the
     # card caused: no stop, no (de)authorization.
