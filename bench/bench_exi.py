@@ -5,10 +5,12 @@
 C level: a small driver is compiled with the same compiler and flags for both codecs and
 times decode + encode per message: the ISO-2 and ISO-20 messages the targets name, plus
 messages of app, DIN, ISO-20 AC and DC. libcbv2g (EVerest's generated C codec) is the
-baseline when it is built at /work/oracles/libcbv2g (or $LIBCBV2G); without it the C
-figures are printed alone. Python level: `evstack.exi.decode` + `encode` (C-backed)
-against the pure-Python interpreter of the same tables, and against EXIficient through
-the `iso15118` package when $EXI_ORACLE_PYTHON has it.
+baseline when it is built at ../oracles/libcbv2g beside the checkout (or $LIBCBV2G;
+docs/exi-testing.md gives the build); without it the C figures are printed alone.
+Python level: `evstack.exi.decode` + `encode` (C-backed) against the pure-Python
+interpreter of the same tables, and against EXIficient through the `iso15118` package
+when $EXI_ORACLE_PYTHON (default: .venv/iso15118-peer, made by `make interop-peer`) has it.
+The public vectors are read from ../shared beside the checkout (or $EXI_VECTORS).
 Also printed: code and table sizes, and the memory the decoder needs for the largest
 message (events + arena), next to libcbv2g's fixed document struct.
 """
@@ -32,12 +34,19 @@ from evstack import exi
 from evstack.exi import codec, tables
 
 ROOT = pathlib.Path(__file__).resolve().parents[1]
-LIBCBV2G = pathlib.Path(os.environ.get("LIBCBV2G", "/work/oracles/libcbv2g"))
-VECTORS = pathlib.Path("/work/shared/reference/exi/vectors-public.tsv")
+# Oracles and reference material sit beside the checkout, never inside it.
+LIBCBV2G = pathlib.Path(os.environ.get("LIBCBV2G", ROOT.parent / "oracles" / "libcbv2g"))
+VECTORS = pathlib.Path(
+    os.environ.get(
+        "EXI_VECTORS", ROOT.parent / "shared" / "reference" / "exi" / "vectors-public.tsv"
+    )
+)
 CFLAGS = ["-O2", "-std=gnu11"]
 # A Python that has the PyPI `iso15118` package (EXIficient behind py4j, Java 17): when set
 # (or found at the default place), the Python API is also timed against EXIficient.
-ORACLE_PYTHON = pathlib.Path(os.environ.get("EXI_ORACLE_PYTHON", "/work/venv-iso15118/bin/python"))
+ORACLE_PYTHON = pathlib.Path(
+    os.environ.get("EXI_ORACLE_PYTHON", ROOT / ".venv" / "iso15118-peer" / "bin" / "python")
+)
 NAMESPACES = {
     "app": "urn:iso:15118:2:2010:AppProtocol",
     "din": "urn:din:70121:2012:MsgDef",

@@ -33,8 +33,12 @@ with atheris.instrument_imports():
     from evstack.exi import api, codec, native, sample, tables
     from evstack.exi.errors import ExiError
 
+# The public vectors sit beside the checkout (../shared), never inside it.
+ROOT = pathlib.Path(__file__).resolve().parents[3]
 VECTORS = pathlib.Path(
-    os.environ.get("EXI_VECTORS", "/work/shared/reference/exi/vectors-public.tsv")
+    os.environ.get(
+        "EXI_VECTORS", ROOT.parent / "shared" / "reference" / "exi" / "vectors-public.tsv"
+    )
 )
 SEED_MESSAGES = 64
 
