@@ -7,6 +7,7 @@ from __future__ import annotations
 from evstack.hlc.secc import events as ev
 from evstack.hlc.secc import timing
 from evstack.hlc.secc.din import responses as res
+from evstack.hlc.secc.din import values as dc
 from evstack.hlc.secc.din.values import number, optional
 from evstack.hlc.secc.events import Authorization, EvseState, Output
 from evstack.hlc.secc.machine import Body, Machine, Refused, State
@@ -68,7 +69,7 @@ class DinSecc(Machine):
         if option not in self.evse.payment_options:
             raise Refused("FAILED_PaymentSelectionInvalid", f"payment option {option} not offered")
         services = {s["ServiceID"] for s in body["SelectedServiceList"]["SelectedService"]}
-        if res.SERVICE_ID_CHARGING not in services:
+        if dc.SERVICE_ID_CHARGING not in services:
             raise Refused("FAILED_ServiceSelectionInvalid", f"services {sorted(services)}")
         out.append(ev.RequireAuthEim())
         self._enter(State.AUTHORIZATION, now)
@@ -114,7 +115,7 @@ class DinSecc(Machine):
         return res.charge_parameter_discovery("OK", self.evse, True)
 
     def _cable_check(self, body: Body, now: float, out: list[Output]) -> Body:
-        self._ev_status(body, out)
+        dc.report_ev_status(body, out)
         if not self._cable_check_requested:
             self._cable_check_requested = True
             self._started[State.CABLE_CHECK] = now
@@ -124,26 +125,26 @@ class DinSecc(Machine):
             raise Refused("FAILED", "cable check failed: isolation fault")
         if result is True:
             self._enter(State.PRE_CHARGE, now)
-            return res.cable_check("OK", self.evse, True)
+            return dc.cable_check("OK", self.evse, True)
         if self._elapsed(State.CABLE_CHECK, now) > timing.CABLE_CHECK_TIMEOUT:
             raise Refused("FAILED", "cable check not finished within V2G_EVCC_CableCheck_Timeout")
-        return res.cable_check("OK", self.evse, False)
+        return dc.cable_check("OK", self.evse, False)
 
     def _pre_charge(self, body: Body, now: float, out: list[Output]) -> Body:
-        self._ev_status(body, out)
+        dc.report_ev_status(body, out)
         if not self._pre_charge_started:
             self._pre_charge_started = True
             self._started[State.PRE_CHARGE] = now
             out.append(ev.StartPreCharge())
         elif self._elapsed(State.PRE_CHARGE, now) > timing.PRE_CHARGE_TIMEOUT:
             raise Refused("FAILED", "PreCharge still looping after V2G_EVCC_PreCharge_Timeout")
-        self._set_target(body, out)
-        return res.pre_charge("OK", self.evse)
+        self._target = dc.report_target(body, self._target, out)
+        return dc.present_voltage("OK", self.evse)
 
     def _power_delivery(self, body: Body, now: float, out: list[Output]) -> Body:
         start = bool(body["ReadyToChargeState"])
         if "DC_EVPowerDeliveryParameter" in body:
-            self._ev_status(body["DC_EVPowerDeliveryParameter"], out)
+            dc.report_ev_status(body["DC_EVPowerDeliveryParameter"], out)
         if start and self.state is State.PRE_CHARGE:
             if not self.evse.power_allowed:
                 raise Refused("FAILED_PowerDeliveryNotApplied", "the charger allows no power")
@@ -157,43 +158,18 @@ class DinSecc(Machine):
         raise Refused("FAILED_SequenceError", "PowerDeliveryReq(start) while already charging")
 
     def _current_demand(self, body: Body, now: float, out: list[Output]) -> Body:
-        status = body["DC_EVStatus"]
-        out.append(
-            ev.EvStatus(
-                bool(status["EVReady"]),
-                str(status["EVErrorCode"]),
-                int(status["EVRESSSOC"]),
-                bool(body["ChargingComplete"]),
-            )
-        )
+        dc.report_ev_status(body, out, complete=bool(body["ChargingComplete"]))
         if self.evse.malfunction:
             raise Refused("FAILED", "the power path reports a malfunction")
-        voltage, current = self._set_target(body, out)
-        return res.current_demand("OK", self.evse, voltage, current)
+        self._target = dc.report_target(body, self._target, out)
+        return dc.current_demand("OK", self.evse, *self._target)
 
     def _welding_detection(self, body: Body, now: float, out: list[Output]) -> Body:
-        self._ev_status(body, out)
-        return res.welding_detection("OK", self.evse)
+        dc.report_ev_status(body, out)
+        return dc.present_voltage("OK", self.evse)
 
     def _session_stop(self, body: Body, now: float, out: list[Output]) -> Body:
         return res.code_only("OK")
-
-    # -- helpers -------------------------------------------------------------------------
-
-    def _ev_status(self, body: Body, out: list[Output]) -> None:
-        status = body["DC_EVStatus"]
-        out.append(
-            ev.EvStatus(
-                bool(status["EVReady"]), str(status["EVErrorCode"]), int(status["EVRESSSOC"])
-            )
-        )
-
-    def _set_target(self, body: Body, out: list[Output]) -> tuple[float, float]:
-        target = (number(body["EVTargetVoltage"]), number(body["EVTargetCurrent"]))
-        if target != self._target:
-            self._target = target
-            out.append(ev.EvTarget(*target))
-        return target
 
 
 DinSecc.HANDLERS = {

@@ -9,31 +9,11 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from evstack.hlc.secc.din.values import physical
+from evstack.hlc.secc.din import values as dc
+from evstack.hlc.secc.din.values import SA_SCHEDULE_TUPLE_ID, SERVICE_ID_CHARGING
 from evstack.hlc.secc.events import EvseState
 
 Body = dict[str, Any]
-
-SERVICE_ID_CHARGING = 1
-SA_SCHEDULE_TUPLE_ID = 1
-_DAY = 86400
-
-
-def dc_evse_status(evse: EvseState, *, cable_check_running: bool = False) -> Body:
-    if evse.malfunction:
-        code = "EVSE_Malfunction"
-    elif evse.stop_requested:
-        code = "EVSE_Shutdown"
-    elif cable_check_running:
-        code = "EVSE_IsolationMonitoringActive"
-    else:
-        code = "EVSE_Ready"
-    return {
-        "EVSEIsolationStatus": evse.isolation.value,
-        "EVSEStatusCode": code,
-        "NotificationMaxDelay": 0,
-        "EVSENotification": "StopCharging" if evse.stop_requested else "None",
-    }
 
 
 def session_setup(code: str, evse: EvseState) -> Body:
@@ -61,23 +41,6 @@ def contract_authentication(code: str, finished: bool) -> Body:
     return {"ResponseCode": code, "EVSEProcessing": "Finished" if finished else "Ongoing"}
 
 
-def dc_charge_parameter(evse: EvseState) -> Body:
-    body: Body = {
-        "DC_EVSEStatus": dc_evse_status(evse),
-        "EVSEMaximumCurrentLimit": physical(evse.max_current, "A"),
-        "EVSEMaximumPowerLimit": physical(evse.max_power, "W"),
-        "EVSEMaximumVoltageLimit": physical(evse.max_voltage, "V"),
-        "EVSEMinimumCurrentLimit": physical(evse.min_current, "A"),
-        "EVSEMinimumVoltageLimit": physical(evse.min_voltage, "V"),
-    }
-    if evse.current_regulation_tolerance is not None:
-        body["EVSECurrentRegulationTolerance"] = physical(evse.current_regulation_tolerance, "A")
-    body["EVSEPeakCurrentRipple"] = physical(evse.peak_current_ripple, "A")
-    if evse.energy_to_be_delivered is not None:
-        body["EVSEEnergyToBeDelivered"] = physical(evse.energy_to_be_delivered, "Wh")
-    return body
-
-
 def charge_parameter_discovery(code: str, evse: EvseState, finished: bool) -> Body:
     body: Body = {"ResponseCode": code, "EVSEProcessing": "Finished" if finished else "Ongoing"}
     # The schedule is mandatory, also in a failed response. DIN's PMax is a plain short;
@@ -90,7 +53,7 @@ def charge_parameter_discovery(code: str, evse: EvseState, finished: bool) -> Bo
                     "PMaxScheduleID": 1,
                     "PMaxScheduleEntry": [
                         {
-                            "RelativeTimeInterval": {"start": 0, "duration": _DAY},
+                            "RelativeTimeInterval": {"start": 0, "duration": dc.DAY},
                             "PMax": min(32767, round(evse.max_power)),
                         }
                     ],
@@ -98,53 +61,12 @@ def charge_parameter_discovery(code: str, evse: EvseState, finished: bool) -> Bo
             }
         ]
     }
-    body["DC_EVSEChargeParameter"] = dc_charge_parameter(evse)
+    body["DC_EVSEChargeParameter"] = dc.dc_charge_parameter(evse)
     return body
 
 
-def cable_check(code: str, evse: EvseState, finished: bool) -> Body:
-    return {
-        "ResponseCode": code,
-        "DC_EVSEStatus": dc_evse_status(evse, cable_check_running=not finished),
-        "EVSEProcessing": "Finished" if finished else "Ongoing",
-    }
-
-
-def pre_charge(code: str, evse: EvseState) -> Body:
-    return {
-        "ResponseCode": code,
-        "DC_EVSEStatus": dc_evse_status(evse),
-        "EVSEPresentVoltage": physical(evse.present_voltage, "V"),
-    }
-
-
 def power_delivery(code: str, evse: EvseState) -> Body:
-    return {"ResponseCode": code, "DC_EVSEStatus": dc_evse_status(evse)}
-
-
-def current_demand(
-    code: str, evse: EvseState, target_voltage: float, target_current: float
-) -> Body:
-    return {
-        "ResponseCode": code,
-        "DC_EVSEStatus": dc_evse_status(evse),
-        "EVSEPresentVoltage": physical(evse.present_voltage, "V"),
-        "EVSEPresentCurrent": physical(evse.present_current, "A"),
-        "EVSECurrentLimitAchieved": target_current >= evse.max_current,
-        "EVSEVoltageLimitAchieved": target_voltage >= evse.max_voltage,
-        "EVSEPowerLimitAchieved": target_voltage * target_current >= evse.max_power,
-        "EVSEMaximumVoltageLimit": physical(evse.max_voltage, "V"),
-        "EVSEMaximumCurrentLimit": physical(evse.max_current, "A"),
-        "EVSEMaximumPowerLimit": physical(evse.max_power, "W"),
-    }
-
-
-def welding_detection(code: str, evse: EvseState) -> Body:
-    return {
-        "ResponseCode": code,
-        "DC_EVSEStatus": dc_evse_status(evse),
-        "EVSEPresentVoltage": physical(evse.present_voltage, "V"),
-    }
+    return {"ResponseCode": code, "DC_EVSEStatus": dc.dc_evse_status(evse)}
 
 
 def failure(request: str, code: str, evse: EvseState, transfer_type: str) -> Body | None:
@@ -156,11 +78,11 @@ def failure(request: str, code: str, evse: EvseState, transfer_type: str) -> Bod
         "ServicePaymentSelectionReq": lambda: code_only(code),
         "ContractAuthenticationReq": lambda: contract_authentication(code, True),
         "ChargeParameterDiscoveryReq": lambda: charge_parameter_discovery(code, evse, True),
-        "CableCheckReq": lambda: cable_check(code, evse, True),
-        "PreChargeReq": lambda: pre_charge(code, evse),
+        "CableCheckReq": lambda: dc.cable_check(code, evse, True),
+        "PreChargeReq": lambda: dc.present_voltage(code, evse),
         "PowerDeliveryReq": lambda: power_delivery(code, evse),
-        "CurrentDemandReq": lambda: current_demand(code, evse, 0.0, 0.0),
-        "WeldingDetectionReq": lambda: welding_detection(code, evse),
+        "CurrentDemandReq": lambda: dc.current_demand(code, evse, 0.0, 0.0),
+        "WeldingDetectionReq": lambda: dc.present_voltage(code, evse),
         "SessionStopReq": lambda: code_only(code),
         "ServiceDetailReq": lambda: {"ResponseCode": code, "ServiceID": SERVICE_ID_CHARGING},
     }

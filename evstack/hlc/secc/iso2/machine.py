@@ -15,6 +15,7 @@ from __future__ import annotations
 
 from evstack.hlc.secc import events as ev
 from evstack.hlc.secc import timing
+from evstack.hlc.secc.din import values as dc
 from evstack.hlc.secc.din.values import number, optional
 from evstack.hlc.secc.events import Authorization, EvseState, Output
 from evstack.hlc.secc.iso2 import responses as res
@@ -71,16 +72,16 @@ class Iso2Secc(Machine):
         return res.service_discovery("OK", self.evse)
 
     def _service_detail(self, body: Body, now: float, out: list[Output]) -> Body:
-        if body["ServiceID"] != res.SERVICE_ID_CHARGING:
+        if body["ServiceID"] != dc.SERVICE_ID_CHARGING:
             raise Refused("FAILED_ServiceIDInvalid", f"no service {body['ServiceID']}")
-        return {"ResponseCode": "OK", "ServiceID": res.SERVICE_ID_CHARGING}
+        return {"ResponseCode": "OK", "ServiceID": dc.SERVICE_ID_CHARGING}
 
     def _payment_service_selection(self, body: Body, now: float, out: list[Output]) -> Body:
         option = body["SelectedPaymentOption"]
         if option not in self.evse.payment_options:
             raise Refused("FAILED_PaymentSelectionInvalid", f"payment option {option} not offered")
         services = {s["ServiceID"] for s in body["SelectedServiceList"]["SelectedService"]}
-        if res.SERVICE_ID_CHARGING not in services:
+        if dc.SERVICE_ID_CHARGING not in services:
             raise Refused("FAILED_NoChargeServiceSelected", f"services {sorted(services)}")
         out.append(ev.RequireAuthEim())
         self._enter(State.AUTHORIZATION, now)
@@ -147,7 +148,7 @@ class Iso2Secc(Machine):
         return res.charge_parameter_discovery("OK", self.evse, True, False)
 
     def _cable_check(self, body: Body, now: float, out: list[Output]) -> Body:
-        self._ev_status(body, out)
+        dc.report_ev_status(body, out)
         if not self._cable_check_requested:
             self._cable_check_requested = True
             self._started[State.CABLE_CHECK] = now
@@ -156,30 +157,30 @@ class Iso2Secc(Machine):
             raise Refused("FAILED", "cable check failed: isolation fault")
         if self.evse.cable_check is True:
             self._enter(State.PRE_CHARGE, now)
-            return res.cable_check("OK", self.evse, True)
+            return dc.cable_check("OK", self.evse, True)
         if self._elapsed(State.CABLE_CHECK, now) > timing.CABLE_CHECK_TIMEOUT:
             raise Refused("FAILED", "cable check unfinished after V2G_EVCC_CableCheck_Timeout")
-        return res.cable_check("OK", self.evse, False)
+        return dc.cable_check("OK", self.evse, False)
 
     def _pre_charge(self, body: Body, now: float, out: list[Output]) -> Body:
-        self._ev_status(body, out)
+        dc.report_ev_status(body, out)
         if not self._pre_charge_started:
             self._pre_charge_started = True
             self._started[State.PRE_CHARGE] = now
             out.append(ev.StartPreCharge())
         elif self._elapsed(State.PRE_CHARGE, now) > timing.PRE_CHARGE_TIMEOUT:
             raise Refused("FAILED", "PreCharge still looping after V2G_EVCC_PreCharge_Timeout")
-        self._set_target(body, out)
-        return res.pre_charge("OK", self.evse)
+        self._target = dc.report_target(body, self._target, out)
+        return dc.present_voltage("OK", self.evse)
 
     def _power_delivery(self, body: Body, now: float, out: list[Output]) -> Body:
         progress = body["ChargeProgress"]
         if "DC_EVPowerDeliveryParameter" in body:
-            self._ev_status(body["DC_EVPowerDeliveryParameter"], out)
+            dc.report_ev_status(body["DC_EVPowerDeliveryParameter"], out)
         if progress == "Start":
             if self.state not in (State.PRE_CHARGE, State.READY, State.STOPPED):
                 raise Refused("FAILED_SequenceError", f"PowerDelivery(Start) in {self.state.value}")
-            if body["SAScheduleTupleID"] != res.SA_SCHEDULE_TUPLE_ID:
+            if body["SAScheduleTupleID"] != dc.SA_SCHEDULE_TUPLE_ID:
                 raise Refused(
                     "FAILED_TariffSelectionInvalid", f"schedule {body['SAScheduleTupleID']}"
                 )
@@ -199,19 +200,11 @@ class Iso2Secc(Machine):
     def _current_demand(self, body: Body, now: float, out: list[Output]) -> Body:
         if self.ac:
             raise Refused("FAILED_SequenceError", "CurrentDemandReq in an AC session")
-        status = body["DC_EVStatus"]
-        out.append(
-            ev.EvStatus(
-                bool(status["EVReady"]),
-                str(status["EVErrorCode"]),
-                int(status["EVRESSSOC"]),
-                bool(body["ChargingComplete"]),
-            )
-        )
+        dc.report_ev_status(body, out, complete=bool(body["ChargingComplete"]))
         if self.evse.malfunction:
             raise Refused("FAILED", "the power path reports a malfunction")
-        voltage, current = self._set_target(body, out)
-        return res.current_demand("OK", self.evse, voltage, current)
+        self._target = dc.report_target(body, self._target, out)
+        return res.current_demand("OK", self.evse, *self._target)
 
     def _charging_status(self, body: Body, now: float, out: list[Output]) -> Body:
         if not self.ac:
@@ -221,31 +214,14 @@ class Iso2Secc(Machine):
         return res.charging_status("OK", self.evse)
 
     def _welding_detection(self, body: Body, now: float, out: list[Output]) -> Body:
-        self._ev_status(body, out)
-        return res.welding_detection("OK", self.evse)
+        dc.report_ev_status(body, out)
+        return dc.present_voltage("OK", self.evse)
 
     def _session_stop(self, body: Body, now: float, out: list[Output]) -> Body:
         if body.get("ChargingSession") == "Pause":
             self.paused = True
             self.stop_reason = "the EV paused the session"
         return res.code_only("OK")
-
-    # -- helpers -------------------------------------------------------------------------
-
-    def _ev_status(self, body: Body, out: list[Output]) -> None:
-        status = body["DC_EVStatus"]
-        out.append(
-            ev.EvStatus(
-                bool(status["EVReady"]), str(status["EVErrorCode"]), int(status["EVRESSSOC"])
-            )
-        )
-
-    def _set_target(self, body: Body, out: list[Output]) -> tuple[float, float]:
-        target = (number(body["EVTargetVoltage"]), number(body["EVTargetCurrent"]))
-        if target != self._target:
-            self._target = target
-            out.append(ev.EvTarget(*target))
-        return target
 
 
 Iso2Secc.HANDLERS = {

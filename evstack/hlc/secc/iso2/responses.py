@@ -7,31 +7,11 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from evstack.hlc.secc.din.values import physical
+from evstack.hlc.secc.din import values as dc
+from evstack.hlc.secc.din.values import SA_SCHEDULE_TUPLE_ID, SERVICE_ID_CHARGING, physical
 from evstack.hlc.secc.events import EvseState
 
 Body = dict[str, Any]
-
-SERVICE_ID_CHARGING = 1
-SA_SCHEDULE_TUPLE_ID = 1
-_DAY = 86400
-
-
-def dc_evse_status(evse: EvseState, *, cable_check_running: bool = False) -> Body:
-    if evse.malfunction:
-        code = "EVSE_Malfunction"
-    elif evse.stop_requested:
-        code = "EVSE_Shutdown"
-    elif cable_check_running:
-        code = "EVSE_IsolationMonitoringActive"
-    else:
-        code = "EVSE_Ready"
-    return {
-        "NotificationMaxDelay": 0,
-        "EVSENotification": "StopCharging" if evse.stop_requested else "None",
-        "EVSEIsolationStatus": evse.isolation.value,
-        "EVSEStatusCode": code,
-    }
 
 
 def ac_evse_status(evse: EvseState) -> Body:
@@ -76,7 +56,7 @@ def _schedule(evse: EvseState) -> Body:
                 "PMaxSchedule": {
                     "PMaxScheduleEntry": [
                         {
-                            "RelativeTimeInterval": {"start": 0, "duration": _DAY},
+                            "RelativeTimeInterval": {"start": 0, "duration": dc.DAY},
                             "PMax": physical(evse.max_power, "W"),
                         }
                     ]
@@ -84,23 +64,6 @@ def _schedule(evse: EvseState) -> Body:
             }
         ]
     }
-
-
-def dc_charge_parameter(evse: EvseState) -> Body:
-    body: Body = {
-        "DC_EVSEStatus": dc_evse_status(evse),
-        "EVSEMaximumCurrentLimit": physical(evse.max_current, "A"),
-        "EVSEMaximumPowerLimit": physical(evse.max_power, "W"),
-        "EVSEMaximumVoltageLimit": physical(evse.max_voltage, "V"),
-        "EVSEMinimumCurrentLimit": physical(evse.min_current, "A"),
-        "EVSEMinimumVoltageLimit": physical(evse.min_voltage, "V"),
-    }
-    if evse.current_regulation_tolerance is not None:
-        body["EVSECurrentRegulationTolerance"] = physical(evse.current_regulation_tolerance, "A")
-    body["EVSEPeakCurrentRipple"] = physical(evse.peak_current_ripple, "A")
-    if evse.energy_to_be_delivered is not None:
-        body["EVSEEnergyToBeDelivered"] = physical(evse.energy_to_be_delivered, "Wh")
-    return body
 
 
 def ac_charge_parameter(evse: EvseState) -> Body:
@@ -118,49 +81,23 @@ def charge_parameter_discovery(code: str, evse: EvseState, finished: bool, ac: b
     if ac:
         body["AC_EVSEChargeParameter"] = ac_charge_parameter(evse)
     else:
-        body["DC_EVSEChargeParameter"] = dc_charge_parameter(evse)
+        body["DC_EVSEChargeParameter"] = dc.dc_charge_parameter(evse)
     return body
-
-
-def cable_check(code: str, evse: EvseState, finished: bool) -> Body:
-    return {
-        "ResponseCode": code,
-        "DC_EVSEStatus": dc_evse_status(evse, cable_check_running=not finished),
-        "EVSEProcessing": "Finished" if finished else "Ongoing",
-    }
-
-
-def pre_charge(code: str, evse: EvseState) -> Body:
-    return {
-        "ResponseCode": code,
-        "DC_EVSEStatus": dc_evse_status(evse),
-        "EVSEPresentVoltage": physical(evse.present_voltage, "V"),
-    }
 
 
 def power_delivery(code: str, evse: EvseState, ac: bool) -> Body:
     if ac:
         return {"ResponseCode": code, "AC_EVSEStatus": ac_evse_status(evse)}
-    return {"ResponseCode": code, "DC_EVSEStatus": dc_evse_status(evse)}
+    return {"ResponseCode": code, "DC_EVSEStatus": dc.dc_evse_status(evse)}
 
 
 def current_demand(
     code: str, evse: EvseState, target_voltage: float, target_current: float
 ) -> Body:
-    return {
-        "ResponseCode": code,
-        "DC_EVSEStatus": dc_evse_status(evse),
-        "EVSEPresentVoltage": physical(evse.present_voltage, "V"),
-        "EVSEPresentCurrent": physical(evse.present_current, "A"),
-        "EVSECurrentLimitAchieved": target_current >= evse.max_current,
-        "EVSEVoltageLimitAchieved": target_voltage >= evse.max_voltage,
-        "EVSEPowerLimitAchieved": target_voltage * target_current >= evse.max_power,
-        "EVSEMaximumVoltageLimit": physical(evse.max_voltage, "V"),
-        "EVSEMaximumCurrentLimit": physical(evse.max_current, "A"),
-        "EVSEMaximumPowerLimit": physical(evse.max_power, "W"),
-        "EVSEID": evse.evse_id_iso,
-        "SAScheduleTupleID": SA_SCHEDULE_TUPLE_ID,
-    }
+    body = dc.current_demand(code, evse, target_voltage, target_current)
+    body["EVSEID"] = evse.evse_id_iso
+    body["SAScheduleTupleID"] = SA_SCHEDULE_TUPLE_ID
+    return body
 
 
 def charging_status(code: str, evse: EvseState) -> Body:
@@ -170,14 +107,6 @@ def charging_status(code: str, evse: EvseState) -> Body:
         "SAScheduleTupleID": SA_SCHEDULE_TUPLE_ID,
         "EVSEMaxCurrent": physical(evse.ac_max_current, "A"),
         "AC_EVSEStatus": ac_evse_status(evse),
-    }
-
-
-def welding_detection(code: str, evse: EvseState) -> Body:
-    return {
-        "ResponseCode": code,
-        "DC_EVSEStatus": dc_evse_status(evse),
-        "EVSEPresentVoltage": physical(evse.present_voltage, "V"),
     }
 
 
@@ -191,12 +120,12 @@ def failure(request: str, code: str, evse: EvseState, ac: bool) -> Body | None:
         "PaymentServiceSelectionReq": lambda: code_only(code),
         "AuthorizationReq": lambda: processing(code, True),
         "ChargeParameterDiscoveryReq": lambda: charge_parameter_discovery(code, evse, True, ac),
-        "CableCheckReq": lambda: cable_check(code, evse, True),
-        "PreChargeReq": lambda: pre_charge(code, evse),
+        "CableCheckReq": lambda: dc.cable_check(code, evse, True),
+        "PreChargeReq": lambda: dc.present_voltage(code, evse),
         "PowerDeliveryReq": lambda: power_delivery(code, evse, ac),
         "CurrentDemandReq": lambda: current_demand(code, evse, 0.0, 0.0),
         "ChargingStatusReq": lambda: charging_status(code, evse),
-        "WeldingDetectionReq": lambda: welding_detection(code, evse),
+        "WeldingDetectionReq": lambda: dc.present_voltage(code, evse),
         "SessionStopReq": lambda: code_only(code),
     }
     build = builders.get(request)
