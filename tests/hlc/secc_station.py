@@ -5,8 +5,8 @@ permission is given from the start: the pilot and Auth are not in this picture (
 tests have them). The EV's DC contactor is closed at PowerDelivery(start) and opened at
 PowerDelivery(stop), which a real EV would do itself and the `iso15118` peer cannot.
 With `bidirectional` the supply can import (ISO 15118-20 DC_BPT).
-For AC sessions there is no AC power path here: the station answers with its limits and
-records the EV's requests; no energy is simulated.
+With `ac` the power path is an AC one instead (`ac_path.py`: the board simulator's contactor
+and meter, and what the EV draws as its messages say).
 """
 
 from __future__ import annotations
@@ -35,6 +35,7 @@ from evstack.modules.EvseManager.dc_hlc import (
 )
 from evstack.modules.EvseManager.dc_hlc import SupplyMode as ModeCommand
 
+from .ac_path import AcPowerPath
 from .netns import Namespace
 
 STEP_S = 0.02
@@ -68,6 +69,7 @@ class Station:
             )
         )
         self.path = DcPowerPath(PathConfig(battery=battery or BatteryConfig()), soc_percent=soc)
+        self.ac_path = AcPowerPath(self.evse) if ac else None
         self.sessions: list[SeccSession] = []
         self.events: list[ev.Event] = []
         self._server: V2gServer | None = None
@@ -118,7 +120,10 @@ class Station:
         self.events.append(event)
         if isinstance(event, ev.RequireAuthEim):
             self.evse.auth = Authorization.ACCEPTED
-        elif isinstance(event, ev.PowerDelivery):
+        if self.ac_path is not None:
+            self.ac_path.on_event(event)
+            return
+        if isinstance(event, ev.PowerDelivery):
             self.path.set_ev_contactor(event.start)
         self._apply(self.dc.on_hlc(event))
 
@@ -143,6 +148,10 @@ class Station:
     async def _run_physics(self) -> None:
         loop = asyncio.get_running_loop()
         while True:
+            if self.ac_path is not None:
+                self.ac_path.advance(loop.time() - self._t0)
+                await asyncio.sleep(STEP_S)
+                continue
             reports = self.path.advance(loop.time() - self._t0)
             self._apply(self.dc.on_supply(self.path.voltage_v, self.path.current_a))
             for report in reports:

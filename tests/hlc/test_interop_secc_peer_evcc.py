@@ -1,8 +1,8 @@
 """Our SECC against the `iso15118` package's EVCC, on a veth pair: DIN 70121 DC, ISO
 15118-2 DC and ISO 15118-20 DC (TLS 1.3) with the DC power path simulated behind our SECC
 (the session must end with the EV's SessionStop and energy in the battery), and ISO
-15118-2 AC (a complete session with its charging loop; the station simulates no AC power
-path, so no energy is counted), and the same for ISO 15118-20 AC over TLS 1.3."""
+15118-2 AC and ISO 15118-20 AC (TLS 1.3) with an AC power path behind it (`ac_path.py` says
+what it models): the session must end with SessionStop and energy metered into the EV."""
 
 from __future__ import annotations
 
@@ -95,3 +95,6 @@ async def test_our_secc_against_the_peer_evcc_ac(
     assert record.protocol == protocol
     params = [e for e in station.events if isinstance(e, ev.EvChargeParameters)]
     assert params[0].energy_transfer_mode.startswith("AC")
+    assert station.ac_path is not None
+    assert station.ac_path.import_wh > 0.0, params
+    print(f"{cell.name}: {station.ac_path.import_wh:.2f} Wh metered")

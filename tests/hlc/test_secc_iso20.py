@@ -183,6 +183,7 @@ def test_a_whole_ac_session() -> None:
     }
     loop = secc.req("AC_ChargeLoopReq", loop_body)
     assert loop["Scheduled_AC_CLResControlMode"]["EVSETargetActivePower"] == rational(6900)
+    assert ev.AcEvPower(11000) in secc.events  # what the EV takes, for the charger's meter
     stop = {"EVProcessing": "Finished", "ChargeProgress": "Stop"}
     assert secc.req("PowerDeliveryReq", stop)["ResponseCode"] == "OK"
     assert secc.req("SessionStopReq")["ResponseCode"] == "OK"

@@ -83,6 +83,15 @@ class EvTarget:
 
 
 @dataclasses.dataclass(frozen=True)
+class AcEvPower:
+    """ISO 15118-20 AC_ChargeLoopReq: the active power the EV says it takes now, all phases
+    (W; negative in an AC_BPT session when it gives power back). ISO 15118-2 AC has no such
+    figure: the EV takes what the EVSE's maximum current allows."""
+
+    present_active_power: float
+
+
+@dataclasses.dataclass(frozen=True)
 class PowerDelivery:
     """PowerDeliveryReq: `start` closes the path (if allowed), not `start` opens it."""
 
@@ -118,6 +127,7 @@ Event = (
     | StartCableCheck
     | StartPreCharge
     | EvTarget
+    | AcEvPower
     | PowerDelivery
     | EvStatus
     | SessionEnded

@@ -190,6 +190,9 @@ class Iso20DcSecc(Machine):
         display = body.get("DisplayParameters") or {}
         complete = display.get("ChargingComplete")
         out.append(ev.EvStatus(True, "NO_ERROR", int(display.get("PresentSOC", 0)), complete))
+        control = body.get("Scheduled_AC_CLReqControlMode")
+        if control is not None:
+            out.append(ev.AcEvPower(number(control["EVPresentActivePower"])))
         return res.ac_charge_loop("OK", self.evse)
 
     def _dc_charge_parameter_discovery(self, body: Body, now: float, out: list[Output]) -> Body:
