@@ -53,10 +53,20 @@ def interface_mac(sock: socket.socket) -> bytes:
 class SlacRunner:
     """Drives one core (and its emulated modem, if any) with the event loop's clock."""
 
-    def __init__(self, core: SlacCore, sock: socket.socket, *, modem: EmulatedModem | None = None):
+    def __init__(
+        self,
+        core: SlacCore,
+        sock: socket.socket,
+        *,
+        modem: EmulatedModem | None = None,
+        on_settled: Callable[[], None] | None = None,
+    ):
         self.core = core
         self.modem = modem
         self._sock = sock
+        # Called each time the core has taken in a frame, a link change or a timer and sent
+        # what followed: where its state is read from (the SLAC modules' vars).
+        self._on_settled = on_settled
         self._events: asyncio.Queue[SlacEvent] = asyncio.Queue()
         self._loop = asyncio.get_running_loop()
         self._timer: asyncio.TimerHandle | None = None
@@ -137,6 +147,8 @@ class SlacRunner:
             if not busy:
                 break
         self._schedule()
+        if self._on_settled is not None:
+            self._on_settled()
 
     def _schedule(self) -> None:
         times = [self.core.deadline()]
