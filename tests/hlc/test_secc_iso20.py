@@ -8,7 +8,16 @@ import pytest
 
 from evstack import exi
 from evstack.exi.v2gtp import PayloadType
-from evstack.hlc.secc import Authorization, Close, EvseState, SeccSession, Send, SessionEnded, sap
+from evstack.hlc.secc import (
+    Authorization,
+    Close,
+    EvseState,
+    SeccConfig,
+    SeccSession,
+    Send,
+    SessionEnded,
+    sap,
+)
 from evstack.hlc.secc import events as ev
 from evstack.hlc.secc.iso20 import EXPECTED
 from evstack.hlc.secc.iso20.responses import rational
@@ -81,11 +90,13 @@ def request(name: str, session_id: str, body: Doc | None = None) -> tuple[int, b
 
 
 class Secc:
-    def __init__(self, tls: bool = True, evse: EvseState | None = None):
+    def __init__(
+        self, tls: bool = True, evse: EvseState | None = None, config: SeccConfig | None = None
+    ):
         self.now = 10.0
         self.evse = evse or EvseState(power_allowed=True)
         random = lambda n: bytes(range(1, n + 1))  # noqa: E731
-        self.session = SeccSession(self.evse, self.now, random_bytes=random, tls=tls)
+        self.session = SeccSession(self.evse, self.now, config, random_bytes=random, tls=tls)
         self.events: list[object] = []
         self.closed: str | None = None
 
@@ -220,8 +231,8 @@ def test_without_tls_iso20_is_not_offered() -> None:
     assert Secc(tls=False).sap()["SchemaID"] == 2  # DIN, the EV's second choice
 
 
-def test_the_dynamic_mode_is_refused() -> None:
-    secc = Secc()
+def test_a_schedule_exchange_in_the_mode_not_selected_is_refused() -> None:
+    secc = Secc()  # parameter set 1: scheduled
     to_state(secc, "DC_ChargeParameterDiscoveryReq")
     dynamic = {
         "DepartureTime": 7200,
@@ -231,7 +242,7 @@ def test_the_dynamic_mode_is_refused() -> None:
     }
     body = {"MaximumSupportingPoints": 1024, "Dynamic_SEReqControlMode": dynamic}
     assert secc.req("ScheduleExchangeReq", body)["ResponseCode"] == "FAILED"
-    assert "dynamic" in secc.ended().reason
+    assert "Scheduled_SEReqControlMode" in secc.ended().reason
 
 
 def test_power_delivery_needs_the_chargers_permission() -> None:

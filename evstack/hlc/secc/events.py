@@ -183,6 +183,13 @@ class EvseState:
     bidirectional: bool = False
     max_discharge_current: float = 0.0
     max_discharge_power: float = 0.0
+    # ISO 15118-20 dynamic control mode: the power the charger wants now (W; negative takes
+    # energy back, DC_BPT), None for as much as every limit allows; and its own mobility
+    # needs, sent where it offered MobilityNeedsMode 2 (departure in s from now, SoC in %).
+    dynamic_power: float | None = None
+    mobility_departure_time: int | None = None
+    mobility_minimum_soc: int | None = None
+    mobility_target_soc: int | None = None
     ac_nominal_voltage: float = 230.0
     ac_max_current: float = 32.0  # per phase, what the EVSE offers now
     rcd: bool = False  # the residual current device tripped

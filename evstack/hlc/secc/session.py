@@ -26,6 +26,7 @@ from evstack.hlc.secc.din import DinSecc
 from evstack.hlc.secc.events import EvseState, Output
 from evstack.hlc.secc.iso2 import Iso2Secc
 from evstack.hlc.secc.iso20 import Iso20DcSecc
+from evstack.hlc.secc.iso20.dynamic import Offer
 from evstack.hlc.secc.machine import Machine
 
 _log = logging.getLogger(__name__)
@@ -41,6 +42,9 @@ class SeccConfig:
     protocols: tuple[sap.AppProtocol, ...] = (sap.ISO20_DC, sap.ISO20_AC, sap.ISO2, sap.DIN)
     secc_priority: bool = False
     dc_transfer_type: str = "DC_extended"
+    # ISO 15118-20: the control modes offered (the EV picks), and MobilityNeedsMode for the
+    # dynamic one (2: the charger may state departure time and SoC targets too).
+    iso20: Offer = dataclasses.field(default_factory=Offer)
 
 
 @dataclasses.dataclass
@@ -164,7 +168,7 @@ class SeccSession:
         elif result.protocol.name == "iso2":
             self._protocol = Iso2Secc(self.evse, session_id, paused_session=self._paused_session)
         else:
-            self._protocol = Iso20DcSecc(self.evse, session_id)
+            self._protocol = Iso20DcSecc(self.evse, session_id, offer=self.config.iso20)
         self._sequence_deadline = now + timing.SEQUENCE_TIMEOUT
         return out
 

@@ -7,8 +7,10 @@ ServiceDiscovery, ServiceDetail, ServiceSelection, DC_ChargeParameterDiscovery,
 ScheduleExchange, DC_CableCheck, DC_PreCharge, PowerDelivery(Start), DC_ChargeLoop,
 PowerDelivery(Stop), DC_WeldingDetection, SessionStop. Each message carries its header
 (session id, Unix time stamp) inside its root element; common messages travel as V2GTP
-0x8002, DC ones as 0x8004. Not here: AC_BPT, the dynamic control mode,
-Plug & Charge, Standby and renegotiation (refused with FAILED). DC_BPT (service 6, when the
+0x8002, DC ones as 0x8004. Not here: AC_BPT, Plug & Charge, Standby and renegotiation
+(refused with FAILED). The control mode is the EV's choice among the parameter sets the
+SECC offers (evstack.hlc.secc.iso20.dynamic): scheduled, or dynamic, where the charger
+sets the power within the EV's energy requests and limits. DC_BPT (service 6, when the
 charger is bidirectional): the EV's negative target current asks for energy back, and a
 PowerDelivery(Start) while charging switches the channel. ISO 15118-20 requires TLS: the
 session layer offers it only on a TLS connection.
@@ -23,6 +25,7 @@ from evstack.exi.v2gtp import PayloadType
 from evstack.hlc.secc import events as ev
 from evstack.hlc.secc import timing
 from evstack.hlc.secc.events import Authorization, EvseState, Output
+from evstack.hlc.secc.iso20 import dynamic
 from evstack.hlc.secc.iso20 import responses as res
 from evstack.hlc.secc.iso20.responses import number
 from evstack.hlc.secc.machine import Body, Machine, Refused, State
@@ -71,8 +74,10 @@ class Iso20DcSecc(Machine):
         new_session_id: str,
         *,
         wall_clock: Callable[[], float] = time.time,
+        offer: dynamic.Offer | None = None,
     ):
         super().__init__(evse, new_session_id)
+        self.offer = offer or dynamic.Offer()
         self.session_id = "0000000000000000"
         self._wall_clock = wall_clock  # for the headers' and the schedule's Unix times only
         self._auth_asked = False
@@ -81,6 +86,9 @@ class Iso20DcSecc(Machine):
         self._target = (0.0, 0.0)
         self.bpt = False  # DC_BPT selected
         self.ac = False  # the AC service selected
+        self.dynamic = False  # the dynamic control mode selected
+        self.mobility_needs = 1  # the selected set's MobilityNeedsMode
+        self.energy_request: dynamic.EnergyRequest | None = None  # the EV's latest
 
     def failure(self, request: str, code: str) -> Body | None:
         return res.failure(request, code, self.evse, self.bpt)
@@ -149,14 +157,17 @@ class Iso20DcSecc(Machine):
     def _service_detail(self, body: Body, now: float, out: list[Output]) -> Body:
         if body["ServiceID"] not in res.services(self.evse):
             raise Refused("FAILED_ServiceIDInvalid", f"no service {body['ServiceID']}")
-        return res.service_detail("OK", body["ServiceID"], self.evse)
+        return res.service_detail("OK", body["ServiceID"], self.evse, self.offer.sets())
 
     def _service_selection(self, body: Body, now: float, out: list[Output]) -> Body:
         selected = body["SelectedEnergyTransferService"]
         chosen = (selected["ServiceID"], selected["ParameterSetID"])
         service, parameter_set = chosen
-        if service not in res.services(self.evse) or parameter_set != res.PARAMETER_SET:
+        sets = self.offer.sets()
+        if service not in res.services(self.evse) or parameter_set not in sets:
             raise Refused("FAILED_ServiceSelectionInvalid", f"service, parameter set {chosen}")
+        control_mode, self.mobility_needs = sets[parameter_set]
+        self.dynamic = control_mode == dynamic.DYNAMIC
         self.bpt = service == res.DC_BPT_SERVICE
         self.ac = service == res.AC_SERVICE
         self._enter(State.CHARGE_PARAMETERS, now)
@@ -190,10 +201,17 @@ class Iso20DcSecc(Machine):
         display = body.get("DisplayParameters") or {}
         complete = display.get("ChargingComplete")
         out.append(ev.EvStatus(True, "NO_ERROR", int(display.get("PresentSOC", 0)), complete))
-        control = body.get("Scheduled_AC_CLReqControlMode")
-        if control is not None:
-            out.append(ev.AcEvPower(number(control["EVPresentActivePower"])))
-        return res.ac_charge_loop("OK", self.evse)
+        mode = "Dynamic" if self.dynamic else "Scheduled"
+        control = body.get(f"{mode}_AC_CLReqControlMode")
+        if control is None:
+            raise Refused("FAILED", f"charge loop without {mode}_AC_CLReqControlMode")
+        out.append(ev.AcEvPower(number(control["EVPresentActivePower"])))
+        if not self.dynamic:
+            return res.ac_charge_loop("OK", self.evse)
+        self.energy_request = dynamic.EnergyRequest.of(control)
+        power = dynamic.ac_target_power(control, res.ac_power(self.evse), self.evse)
+        part = self._needs() | {"EVSETargetActivePower": res.rational(power)}
+        return res.ac_charge_loop("OK", self.evse, part)
 
     def _dc_charge_parameter_discovery(self, body: Body, now: float, out: list[Output]) -> Body:
         key = "BPT_DC_CPDReqEnergyTransferMode" if self.bpt else "DC_CPDReqEnergyTransferMode"
@@ -223,10 +241,18 @@ class Iso20DcSecc(Machine):
         return res.dc_charge_parameter_discovery("OK", self.evse, self.bpt)
 
     def _schedule_exchange(self, body: Body, now: float, out: list[Output]) -> Body:
-        if "Scheduled_SEReqControlMode" not in body:
-            raise Refused("FAILED", "dynamic control mode (not offered)")
+        key = "Dynamic_SEReqControlMode" if self.dynamic else "Scheduled_SEReqControlMode"
+        if key not in body:
+            raise Refused("FAILED", f"ScheduleExchangeReq without {key}, the mode selected")
         self._enter(State.READY if self.ac else State.CABLE_CHECK, now)
-        return res.schedule_exchange("OK", self.evse, int(self._wall_clock()))
+        if not self.dynamic:
+            return res.schedule_exchange("OK", self.evse, int(self._wall_clock()))
+        self.energy_request = dynamic.EnergyRequest.of(body[key])
+        return res.dynamic_schedule_exchange("OK", int(self._wall_clock()), self._needs())
+
+    def _needs(self) -> Body:
+        """The charger's mobility needs where the selected set lets it state them."""
+        return dynamic.mobility_needs(self.evse) if self.mobility_needs == 2 else {}
 
     def _dc_cable_check(self, body: Body, now: float, out: list[Output]) -> Body:
         if not self._cable_check_requested:
@@ -278,7 +304,8 @@ class Iso20DcSecc(Machine):
         return res.power_delivery("OK", self.evse)
 
     def _dc_charge_loop(self, body: Body, now: float, out: list[Output]) -> Body:
-        key = "BPT_Scheduled_DC_CLReqControlMode" if self.bpt else "Scheduled_DC_CLReqControlMode"
+        mode = "Dynamic" if self.dynamic else "Scheduled"
+        key = f"BPT_{mode}_DC_CLReqControlMode" if self.bpt else f"{mode}_DC_CLReqControlMode"
         control = body.get(key)
         if control is None:
             raise Refused("FAILED", f"charge loop without {key}")
@@ -293,6 +320,14 @@ class Iso20DcSecc(Machine):
         )
         if self.evse.malfunction:
             raise Refused("FAILED", "the power path reports a malfunction")
+        if self.dynamic:
+            # The charger decides: the EV states its needs and limits, not a target.
+            self.energy_request = dynamic.EnergyRequest.of(control)
+            present = number(body["EVPresentVoltage"])
+            voltage, current = dynamic.dc_target(control, present, self.evse)
+            self._set_target(voltage, current, out)
+            limits = dynamic.dc_limits(self.evse, self.bpt, self._needs())
+            return res.dc_charge_loop("OK", self.evse, voltage, current, self.bpt, limits)
         voltage = number(control["EVTargetVoltage"])
         current = number(control["EVTargetCurrent"])
         if current < 0 and not self.bpt:

@@ -1,6 +1,7 @@
-"""ISO 15118-20 response bodies (DC, EIM, scheduled control mode), from the charger's
-present state; each takes the response code, so a FAILED response still carries every
-mandatory element. The header is added by the machine's framing."""
+"""ISO 15118-20 response bodies (AC, DC, DC_BPT, EIM, scheduled and dynamic control
+modes), from the charger's present state; each takes the response code, so a FAILED
+response still carries every mandatory element. The header is added by the machine's
+framing."""
 
 from __future__ import annotations
 
@@ -15,7 +16,7 @@ AC_SERVICE = 1  # ISO 15118-20 Table 204: 1 AC, 2 DC, 5 AC_BPT, 6 DC_BPT
 DC_SERVICE = 2
 DC_BPT_SERVICE = 6
 NOMINAL_FREQUENCY = 50.0
-PARAMETER_SET = 1  # the one set offered: scheduled control mode
+SCHEDULED_SET = {1: (1, 1)}  # {parameter set: (ControlMode, MobilityNeedsMode)}
 SCHEDULE_TUPLE = 1
 _DAY = 86400
 
@@ -78,29 +79,41 @@ def service_discovery(code: str, evse: EvseState) -> Body:
     }
 
 
-def service_detail(code: str, service_id: int = DC_SERVICE, evse: EvseState | None = None) -> Body:
-    ac = service_id == AC_SERVICE
-    parameters = [
+def service_detail(
+    code: str,
+    service_id: int = DC_SERVICE,
+    evse: EvseState | None = None,
+    sets: dict[int, tuple[int, int]] | None = None,
+) -> Body:
+    """`sets`: {parameter set id: (ControlMode, MobilityNeedsMode)}, one ParameterSet each."""
+    common = [
         # AC: 2 three phases (1 would be single phase); DC: 2 extended (CCS)
         {"@Name": "Connector", "intValue": 2},
-        {"@Name": "ControlMode", "intValue": 1},  # scheduled
-        {"@Name": "MobilityNeedsMode", "intValue": 1},  # provided by the EV
         {"@Name": "Pricing", "intValue": 0},  # no tariff
     ]
-    if ac:
+    if service_id == AC_SERVICE:
         nominal = evse.ac_nominal_voltage if evse is not None else 230.0
-        parameters.append({"@Name": "EVSENominalVoltage", "intValue": round(nominal)})
+        common.append({"@Name": "EVSENominalVoltage", "intValue": round(nominal)})
     if service_id == DC_BPT_SERVICE:
-        parameters += [
+        common += [
             {"@Name": "BPTChannel", "intValue": 1},  # unified: one channel, both ways
             {"@Name": "GeneratorMode", "intValue": 1},  # grid following
         ]
+    parameter_sets = [
+        {
+            "ParameterSetID": set_id,
+            "Parameter": [
+                *common,
+                {"@Name": "ControlMode", "intValue": control_mode},
+                {"@Name": "MobilityNeedsMode", "intValue": mobility_needs},
+            ],
+        }
+        for set_id, (control_mode, mobility_needs) in (sets or SCHEDULED_SET).items()
+    ]
     return {
         "ResponseCode": code,
         "ServiceID": service_id,
-        "ServiceParameterList": {
-            "ParameterSet": [{"ParameterSetID": PARAMETER_SET, "Parameter": parameters}]
-        },
+        "ServiceParameterList": {"ParameterSet": parameter_sets},
     }
 
 
@@ -124,15 +137,10 @@ def dc_charge_parameter_discovery(code: str, evse: EvseState, bpt: bool = False)
     return {"ResponseCode": code, "BPT_DC_CPDResEnergyTransferMode": mode}
 
 
-def schedule_exchange(code: str, evse: EvseState, unix_now: int) -> Body:
-    entry = {"Duration": _DAY, "Power": rational(evse.max_power)}
-    schedule = {
-        "TimeAnchor": unix_now,
-        "PowerScheduleEntries": {"PowerScheduleEntry": [entry]},
-    }
+def _prices(unix_now: int) -> Body:
     # One price level all day: the XSD makes prices optional, but the `iso15118` package's
     # EVCC refuses a ChargingSchedule without a price schedule of either kind.
-    prices = {
+    return {
         "TimeAnchor": unix_now,
         "PriceScheduleID": 1,
         "NumberOfPriceLevels": 1,
@@ -140,7 +148,15 @@ def schedule_exchange(code: str, evse: EvseState, unix_now: int) -> Body:
             "PriceLevelScheduleEntry": [{"Duration": _DAY, "PriceLevel": 0}]
         },
     }
-    charging = {"PowerSchedule": schedule, "PriceLevelSchedule": prices}
+
+
+def schedule_exchange(code: str, evse: EvseState, unix_now: int) -> Body:
+    entry = {"Duration": _DAY, "Power": rational(evse.max_power)}
+    schedule = {
+        "TimeAnchor": unix_now,
+        "PowerScheduleEntries": {"PowerScheduleEntry": [entry]},
+    }
+    charging = {"PowerSchedule": schedule, "PriceLevelSchedule": _prices(unix_now)}
     return {
         "ResponseCode": code,
         "EVSEProcessing": "Finished",
@@ -148,6 +164,12 @@ def schedule_exchange(code: str, evse: EvseState, unix_now: int) -> Body:
             "ScheduleTuple": [{"ScheduleTupleID": SCHEDULE_TUPLE, "ChargingSchedule": charging}]
         },
     }
+
+
+def dynamic_schedule_exchange(code: str, unix_now: int, needs: Body) -> Body:
+    """`needs`: the charger's mobility needs (MobilityNeedsMode 2), else empty."""
+    mode = needs | {"PriceLevelSchedule": _prices(unix_now)}
+    return {"ResponseCode": code, "EVSEProcessing": "Finished", "Dynamic_SEResControlMode": mode}
 
 
 def present_voltage(code: str, evse: EvseState) -> Body:
@@ -164,9 +186,15 @@ def power_delivery(code: str, evse: EvseState) -> Body:
 
 
 def dc_charge_loop(
-    code: str, evse: EvseState, voltage: float, current: float, bpt: bool = False
+    code: str,
+    evse: EvseState,
+    voltage: float,
+    current: float,
+    bpt: bool = False,
+    dynamic: Body | None = None,
 ) -> Body:
-    """Negative currents (BPT) flow from the EV and are judged by the discharge limits."""
+    """Negative currents (BPT) flow from the EV and are judged by the discharge limits.
+    `dynamic`: the dynamic control mode's limits (else the scheduled mode's)."""
     body: Body = {"ResponseCode": code}
     status = evse_status(evse)
     if status is not None:
@@ -190,8 +218,10 @@ def dc_charge_loop(
         "EVSEPowerLimitAchieved": voltage * abs(current) >= max_power,
         "EVSECurrentLimitAchieved": abs(current) >= max_current,
         "EVSEVoltageLimitAchieved": voltage >= evse.max_voltage,
-        ("BPT_Scheduled_DC_CLResControlMode" if bpt else "Scheduled_DC_CLResControlMode"): limits,
     }
+    mode = "Dynamic" if dynamic is not None else "Scheduled"
+    key = f"BPT_{mode}_DC_CLResControlMode" if bpt else f"{mode}_DC_CLResControlMode"
+    body[key] = limits if dynamic is None else dynamic
     return body
 
 
@@ -211,12 +241,17 @@ def ac_charge_parameter_discovery(code: str, evse: EvseState) -> Body:
     }
 
 
-def ac_charge_loop(code: str, evse: EvseState) -> Body:
+def ac_charge_loop(code: str, evse: EvseState, dynamic: Body | None = None) -> Body:
+    """`dynamic`: the dynamic control mode's part (mobility needs, target power)."""
     body: Body = {"ResponseCode": code}
     status = evse_status(evse)
     if status is not None:
         body["EVSEStatus"] = status
-    body["Scheduled_AC_CLResControlMode"] = {"EVSETargetActivePower": rational(ac_power(evse))}
+    if dynamic is not None:
+        body["Dynamic_AC_CLResControlMode"] = dynamic
+    else:
+        target = {"EVSETargetActivePower": rational(ac_power(evse))}
+        body["Scheduled_AC_CLResControlMode"] = target
     return body
 
 
