@@ -7,7 +7,8 @@ import dataclasses
 from typing import Any
 
 from evstack.hlc.evcc import codec
-from evstack.hlc.evcc.iso20.flow import number, rational
+from evstack.hlc.evcc.iso20.dynamic import rational
+from evstack.hlc.evcc.iso20.flow import number
 
 Doc = dict[str, Any]
 

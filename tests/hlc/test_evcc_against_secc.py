@@ -1,8 +1,11 @@
 """Our EVCC against our SECC (evstack.hlc.secc), in one process on a hand clock: two
 implementations written apart, DIN 70121 DC, ISO 15118-2 DC and AC, and ISO 15118-20 DC
-from SupportedAppProtocol to SessionStop."""
+(scheduled, and dynamic with DC and DC_BPT) from SupportedAppProtocol to SessionStop."""
 
 from __future__ import annotations
+
+import dataclasses
+from collections.abc import Callable
 
 import pytest
 
@@ -10,6 +13,7 @@ from evstack.hlc import secc
 from evstack.hlc.evcc import Battery, EvccConfig, EvccSession
 from evstack.hlc.evcc import events as ev
 from evstack.hlc.secc import events as sev
+from evstack.hlc.secc.iso20.dynamic import Offer
 
 LATENCY = 0.005
 
@@ -22,13 +26,26 @@ CASES = {
 }
 
 
-@pytest.mark.parametrize("case", list(CASES))
-def test_a_session_between_our_evcc_and_our_secc(case: str) -> None:
+@dataclasses.dataclass
+class Run:
+    ended: ev.SessionEnded
+    charger: secc.SeccSession
+    charger_events: list[sev.Output]
+    car: EvccSession
+    targets: list[sev.EvTarget]
+
+
+def run(
+    config: EvccConfig,
+    evse: secc.EvseState,
+    secc_config: secc.SeccConfig | None = None,
+    on_loop: Callable[[int, EvccSession], None] = lambda loops, car: None,
+) -> Run:
+    """One session; `on_loop` is called after each charge loop the EV reports (the test's
+    hand on the charger or the car), and it stops the car after ten unless told otherwise."""
     now = 0.0
-    config, modes = CASES[case]
-    evse = secc.EvseState(power_allowed=True, energy_modes=modes, ac_max_current=16.0)
     # ISO-20 is offered on TLS connections only; the bytes here are the plaintext inside.
-    charger = secc.SeccSession(evse, now, tls="iso20" in config.protocols)
+    charger = secc.SeccSession(evse, now, secc_config, tls="iso20" in config.protocols)
     car = EvccSession(config, Battery(soc=0.4))
     loops = 0
     ev_out: list[ev.Output] = car.start(now)
@@ -38,8 +55,7 @@ def test_a_session_between_our_evcc_and_our_secc(case: str) -> None:
         for output in ev_out:
             if isinstance(output, ev.Progress) and output.step == "ChargeLoop":
                 loops += 1
-                if loops == 10:
-                    car.stop_charging()
+                on_loop(loops, car)
             elif isinstance(output, ev.SessionEnded):
                 ended = output
         sends = [o for o in ev_out if isinstance(o, ev.Send)]
@@ -70,10 +86,82 @@ def test_a_session_between_our_evcc_and_our_secc(case: str) -> None:
             now = max(now, deadline)
             ev_out = car.poll(now)
     assert ended is not None
-    assert ended.clean, ended.reason
-    assert ended.protocol == config.protocols[0]
-    assert ended.energy_wh > 0
-    assert car.battery.soc > 0.4
-    (charger_end,) = [e for e in charger_events if isinstance(e, sev.SessionEnded)]
+    targets = [e for e in charger_events if isinstance(e, sev.EvTarget)]
+    return Run(ended, charger, charger_events, car, targets)
+
+
+def stop_after(n: int) -> Callable[[int, EvccSession], None]:
+    def hand(loops: int, car: EvccSession) -> None:
+        if loops == n:
+            car.stop_charging()
+
+    return hand
+
+
+def assert_clean(result: Run) -> None:
+    assert result.ended.clean, result.ended.reason
+    (charger_end,) = [e for e in result.charger_events if isinstance(e, sev.SessionEnded)]
     assert charger_end.clean, charger_end.reason
-    assert charger.record.requests >= 10 + 10
+
+
+@pytest.mark.parametrize("case", list(CASES))
+def test_a_session_between_our_evcc_and_our_secc(case: str) -> None:
+    config, modes = CASES[case]
+    evse = secc.EvseState(power_allowed=True, energy_modes=modes, ac_max_current=16.0)
+    result = run(config, evse, on_loop=stop_after(10))
+    assert_clean(result)
+    assert result.ended.protocol == config.protocols[0]
+    assert result.ended.energy_wh > 0
+    assert result.car.battery.soc > 0.4
+    assert result.charger.record.requests >= 10 + 10
+
+
+DYNAMIC = secc.SeccConfig(iso20=Offer(("scheduled", "dynamic")))
+
+
+def test_iso20_dc_dynamic_the_charger_sets_the_current() -> None:
+    config = EvccConfig(protocols=("iso20",), control_mode="dynamic")
+    evse = secc.EvseState(power_allowed=True, max_power=30_000.0)
+
+    def hand(loops: int, car: EvccSession) -> None:
+        if loops == 5:
+            evse.dynamic_power = 10_000.0  # the energy manager turns the charger down
+        if loops == 10:
+            car.stop_charging()
+
+    result = run(config, evse, DYNAMIC, hand)
+    assert_clean(result)
+    assert result.ended.energy_wh > 0
+    assert result.car.battery.soc > 0.4
+    # The charger's first charge target: 30 kW at the EV's voltage, within the EV's 150 A;
+    # then 10 kW. The voltage is the EV's maximum, a limit (the supply regulates current).
+    currents = [t.current for t in result.targets if t.current > secc.timing.PRE_CHARGE_CURRENT]
+    assert currents[0] == pytest.approx(30_000 / result.car.battery.ocv(), rel=0.05)
+    assert currents[-1] == pytest.approx(10_000 / result.car.battery.ocv(), rel=0.05)
+    assert {t.voltage for t in result.targets if t.current in currents} == {420.0}
+
+
+def test_iso20_dc_bpt_dynamic_the_charger_takes_energy_back() -> None:
+    config = EvccConfig(protocols=("iso20",), control_mode="dynamic", bidirectional=True)
+    evse = secc.EvseState(
+        power_allowed=True, bidirectional=True, max_discharge_current=50, max_discharge_power=9000
+    )
+    energy_in = 0.0
+
+    def hand(loops: int, car: EvccSession) -> None:
+        nonlocal energy_in
+        if loops == 6:
+            energy_in = car.battery.energy_in_wh
+            evse.dynamic_power = -20_000.0  # the grid wants energy: the charger takes it
+        if loops == 14:
+            car.stop_charging()
+
+    result = run(config, evse, DYNAMIC, hand)
+    assert_clean(result)
+    battery = result.car.battery
+    assert energy_in > 0  # it charged first
+    assert battery.energy_out_wh > 0  # then gave energy back, at the charger's word
+    backs = [t.current for t in result.targets if t.current < 0]
+    assert backs
+    assert min(backs) >= -50.0
+    assert result.charger.record.protocol == "iso20"

@@ -141,7 +141,7 @@ def test_the_charger_asking_to_terminate_ends_the_loop() -> None:
     ("charger", "reason"),
     [
         (ScriptedCharger20(services=("PnC",)), "no EIM"),
-        (ScriptedCharger20(control_mode=2), "no scheduled DC parameter set"),
+        (ScriptedCharger20(control_mode=3), "no DC parameter set to run"),
         (ScriptedCharger20(silent="DC_ChargeLoopReq"), "no response to DC_ChargeLoopReq"),
     ],
 )

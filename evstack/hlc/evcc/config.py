@@ -25,6 +25,9 @@ class EvccConfig:
     departure_time: int | None = None  # s from now (ISO-2 DepartureTime)
     # ISO-20 DC_BPT: the EV can give energy back when asked (EvccSession.discharge).
     bidirectional: bool = False
+    # ISO-20: the control mode the EV selects where the charger offers it (else the other):
+    # scheduled (the EV sets its targets) or dynamic (the charger sets the power).
+    control_mode: Literal["scheduled", "dynamic"] = "scheduled"
     timing: Timing = dataclasses.field(default_factory=Timing)
 
     def __post_init__(self) -> None:

@@ -2,14 +2,18 @@
 control mode, and AC_BPT and DC_BPT for a bidirectional EV.
 
 SessionSetup, AuthorizationSetup, Authorization (repeated while Ongoing), ServiceDiscovery,
-ServiceDetail for AC (service 1) or DC (service 2), ServiceSelection of a scheduled
-parameter set, AC_/DC_ChargeParameterDiscovery, ScheduleExchange (repeated while Ongoing);
+ServiceDetail for AC (service 1) or DC (service 2), ServiceSelection of a parameter set
+in the control mode the EV prefers (or the other one, where the charger offers only that:
+evstack.hlc.evcc.iso20.dynamic), AC_/DC_ChargeParameterDiscovery, ScheduleExchange
+(repeated while Ongoing);
 for DC then DC_CableCheck and DC_PreCharge until the charger meets the battery (then once
 more with EVProcessing Finished); PowerDelivery(Start), the AC_/DC_ChargeLoop,
 PowerDelivery(Stop), for DC DC_WeldingDetection; SessionStop. A bidirectional EV asked to
 give energy back (EvccSession.discharge) sends PowerDelivery(Start) with BPT_ChannelSelection
 Discharge and a negative power profile, then asks for negative current (DC) or reports
-negative active power (AC) in its loop.
+negative active power (AC) in its loop. In the dynamic control mode the charger decides
+the power and its direction: the EV states its energy requests and limits in each loop,
+switches no channel, and counts what flows either way.
 
 Every message carries its header (session id and a Unix time stamp) inside its root; common
 messages travel as 0x8002, AC ones as 0x8003, DC ones as 0x8004.
@@ -22,10 +26,11 @@ from collections.abc import Callable
 
 from evstack.hlc.evcc import codec, timing
 from evstack.hlc.evcc.codec import Doc
+from evstack.hlc.evcc.iso20 import dynamic
+from evstack.hlc.evcc.iso20.dynamic import rational
 from evstack.hlc.evcc.protocol import Context, ProtocolFlow
 
 AC_SERVICE, DC_SERVICE, AC_BPT_SERVICE, DC_BPT_SERVICE = 1, 2, 5, 6  # ISO 15118-20 services
-SCHEDULED = 1  # ControlMode parameter: 1 scheduled, 2 dynamic
 DC_MESSAGES = frozenset(
     {
         "DC_ChargeParameterDiscoveryReq",
@@ -37,15 +42,6 @@ DC_MESSAGES = frozenset(
 )
 AC_MESSAGES = frozenset({"AC_ChargeParameterDiscoveryReq", "AC_ChargeLoopReq"})
 SAFE_VOLTAGE = 60.0  # below this the inlet counts as dead for welding detection
-
-
-def rational(value: float) -> Doc:
-    """An ISO-20 RationalNumber: a 16-bit value with the smallest exponent (-3..3) that fits."""
-    for exponent in range(-3, 4):
-        scaled = round(value / 10**exponent)
-        if -32768 <= scaled <= 32767:
-            return {"Exponent": exponent, "Value": scaled}
-    raise ValueError(f"{value} does not fit a RationalNumber")
 
 
 def number(value: Doc | None) -> float | None:
@@ -68,7 +64,7 @@ class Iso20Flow(ProtocolFlow):
     def __init__(self, ctx: Context, wall_clock: Callable[[], float] = time.time):
         super().__init__(ctx)
         self.wall_clock = wall_clock  # for the headers' Unix time stamps only
-        self.parameter_set = 1
+        self.selected = dynamic.Selected(1, dynamic.SCHEDULED, 1)
         self.schedule_id: int | None = None
         self.charging = False
         self.precharged = False
@@ -154,19 +150,20 @@ class Iso20Flow(ProtocolFlow):
             return
         self.ctx.request("ServiceDetailReq", {"ServiceID": self.service}, now)
 
+    @property
+    def dynamic(self) -> bool:
+        return self.selected.dynamic
+
     def on_ServiceDetailRes(self, body: Doc, now: float) -> None:  # noqa: N802
-        for parameter_set in body.get("ServiceParameterList", {}).get("ParameterSet", []):
-            parameters = parameter_set.get("Parameter", [])
-            values = {p["@Name"]: p.get("intValue") for p in parameters}
-            if values.get("ControlMode") == SCHEDULED:
-                self.parameter_set = int(parameter_set["ParameterSetID"])
-                break
-        else:
+        sets = body.get("ServiceParameterList", {}).get("ParameterSet", [])
+        selected = dynamic.select(sets, self.config.control_mode)
+        if selected is None:
             energy = self.config.energy
-            self.ctx.finish(f"charger offers no scheduled {energy} parameter set", clean=False)
+            self.ctx.finish(f"charger offers no {energy} parameter set to run", clean=False)
             return
-        selected = {"ServiceID": self.service, "ParameterSetID": self.parameter_set}
-        self.ctx.request("ServiceSelectionReq", {"SelectedEnergyTransferService": selected}, now)
+        self.selected = selected
+        chosen = {"ServiceID": self.service, "ParameterSetID": selected.parameter_set}
+        self.ctx.request("ServiceSelectionReq", {"SelectedEnergyTransferService": chosen}, now)
 
     def on_ServiceSelectionRes(self, body: Doc, now: float) -> None:  # noqa: N802
         battery = self.battery
@@ -225,27 +222,43 @@ class Iso20Flow(ProtocolFlow):
         self.exchange_schedule(now)
 
     def exchange_schedule(self, now: float, delay: float = 0.0) -> None:
+        body: Doc = {"MaximumSupportingPoints": 1024}
+        if self.dynamic:
+            departure = self.config.departure_time
+            mode = dynamic.schedule_request(self.battery, self.bpt, departure)
+            body["Dynamic_SEReqControlMode"] = mode
+            self.ctx.request("ScheduleExchangeReq", body, now, delay=delay)
+            return
         need = max(0.0, (self.battery.target_soc - self.battery.soc) * self.battery.capacity_wh)
         if self.config.energy_request_wh is not None:
             need = self.config.energy_request_wh
-        mode: Doc = {}
+        mode = {}
         if self.config.departure_time is not None:
             mode["DepartureTime"] = self.config.departure_time
         mode["EVTargetEnergyRequest"] = rational(need)
         mode["EVMaximumEnergyRequest"] = rational(need)
         mode["EVMinimumEnergyRequest"] = rational(0)
-        body = {"MaximumSupportingPoints": 1024, "Scheduled_SEReqControlMode": mode}
+        body["Scheduled_SEReqControlMode"] = mode
         self.ctx.request("ScheduleExchangeReq", body, now, delay=delay)
 
     def on_ScheduleExchangeRes(self, body: Doc, now: float) -> None:  # noqa: N802
         if body.get("EVSEProcessing") == "Ongoing":
             self.exchange_schedule(now, delay=self.config.loop_interval)
             return
-        tuples = body.get("Scheduled_SEResControlMode", {}).get("ScheduleTuple", [])
-        if not tuples:
-            self.ctx.finish("charger sent no schedule in the scheduled control mode", clean=False)
-            return
-        self.schedule_id = int(tuples[0]["ScheduleTupleID"])
+        if self.dynamic:
+            mode = body.get("Dynamic_SEResControlMode")
+            if mode is None:
+                self.ctx.finish("charger answered no Dynamic_SEResControlMode", clean=False)
+                return
+            if self.selected.mobility_needs == 2:
+                dynamic.follow_needs(self.battery, mode)
+        else:
+            tuples = body.get("Scheduled_SEResControlMode", {}).get("ScheduleTuple", [])
+            if not tuples:
+                reason = "charger sent no schedule in the scheduled control mode"
+                self.ctx.finish(reason, clean=False)
+                return
+            self.schedule_id = int(tuples[0]["ScheduleTupleID"])
         self.ctx.progress("PowerReady")
         if self.ac:
             self.ctx.clear_phase()
@@ -302,15 +315,15 @@ class Iso20Flow(ProtocolFlow):
         entry = {"Duration": duration, "Power": rational(power)}
         # PowerToleranceAcceptance is optional in the XSD, but the `iso15118` package's SECC
         # refuses a profile without it (its pydantic model makes it required).
-        mode = {
-            "SelectedScheduleTupleID": self.schedule_id or 1,
-            "PowerToleranceAcceptance": "PowerToleranceConfirmed",
-        }
-        profile = {
-            "TimeAnchor": int(self.wall_clock()),
-            "Scheduled_EVPPTControlMode": mode,
-            "EVPowerProfileEntries": {"EVPowerProfileEntry": [entry]},
-        }
+        profile: Doc = {"TimeAnchor": int(self.wall_clock())}
+        if self.dynamic:
+            profile["Dynamic_EVPPTControlMode"] = {}
+        else:
+            profile["Scheduled_EVPPTControlMode"] = {
+                "SelectedScheduleTupleID": self.schedule_id or 1,
+                "PowerToleranceAcceptance": "PowerToleranceConfirmed",
+            }
+        profile["EVPowerProfileEntries"] = {"EVPowerProfileEntry": [entry]}
         body = {"EVProcessing": "Finished", "ChargeProgress": "Start", "EVPowerProfile": profile}
         if self.bpt:
             body["BPT_ChannelSelection"] = "Discharge" if self.discharging else "Charge"
@@ -359,21 +372,41 @@ class Iso20Flow(ProtocolFlow):
         return min(own, self.evse_max_power) if self.evse_max_power is not None else own
 
     def ac_charge_loop(self) -> Doc:
+        loop: Doc = {"DisplayParameters": self.display(), "MeterInfoRequested": False}
+        if self.dynamic:
+            own = self.ac_power(self.battery.ac_current())
+            control = dynamic.ac_loop(
+                self.battery, self.config.departure_time, own, self.ac_draw(), self.bpt
+            )
+            loop[
+                "BPT_Dynamic_AC_CLReqControlMode" if self.bpt else "Dynamic_AC_CLReqControlMode"
+            ] = control
+            return loop
         control = {"EVPresentActivePower": rational(self.ac_draw())}
         if self.bpt:
             control["EVMaximumDischargePower"] = rational(self.battery.max_discharge_power)
         key = "BPT_Scheduled_AC_CLReqControlMode" if self.bpt else "Scheduled_AC_CLReqControlMode"
-        return {
-            "DisplayParameters": self.display(),
-            "MeterInfoRequested": False,
-            key: control,
-        }
+        return loop | {key: control}
+
+    def control_mode_res(self, body: Doc, energy: str) -> Doc:
+        """The charger's part of a charge loop response, in whichever form it came."""
+        for key in (f"BPT_{{}}_{energy}_CLResControlMode", f"{{}}_{energy}_CLResControlMode"):
+            for mode in ("Dynamic", "Scheduled"):
+                if key.format(mode) in body:
+                    part: Doc = body[key.format(mode)]
+                    if mode == "Dynamic" and self.selected.mobility_needs == 2:
+                        dynamic.follow_needs(self.battery, part)
+                    return part
+        return {}
 
     def on_AC_ChargeLoopRes(self, body: Doc, now: float) -> None:  # noqa: N802
-        control = body.get("BPT_Scheduled_AC_CLResControlMode") or body.get(
-            "Scheduled_AC_CLResControlMode", {}
-        )
+        control = self.control_mode_res(body, "AC")
         target = three_phase(control, "EVSETargetActivePower")
+        if self.dynamic and target is not None:
+            # The charger's word decides the direction too.
+            self.discharging = target < 0
+            if self.discharging:
+                self.evse_max_discharge_power = -target
         if target is not None and not self.discharging:
             self.evse_max_power = target
         power = self.ac_draw()
@@ -384,6 +417,14 @@ class Iso20Flow(ProtocolFlow):
 
     def charge_loop(self) -> Doc:
         battery = self.battery
+        loop: Doc = {
+            "DisplayParameters": self.display(),
+            "MeterInfoRequested": False,
+            "EVPresentVoltage": rational(battery.ocv()),
+        }
+        if self.dynamic:
+            key, control = dynamic.dc_loop(battery, self.bpt, self.config.departure_time)
+            return loop | {key: control}
         current = battery.target_current(self.evse_max_current, self.evse_max_power)
         if self.discharging:
             back = battery.discharge_current(
@@ -403,20 +444,15 @@ class Iso20Flow(ProtocolFlow):
                 "EVMaximumDischargeCurrent": rational(battery.max_discharge_current),
             }
         key = "BPT_Scheduled_DC_CLReqControlMode" if self.bpt else "Scheduled_DC_CLReqControlMode"
-        return {
-            "DisplayParameters": self.display(),
-            "MeterInfoRequested": False,
-            "EVPresentVoltage": rational(battery.ocv()),
-            key: control,
-        }
+        return loop | {key: control}
 
     def on_DC_ChargeLoopRes(self, body: Doc, now: float) -> None:  # noqa: N802
         voltage = number(body.get("EVSEPresentVoltage")) or 0.0
         current = number(body.get("EVSEPresentCurrent")) or 0.0
         self.ctx.count_energy(voltage, current, now)
-        limits = body.get("BPT_Scheduled_DC_CLResControlMode") or body.get(
-            "Scheduled_DC_CLResControlMode", {}
-        )
+        limits = self.control_mode_res(body, "DC")
+        if self.dynamic:
+            self.discharging = current < 0  # the charger's choice, not a channel
         self.evse_max_current = number(limits.get("EVSEMaximumChargeCurrent")) or (
             self.evse_max_current
         )
@@ -437,7 +473,7 @@ class Iso20Flow(ProtocolFlow):
             self.ctx.progress("Stopping")
             self.ctx.count_energy(0.0, 0.0, now)
             self.ctx.request("PowerDeliveryReq", self.power_delivery(False), now)
-        elif self.bpt and self.ctx.discharge_requested != self.discharging:
+        elif self.bpt and not self.dynamic and self.ctx.discharge_requested != self.discharging:
             # The other direction: a new PowerDelivery(Start) on the other channel.
             self.discharging = self.ctx.discharge_requested
             self.switching = True
