@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import abc
 from collections.abc import Mapping
-from typing import ClassVar, Literal
+from typing import Annotated, ClassVar, Literal
 
 import msgspec
 
@@ -46,6 +46,13 @@ class Iso15118ChargerConfig(
     # Whether the charger's order of preference decides between the protocols the EV offers; false
     # lets the EV's priorities decide, as the standards describe.
     secc_priority: bool = False
+    # The ISO 15118-20 control modes offered as parameter sets, comma separated, in the charger's
+    # order: scheduled, dynamic (the charger sets the power within the EV's energy requests and
+    # limits), or both; the EV selects one.
+    iso20_control_modes: str = "scheduled"
+    # MobilityNeedsMode of the dynamic parameter set: 1, the EV states its departure time and target
+    # SoC; 2, the charger may state its own as well.
+    iso20_mobility_needs_mode: Annotated[int, msgspec.Meta(ge=1, le=2)] = 1
     # TLS on the V2G connection: none, iso2 (TLS 1.2, ISO 15118-2's suite) or iso20 (TLS 1.3). With
     # TLS the SECC answers SDP with TLS only.
     tls: Literal["none", "iso2", "iso20"] = "none"

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import abc
 from collections.abc import Mapping
-from typing import Annotated, ClassVar, cast
+from typing import Annotated, ClassVar, Literal, cast
 
 import msgspec
 
@@ -61,6 +61,10 @@ class Iso15118EvConfig(
     # The EV can give energy back (ISO 15118-20 AC_BPT and DC_BPT; needs iso20 in
     # supported_protocols); set_discharge asks it to.
     bidirectional: bool = False
+    # The ISO 15118-20 control mode the EV selects where the charger offers it (else the other one):
+    # scheduled (the EV sets its targets) or dynamic (the charger sets the power within the EV's
+    # energy requests and limits, and its direction for BPT).
+    iso20_control_mode: Literal["scheduled", "dynamic"] = "scheduled"
     # Pause between two requests of a loop (charge loop, Ongoing, precharge), in s.
     loop_interval_s: Annotated[float, msgspec.Meta(ge=0)] = 0.1
     # Stretches every timer of the standards; 1 for a real charger. Only for a charger known to be

@@ -23,6 +23,7 @@ from evstack.generated.types import iso15118 as types
 from evstack.generated.types.authorization import AuthorizationStatus
 from evstack.hlc.secc import Authorization, EvseState, SeccConfig, SeccSession, driver, sap
 from evstack.hlc.secc import events as ev
+from evstack.hlc.secc.iso20.dynamic import Offer
 from evstack.hlc.transport import pki, tls
 from evstack.hlc.transport.netif import link_local_address
 from evstack.hlc.transport.sdp import SdpResponder
@@ -110,8 +111,11 @@ class Iso15118Charger(Iso15118ChargerModuleBase):
         unknown = [n for n in names if n not in _PROTOCOLS]
         if unknown:
             raise ValueError(f"supported_protocols: unknown {unknown} (known: iso20, iso2, din)")
+        modes = tuple(m.strip() for m in c.iso20_control_modes.split(",") if m.strip())
         self.secc_config = SeccConfig(
-            protocols=tuple(_PROTOCOLS[n] for n in names), secc_priority=c.secc_priority
+            protocols=tuple(_PROTOCOLS[n] for n in names),
+            secc_priority=c.secc_priority,
+            iso20=Offer(modes, c.iso20_mobility_needs_mode),  # a bad value fails the start
         )
         self.ssl_context = self._tls_context()
         self._events: asyncio.Queue[ev.Event] = asyncio.Queue()

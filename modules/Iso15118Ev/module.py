@@ -117,6 +117,7 @@ class Iso15118Ev(Iso15118EvModuleBase):
             energy_request_wh=eamount_kwh * 1000.0 if eamount_kwh > 0 else None,
             departure_time=int(departure) if departure > 0 else None,
             bidirectional=self.config.bidirectional and "iso20" in protocols,
+            control_mode="dynamic" if self.config.iso20_control_mode == "dynamic" else "scheduled",
             timing=Timing(scale=self.config.timeout_scale),
         )
         self.session = EvccSession(config, self.battery)
