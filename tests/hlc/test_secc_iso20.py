@@ -201,6 +201,50 @@ def test_a_whole_ac_session() -> None:
     assert secc.ended().clean
 
 
+def test_a_whole_ac_bpt_session_charges_then_gives_power_back() -> None:
+    modes = ("AC_three_phase_core",)
+    evse = EvseState(power_allowed=True, energy_modes=modes, bidirectional=True)
+    evse.auth, evse.max_discharge_power = Authorization.ACCEPTED, 7000.0
+    secc = Secc(evse=evse)
+    (sent,) = secc.raw(EXI, sap_request((sap.ISO20_AC.namespace, 1, 0, 1)))
+    assert sap_response(sent.payload)["ResponseCode"] == "OK_SuccessfulNegotiation"
+    for name in ORDER[:3]:
+        secc.req(name)
+    services = secc.req("ServiceDiscoveryReq")["EnergyTransferServiceList"]["Service"]
+    assert [s["ServiceID"] for s in services] == [1, 5]
+    parameters = secc.req("ServiceDetailReq", {"ServiceID": 5})["ServiceParameterList"]
+    names = {p["@Name"] for p in parameters["ParameterSet"][0]["Parameter"]}
+    assert {"EVSENominalVoltage", "BPTChannel", "GridCodeIslandingDetectionMethod"} <= names
+    selected = {"SelectedEnergyTransferService": {"ServiceID": 5, "ParameterSetID": 1}}
+    assert secc.req("ServiceSelectionReq", selected)["ResponseCode"] == "OK"
+    mode = {"EVMaximumChargePower": rational(11000), "EVMinimumChargePower": rational(0)}
+    mode |= {"EVMaximumDischargePower": rational(5000), "EVMinimumDischargePower": rational(0)}
+    cpd = secc.req("AC_ChargeParameterDiscoveryReq", {"BPT_AC_CPDReqEnergyTransferMode": mode})
+    assert cpd["BPT_AC_CPDResEnergyTransferMode"]["EVSEMaximumDischargePower"] == rational(7000)
+    assert secc.req("ScheduleExchangeReq")["ResponseCode"] == "OK"
+    assert secc.req("PowerDeliveryReq")["ResponseCode"] == "OK"
+
+    def loop(watts: float) -> Doc:
+        control = {"BPT_Scheduled_AC_CLReqControlMode": {"EVPresentActivePower": rational(watts)}}
+        res = secc.req("AC_ChargeLoopReq", {"MeterInfoRequested": False, **control})
+        assert res["ResponseCode"] == "OK"
+        return dict(res["BPT_Scheduled_AC_CLResControlMode"])
+
+    assert loop(11000)["EVSETargetActivePower"] == rational(22080)  # 32 A on three phases
+    discharge = {"EVProcessing": "Finished", "ChargeProgress": "Start"}
+    switch = secc.req("PowerDeliveryReq", discharge | {"BPT_ChannelSelection": "Discharge"})
+    assert switch["ResponseCode"] == "OK"
+    assert loop(-5000)["EVSETargetActivePower"] == rational(-7000)
+    assert [e for e in secc.events if isinstance(e, ev.AcEvPower)] == [
+        ev.AcEvPower(11000),
+        ev.AcEvPower(-5000),
+    ]
+    stop = {"EVProcessing": "Finished", "ChargeProgress": "Stop"}
+    assert secc.req("PowerDeliveryReq", stop)["ResponseCode"] == "OK"
+    assert secc.req("SessionStopReq")["ResponseCode"] == "OK"
+    assert secc.ended().clean
+
+
 def test_the_schedule_has_a_power_and_a_price_schedule() -> None:
     secc = Secc()
     to_state(secc, "DC_ChargeParameterDiscoveryReq")

@@ -1,19 +1,21 @@
-"""ISO 15118-20 DC, DC_BPT and AC with external identification and the scheduled control
-mode, SECC side (see evstack.hlc.secc.machine for what every protocol shares). AC (service
-1, schema set iso20_ac, V2GTP 0x8003) skips cable check, precharge and welding detection.
+"""ISO 15118-20 DC, DC_BPT, AC and AC_BPT with external identification, scheduled and
+dynamic control modes, SECC side (see evstack.hlc.secc.machine for what every protocol shares). AC
+(service 1, schema set iso20_ac, V2GTP 0x8003) skips cable check, precharge and welding
+detection.
 
 SessionSetup, AuthorizationSetup, Authorization (Ongoing until the charger decides),
 ServiceDiscovery, ServiceDetail, ServiceSelection, DC_ChargeParameterDiscovery,
 ScheduleExchange, DC_CableCheck, DC_PreCharge, PowerDelivery(Start), DC_ChargeLoop,
 PowerDelivery(Stop), DC_WeldingDetection, SessionStop. Each message carries its header
 (session id, Unix time stamp) inside its root element; common messages travel as V2GTP
-0x8002, DC ones as 0x8004. Not here: AC_BPT, Plug & Charge, Standby and renegotiation
-(refused with FAILED). The control mode is the EV's choice among the parameter sets the
-SECC offers (evstack.hlc.secc.iso20.dynamic): scheduled, or dynamic, where the charger
-sets the power within the EV's energy requests and limits. DC_BPT (service 6, when the
-charger is bidirectional): the EV's negative target current asks for energy back, and a
-PowerDelivery(Start) while charging switches the channel. ISO 15118-20 requires TLS: the
-session layer offers it only on a TLS connection.
+0x8002, DC ones as 0x8004. Not here: Plug & Charge, Standby and renegotiation (refused
+with FAILED). The control mode is the EV's choice among the parameter sets the SECC offers
+(evstack.hlc.secc.iso20.dynamic): scheduled, or dynamic, where the charger sets the power
+within the EV's energy requests and limits. DC_BPT and AC_BPT (services 6 and 5, when the
+charger is bidirectional): the EV's negative target current (DC) or present active power
+(AC, scheduled mode) asks for energy back, and a PowerDelivery(Start) while charging
+switches the channel. ISO 15118-20 requires TLS: the session layer offers it only on a TLS
+connection.
 """
 
 from __future__ import annotations
@@ -168,13 +170,14 @@ class Iso20DcSecc(Machine):
             raise Refused("FAILED_ServiceSelectionInvalid", f"service, parameter set {chosen}")
         control_mode, self.mobility_needs = sets[parameter_set]
         self.dynamic = control_mode == dynamic.DYNAMIC
-        self.bpt = service == res.DC_BPT_SERVICE
-        self.ac = service == res.AC_SERVICE
+        self.bpt = service in (res.DC_BPT_SERVICE, res.AC_BPT_SERVICE)
+        self.ac = service in (res.AC_SERVICE, res.AC_BPT_SERVICE)
         self._enter(State.CHARGE_PARAMETERS, now)
         return res.code_only("OK")
 
     def _ac_charge_parameter_discovery(self, body: Body, now: float, out: list[Output]) -> Body:
-        mode = body.get("AC_CPDReqEnergyTransferMode")
+        key = "BPT_AC_CPDReqEnergyTransferMode" if self.bpt else "AC_CPDReqEnergyTransferMode"
+        mode = body.get(key)
         if not self.ac or mode is None:
             raise Refused("FAILED_WrongChargeParameter", "AC parameters for a DC service")
         out.append(
@@ -191,7 +194,7 @@ class Iso20DcSecc(Machine):
             )
         )
         self._enter(State.SCHEDULE_EXCHANGE, now)
-        return res.ac_charge_parameter_discovery("OK", self.evse)
+        return res.ac_charge_parameter_discovery("OK", self.evse, self.bpt)
 
     def _ac_charge_loop(self, body: Body, now: float, out: list[Output]) -> Body:
         if not self.ac:
@@ -202,16 +205,18 @@ class Iso20DcSecc(Machine):
         complete = display.get("ChargingComplete")
         out.append(ev.EvStatus(True, "NO_ERROR", int(display.get("PresentSOC", 0)), complete))
         mode = "Dynamic" if self.dynamic else "Scheduled"
-        control = body.get(f"{mode}_AC_CLReqControlMode")
+        key = f"{'BPT_' if self.bpt else ''}{mode}_AC_CLReqControlMode"
+        control = body.get(key)
         if control is None:
-            raise Refused("FAILED", f"charge loop without {mode}_AC_CLReqControlMode")
-        out.append(ev.AcEvPower(number(control["EVPresentActivePower"])))
+            raise Refused("FAILED", f"charge loop without {key}")
+        power = number(control["EVPresentActivePower"])
+        out.append(ev.AcEvPower(power))
         if not self.dynamic:
-            return res.ac_charge_loop("OK", self.evse)
+            return res.ac_charge_loop("OK", self.evse, bpt=self.bpt, back=self.bpt and power < 0)
         self.energy_request = dynamic.EnergyRequest.of(control)
-        power = dynamic.ac_target_power(control, res.ac_power(self.evse), self.evse)
-        part = self._needs() | {"EVSETargetActivePower": res.rational(power)}
-        return res.ac_charge_loop("OK", self.evse, part)
+        target = dynamic.ac_target_power(control, res.ac_power(self.evse), self.evse)
+        part = self._needs() | {"EVSETargetActivePower": res.rational(target)}
+        return res.ac_charge_loop("OK", self.evse, part, bpt=self.bpt)
 
     def _dc_charge_parameter_discovery(self, body: Body, now: float, out: list[Output]) -> Body:
         key = "BPT_DC_CPDReqEnergyTransferMode" if self.bpt else "DC_CPDReqEnergyTransferMode"

@@ -1,7 +1,7 @@
-"""ISO 15118-20 response bodies (AC, DC, DC_BPT, EIM, scheduled and dynamic control
-modes), from the charger's present state; each takes the response code, so a FAILED
-response still carries every mandatory element. The header is added by the machine's
-framing."""
+"""ISO 15118-20 response bodies (AC, DC, AC_BPT, DC_BPT, EIM, scheduled and dynamic
+control modes), from the charger's present state; each takes the response code, so a
+FAILED response still carries every mandatory element. The header is added by the
+machine's framing."""
 
 from __future__ import annotations
 
@@ -14,6 +14,7 @@ Body = dict[str, Any]
 
 AC_SERVICE = 1  # ISO 15118-20 Table 204: 1 AC, 2 DC, 5 AC_BPT, 6 DC_BPT
 DC_SERVICE = 2
+AC_BPT_SERVICE = 5
 DC_BPT_SERVICE = 6
 NOMINAL_FREQUENCY = 50.0
 SCHEDULED_SET = {1: (1, 1)}  # {parameter set: (ControlMode, MobilityNeedsMode)}
@@ -64,7 +65,9 @@ def processing(code: str, finished: bool) -> Body:
 
 
 def services(evse: EvseState) -> list[int]:
-    offered = [AC_SERVICE] if any(m.startswith("AC") for m in evse.energy_modes) else []
+    offered = []
+    if any(m.startswith("AC") for m in evse.energy_modes):
+        offered += [AC_SERVICE, AC_BPT_SERVICE] if evse.bidirectional else [AC_SERVICE]
     if any(m.startswith("DC") for m in evse.energy_modes):
         offered += [DC_SERVICE, DC_BPT_SERVICE] if evse.bidirectional else [DC_SERVICE]
     return offered
@@ -91,14 +94,16 @@ def service_detail(
         {"@Name": "Connector", "intValue": 2},
         {"@Name": "Pricing", "intValue": 0},  # no tariff
     ]
-    if service_id == AC_SERVICE:
+    if service_id in (AC_SERVICE, AC_BPT_SERVICE):
         nominal = evse.ac_nominal_voltage if evse is not None else 230.0
         common.append({"@Name": "EVSENominalVoltage", "intValue": round(nominal)})
-    if service_id == DC_BPT_SERVICE:
+    if service_id in (AC_BPT_SERVICE, DC_BPT_SERVICE):
         common += [
             {"@Name": "BPTChannel", "intValue": 1},  # unified: one channel, both ways
             {"@Name": "GeneratorMode", "intValue": 1},  # grid following
         ]
+    if service_id == AC_BPT_SERVICE:
+        common.append({"@Name": "GridCodeIslandingDetectionMethod", "intValue": 1})  # active
     parameter_sets = [
         {
             "ParameterSetID": set_id,
@@ -230,28 +235,42 @@ def ac_power(evse: EvseState) -> float:
     return min(evse.max_power, evse.ac_max_current * evse.ac_nominal_voltage * 3)
 
 
-def ac_charge_parameter_discovery(code: str, evse: EvseState) -> Body:
-    return {
-        "ResponseCode": code,
-        "AC_CPDResEnergyTransferMode": {
-            "EVSEMaximumChargePower": rational(ac_power(evse)),
-            "EVSEMinimumChargePower": rational(0.0),
-            "EVSENominalFrequency": rational(NOMINAL_FREQUENCY),
-        },
+def ac_charge_parameter_discovery(code: str, evse: EvseState, bpt: bool = False) -> Body:
+    mode = {
+        "EVSEMaximumChargePower": rational(ac_power(evse)),
+        "EVSEMinimumChargePower": rational(0.0),
+        "EVSENominalFrequency": rational(NOMINAL_FREQUENCY),
     }
+    if not bpt:
+        return {"ResponseCode": code, "AC_CPDResEnergyTransferMode": mode}
+    mode |= {
+        "EVSEMaximumDischargePower": rational(evse.max_discharge_power),
+        "EVSEMinimumDischargePower": rational(0.0),
+    }
+    return {"ResponseCode": code, "BPT_AC_CPDResEnergyTransferMode": mode}
 
 
-def ac_charge_loop(code: str, evse: EvseState, dynamic: Body | None = None) -> Body:
-    """`dynamic`: the dynamic control mode's part (mobility needs, target power)."""
+def ac_charge_loop(
+    code: str,
+    evse: EvseState,
+    dynamic: Body | None = None,
+    *,
+    bpt: bool = False,
+    back: bool = False,
+) -> Body:
+    """`dynamic`: the dynamic control mode's part (mobility needs, target power). In the
+    scheduled mode the EVSE's target active power is what it offers now, negative while the
+    EV of an AC_BPT session gives power back (`back`)."""
     body: Body = {"ResponseCode": code}
     status = evse_status(evse)
     if status is not None:
         body["EVSEStatus"] = status
+    prefix = "BPT_" if bpt else ""
     if dynamic is not None:
-        body["Dynamic_AC_CLResControlMode"] = dynamic
+        body[f"{prefix}Dynamic_AC_CLResControlMode"] = dynamic
     else:
-        target = {"EVSETargetActivePower": rational(ac_power(evse))}
-        body["Scheduled_AC_CLResControlMode"] = target
+        target = -evse.max_discharge_power if back else ac_power(evse)
+        body[f"{prefix}Scheduled_AC_CLResControlMode"] = {"EVSETargetActivePower": rational(target)}
     return body
 
 
@@ -270,8 +289,8 @@ def failure(request: str, code: str, evse: EvseState, bpt: bool = False) -> Body
         "PowerDeliveryReq": lambda: power_delivery(code, evse),
         "DC_ChargeLoopReq": lambda: dc_charge_loop(code, evse, 0.0, 0.0, bpt),
         "DC_WeldingDetectionReq": lambda: present_voltage(code, evse),
-        "AC_ChargeParameterDiscoveryReq": lambda: ac_charge_parameter_discovery(code, evse),
-        "AC_ChargeLoopReq": lambda: ac_charge_loop(code, evse),
+        "AC_ChargeParameterDiscoveryReq": lambda: ac_charge_parameter_discovery(code, evse, bpt),
+        "AC_ChargeLoopReq": lambda: ac_charge_loop(code, evse, bpt=bpt),
         "SessionStopReq": lambda: code_only(code),
     }
     build = builders.get(request)
