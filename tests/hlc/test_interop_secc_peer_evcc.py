@@ -37,6 +37,9 @@ def peer_trusted_tls(peer_pki: Path) -> ssl.SSLContext:
     return context
 
 
+# The peer logs each message it encodes as JSON (MESSAGE_LOG_JSON): its choice of service.
+SELECTED = '"SelectedEnergyTransferService": {{"ServiceID": {service}, '
+
 # The peer's ISO-20 EV simulator asks for 200 V in its charge loop (and a 20 kV precharge,
 # which the charger caps at its maximum) whatever its battery: it gets a pack that 200 V
 # charges (its log shows the targets; DIN and ISO-2 ask for sensible ones). It would end its
@@ -46,12 +49,19 @@ LOW_VOLTAGE_PACK = BatteryConfig(empty_voltage_v=150.0, full_voltage_v=195.0, ma
 
 
 async def run_cell(
-    cell: Cell, tmp_path: Path, peer_pki: Path, *, ac: bool = False, tls: bool = False
-) -> Station:
-    pack = LOW_VOLTAGE_PACK if cell is Cell.ISO20_DC else None
+    cell: Cell,
+    tmp_path: Path,
+    peer_pki: Path,
+    *,
+    ac: bool = False,
+    tls: bool = False,
+    bidirectional: bool = False,
+) -> tuple[Station, str]:
+    """One session of the peer's EVCC against the station; the station and the peer's log."""
+    pack = LOW_VOLTAGE_PACK if cell in (Cell.ISO20_DC, Cell.ISO20_DC_BPT) else None
     with veth_pair() as (ev_space, cs_space):
         context = peer_trusted_tls(peer_pki) if tls else None
-        station = Station(cs_space, ac=ac, tls=context, battery=pack)
+        station = Station(cs_space, ac=ac, tls=context, battery=pack, bidirectional=bidirectional)
         await station.start()
         try:
             ev_battery_v = station.path.battery.open_circuit_voltage_v if pack else None
@@ -69,7 +79,7 @@ async def run_cell(
     assert ev.PowerDelivery(True) in station.events
     assert ev.PowerDelivery(False) in station.events
     print(f"{cell.name}: {record.protocol}, {record.requests} requests, {record.end_reason}")
-    return station
+    return station, log
 
 
 @pytest.mark.parametrize(
@@ -78,7 +88,7 @@ async def run_cell(
 async def test_our_secc_against_the_peer_evcc_dc(
     cell: Cell, protocol: str, tmp_path: Path, peer_pki: Path
 ) -> None:
-    station = await run_cell(cell, tmp_path, peer_pki, tls=cell.value.tls)
+    station, _ = await run_cell(cell, tmp_path, peer_pki, tls=cell.value.tls)
     assert station.sessions[-1].record.protocol == protocol
     targets = [e for e in station.events if isinstance(e, ev.EvTarget | ev.PowerDelivery)]
     assert station.path.meter.import_wh > 0.0, targets
@@ -90,11 +100,38 @@ async def test_our_secc_against_the_peer_evcc_dc(
 async def test_our_secc_against_the_peer_evcc_ac(
     cell: Cell, protocol: str, tmp_path: Path, peer_pki: Path
 ) -> None:
-    station = await run_cell(cell, tmp_path, peer_pki, ac=True, tls=cell.value.tls)
+    station, _ = await run_cell(cell, tmp_path, peer_pki, ac=True, tls=cell.value.tls)
     record = station.sessions[-1].record
     assert record.protocol == protocol
     params = [e for e in station.events if isinstance(e, ev.EvChargeParameters)]
     assert params[0].energy_transfer_mode.startswith("AC")
     assert station.ac_path is not None
     assert station.ac_path.import_wh > 0.0, params
+    print(f"{cell.name}: {station.ac_path.import_wh:.2f} Wh metered")
+
+
+async def test_our_secc_against_the_peer_evcc_dc_bpt(tmp_path: Path, peer_pki: Path) -> None:
+    """A bidirectional charger: the peer's EVCC selects DC_BPT and charges. It never asks
+    for energy back (its simulator's BPT loop targets are its DC ones, all positive: see the
+    README), so the back-flow is proven against our own EVCC (test_secc_bpt.py)."""
+    cell = Cell.ISO20_DC_BPT
+    station, log = await run_cell(cell, tmp_path, peer_pki, tls=True, bidirectional=True)
+    assert station.sessions[-1].record.protocol == "iso20"
+    assert SELECTED.format(service=6) in log  # DC_BPT
+    assert '"BPT_Scheduled_DC_CLReqControlMode"' in log
+    meter = station.path.meter
+    assert meter.import_wh > 0.0
+    print(f"{cell.name}: {meter.import_wh:.2f} Wh to the EV, {meter.export_wh:.3f} Wh back")
+
+
+async def test_our_secc_against_the_peer_evcc_ac_bpt(tmp_path: Path, peer_pki: Path) -> None:
+    """A bidirectional AC charger: the peer's EVCC selects AC_BPT and charges (never giving
+    power back, as in DC_BPT); energy is metered into the EV."""
+    cell = Cell.ISO20_AC_BPT
+    station, log = await run_cell(cell, tmp_path, peer_pki, ac=True, tls=True, bidirectional=True)
+    assert station.sessions[-1].record.protocol == "iso20"
+    assert SELECTED.format(service=5) in log  # AC_BPT
+    assert '"BPT_Scheduled_AC_CLReqControlMode"' in log
+    assert station.ac_path is not None
+    assert station.ac_path.import_wh > 0.0
     print(f"{cell.name}: {station.ac_path.import_wh:.2f} Wh metered")
