@@ -12,9 +12,11 @@ What is modelled, and what is not:
     min(its EVMaxCurrent from ChargeParameterDiscovery, the EVSE's maximum current now);
   * ISO 15118-20: the EVPresentActivePower of its latest AC_ChargeLoopReq, capped at its
     own EVMaximumChargePower and at the EVSE's target active power (what our SECC offers).
-    Before its first loop it draws nothing. Power it would give back (AC_BPT) is not
-    metered here: the board's meter counts import only.
-- The meter integrates that current over simulated time; it is the energy the EV took.
+    Before its first loop it draws nothing. A negative present power (AC_BPT) is power given
+    back, capped at the EVSE's maximum discharge power.
+- The board's meter integrates the current drawn over simulated time: the energy the EV
+  took. It counts import only, so power given back is integrated the same way on a second
+  `Meter` while the contactor is closed (`export_wh`).
 """
 
 from __future__ import annotations
@@ -22,7 +24,7 @@ from __future__ import annotations
 from evstack.hlc.secc import events as ev
 from evstack.hlc.secc.events import EvseState
 from evstack.hlc.secc.iso20.responses import ac_power
-from evstack.modules.BoardSimulator.board import Board, BoardConfig
+from evstack.modules.BoardSimulator.board import Board, BoardConfig, Meter
 
 HLC_DUTY_PERCENT = 5.0
 
@@ -36,6 +38,7 @@ class AcPowerPath:
         self.board.ev_set_cp_state("B")
         self.board.evse_pwm(HLC_DUTY_PERCENT)
         self.board.allow_power_on(True)
+        self.export = Meter(evse.ac_nominal_voltage)
         self._phases = 3
         self._ev_max_current: float | None = None  # ISO-2
         self._ev_max_power: float | None = None  # ISO-20
@@ -45,6 +48,10 @@ class AcPowerPath:
     @property
     def import_wh(self) -> float:
         return self.board.meter.energy_wh
+
+    @property
+    def export_wh(self) -> float:
+        return self.export.energy_wh
 
     def on_event(self, event: ev.Event) -> None:
         match event:
@@ -62,15 +69,25 @@ class AcPowerPath:
             case ev.SessionEnded():
                 self._charging = False
                 self.board.ev_set_cp_state("B")
-        self.board.ev_draw(self._amps_per_phase(), self._phases)
+        watts = self._power()
+        amps = abs(watts) / (self._phases * self.evse.ac_nominal_voltage)
+        self.board.ev_draw(amps if watts > 0 else 0.0, self._phases)
+        self.export.current_a = amps if watts < 0 else 0.0
+        self.export.phases = self._phases
 
     def advance(self, now: float) -> None:
+        since = self.board.time
         self.board.advance(now)
+        if self.board.relay_on:
+            self.export.integrate(now - since)
 
-    def _amps_per_phase(self) -> float:
+    def _power(self) -> float:
+        """What the EV takes now (W, all phases; negative: what it gives back)."""
         if not self._charging:
             return 0.0
         if self._ev_max_power is None:
-            return min(self._ev_max_current or 0.0, self.evse.ac_max_current)
-        watts = min(self._ev_present_power, self._ev_max_power, ac_power(self.evse))
-        return max(watts, 0.0) / (self._phases * self.evse.ac_nominal_voltage)
+            amps = min(self._ev_max_current or 0.0, self.evse.ac_max_current)
+            return amps * self._phases * self.evse.ac_nominal_voltage
+        if self._ev_present_power < 0:
+            return max(self._ev_present_power, -self.evse.max_discharge_power)
+        return min(self._ev_present_power, self._ev_max_power, ac_power(self.evse))

@@ -1,7 +1,8 @@
-"""ISO 15118-20 DC_BPT between our SECC and our EVCC, over TLS 1.3 on a veth pair, with the
-DcSupplySimulator's power path behind the SECC: the EV charges, then gives energy back when
-asked, then stops. (The `iso15118` package's EVCC never discharges in its DC_BPT session,
-see the README, so this direction is proven against our own EVCC.)"""
+"""ISO 15118-20 DC_BPT and AC_BPT between our SECC and our EVCC, over TLS 1.3 on a veth
+pair, with a power path behind the SECC (DC: the DcSupplySimulator's; AC: the board
+simulator's, `ac_path.py`): the EV charges, then gives energy back when asked, then stops,
+and both flows are metered. (The `iso15118` package's EVCC never discharges in its BPT
+sessions, see the README, so this direction is proven against our own EVCC.)"""
 
 from __future__ import annotations
 
@@ -24,12 +25,11 @@ pytestmark = [pytest.mark.timeout(120)]
 LOOPS_EACH_WAY = 15
 
 
-async def test_energy_flows_to_the_ev_and_back(tmp_path: Path) -> None:
+@pytest.mark.parametrize("energy", ["DC", "AC"])
+async def test_energy_flows_to_the_ev_and_back(energy: str, tmp_path: Path) -> None:
     files = pki.generate(pki.Profile.ISO20).write(tmp_path / "pki")
-    session = EvccSession(
-        EvccConfig(protocols=("iso20",), bidirectional=True, loop_interval=0.05),
-        Battery(soc=0.5),
-    )
+    config = EvccConfig(protocols=("iso20",), energy=energy, bidirectional=True, loop_interval=0.05)
+    session = EvccSession(config, Battery(soc=0.5))
     loops = 0
 
     def on_event(event: object) -> None:
@@ -43,7 +43,7 @@ async def test_energy_flows_to_the_ev_and_back(tmp_path: Path) -> None:
 
     with veth_pair() as (ev_space, cs_space):
         context = tls.secc_context(pki.Profile.ISO20, files.chain, files.key)
-        station = Station(cs_space, tls=context, bidirectional=True)
+        station = Station(cs_space, ac=energy == "AC", tls=context, bidirectional=True)
         await station.start()
         try:
             end = await asyncio.wait_for(
@@ -62,9 +62,14 @@ async def test_energy_flows_to_the_ev_and_back(tmp_path: Path) -> None:
     assert end.clean, end.reason
     assert record.clean, record.end_reason
     assert record.protocol == "iso20"
-    targets = [e for e in station.events if isinstance(e, ev.EvTarget)]
-    assert any(t.current < 0 for t in targets)
-    assert station.path.meter.import_wh > 0.0  # to the EV
-    assert station.path.meter.export_wh > 0.0  # back from it
-    meter = station.path.meter
-    print(f"DC_BPT: {meter.import_wh:.3f} Wh to the EV, {meter.export_wh:.3f} Wh back")
+    if station.ac_path is not None:
+        powers = [e.present_active_power for e in station.events if isinstance(e, ev.AcEvPower)]
+        assert min(powers) < 0 < max(powers)
+        to_ev, back = station.ac_path.import_wh, station.ac_path.export_wh
+    else:
+        targets = [e for e in station.events if isinstance(e, ev.EvTarget)]
+        assert any(t.current < 0 for t in targets)
+        to_ev, back = station.path.meter.import_wh, station.path.meter.export_wh
+    assert to_ev > 0.0
+    assert back > 0.0
+    print(f"{energy}_BPT: {to_ev:.3f} Wh to the EV, {back:.3f} Wh back")
