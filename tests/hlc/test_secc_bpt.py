@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 from pathlib import Path
+from typing import Literal
 
 import pytest
 
@@ -26,7 +27,7 @@ LOOPS_EACH_WAY = 15
 
 
 @pytest.mark.parametrize("energy", ["DC", "AC"])
-async def test_energy_flows_to_the_ev_and_back(energy: str, tmp_path: Path) -> None:
+async def test_energy_flows_to_the_ev_and_back(energy: Literal["DC", "AC"], tmp_path: Path) -> None:
     files = pki.generate(pki.Profile.ISO20).write(tmp_path / "pki")
     config = EvccConfig(protocols=("iso20",), energy=energy, bidirectional=True, loop_interval=0.05)
     session = EvccSession(config, Battery(soc=0.5))
