@@ -3,7 +3,9 @@
 (PWM) charging with its timing rules, authorization from Auth, current limits from the energy
 tree, and the session events everything else follows. With charge_mode DC it charges over
 high-level communication: 5 % PWM, the SECC (hlc) for the EV's side, the DC supply and the
-isolation monitor driven through their interfaces.
+isolation monitor driven through their interfaces. With a SLAC module (slac) it starts matching
+when the pilot enters B, C or D, resets it on unplug, and lets the V2G session authorize only
+while the data link is up (D-LINK_READY).
 """
 
 from __future__ import annotations
@@ -23,6 +25,7 @@ from ..interfaces import evse_manager as _evse_manager
 from ..interfaces import isolation_monitor as _isolation_monitor
 from ..interfaces import power_supply_DC as _power_supply_DC
 from ..interfaces import powermeter as _powermeter
+from ..interfaces import slac as _slac
 
 __all__ = [
     "EvseManagerConfig",
@@ -106,6 +109,7 @@ class EvseManagerModuleBase(ModuleBase):
             1,
         ),
         "imd": RequirementSpec("imd", _isolation_monitor.IsolationMonitorClient, 0, 1),
+        "slac": RequirementSpec("slac", _slac.SlacClient, 0, 1),
     }
 
     config: EvseManagerConfig
@@ -146,3 +150,8 @@ class EvseManagerModuleBase(ModuleBase):
     def r_imd(self) -> list[_isolation_monitor.IsolationMonitorClient]:
         """`imd` (interface `isolation_monitor`, 0 to 1 connections)."""
         return cast(list[_isolation_monitor.IsolationMonitorClient], self._requirement("imd"))
+
+    @property
+    def r_slac(self) -> list[_slac.SlacClient]:
+        """`slac` (interface `slac`, 0 to 1 connections)."""
+        return cast(list[_slac.SlacClient], self._requirement("slac"))

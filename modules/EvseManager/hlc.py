@@ -61,6 +61,8 @@ class HlcLink:
         self.imd = imd
         self.dc = DcHlc(SupplyLimits())
         self._auth_pending = False
+        # D-LINK_READY from SLAC; without a SLAC module the link counts as up.
+        self.link_ready = True
         self._outbox: asyncio.Queue[Send] = asyncio.Queue()
 
     def subscribe(self) -> None:
@@ -95,9 +97,12 @@ class HlcLink:
         self._perform(self.dc.set_power_allowed(allowed))
 
     def authorized(self) -> None:
-        if self._auth_pending:
-            self._auth_pending = False
-            self._answer_auth()
+        self._try_auth()
+
+    def link_changed(self, ready: bool) -> None:
+        """D-LINK_READY from SLAC: a session's authorization waits for the link."""
+        self.link_ready = ready
+        self._try_auth()
 
     def pause(self, paused: bool) -> None:
         """The user paused: ask the EV to stop (the pilot's C1 grace gives it the time)."""
@@ -110,10 +115,15 @@ class HlcLink:
     # -- from the SECC, the supply, the monitor ------------------------------------------
 
     def _on_require_auth(self) -> None:
-        if self.module.charger.token is not None:
-            self._answer_auth()
-        else:
-            self._auth_pending = True  # Auth's answer comes as the Charger's Authorize
+        # Answered once Auth's verdict is in (the Charger's Authorize) and the link is up.
+        self._auth_pending = True
+        self._try_auth()
+
+    def _try_auth(self) -> None:
+        if not self._auth_pending or not self.link_ready or self.module.charger.token is None:
+            return
+        self._auth_pending = False
+        self._answer_auth()
 
     def _answer_auth(self) -> None:
         status = AuthorizationStatus.Accepted

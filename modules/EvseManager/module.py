@@ -57,6 +57,7 @@ from evstack.modules.EvseManager.signals import (
     StopReason,
 )
 from evstack.modules.EvseManager.signals import SessionEvent as Milestone
+from evstack.modules.EvseManager.slac import SlacLink
 from evstack.runtime import CommandError, CommandEvent, ErrorEvent
 from evstack.runtime.eager import Finished, start_eagerly
 from evstack.runtime.state import ModuleState
@@ -95,6 +96,12 @@ class EvseManager(EvseManagerModuleBase):
             imd = self.r_imd[0] if self.r_imd else None
             self.hlc = HlcLink(self, self.r_hlc[0], self.r_powersupply_DC[0], imd)
             self.hlc.subscribe()
+        self.slac: SlacLink | None = None
+        if self.r_slac:
+            self.slac = SlacLink(self, self.r_slac[0])
+            self.slac.subscribe()
+            if self.hlc is not None:
+                self.hlc.link_ready = False
         self.stepper: Stepper[Input, Action] = Stepper(self.charger, self.clock, self._perform)
         self._stopped = False
         self._announced_limit: float | None = None
@@ -139,6 +146,8 @@ class EvseManager(EvseManagerModuleBase):
         self.start_task(self.energy.run())
         if self.hlc is not None:
             self.start_task(self.hlc.run())
+        if self.slac is not None:
+            self.start_task(self.slac.run())
         await self.api.publish_ready(True)
 
     async def shutdown(self) -> None:
@@ -169,6 +178,8 @@ class EvseManager(EvseManagerModuleBase):
         if name in ("PowerOn", "PowerOff"):
             self.feed(RelayChanged(name == "PowerOn"))
         elif name in CpState.__members__:
+            if self.slac is not None:
+                self.slac.pilot(CpState(name))
             self.feed(CpChanged(CpState(name)))
 
     def _on_ampacity(self, value: ProximityPilot) -> None:
