@@ -18,6 +18,7 @@ from ..interfaces import ISO15118_ev as _ISO15118_ev
 from ..interfaces import ev_board_support as _ev_board_support
 from ..interfaces import ev_manager as _ev_manager
 from ..interfaces import ev_simulator as _ev_simulator
+from ..interfaces import ev_slac as _ev_slac
 
 __all__ = [
     "EvSimulatorConfig",
@@ -40,9 +41,9 @@ class EvSimulatorConfig(
     # 1;iec_wait_pwr_ready;draw_power_regulated 16,3;sleep 30;unplug". The iso_* commands (e.g.
     # "iso_wait_slac_matched;iso_start_v2g_session
     # DC;iso_wait_pwr_ready;iso_dc_power_on;iso_wait_for_stop
-    # 15;iso_wait_v2g_session_stopped;unplug") need an ISO15118_ev wired as `ev`;
-    # iso_wait_slac_matched is done once plugged in, as there is no SLAC module in evstack's SIL.
-    # Empty to wait for the execute command.
+    # 15;iso_wait_v2g_session_stopped;unplug") need an ISO15118_ev wired as `ev`.
+    # iso_wait_slac_matched triggers matching on the ev_slac wired as `slac` and is done when it
+    # reports MATCHED; with none wired, once plugged in. Empty to wait for the execute command.
     auto_exec_commands: str = ""
     # Whether the EV starts plugged in (state B) or unplugged (state A).
     plugged_in: bool = True
@@ -88,6 +89,7 @@ class EvSimulatorModuleBase(ModuleBase):
     REQUIRES: ClassVar[Mapping[str, RequirementSpec]] = {
         "ev_board": RequirementSpec("ev_board", _ev_board_support.EvBoardSupportClient, 1, 1),
         "ev": RequirementSpec("ev", _ISO15118_ev.ISO15118EvClient, 0, 1),
+        "slac": RequirementSpec("slac", _ev_slac.EvSlacClient, 0, 1),
     }
 
     config: EvSimulatorConfig
@@ -110,3 +112,8 @@ class EvSimulatorModuleBase(ModuleBase):
     def r_ev(self) -> list[_ISO15118_ev.ISO15118EvClient]:
         """`ev` (interface `ISO15118_ev`, 0 to 1 connections)."""
         return cast(list[_ISO15118_ev.ISO15118EvClient], self._requirement("ev"))
+
+    @property
+    def r_slac(self) -> list[_ev_slac.EvSlacClient]:
+        """`slac` (interface `ev_slac`, 0 to 1 connections)."""
+        return cast(list[_ev_slac.EvSlacClient], self._requirement("slac"))

@@ -91,7 +91,14 @@ class HlcSeen:
     value: float | bool | None = None
 
 
-EvInput = DutySeen | PowerSeen | BoardForgot | HlcSeen
+@dataclass(frozen=True, slots=True)
+class SlacSeen:
+    """The state the EV's SLAC module (ev_slac) reports: UNMATCHED, MATCHING or MATCHED."""
+
+    state: str
+
+
+EvInput = DutySeen | PowerSeen | BoardForgot | HlcSeen | SlacSeen
 
 
 # --- what the EV does --------------------------------------------------------------
@@ -148,6 +155,16 @@ class AllowPowerOn:
     on: bool
 
 
+@dataclass(frozen=True, slots=True)
+class TriggerSlac:
+    """ev_slac trigger_matching: the EV's modem starts matching."""
+
+
+@dataclass(frozen=True, slots=True)
+class ResetSlac:
+    """ev_slac reset: unplugged, the EV leaves the charger's logical network."""
+
+
 EvAction = (
     SetCpState
     | SetDiodeFail
@@ -157,6 +174,8 @@ EvAction = (
     | StartV2g
     | StopV2g
     | AllowPowerOn
+    | TriggerSlac
+    | ResetSlac
 )
 
 
@@ -186,8 +205,11 @@ class Ev:
     hlc_finished: bool = False
     hlc_ac_max_current: float | None = None
     hlc_charging: bool = False
+    # The SLAC module's state; None when no ev_slac is wired (matching is not waited for).
+    slac_state: str | None = None
 
     _next: int = 0
+    _slac_triggered: bool = False
     _command_started: float | None = None
     _last_try: float = 0.0
     _last_integrated: float | None = None
@@ -224,6 +246,10 @@ class Ev:
                 self._forget_board()
             case HlcSeen():
                 self._hlc_seen(event)
+            case SlacSeen(state=state):
+                self.slac_state = state
+                if state == "UNMATCHED":
+                    self._slac_triggered = False  # failed or reset: trigger again if waited for
         out: list[EvAction] = []
         self._run_script(now, out)
         self._behave(out)
@@ -297,6 +323,8 @@ class Ev:
                 self.wants_charge, self.error_e = False, False
             case "unplug":
                 self.plugged, self.wants_charge, self.error_e = False, False, False
+                if self.slac_state is not None:
+                    out.append(ResetSlac())
             case "plugin":
                 self.plugged, self.error_e = True, False
             case "set_soc":
@@ -315,12 +343,17 @@ class Ev:
         """The iso_* commands, as EVerest's EV simulator runs them against its ISO EV."""
         args = command.args
         match command.name:
-            case "iso_wait_slac_matched" | "iso_wait_pwm_is_running":
-                # B while plugged; there is no SLAC module to wait for in evstack's SIL.
+            case "iso_wait_pwm_is_running":
+                self.wants_charge, self.error_e = False, False  # B while plugged
+                return self.duty_percent is not None
+            case "iso_wait_slac_matched":
                 self.wants_charge, self.error_e = False, False
-                if command.name == "iso_wait_pwm_is_running":
-                    return self.duty_percent is not None
-                return self.plugged
+                if self.slac_state is None or not self.plugged:
+                    return self.plugged  # no SLAC module: plugged in is matched enough
+                if self.slac_state == "UNMATCHED" and not self._slac_triggered:
+                    out.append(TriggerSlac())  # as EVerest's simulator does once plugged
+                    self._slac_triggered = True
+                return self.slac_state == "MATCHED"
             case "iso_start_v2g_session":
                 mode, _payment = command.words
                 phases = "three" if self.battery.phases == 3 else "single"

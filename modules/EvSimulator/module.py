@@ -25,11 +25,14 @@ from evstack.modules.EvSimulator.ev import (
     EvInput,
     HlcSeen,
     PowerSeen,
+    ResetSlac,
     SetCpState,
     SetDiodeFail,
     SetRcdCurrent,
+    SlacSeen,
     StartV2g,
     StopV2g,
+    TriggerSlac,
 )
 from evstack.modules.EvSimulator.script import Command, ScriptError, parse_script
 from evstack.runtime import CommandError
@@ -84,6 +87,7 @@ class EvSimulator(EvSimulatorModuleBase):
             self.battery,
             plugged=c.plugged_in,
             follows_pilot=c.follows_pilot,
+            slac_state="UNMATCHED" if self.r_slac else None,
         )
         self.stepper: Stepper[EvInput, EvAction] = Stepper(self.ev, self.clock, self._perform)
         self.r_ev_board.subscribe_bsp_event(self._on_bsp_event)
@@ -103,6 +107,8 @@ class EvSimulator(EvSimulatorModuleBase):
             evcc.subscribe_v2g_session_finished(
                 lambda _: self.stepper.feed(HlcSeen("session_finished"))
             )
+        for slac in self.r_slac:
+            slac.subscribe_state(lambda state: self.stepper.feed(SlacSeen(state)))
 
     def _check_hlc(self, script: list[Command]) -> None:
         """An iso_* command without an ISO15118_ev to carry it out would block for ever."""
@@ -149,6 +155,7 @@ class EvSimulator(EvSimulatorModuleBase):
             rcd_milliamps=old.rcd_milliamps,
             duty_percent=old.duty_percent,
             power_on=old.power_on,
+            slac_state=old.slac_state,
         )
         self.stepper.core = self.ev
         self.stepper.feed(DutySeen(old.duty_percent))  # wake the stepper for the new script
@@ -181,6 +188,13 @@ class EvSimulator(EvSimulatorModuleBase):
                     await evcc.call_stop_charging()
             case AllowPowerOn(on=on):
                 await board.call_allow_power_on(value=on)
+            case TriggerSlac():
+                for slac in self.r_slac:
+                    if not await slac.call_trigger_matching():
+                        self.log.info("SLAC matching runs already")
+            case ResetSlac():
+                for slac in self.r_slac:
+                    await slac.call_reset()
             case CommandDone(command=command):
                 self.log.info("done: %s", command)
                 next_command = self.ev.current_command

@@ -26,7 +26,7 @@ ARITY: dict[str, int] = {
     "diode_fail": 0,  # the pilot diode goes missing
     "rcd_current": 1,  # residual current in mA
     # High-level communication, through the ISO15118_ev module wired as `ev`:
-    "iso_wait_slac_matched": 0,  # B; done once plugged (evstack has no SLAC module in SIL)
+    "iso_wait_slac_matched": 0,  # B; done when the ev_slac wired matched (or plugged, if none)
     "iso_wait_pwm_is_running": 0,  # B; done when the PWM runs (5 % for HLC)
     "iso_wait_pwr_ready": 0,  # done when the EVCC asks for power; then C
     "iso_dc_power_on": 0,  # done when precharge is over; the board may close the EV's side

@@ -16,9 +16,12 @@ from evstack.modules.EvSimulator.ev import (
     EvCpState,
     HlcSeen,
     PowerSeen,
+    ResetSlac,
     SetCpState,
+    SlacSeen,
     StartV2g,
     StopV2g,
+    TriggerSlac,
 )
 from evstack.modules.EvSimulator.script import ScriptError, parse_script
 
@@ -29,12 +32,14 @@ DC_SCRIPT = (
 
 
 class Drive:
-    def __init__(self, text: str, battery: Battery | None = None) -> None:
-        self.ev = Ev(parse_script(text), battery or Battery())
+    def __init__(
+        self, text: str, battery: Battery | None = None, slac_state: str | None = None
+    ) -> None:
+        self.ev = Ev(parse_script(text), battery or Battery(), slac_state=slac_state)
         self.now = 0.0
         self.actions: list[EvAction] = list(self.ev.tick(0.0))
 
-    def send(self, *events: DutySeen | PowerSeen | HlcSeen) -> None:
+    def send(self, *events: DutySeen | PowerSeen | HlcSeen | SlacSeen) -> None:
         for event in events:
             self.actions += self.ev.handle(event, self.now)
 
@@ -50,6 +55,30 @@ class Drive:
 
     def of(self, kind: type) -> list[EvAction]:
         return [a for a in self.actions if isinstance(a, kind)]
+
+
+def test_with_an_ev_slac_iso_wait_slac_matched_triggers_matching_and_waits_for_the_match() -> None:
+    drive = Drive(DC_SCRIPT, slac_state="UNMATCHED")
+    assert drive.of(TriggerSlac) == [TriggerSlac()]
+    assert drive.done() == []
+    assert drive.ev.cp is EvCpState.B  # plugged in, not asking for power
+    drive.send(SlacSeen("MATCHING"))
+    drive.run_until(1.0)
+    assert drive.done() == []
+    # The matching process failed for good: the EV triggers it again on the next try.
+    drive.send(SlacSeen("UNMATCHED"))
+    assert drive.of(TriggerSlac) == [TriggerSlac(), TriggerSlac()]
+    drive.send(SlacSeen("MATCHING"), SlacSeen("MATCHED"))
+    assert drive.done() == ["iso_wait_slac_matched", "iso_start_v2g_session"]
+    assert drive.of(TriggerSlac) == [TriggerSlac(), TriggerSlac()]
+    assert drive.of(ResetSlac) == []
+
+
+def test_unplugging_resets_the_ev_slac() -> None:
+    drive = Drive("iso_wait_slac_matched;unplug", slac_state="UNMATCHED")
+    drive.send(SlacSeen("MATCHED"))
+    assert drive.done() == ["iso_wait_slac_matched", "unplug"]
+    assert drive.of(ResetSlac) == [ResetSlac()]
 
 
 def test_the_typical_dc_script_step_by_step() -> None:
