@@ -1,11 +1,13 @@
 """config/sil-dc-din.yaml and config/sil-dc-iso20.yaml end to end, as `ev-manager run`
 runs them (a process per module, uvloop): the EV simulator's iso_* script, its EVCC and our
 SECC over DIN 70121 or ISO 15118-20 (TLS 1.3 with a test PKI the SECC makes), EvseManager in
-DC mode with the DcSupplySimulator, Auth and the energy manager. The configs' network
+DC mode with the DcSupplySimulator, Auth and the energy manager, after SLAC (EvseSlac and
+EvSlac) matched the EV with the charger over the same link. The configs' network
 namespaces are swapped for a test-made veth pair."""
 
 from __future__ import annotations
 
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -29,6 +31,7 @@ def test_the_config_is_valid(path: Path) -> None:
     config = load_runtime_config(path, load_project_tree())
     kinds = {m.module for m in config.modules.values()}
     assert {"EvseManager", "Iso15118Charger", "Iso15118Ev", "DcSupplySimulator"} <= kinds
+    assert {"EvseSlac", "EvSlac"} <= kinds
     (evse,) = [m for m in config.modules.values() if m.module == "EvseManager"]
     assert evse.config_module["charge_mode"] == "DC"
 
@@ -39,9 +42,11 @@ def test_the_config_is_valid(path: Path) -> None:
 def test_the_dc_sil_charges_and_exits_0(path: Path, tmp_path: Path) -> None:
     raw: dict[str, Any] = yaml.safe_load(path.read_text())
     with veth_pair() as (ev_space, cs_space):
-        modules = raw["active_modules"]
-        modules["secc_1"]["config_module"]["netns"] = cs_space.name
-        modules["ev_hlc_1"]["config_module"]["netns"] = ev_space.name
+        spaces = {"evs-sil-cs": cs_space.name, "evs-sil-ev": ev_space.name}
+        for module in raw["active_modules"].values():
+            settings = module.get("config_module", {})
+            if "netns" in settings:
+                settings["netns"] = spaces[settings["netns"]]
         config = tmp_path / path.name
         config.write_text(yaml.safe_dump(raw))
         summary = tmp_path / "summary.json"
@@ -60,3 +65,37 @@ def test_the_dc_sil_charges_and_exits_0(path: Path, tmp_path: Path) -> None:
     assert session["id_token"] == "AABBCCDD"
     assert session["energy_kWh"] > 0.05, output[-4000:]
     assert session["stop_reason"] == "EVDisconnected"
+    # SLAC matched the EV with the charger before the V2G session, and the match ended with
+    # the unplug: in the logs of the modules (INFO), by their time stamps.
+    seen = log_times(output)
+    start = seen["ev_1: done: iso_start_v2g_session"][0]
+    assert seen["evse_1: D-LINK_READY (true)"][0] < start
+    assert seen["ev_slac_1: matched charger"][0] < start
+    finished = seen["evse_1: V2G session finished"][0]
+    assert start < finished < seen["evse_1: D-LINK_READY (false)"][-1]
+
+
+_LOG_LINE = re.compile(r"^(\d{4}-\d\d-\d\d \d\d:\d\d:\d\d,\d{3}) (\S+) \w+ \S+: (.*)$")
+_WATCHED = (
+    "evse_1: D-LINK_READY (true)",
+    "evse_1: D-LINK_READY (false)",
+    "ev_slac_1: matched charger",
+    "ev_1: done: iso_start_v2g_session",
+    "evse_1: V2G session finished",
+)
+
+
+def log_times(output: str) -> dict[str, list[str]]:
+    """When each watched log line appeared (time stamps, which sort as text), in order."""
+    seen: dict[str, list[str]] = {}
+    for line in output.splitlines():
+        match = _LOG_LINE.match(line)
+        if match is None:
+            continue
+        stamp, module, text = match.groups()
+        for watched in _WATCHED:
+            if f"{module}: {text}".startswith(watched):
+                seen.setdefault(watched, []).append(stamp)
+    missing = [w for w in _WATCHED if w not in seen]
+    assert not missing, f"not in the log: {missing}\n{output[-4000:]}"
+    return {watched: sorted(stamps) for watched, stamps in seen.items()}
