@@ -81,6 +81,21 @@ def _secc_controller() -> Any:
                 else:
                     self.energy_out_wh -= energy
             self.last = now
+            if ev_target_voltage is None and ev_target_current is None and not is_precharge:
+                # The ISO-20 dynamic control mode: its charge loop names no target
+                # (iso15118_20_states.py:1798-1810) and leaves the power to the controller,
+                # whose simulator does nothing (simulator.py:881-888). This supply decides as a
+                # charger would: the EV's voltage, its current limit within its power limit,
+                # nothing once the EV takes no more energy.
+                ev_data = self.ev_data_context
+                limits = ev_data.session_limits.dc_limits
+                volts = max(1.0, float(ev_data.present_voltage or 1))
+                amps = min(300.0, float(limits.max_charge_current or 0))
+                if limits.max_charge_power:
+                    amps = min(amps, float(limits.max_charge_power) / volts)
+                if ev_data.max_energy_request is not None and ev_data.max_energy_request <= 0:
+                    amps = 0.0
+                ev_target_voltage, ev_target_current = volts, amps
             if ev_target_voltage is not None:
                 context.present_voltage = max(1, round(ev_target_voltage))
             if ev_target_current is not None and is_precharge and not 0 <= ev_target_current <= 2:

@@ -71,7 +71,11 @@ def run(
                 elif isinstance(reply, sev.StartCableCheck):
                     evse.cable_check, evse.isolation = True, secc.IsolationStatus.VALID
                 elif isinstance(reply, sev.EvTarget):
-                    evse.present_voltage, evse.present_current = reply.voltage, reply.current
+                    # A supply in current control: the pack's voltage under that current,
+                    # up to the target (a voltage limit).
+                    pack = car.battery.ocv() + reply.current * car.battery.resistance_ohm
+                    evse.present_voltage = min(reply.voltage, pack)
+                    evse.present_current = reply.current
                 elif isinstance(reply, sev.PowerDelivery) and not reply.start:
                     evse.present_current, evse.present_voltage = 0.0, 0.0
             for reply in replies:
@@ -136,8 +140,8 @@ def test_iso20_dc_dynamic_the_charger_sets_the_current() -> None:
     # The charger's first charge target: 30 kW at the EV's voltage, within the EV's 150 A;
     # then 10 kW. The voltage is the EV's maximum, a limit (the supply regulates current).
     currents = [t.current for t in result.targets if t.current > secc.timing.PRE_CHARGE_CURRENT]
-    assert currents[0] == pytest.approx(30_000 / result.car.battery.ocv(), rel=0.05)
-    assert currents[-1] == pytest.approx(10_000 / result.car.battery.ocv(), rel=0.05)
+    assert currents[0] == pytest.approx(30_000 / result.car.battery.ocv(), rel=0.1)
+    assert currents[-1] == pytest.approx(10_000 / result.car.battery.ocv(), rel=0.1)
     assert {t.voltage for t in result.targets if t.current in currents} == {420.0}
 
 

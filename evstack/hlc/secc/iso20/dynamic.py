@@ -88,7 +88,10 @@ def dc_target(control: Body, present_voltage: float, evse: EvseState) -> tuple[f
     BPT_Dynamic_DC_CLReqControlMode; a negative current takes energy back."""
     energy = EnergyRequest.of(control)
     voltage = min(number(control["EVMaximumVoltage"]), evse.max_voltage)
-    volts = max(present_voltage, number(control["EVMinimumVoltage"]), 1.0)
+    # Power to current at the output's voltage: the charger's own measurement, the EV's
+    # word only where the charger has none yet (a peer EV was seen to report 20 kV).
+    present = evse.present_voltage if evse.present_voltage > 0 else present_voltage
+    volts = max(present, number(control["EVMinimumVoltage"]), 1.0)
     wanted = evse.dynamic_power
     if wanted is not None and wanted < 0 and "EVMaximumDischargePower" in control:
         if energy.min_wh >= 0 or not evse.bidirectional:
