@@ -11,6 +11,13 @@
 #else
 #define HOT_INLINE static inline
 #endif
+#if defined(__GNUC__) && !defined(__clang__)
+/* gcc lays every jump to an error label out as the unlikely branch (clang has no cold
+   labels) */
+#define COLD_LABEL __attribute__((cold))
+#else
+#define COLD_LABEL
+#endif
 #define MAX_VALUE_LENGTH 65535u /* the cap when the schema gives no maxLength */
 
 /* ---- bit reader ------------------------------------------------------------------- */
@@ -104,9 +111,10 @@ typedef struct {
     unsigned pending;
 } writer;
 
-/* Writes `width` (at most 32) bits. */
+/* Writes `width` (at most 32) bits; every caller passes a value below 2^width (an event
+   code below its count, a value checked against its facet, a byte), so it is not masked. */
 HOT_INLINE int write_bits(writer *w, unsigned width, uint32_t value) {
-    w->acc = (w->acc << width) | (value & (((uint64_t)1 << width) - 1u));
+    w->acc = (w->acc << width) | value;
     w->pending += width;
     if (w->pending >= 32u) {
         uint8_t *p = w->out + w->pos;
@@ -231,8 +239,7 @@ static const exi_prod *empty_value_prod(const exi_schema *s, const exi_state *st
 }
 
 typedef struct {
-    exi_event *events;
-    size_t max_events, n_events;
+    exi_event *at, *end; /* the next free event; one past the caller's last */
     uint8_t *arena;
     size_t arena_cap, arena_used;
 } sink;
@@ -348,10 +355,10 @@ HOT_INLINE int decode_value(const exi_datatype *dt, reader *r, sink *k, exi_even
     }
 }
 
-static exi_event *next_event(sink *k, uint8_t kind, uint16_t name, uint16_t ref) {
+HOT_INLINE exi_event *next_event(sink *k, uint8_t kind, uint16_t name, uint16_t ref) {
     exi_event *ev;
-    if (k->n_events >= k->max_events) return NULL;
-    ev = &k->events[k->n_events++];
+    if (k->at == k->end) return NULL;
+    ev = k->at++;
     *ev = (exi_event){.kind = kind, .name = name, .ref = ref};
     return ev;
 }
@@ -367,7 +374,7 @@ int exi_decode(const exi_schema *s, const uint8_t *data, size_t len, exi_event *
                size_t max_events, size_t *n_events, uint8_t *arena, size_t arena_cap,
                size_t *arena_used, size_t *error_position) {
     reader r = {data, len, 1, 0, 0};
-    sink k = {events, max_events, 0, arena, arena_cap, 0};
+    sink k = {events, events + max_events, arena, arena_cap, 0};
     frame stack[EXI_MAX_DEPTH];
     size_t depth = 1; /* open elements, the current one included */
     const exi_state *states;
@@ -465,10 +472,10 @@ int exi_decode(const exi_schema *s, const uint8_t *data, size_t len, exi_event *
         if (code) FAIL(EXI_ERR_TRAILING_BYTES);
     }
     if (r.have != 0 || r.pos != r.len) FAIL(EXI_ERR_TRAILING_BYTES);
-    *n_events = k.n_events;
+    *n_events = (size_t)(k.at - events);
     *arena_used = k.arena_used;
     return EXI_OK;
-fail:
+fail: COLD_LABEL;
     *error_position = reader_bit(&r);
     return err;
 }
@@ -628,8 +635,8 @@ int exi_encode(const exi_schema *s, const exi_event *events, size_t n_events,
                 goto fail;
             i++; /* the EE is written already */
             p = NULL;
-        } else if ((err = write_bits(&w, bit_length(count), code))) {
-            goto fail;
+        } else if (p->kind != EXI_P_SE && (err = write_bits(&w, bit_length(count), code))) {
+            goto fail; /* an SE's code is written below, with its value's when it is a leaf */
         }
         if (!p || p->kind == EXI_P_EE) {
             if (--depth == 0) break;
@@ -649,6 +656,7 @@ int exi_encode(const exi_schema *s, const exi_event *events, size_t n_events,
             if (leaf == EXI_NONE || i + 2 >= n_events || events[i + 1].kind != EXI_CH ||
                 events[i + 2].kind != EXI_EE ||
                 (events[i + 1].neg && s->datatypes[leaf].kind >= EXI_DT_STRING)) {
+                if ((err = write_bits(&w, bit_length(count), code))) goto fail;
                 stack[depth - 1].states = states;
                 stack[depth - 1].state = state;
                 stack[depth - 1].turns = turns;
@@ -658,7 +666,8 @@ int exi_encode(const exi_schema *s, const exi_event *events, size_t n_events,
                 turns = 0;
                 continue;
             }
-            if ((err = write_bits(&w, 1, 0))) goto fail;
+            /* the SE's code, then CH: code 0 of the leaf's 1-bit start state */
+            if ((err = write_bits(&w, bit_length(count) + 1u, (uint32_t)code << 1))) goto fail;
             ev = &events[++i];
         }
         /* one place encodes every value, so that it is inlined once */
@@ -675,7 +684,7 @@ int exi_encode(const exi_schema *s, const exi_event *events, size_t n_events,
     if ((err = flush_bits(&w))) goto fail;
     *out_len = w.pos;
     return EXI_OK;
-fail:
+fail: COLD_LABEL;
     *error_event = i;
     return err;
 }
