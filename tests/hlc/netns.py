@@ -105,6 +105,44 @@ def veth_pair(
             subprocess.run(["ip", "netns", "delete", space.name], check=False)
 
 
+@contextlib.contextmanager
+def bridged(macs: list[str]) -> Iterator[list[Namespace]]:
+    """A namespace per MAC, each with a `v2g0` of that address on one shared segment: a
+    bridge in a namespace of its own, as stations on one power line share it. Only layer
+    2 is set up (no link-local addresses are waited for). Everything is removed on the way
+    out."""
+    tag = uuid.uuid4().hex[:6]
+    segment = Namespace(f"evs-seg-{tag}")
+    spaces = [Namespace(f"evs-st{i}-{tag}") for i in range(len(macs))]
+    made: list[Namespace] = []
+    ends: list[str] = []
+    try:
+        for space in (segment, *spaces):
+            try:
+                ip("netns", "add", space.name)
+            except subprocess.CalledProcessError as exc:
+                pytest.skip(f"cannot create network namespaces here: {exc.stderr.strip()}")
+            except FileNotFoundError:
+                pytest.skip("no `ip` command (iproute2) to create network namespaces")
+            made.append(space)
+        ip("-n", segment.name, "link", "add", "br0", "type", "bridge")
+        ip("-n", segment.name, "link", "set", "br0", "up")
+        for i, (space, mac) in enumerate(zip(spaces, macs, strict=True)):
+            end, port = f"s{i}{tag}", f"p{i}{tag}"
+            ip("link", "add", end, "type", "veth", "peer", "name", port)
+            ends.append(end)
+            ip("link", "set", port, "netns", segment.name)
+            ip("-n", segment.name, "link", "set", port, "master", "br0", "up")
+            ip("link", "set", end, "netns", space.name)
+            ip("-n", space.name, "link", "set", end, "name", "v2g0", "address", mac, "up")
+        yield spaces
+    finally:
+        for end in ends:  # one never moved is still here; the others go with their namespace
+            subprocess.run(["ip", "link", "delete", end], check=False, capture_output=True)
+        for space in made:
+            subprocess.run(["ip", "netns", "delete", space.name], check=False)
+
+
 def wait_for_link_local(space: Namespace, timeout: float = 5.0) -> None:
     """The kernel adds the link-local address once the link is up: poll for it."""
     deadline = time.monotonic() + timeout
