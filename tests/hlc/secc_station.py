@@ -4,7 +4,8 @@ DcSupplySimulator's, without the bus). Authorization is granted at once and Evse
 permission is given from the start: the pilot and Auth are not in this picture (the SIL
 tests have them). The EV's DC contactor is closed at PowerDelivery(start) and opened at
 PowerDelivery(stop), which a real EV would do itself and the `iso15118` peer cannot.
-With `bidirectional` the supply can import (ISO 15118-20 DC_BPT).
+With `bidirectional` the charger offers ISO 15118-20 DC_BPT and AC_BPT and its power path
+takes energy back.
 With `ac` the power path is an AC one instead (`ac_path.py`: the board simulator's contactor
 and meter, and what the EV draws as its messages say).
 """

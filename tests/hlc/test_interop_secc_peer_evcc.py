@@ -1,8 +1,10 @@
 """Our SECC against the `iso15118` package's EVCC, on a veth pair: DIN 70121 DC, ISO
-15118-2 DC and ISO 15118-20 DC (TLS 1.3) with the DC power path simulated behind our SECC
-(the session must end with the EV's SessionStop and energy in the battery), and ISO
-15118-2 AC and ISO 15118-20 AC (TLS 1.3) with an AC power path behind it (`ac_path.py` says
-what it models): the session must end with SessionStop and energy metered into the EV."""
+15118-2 DC, ISO 15118-20 DC and DC_BPT (TLS 1.3) with the DC power path simulated behind
+our SECC (the session must end with the EV's SessionStop and energy in the battery), and
+ISO 15118-2 AC, ISO 15118-20 AC and AC_BPT (TLS 1.3) with an AC power path behind it
+(`ac_path.py` says what it models): the session must end with SessionStop and energy
+metered into the EV. The peer's EVCC never asks for energy back (README), so the BPT cells
+only charge; the back-flow is proven against our EVCC in test_secc_bpt.py."""
 
 from __future__ import annotations
 
