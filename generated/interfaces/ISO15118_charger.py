@@ -25,6 +25,7 @@ __all__ = [
     "ISO15118ChargerAuthorizationResponseArgs",
     "ISO15118ChargerCableCheckFinishedArgs",
     "ISO15118ChargerClient",
+    "ISO15118ChargerDlinkReadyArgs",
     "ISO15118ChargerImplBase",
     "ISO15118ChargerResetErrorArgs",
     "ISO15118ChargerSendErrorArgs",
@@ -52,6 +53,12 @@ class ISO15118ChargerAuthorizationResponseArgs(msgspec.Struct, kw_only=True, fro
 
 class ISO15118ChargerSetPowerAllowedArgs(msgspec.Struct, kw_only=True, frozen=True):
     """Arguments of `set_power_allowed`."""
+
+    value: bool
+
+
+class ISO15118ChargerDlinkReadyArgs(msgspec.Struct, kw_only=True, frozen=True):
+    """Arguments of `dlink_ready`."""
 
     value: bool
 
@@ -119,6 +126,12 @@ class ISO15118ChargerImplBase(ImplBase):
             ISO15118ChargerSetPowerAllowedArgs,
             None,
             "handle_set_power_allowed",
+        ),
+        "dlink_ready": CommandSpec(
+            "dlink_ready",
+            ISO15118ChargerDlinkReadyArgs,
+            None,
+            "handle_dlink_ready",
         ),
         "cable_check_finished": CommandSpec(
             "cable_check_finished",
@@ -208,6 +221,12 @@ class ISO15118ChargerImplBase(ImplBase):
     async def handle_set_power_allowed(self, value: bool) -> None:
         """evstack addition: whether EvseManager allows energy to flow now. Without it the SECC
         refuses PowerDeliveryReq(start) (FAILED_PowerDeliveryNotApplied).
+        """
+
+    @abc.abstractmethod
+    async def handle_dlink_ready(self, value: bool) -> None:
+        """D-LINK_READY from SLAC: false when the data link to the EV is gone (a lost match, an
+        unplugged EV); the SECC then closes the V2G connection, as EVerest's SECC does.
         """
 
     @abc.abstractmethod
@@ -360,6 +379,21 @@ class ISO15118ChargerClient(Client):
         await self._call(
             ISO15118ChargerImplBase.COMMANDS["set_power_allowed"],
             ISO15118ChargerSetPowerAllowedArgs(value=value),
+            timeout,
+        )
+
+    async def call_dlink_ready(
+        self,
+        value: bool,
+        *,
+        timeout: float | None = None,  # noqa: ASYNC109 - a per-call deadline is the API
+    ) -> None:
+        """D-LINK_READY from SLAC: false when the data link to the EV is gone (a lost match, an
+        unplugged EV); the SECC then closes the V2G connection, as EVerest's SECC does.
+        """
+        await self._call(
+            ISO15118ChargerImplBase.COMMANDS["dlink_ready"],
+            ISO15118ChargerDlinkReadyArgs(value=value),
             timeout,
         )
 

@@ -102,6 +102,7 @@ class HlcLink:
     def link_changed(self, ready: bool) -> None:
         """D-LINK_READY from SLAC: a session's authorization waits for the link."""
         self.link_ready = ready
+        self._queue(lambda: self.hlc.call_dlink_ready(value=ready, timeout=CALL_S))
         self._try_auth()
 
     def pause(self, paused: bool) -> None:

@@ -62,6 +62,10 @@ class Charger(ISO15118ChargerImplBase):
     async def handle_set_power_allowed(self, value: bool) -> None:
         self.evse.power_allowed = value
 
+    async def handle_dlink_ready(self, value: bool) -> None:
+        if not value:
+            await self.module.drop_session("the data link is gone (D-LINK_READY false)")
+
     async def handle_cable_check_finished(self, status: bool) -> None:
         self.evse.cable_check = status
 
@@ -192,14 +196,19 @@ class Iso15118Charger(Iso15118ChargerModuleBase):
             self.log.info("SECC on [%s]:%d (%s)", address, self._server.port, c.device)
             return
 
+    async def drop_session(self, reason: str) -> None:
+        """End the running session (if any) and close its connection."""
+        if self._current is None:
+            return
+        session, stream = self._current
+        for output in session.connection_lost(reason):
+            if not isinstance(output, ev.Send | ev.Close):
+                self._events.put_nowait(output)
+        await stream.close(reason)
+
     async def _serve(self, stream: V2gtpStream) -> None:
-        if self._current is not None:
-            # One EV per outlet: a new connection replaces a stale one.
-            old_session, old_stream = self._current
-            for output in old_session.connection_lost("replaced by a new connection"):
-                if not isinstance(output, ev.Send | ev.Close):
-                    self._events.put_nowait(output)
-            await old_stream.close("replaced by a new connection")
+        # One EV per outlet: a new connection replaces a stale one.
+        await self.drop_session("replaced by a new connection")
         self._reset_session_state()
         now = asyncio.get_running_loop().time()
         tls = stream.tls_version is not None
