@@ -162,8 +162,8 @@ class Iso15118Ev(Iso15118EvModuleBase):
                 socket_factory=self.socket_factory,
             )
         except (OSError, TimeoutError, ssl.SSLError) as exc:
-            # No trust store, no charger found, refused, or its chain not trusted: the session
-            # never began.
+            # No trust store, no charger found, or refused: the session never began. (A chain
+            # not trusted ends the session in connect_and_run, with the reason.)
             reason = f"no V2G session: {exc}"
             self.log.warning(reason)
             self.outbox.put_nowait(ev.SessionEnded(reason, False, None, 0.0))

@@ -176,9 +176,11 @@ async def test_garbage_closes_the_connection_with_the_reason(
     ev, cs = spaces
     server = await start_secc(secc, cs)
     connection = await stream.connect(server.address, server.port, IF, socket_factory=ev.socket)
-    connection._writer.write(garbage)  # what a broken peer would send
+    writer = connection._writer
+    assert isinstance(writer, asyncio.StreamWriter)  # a plain connection
+    writer.write(garbage)  # what a broken peer would send
     if reason.startswith("ended"):
-        connection._writer.write_eof()
+        writer.write_eof()
     with pytest.raises(stream.StreamClosedError, match="peer closed"):
         await asyncio.wait_for(connection.receive(), 5)
     assert len(secc.closed) == 1

@@ -72,18 +72,27 @@ async def connect_and_run(
     socket_factory: SocketFactory = default_socket_factory,
 ) -> ev.SessionEnded:
     """SDP on `interface` (asking for TLS when `ssl_context` is given), then the session.
-    A charger that answers without TLS when TLS was asked for is refused."""
+    A charger that answers without TLS when TLS was asked for is refused; one whose TLS
+    handshake fails ends the session unclean, saying why."""
     security = Security.NONE if ssl_context is None else Security.TLS
     found = await sdp.discover(interface, security, socket_factory=socket_factory)
     if found.security != security:
         raise ConnectionRefusedError(f"charger offered {found.security.name}, not {security.name}")
-    connection = await stream.connect(
-        found.address,
-        found.port,
-        interface,
-        ssl_context=ssl_context,
-        socket_factory=socket_factory,
-    )
+    try:
+        connection = await stream.connect(
+            found.address,
+            found.port,
+            interface,
+            ssl_context=ssl_context,
+            socket_factory=socket_factory,
+        )
+    except ssl.SSLError as exc:
+        # A chain that does not lead to the EV's V2G root, say: OpenSSL has sent the alert
+        # and closed; the session ends before it began, with the reason on record.
+        reason = f"TLS handshake with the charger failed: {stream.tls_reason(exc)}"
+        ended = session.not_connected(reason)
+        on_event(ended)
+        return ended
     return await run(connection, session, on_event)
 
 

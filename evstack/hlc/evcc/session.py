@@ -144,6 +144,13 @@ class EvccSession:
             self.outputs.append(self._ended(f"connection lost: {reason}", clean=False))
         return self._take()
 
+    def not_connected(self, reason: str) -> ev.SessionEnded:
+        """The connection never came up (a TLS handshake that failed): the session ends
+        before its first request."""
+        self.ended = True
+        _log.warning("EVCC session ended before it began: %s", reason)
+        return self._ended(reason, clean=False)
+
     # -- commands from the EV -------------------------------------------------------------
     def stop_charging(self) -> None:
         """End the charge loop at its next response, as a driver pressing stop would."""

@@ -18,9 +18,10 @@ import logging
 import socket
 import ssl
 from collections.abc import Awaitable, Callable, Collection
-from typing import NoReturn
+from typing import Any, NoReturn, Protocol
 
 from evstack.exi import v2gtp
+from evstack.hlc.transport import tls_client
 from evstack.hlc.transport.netif import (
     SocketFactory,
     bind_in_secc_range,
@@ -30,6 +31,8 @@ from evstack.hlc.transport.netif import (
 
 _log = logging.getLogger(__name__)
 CONNECT_TIMEOUT_S = 5.0  # a TCP handshake on a local link takes milliseconds
+# A TLS handshake must be over within the SECC's communication setup time (20 s).
+TLS_HANDSHAKE_TIMEOUT_S = 20.0
 
 # Every payload type of a V2G session over TCP (EXI for SAP, DIN, ISO-2 and the ISO-20 sets).
 V2G_PAYLOAD_TYPES = frozenset(
@@ -47,11 +50,21 @@ class StreamClosedError(ConnectionError):
         self.reason = reason
 
 
+class Writer(Protocol):
+    """What a stream writes through: asyncio's StreamWriter, or tls_client's."""
+
+    def get_extra_info(self, name: str, default: Any = None) -> Any: ...
+    def write(self, data: bytes) -> None: ...
+    async def drain(self) -> None: ...
+    def close(self) -> None: ...
+    async def wait_closed(self) -> None: ...
+
+
 class V2gtpStream:
     def __init__(
         self,
         reader: asyncio.StreamReader,
-        writer: asyncio.StreamWriter,
+        writer: Writer,
         *,
         accept: Collection[int] = V2G_PAYLOAD_TYPES,
         max_payload: int = v2gtp.MAX_PAYLOAD,
@@ -167,7 +180,19 @@ async def start_server(
         raise
 
     async def serve(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        # TLS here, not in asyncio.start_server: there a failed handshake never reaches the
+        # handler and is only logged. Here the handler gets a stream already closed with the
+        # reason, so the session ends with it on record (an EV refusing the chain, say).
+        failure = None
+        if ssl_context is not None:
+            try:
+                await writer.start_tls(ssl_context, ssl_handshake_timeout=TLS_HANDSHAKE_TIMEOUT_S)
+            except (ssl.SSLError, ConnectionError, TimeoutError) as exc:
+                failure = f"TLS handshake failed: {tls_reason(exc)}"
         stream = V2gtpStream(reader, writer, accept=accept, max_payload=max_payload)
+        if failure is not None:
+            _log.warning("V2G connection from %s: %s", writer.get_extra_info("peername"), failure)
+            await stream.close(failure)
         try:
             await handler(stream)
         except StreamClosedError:
@@ -175,8 +200,17 @@ async def start_server(
         finally:
             await stream.close("the SECC handler finished")
 
-    server = await asyncio.start_server(serve, sock=sock, ssl=ssl_context)
+    server = await asyncio.start_server(serve, sock=sock)
     return V2gServer(address, port, ssl_context is not None, server)
+
+
+def tls_reason(exc: BaseException) -> str:
+    """What a failed handshake says: the verification message or the alert, else the error."""
+    if isinstance(exc, ssl.SSLCertVerificationError) and exc.verify_message:
+        return f"certificate verify failed: {exc.verify_message}"
+    if isinstance(exc, ssl.SSLError) and exc.reason:
+        return str(exc.reason).lower().replace("_", " ")
+    return str(exc) or type(exc).__name__
 
 
 async def connect(
@@ -191,7 +225,8 @@ async def connect(
 ) -> V2gtpStream:
     """The EVCC's connection to the SECC that SDP found (TLS verified by `ssl_context`).
 
-    A refused certificate raises ssl.SSLCertVerificationError, with the socket closed.
+    A refused certificate raises ssl.SSLCertVerificationError, after the alert went out and
+    the socket was shut down and closed.
     """
     sock = socket_factory(socket.AF_INET6, socket.SOCK_STREAM, 0)
     try:
@@ -201,9 +236,13 @@ async def connect(
         sock.settimeout(CONNECT_TIMEOUT_S)
         await asyncio.to_thread(sock.connect, (str(address), port, 0, scope))
         sock.setblocking(False)
-        reader, writer = await asyncio.open_connection(
-            sock=sock, ssl=ssl_context, server_hostname="" if ssl_context else None
-        )
+        if ssl_context is not None:
+            # By hand, so that a refused chain's alert reaches the charger (tls_client).
+            tls_reader, tls_writer = await asyncio.wait_for(
+                tls_client.handshake(sock, ssl_context), TLS_HANDSHAKE_TIMEOUT_S
+            )
+            return V2gtpStream(tls_reader, tls_writer, accept=accept, max_payload=max_payload)
+        reader, writer = await asyncio.open_connection(sock=sock)
     except BaseException:
         sock.close()
         raise
