@@ -1,6 +1,6 @@
 """Our EVCC against our SECC (evstack.hlc.secc), in one process on a hand clock: two
 implementations written apart, DIN 70121 DC, ISO 15118-2 DC and AC, and ISO 15118-20 DC
-(scheduled, and dynamic with DC and DC_BPT) from SupportedAppProtocol to SessionStop."""
+(scheduled, and dynamic with DC, DC_BPT and AC_BPT) from SupportedAppProtocol to SessionStop."""
 
 from __future__ import annotations
 
@@ -169,3 +169,32 @@ def test_iso20_dc_bpt_dynamic_the_charger_takes_energy_back() -> None:
     assert backs
     assert min(backs) >= -50.0
     assert result.charger.record.protocol == "iso20"
+
+
+def test_iso20_ac_bpt_dynamic_the_charger_asks_for_power_back() -> None:
+    config = EvccConfig(
+        protocols=("iso20",), energy="AC", control_mode="dynamic", bidirectional=True
+    )
+    evse = secc.EvseState(
+        power_allowed=True,
+        energy_modes=("AC_three_phase_core",),
+        ac_max_current=16.0,
+        bidirectional=True,
+        max_discharge_power=7000.0,
+    )
+    energy_in = 0.0
+
+    def hand(loops: int, car: EvccSession) -> None:
+        nonlocal energy_in
+        if loops == 5:
+            energy_in = car.battery.energy_in_wh
+            evse.dynamic_power = -5000.0
+        if loops == 12:
+            car.stop_charging()
+
+    result = run(config, evse, DYNAMIC, hand)
+    assert_clean(result)
+    assert energy_in > 0
+    assert result.car.battery.energy_out_wh > 0
+    powers = [e.present_active_power for e in result.charger_events if isinstance(e, sev.AcEvPower)]
+    assert min(powers) == pytest.approx(-5000.0)

@@ -184,7 +184,7 @@ class EvseState:
     max_discharge_current: float = 0.0
     max_discharge_power: float = 0.0
     # ISO 15118-20 dynamic control mode: the power the charger wants now (W; negative takes
-    # energy back, DC_BPT), None for as much as every limit allows; and its own mobility
+    # energy back, DC_BPT or AC_BPT), None for as much as every limit allows; and its own mobility
     # needs, sent where it offered MobilityNeedsMode 2 (departure in s from now, SoC in %).
     dynamic_power: float | None = None
     mobility_departure_time: int | None = None

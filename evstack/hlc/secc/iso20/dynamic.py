@@ -11,7 +11,7 @@ In the dynamic mode the EV sends, each loop, its energy requests (EVTargetEnergy
 EVMaximumEnergyRequest, EVMinimumEnergyRequest: what it wants, what it takes at most, and
 what it must have, negative where it lets energy go back) and its power, current and
 voltage limits, but no target. The charger charges within every limit, never more than
-the EV's maximum energy request, and takes energy back (DC_BPT) only when asked to
+the EV's maximum energy request, and takes energy back (DC_BPT, AC_BPT) only when asked to
 (EvseState.dynamic_power below zero) and only while the EV's minimum request is negative.
 """
 
@@ -128,9 +128,16 @@ def dc_limits(evse: EvseState, bpt: bool, needs: Body) -> Body:
 
 
 def ac_target_power(control: Body, offered: float, evse: EvseState) -> float:
-    """EVSETargetActivePower from one Dynamic_AC_CLReqControlMode: what the EVSE offers,
-    within the EV's maximum, nothing once the EV takes no more energy."""
-    if EnergyRequest.of(control).max_wh <= 0:
+    """EVSETargetActivePower from one Dynamic_AC_CLReqControlMode or its BPT form: what the
+    EVSE offers, within the EV's maximum, nothing once the EV takes no more energy; negative
+    (AC_BPT) when the charger asks for power back and the EV has energy to spare."""
+    energy = EnergyRequest.of(control)
+    wanted = evse.dynamic_power
+    if wanted is not None and wanted < 0 and "EVMaximumDischargePower" in control:
+        if energy.min_wh >= 0 or not evse.bidirectional:
+            return 0.0
+        return -min(-wanted, number(control["EVMaximumDischargePower"]), evse.max_discharge_power)
+    if energy.max_wh <= 0:
         return 0.0
     power = min(offered, number(control["EVMaximumChargePower"]))
     if evse.dynamic_power is not None:
