@@ -63,6 +63,33 @@ def _secc_controller() -> Any:
             self.energy_wh = 0.0  # into the EV
             self.energy_out_wh = 0.0  # back from the EV (bidirectional sessions)
             self.last: float | None = None
+            self.dynamic_loops = 0
+            # After this many dynamic loops of a BPT session the supply takes energy back,
+            # as a charger told so by its grid would (unset: it only charges).
+            after = os.environ.get("EVSTACK_PEER_DYNAMIC_DISCHARGE_AFTER")
+            self.discharge_after = None if after is None else int(after)
+
+        def _dynamic_target(self, bpt: bool) -> tuple[float, float]:
+            """As a charger decides in the dynamic mode: the EV's voltage; its current limit
+            within its power limit, none once it takes no more energy; or, told to and with
+            the EV's minimum energy request negative (energy to spare), energy back."""
+            self.dynamic_loops += 1
+            ev_data = self.ev_data_context
+            limits = ev_data.session_limits.dc_limits
+            volts = max(1.0, float(ev_data.present_voltage or 1))
+            after = self.discharge_after
+            if bpt and after is not None and self.dynamic_loops > after:
+                spare = ev_data.min_energy_request is not None and ev_data.min_energy_request < 0
+                back = min(300.0, float(limits.max_discharge_current or 0))
+                if limits.max_discharge_power:
+                    back = min(back, float(limits.max_discharge_power) / volts)
+                return volts, -back if spare else 0.0
+            amps = min(300.0, float(limits.max_charge_current or 0))
+            if limits.max_charge_power:
+                amps = min(amps, float(limits.max_charge_power) / volts)
+            if ev_data.max_energy_request is not None and ev_data.max_energy_request <= 0:
+                amps = 0.0
+            return volts, amps
 
         async def send_charging_command(
             self,
@@ -81,21 +108,14 @@ def _secc_controller() -> Any:
                 else:
                     self.energy_out_wh -= energy
             self.last = now
-            if ev_target_voltage is None and ev_target_current is None and not is_precharge:
+            if ev_target_voltage is None and ev_target_current is None:
                 # The ISO-20 dynamic control mode: its charge loop names no target
                 # (iso15118_20_states.py:1798-1810) and leaves the power to the controller,
-                # whose simulator does nothing (simulator.py:881-888). This supply decides as a
-                # charger would: the EV's voltage, its current limit within its power limit,
-                # nothing once the EV takes no more energy.
-                ev_data = self.ev_data_context
-                limits = ev_data.session_limits.dc_limits
-                volts = max(1.0, float(ev_data.present_voltage or 1))
-                amps = min(300.0, float(limits.max_charge_current or 0))
-                if limits.max_charge_power:
-                    amps = min(amps, float(limits.max_charge_power) / volts)
-                if ev_data.max_energy_request is not None and ev_data.max_energy_request <= 0:
-                    amps = 0.0
-                ev_target_voltage, ev_target_current = volts, amps
+                # whose simulator does nothing (simulator.py:881-888). Its third positional
+                # argument there is is_session_bpt (see below): a precharge always has a target.
+                bpt = is_precharge or is_session_bpt
+                ev_target_voltage, ev_target_current = self._dynamic_target(bpt)
+                is_precharge, is_session_bpt = False, bpt
             if ev_target_voltage is not None:
                 context.present_voltage = max(1, round(ev_target_voltage))
             if ev_target_current is not None and is_precharge and not 0 <= ev_target_current <= 2:

@@ -1,13 +1,14 @@
 """Interop in the ISO 15118-20 dynamic control mode (DC, TLS 1.3), on a veth pair (slow):
-our EVCC against the `iso15118` package's SECC, and our SECC against its EVCC. Each ends
-with a complete session in which energy flowed, the power set by the charger.
+our EVCC against the `iso15118` package's SECC (DC and DC_BPT), and our SECC against its
+EVCC (DC). Each ends with a complete session in which energy flowed, the power set by the
+charger, and for DC_BPT flowed back.
 
 The peer's SECC offers the dynamic mode (parameter sets 2 and 3) but leaves the power to
 its controller, whose simulator does nothing with it; the harness's supply decides as a
-charger would (peer_runner.py). Its EVCC selects the charger's first parameter set, so our
-SECC offers only the dynamic one here. DC_BPT dynamic is proven against our own
-counterpart (test_evcc_against_secc.py): the peer's SECC makes no discharge decision and
-its EVCC never gives energy back."""
+charger would (peer_runner.py), and for DC_BPT takes energy back after a few loops, as a
+charger told so by its grid would. Its EVCC selects the charger's first parameter set, so
+our SECC offers only the dynamic one here. Our SECC's DC_BPT dynamic is proven against our
+own EVCC (test_evcc_against_secc.py): the peer's EVCC never gives energy back."""
 
 from __future__ import annotations
 
@@ -43,26 +44,36 @@ pytestmark = [pytest.mark.slow, pytest.mark.timeout(300)]
 LOOPS = 5
 
 
-async def test_our_evcc_dynamic_against_the_peer_secc(tmp_path: Path, peer_pki: Path) -> None:
+@pytest.mark.parametrize("cell", [Cell.ISO20_DC, Cell.ISO20_DC_BPT], ids=lambda c: c.name)
+async def test_our_evcc_dynamic_against_the_peer_secc(
+    cell: Cell, tmp_path: Path, peer_pki: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    bpt = cell is Cell.ISO20_DC_BPT
     config = EvccConfig(
         protocols=("iso20",),
         control_mode="dynamic",
+        bidirectional=bpt,
         loop_interval=0.2,
         timing=Timing(scale=DEFAULT_TIMEOUT_SCALE),
     )
     session = EvccSession(config, Battery(soc=0.5))
     loops = 0
+    energy_in = 0.0
+    if bpt:  # the harness's charger takes energy back after LOOPS loops (peer_runner.py)
+        monkeypatch.setenv("EVSTACK_PEER_DYNAMIC_DISCHARGE_AFTER", str(LOOPS))
 
     def on_event(output: evcc_ev.Output) -> None:
-        nonlocal loops
+        nonlocal loops, energy_in
         if isinstance(output, evcc_ev.Progress) and output.step == "ChargeLoop":
             loops += 1
-            if loops >= LOOPS:
+            if loops == LOOPS:
+                energy_in = session.battery.energy_in_wh
+            if loops >= (2 * LOOPS + 2 if bpt else LOOPS):
                 session.stop_charging()
 
     with (
         veth_pair() as (ev_space, cs_space),
-        run_peer("secc", Cell.ISO20_DC, cs_space, tmp_path / "secc", peer_pki) as secc,
+        run_peer("secc", cell, cs_space, tmp_path / "secc", peer_pki) as secc,
     ):
         await asyncio.to_thread(secc.wait_for, SECC_LISTENING, 60)
         files = PeerPkiFiles.of(peer_pki)
@@ -82,6 +93,11 @@ async def test_our_evcc_dynamic_against_the_peer_secc(tmp_path: Path, peer_pki: 
     assert float(peer_end["energy"]) > 0
     log = secc.text()
     assert log.count("DC_ChargeLoopReq received") >= LOOPS
+    if bpt:
+        # Charged first, then gave energy back at the charger's word: counted on both sides.
+        assert energy_in > 0
+        assert session.battery.energy_out_wh > 0
+        assert float(peer_end["energy_out"]) > 0
 
 
 async def test_our_secc_dynamic_against_the_peer_evcc(tmp_path: Path, peer_pki: Path) -> None:
