@@ -146,8 +146,10 @@ class ISO15118EvImplBase(ImplBase):
 
     @abc.abstractmethod
     async def handle_pause_charging(self) -> bool:
-        """Not supported yet (it needs SessionStop(Pause) and a resumed session): answers false and
-        changes nothing.
+        """End the charge loop at its next response, then PowerDelivery(stop), welding detection
+        (DC) and SessionStop with ChargingSession Pause (ISO 15118-2): the next start_charging
+        asks the charger to join the paused session again with its id. Answers false where no ISO
+        15118-2 session runs (DIN 70121 has no pause).
         """
 
     @abc.abstractmethod
@@ -242,8 +244,10 @@ class ISO15118EvClient(Client):
         *,
         timeout: float | None = None,  # noqa: ASYNC109 - a per-call deadline is the API
     ) -> bool:
-        """Not supported yet (it needs SessionStop(Pause) and a resumed session): answers false and
-        changes nothing.
+        """End the charge loop at its next response, then PowerDelivery(stop), welding detection
+        (DC) and SessionStop with ChargingSession Pause (ISO 15118-2): the next start_charging
+        asks the charger to join the paused session again with its id. Answers false where no ISO
+        15118-2 session runs (DIN 70121 has no pause).
         """
         result: bool = await self._call(
             ISO15118EvImplBase.COMMANDS["pause_charging"],

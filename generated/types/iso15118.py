@@ -176,3 +176,6 @@ class V2gSessionFinished(
     response_code: str | None = None
     # The negotiated protocol (din, iso2, iso20), if any was.
     protocol: str | None = None
+    # The EV paused the session (SessionStop with Pause): the transaction stays open and the EV may
+    # come back to it.
+    paused: bool | None = None

@@ -284,6 +284,7 @@ class Iso15118Charger(Iso15118ChargerModuleBase):
                         reason=event.reason,
                         response_code=event.response_code,
                         protocol=self._protocol,
+                        paused=event.paused,
                     )
                 )
                 self._protocol = None

@@ -6,6 +6,9 @@ timers are the standards', not simulated time), and publishes its steps. With a 
 wired as `inlet`, the battery's state of charge and the inlet voltage come from there, and
 the module closes the EV's DC contactor when precharge is done and opens it when the charge
 loop ends, as a car's BMS does.
+
+A session paused (ISO 15118-2 SessionStop with Pause) is remembered: the next start_charging
+asks the charger to join it again with its session id.
 """
 
 from __future__ import annotations
@@ -54,8 +57,7 @@ class Evcc(ISO15118EvImplBase):
         self.module.stop_session()
 
     async def handle_pause_charging(self) -> bool:
-        self.module.log.warning("pause_charging: not supported yet (SessionStop(Pause))")
-        return False
+        return self.module.pause_session()
 
     async def handle_set_discharge(self, discharge: bool) -> bool:
         return self.module.set_discharge(discharge)
@@ -91,6 +93,7 @@ class Iso15118Ev(Iso15118EvModuleBase):
         self.running: asyncio.Task[None] | None = None
         self.outbox: asyncio.Queue[ev.Output] = asyncio.Queue()
         self.step = "Idle"
+        self.paused_session: str | None = None  # the id of the ISO-2 session this EV paused
         for inlet in self.r_inlet:
             inlet.subscribe_dc_measurement(self._on_inlet)
 
@@ -120,7 +123,8 @@ class Iso15118Ev(Iso15118EvModuleBase):
             control_mode="dynamic" if self.config.iso20_control_mode == "dynamic" else "scheduled",
             timing=Timing(scale=self.config.timeout_scale),
         )
-        self.session = EvccSession(config, self.battery)
+        self.session = EvccSession(config, self.battery, resume=self.paused_session)
+        self.paused_session = None
         self.running = self.start_task(self._run(self.session))
         return True
 
@@ -130,6 +134,13 @@ class Iso15118Ev(Iso15118EvModuleBase):
             self.log.warning("set_discharge: no bidirectional session runs")
             return False
         session.discharge(discharge)
+        return True
+
+    def pause_session(self) -> bool:
+        session = self.session
+        if session is None or session.ended or not session.pause_charging():
+            self.log.warning("pause_charging: no ISO 15118-2 session runs")
+            return False
         return True
 
     def stop_session(self) -> None:
@@ -195,6 +206,8 @@ class Iso15118Ev(Iso15118EvModuleBase):
                     if limit is not None:
                         await self.evcc.publish_ac_evse_max_current(max(0.0, limit))
             case ev.SessionEnded():
+                if self.session is not None:  # before the EV hears of the end
+                    self.paused_session = self.session.paused_session
                 await self._contactor(False)
                 await self.evcc.publish_ev_power_ready(False)
                 self.log.info("V2G session ended: %s (%.1f Wh)", output.reason, output.energy_wh)

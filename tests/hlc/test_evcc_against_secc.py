@@ -40,13 +40,19 @@ def run(
     evse: secc.EvseState,
     secc_config: secc.SeccConfig | None = None,
     on_loop: Callable[[int, EvccSession], None] = lambda loops, car: None,
+    *,
+    battery: Battery | None = None,
+    paused_session: str | None = None,
+    resume: str | None = None,
 ) -> Run:
     """One session; `on_loop` is called after each charge loop the EV reports (the test's
     hand on the charger or the car), and it stops the car after ten unless told otherwise."""
     now = 0.0
     # ISO-20 is offered on TLS connections only; the bytes here are the plaintext inside.
-    charger = secc.SeccSession(evse, now, secc_config, tls="iso20" in config.protocols)
-    car = EvccSession(config, Battery(soc=0.4))
+    charger = secc.SeccSession(
+        evse, now, secc_config, tls="iso20" in config.protocols, paused_session=paused_session
+    )
+    car = EvccSession(config, battery or Battery(soc=0.4), resume=resume)
     loops = 0
     ev_out: list[ev.Output] = car.start(now)
     charger_events: list[sev.Output] = []
@@ -198,3 +204,46 @@ def test_iso20_ac_bpt_dynamic_the_charger_asks_for_power_back() -> None:
     assert result.car.battery.energy_out_wh > 0
     powers = [e.present_active_power for e in result.charger_events if isinstance(e, sev.AcEvPower)]
     assert min(powers) == pytest.approx(-5000.0)
+
+
+def test_the_ev_pauses_an_iso2_session_and_joins_it_again() -> None:
+    config = EvccConfig(protocols=("iso2",))
+    evse = secc.EvseState(power_allowed=True, energy_modes=("DC_extended",))
+    battery = Battery(soc=0.4)
+
+    def pause_after_ten(loops: int, car: EvccSession) -> None:
+        if loops == 10:
+            assert car.pause_charging()
+
+    first = run(config, evse, on_loop=pause_after_ten, battery=battery)
+    assert_clean(first)
+    (charger_end,) = [e for e in first.charger_events if isinstance(e, sev.SessionEnded)]
+    assert charger_end.paused
+    paused_id = first.charger.record.session_id
+    assert paused_id is not None
+    assert first.car.paused_session is not None
+    assert first.car.paused_session.lower() == paused_id.lower()
+
+    evse.auth = secc.Authorization.PENDING
+    soc = battery.soc
+    again = run(
+        config,
+        evse,
+        on_loop=stop_after(10),
+        battery=battery,
+        paused_session=paused_id,
+        resume=first.car.paused_session,
+    )
+    assert_clean(again)
+    assert again.charger.record.session_id == paused_id  # the same session, joined again
+    assert not again.charger.record.paused
+    assert again.car.paused_session is None
+    assert again.ended.energy_wh > 0
+    assert battery.soc > soc
+
+
+def test_din_has_no_pause() -> None:
+    car = EvccSession(EvccConfig(protocols=("din",)), Battery())
+    car.protocol = "din"
+    assert not car.pause_charging()
+    assert not car.stop_requested

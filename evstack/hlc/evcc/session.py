@@ -53,8 +53,11 @@ DC_ONLY = frozenset({"din"})
 
 
 class EvccSession:
-    def __init__(self, config: EvccConfig, battery: Battery):
+    def __init__(self, config: EvccConfig, battery: Battery, *, resume: str | None = None):
+        """`resume`: the id of an ISO 15118-2 session this EV paused with this charger; its
+        SessionSetupReq asks to join it again."""
         self.config = config
+        self.resume = resume
         self.battery = battery
         self.timing = config.timing
         self.offered = tuple(
@@ -74,6 +77,7 @@ class EvccSession:
         self.queued: tuple[float, str, Doc] | None = None  # a request paced by a loop
         self.last_energy_time: float | None = None
         self._stop_requested = False
+        self._pause_requested = False
         self._discharge_requested = False
         # What the EV's own inlet measures, when its simulator or hardware tells (precharge).
         self.inlet_voltage: float | None = None
@@ -160,6 +164,24 @@ class EvccSession:
     def stop_requested(self) -> bool:
         return self._stop_requested
 
+    def pause_charging(self) -> bool:
+        """End the charge loop as `stop_charging` does, but with SessionStop(Pause): the EV
+        may come back to this session later. ISO 15118-2 only; False where it cannot."""
+        if self.protocol not in (None, "iso2"):
+            return False
+        self._stop_requested = self._pause_requested = True
+        return True
+
+    @property
+    def pause_requested(self) -> bool:
+        return self._pause_requested
+
+    @property
+    def paused_session(self) -> str | None:
+        """The id of the session if it ended paused (SessionStopRes to a Pause)."""
+        done = self.ended and self.last_response == "SessionStopRes"
+        return self.session_id if done and self._pause_requested else None
+
     def discharge(self, on: bool) -> None:
         """A bidirectional EV (ISO-20 DC_BPT) gives energy back (on) or takes it again, from
         the next charge-loop response on: the grid operator's or the driver's request."""
@@ -228,7 +250,8 @@ class EvccSession:
         self.protocol = self.offered[index]
         self.last_response = "supportedAppProtocolRes"
         self.flow = PROTOCOLS[self.protocol].flow(self)
-        self.session_id = self.flow.first_session_id
+        joining = self.resume is not None and self.protocol == "iso2"
+        self.session_id = self.resume if joining and self.resume else self.flow.first_session_id
         self.flow.start(now)
 
     def _on_message(self, document: Doc, now: float) -> None:

@@ -72,4 +72,4 @@ class Iso2Flow(Flow):
         return body
 
     def session_stop_body(self) -> Doc:
-        return {"ChargingSession": "Terminate"}
+        return {"ChargingSession": "Pause" if self.ctx.pause_requested else "Terminate"}
