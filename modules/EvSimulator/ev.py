@@ -16,6 +16,7 @@ import enum
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
+from evstack.modules.EvSimulator.bcb import BcbToggle
 from evstack.modules.EvSimulator.script import Command
 from evstack.pilot import DutyMeaning, current_for_duty
 
@@ -149,6 +150,11 @@ class StopV2g:
 
 
 @dataclass(frozen=True, slots=True)
+class PauseV2g:
+    """ISO15118_ev pause_charging: SessionStop(Pause) after PowerDelivery(stop)."""
+
+
+@dataclass(frozen=True, slots=True)
 class AllowPowerOn:
     """The EV's side of the power path may close (DC: after precharge), or must open."""
 
@@ -173,6 +179,7 @@ EvAction = (
     | CommandDone
     | StartV2g
     | StopV2g
+    | PauseV2g
     | AllowPowerOn
     | TriggerSlac
     | ResetSlac
@@ -207,6 +214,12 @@ class Ev:
     hlc_charging: bool = False
     # The SLAC module's state; None when no ev_slac is wired (matching is not waited for).
     slac_state: str | None = None
+    # The EV paused its V2G session; woken once 5 % comes back after the PWM was gone.
+    hlc_paused: bool = False
+    hlc_woken: bool = False
+    _pwm_gone: bool = False
+    _bcb: BcbToggle | None = None
+    _bcb_c: bool | None = None  # the toggle's pilot now: C (True) or B
 
     _next: int = 0
     _slac_triggered: bool = False
@@ -240,6 +253,9 @@ class Ev:
         match event:
             case DutySeen(duty_percent=duty):
                 self.duty_percent = duty
+                if self.hlc_paused:
+                    self.hlc_woken = self.hlc_woken or (self._pwm_gone and duty is not None)
+                    self._pwm_gone = self._pwm_gone or duty is None
             case PowerSeen(on=on):
                 self.power_on = on
             case BoardForgot():
@@ -272,6 +288,10 @@ class Ev:
             if command.name == "sleep" and self._command_started is not None:
                 retry = min(retry, self._command_started + command.args[0])
             deadlines.append(retry)
+        if self._bcb is not None and self._last_integrated is not None:
+            edge = self._bcb.next_edge(self._last_integrated)
+            if edge is not None:
+                deadlines.append(edge)
         if self.drawing.amps > 0 and self._last_integrated is not None:
             deadlines.append(self._last_integrated + BATTERY_STEP_S)
         return min(deadlines) if deadlines else None
@@ -359,6 +379,7 @@ class Ev:
                 phases = "three" if self.battery.phases == 3 else "single"
                 energy = f"AC_{phases}_phase_core" if mode == "AC" else "DC_extended"
                 self.hlc_finished = self.hlc_stopped = self.hlc_dc_power_on = False
+                self.hlc_paused = self.hlc_woken = self._pwm_gone = False
                 out.append(StartV2g(energy, args[0], args[1]))
             case "iso_wait_pwr_ready":
                 if not self.hlc_power_ready:
@@ -379,6 +400,18 @@ class Ev:
                 if now < self._command_started + args[0] and not self.hlc_stopped:
                     return False
                 self._stop_hlc(out)
+            case "iso_pause_charging":
+                self._stop_hlc(out, pause=True)
+                self.hlc_paused, self.hlc_woken, self._pwm_gone = True, False, False
+            case "iso_wait_for_resume":
+                return self.hlc_woken
+            case "iso_start_bcb_toggle":
+                if self._bcb is None:
+                    self._bcb = BcbToggle(int(args[0]), now)
+                self._bcb_c = self._bcb.in_c(now)
+                if self._bcb_c is not None:
+                    return False
+                self._bcb = None
             case "iso_wait_v2g_session_stopped":
                 if not self.hlc_finished:
                     return False
@@ -387,8 +420,8 @@ class Ev:
                 raise AssertionError(f"unhandled command {command.name}")
         return True
 
-    def _stop_hlc(self, out: list[EvAction]) -> None:
-        out.append(StopV2g())
+    def _stop_hlc(self, out: list[EvAction], *, pause: bool = False) -> None:
+        out.append(PauseV2g() if pause else StopV2g())
         out.append(AllowPowerOn(False))
         self.hlc_charging = False
 
@@ -411,6 +444,8 @@ class Ev:
             return EvCpState.A
         if self.error_e:
             return EvCpState.E
+        if self._bcb_c is not None:
+            return EvCpState.C if self._bcb_c else EvCpState.B  # a BCB toggle under way
         if self.hlc_charging:
             return EvCpState.C  # HLC: the PWM is 5 %, the limits come over ISO 15118
         charge = self.wants_charge and not self.battery.full

@@ -24,6 +24,7 @@ from evstack.modules.EvSimulator.ev import (
     EvAction,
     EvInput,
     HlcSeen,
+    PauseV2g,
     PowerSeen,
     ResetSlac,
     SetCpState,
@@ -148,6 +149,7 @@ class EvSimulator(EvSimulatorModuleBase):
             hlc_dc_power_on=old.hlc_dc_power_on,
             hlc_ac_max_current=old.hlc_ac_max_current,
             hlc_charging=old.hlc_charging,
+            hlc_paused=old.hlc_paused,
             plugged=old.plugged,
             follows_pilot=old.follows_pilot,
             error_e=old.error_e,
@@ -186,6 +188,10 @@ class EvSimulator(EvSimulatorModuleBase):
             case StopV2g():
                 for evcc in self.r_ev:
                     await evcc.call_stop_charging()
+            case PauseV2g():
+                for evcc in self.r_ev:
+                    if not await evcc.call_pause_charging():
+                        self.log.warning("the EVCC could not pause its V2G session")
             case AllowPowerOn(on=on):
                 await board.call_allow_power_on(value=on)
             case TriggerSlac():

@@ -34,18 +34,15 @@ ARITY: dict[str, int] = {
     "iso_stop_charging": 0,
     "iso_wait_for_stop": 1,  # seconds: stop then, or earlier when the charger stops
     "iso_wait_v2g_session_stopped": 0,
+    "iso_pause_charging": 0,  # PowerDelivery(stop) and SessionStop(Pause) (ISO 15118-2); B
+    "iso_wait_for_resume": 0,  # done when the charger wakes the EV (5 % after X1 or F)
+    "iso_start_bcb_toggle": 1,  # toggles (1-3): B-C-B pulses that wake the charger
 }
 """Every command the simulator understands and how many numbers it takes."""
 
 START_V2G = "iso_start_v2g_session"
 """`iso_start_v2g_session AC|DC[,payment][,departure,eamount]`: the only command with words;
 payment is auto or externalpayment (contract needs Plug & Charge, not yet here)."""
-
-UNSUPPORTED = {
-    "iso_pause_charging": "pausing a V2G session is not supported yet",
-    "iso_wait_for_resume": "pausing a V2G session is not supported yet",
-    "iso_start_bcb_toggle": "the BCB toggle wake-up is not supported yet",
-}
 
 _SEPARATORS = re.compile(r"[;\n]")
 _ARG_SPLIT = re.compile(r"[\s,]+")
@@ -76,8 +73,6 @@ def parse_script(text: str) -> list[Command]:
             continue
         name, *arg_words = words
         where = f"command {len(commands) + 1} ({raw.strip()!r})"
-        if name in UNSUPPORTED:
-            raise ScriptError(f"{where}: {UNSUPPORTED[name]}")
         if name == START_V2G:
             commands.append(_start_v2g(arg_words, where, len(commands)))
             continue
@@ -112,6 +107,8 @@ def _check_ranges(name: str, args: tuple[float, ...], where: str) -> None:
         raise ScriptError(f"{where}: state of charge must be 0-100 %")
     elif name == "iso_draw_power_regulated" and (args[0] < 0 or args[1] not in (1, 3)):
         raise ScriptError(f"{where}: current must not be negative, phases 1 or 3")
+    elif name == "iso_start_bcb_toggle" and args[0] not in (1, 2, 3):
+        raise ScriptError(f"{where}: ISO 15118-3 allows 1 to 3 toggles")
     elif name in ("sleep", "rcd_current", "iso_wait_for_stop") and args[0] < 0:
         raise ScriptError(f"{where}: {name} must not be negative")
 

@@ -3,8 +3,11 @@ controller (ISO15118_ev) and of its board, and when each command is done."""
 
 from __future__ import annotations
 
+import itertools
+
 import pytest
 
+from evstack.modules.EvSimulator.bcb import PULSE_S
 from evstack.modules.EvSimulator.ev import (
     AllowPowerOn,
     Battery,
@@ -15,6 +18,7 @@ from evstack.modules.EvSimulator.ev import (
     EvAction,
     EvCpState,
     HlcSeen,
+    PauseV2g,
     PowerSeen,
     ResetSlac,
     SetCpState,
@@ -156,8 +160,9 @@ def test_a_single_phase_ev_asks_for_single_phase_ac() -> None:
         ("iso_start_v2g_session DC,cash", "auto or externalpayment"),
         ("iso_start_v2g_session DC,1,2,3,4", "takes AC|DC"),
         ("iso_start_v2g_session", "takes AC|DC"),
-        ("iso_pause_charging", "not supported yet"),
-        ("iso_start_bcb_toggle 3", "not supported yet"),
+        ("iso_start_bcb_toggle 4", "1 to 3 toggles"),
+        ("iso_start_bcb_toggle 0", "1 to 3 toggles"),
+        ("iso_pause_charging 1", "takes 0 argument"),
         ("iso_wait_for_stop -1", "must not be negative"),
         ("iso_draw_power_regulated 16,2", "phases 1 or 3"),
     ],
@@ -165,3 +170,69 @@ def test_a_single_phase_ev_asks_for_single_phase_ac() -> None:
 def test_iso_parse_errors(text: str, message: str) -> None:
     with pytest.raises(ScriptError, match=message):
         parse_script(text)
+
+
+PAUSE_SCRIPT = (
+    "iso_start_v2g_session DC;iso_wait_pwr_ready;iso_dc_power_on;sleep 10;iso_pause_charging;"
+    "iso_wait_v2g_session_stopped;sleep 5;iso_start_bcb_toggle 3;iso_wait_pwm_is_running;"
+    "iso_start_v2g_session DC;iso_wait_pwr_ready"
+)
+
+
+def charging(drive: Drive) -> None:
+    drive.send(DutySeen(5.0), HlcSeen("power_ready", True), HlcSeen("dc_power_on"))
+    drive.send(PowerSeen(True))
+
+
+def test_the_ev_pauses_then_wakes_the_charger_with_three_bcb_toggles() -> None:
+    drive = Drive(PAUSE_SCRIPT)
+    charging(drive)
+    drive.run_until(10.5)
+    assert drive.done()[-1] == "iso_pause_charging"
+    assert drive.of(PauseV2g) == [PauseV2g()]
+    assert drive.of(StopV2g) == []
+    assert drive.of(AllowPowerOn)[-1] == AllowPowerOn(False)
+    assert drive.ev.cp is EvCpState.B  # stops asking for power at once
+    drive.send(PowerSeen(False), HlcSeen("power_ready", False), HlcSeen("session_finished"))
+    drive.send(DutySeen(None))  # the charger went to X1
+    drive.run_until(15.4)
+    assert drive.done()[-1] == "iso_wait_v2g_session_stopped"  # sleep 5 from 10.5
+    start = len(drive.actions)
+    drive.run_until(15.6 + 6 * PULSE_S)
+    pilot = [a.state for a in drive.actions[start:] if isinstance(a, SetCpState)]
+    assert pilot == [EvCpState.C, EvCpState.B] * 3
+    assert drive.done()[-1] == "iso_start_bcb_toggle"
+    drive.send(DutySeen(5.0))  # the charger heard the toggle
+    assert drive.done()[-2:] == ["iso_wait_pwm_is_running", "iso_start_v2g_session"]
+    assert drive.of(StartV2g) == [StartV2g("DC_extended", 0.0, 0.0)] * 2
+
+
+def test_the_bcb_pulses_last_300_ms_each() -> None:
+    drive = Drive("iso_start_bcb_toggle 2")
+    edges = [(0.0, a.state) for a in drive.actions if isinstance(a, SetCpState)]
+    while (deadline := drive.ev.next_deadline) is not None and drive.now < 5.0:
+        start = len(drive.actions)
+        drive.run_until(deadline)
+        edges += [(drive.now, a.state) for a in drive.actions[start:] if isinstance(a, SetCpState)]
+    assert [state for _, state in edges] == [EvCpState.C, EvCpState.B] * 2
+    times = [t for t, _ in edges]
+    widths = [b - a for a, b in itertools.pairwise(times)]
+    assert widths == pytest.approx([PULSE_S] * 3)
+    assert drive.done() == ["iso_start_bcb_toggle"]
+
+
+def test_iso_wait_for_resume_is_done_when_the_charger_wakes_the_ev() -> None:
+    drive = Drive(
+        "iso_start_v2g_session DC;iso_wait_pwr_ready;iso_dc_power_on;iso_pause_charging;"
+        "iso_wait_v2g_session_stopped;iso_wait_for_resume;iso_start_v2g_session DC"
+    )
+    charging(drive)
+    drive.send(HlcSeen("power_ready", False), HlcSeen("session_finished"))
+    drive.run_until(30.0)
+    drive.send(DutySeen(5.0))  # paused at 5 %: nothing new
+    assert drive.done()[-1] == "iso_wait_v2g_session_stopped"
+    drive.send(DutySeen(None))  # the X1 step ...
+    drive.run_until(33.0)
+    assert drive.done()[-1] == "iso_wait_v2g_session_stopped"
+    drive.send(DutySeen(5.0))  # ... then 5 %: woken
+    assert drive.done()[-2:] == ["iso_wait_for_resume", "iso_start_v2g_session"]
