@@ -18,6 +18,7 @@ power gets up to 6 s to return to B before the contactor opens under load.
 from __future__ import annotations
 
 import enum
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from evstack.modules.EvseManager.signals import (
@@ -102,15 +103,12 @@ class ChargerConfig:
 
 _PLUGGED = frozenset({CpState.B, CpState.C, CpState.D})
 _DRAWING = frozenset({CpState.C, CpState.D})
-_IN_TRANSACTION = frozenset(
-    {
-        ChargerState.PREPARE_CHARGING,
-        ChargerState.CHARGING,
-        ChargerState.CHARGING_PAUSED_EV,
-        ChargerState.CHARGING_PAUSED_EVSE,
-        ChargerState.STOPPING_CHARGING,
-    }
-)
+_IN_TRANSACTION = frozenset(ChargerState) - {
+    ChargerState.DISABLED,
+    ChargerState.IDLE,
+    ChargerState.WAITING_FOR_AUTHENTICATION,
+    ChargerState.FINISHED,
+}
 
 
 @dataclass
@@ -133,6 +131,8 @@ class Charger:
     user_paused: bool = False
     enabled: bool = True
     board_online: bool = True  # False between the board's crash and its return
+    # HLC pause and wake-up (wakeup.py): "X1" or "F" instead of 5 % at a time, or None.
+    pilot_hold: Callable[[float], str | None] | None = None
 
     _pilot: _Pilot = _Pilot.UNSET
     _duty: float = 0.0
@@ -475,7 +475,8 @@ class Charger:
             pwm_states += (ChargerState.WAITING_FOR_AUTHENTICATION,)
         authorized = self.token is not None or self.config.hlc
         if self.state in pwm_states and authorized and not self._evse_wants_pause():
-            return _Pilot.PWM
+            hold = self.pilot_hold(now) if self.pilot_hold is not None else None
+            return _Pilot.PWM if hold is None else _Pilot[hold]
         return _Pilot.X1
 
     def _wanted_power(self, now: float) -> bool:
@@ -492,6 +493,8 @@ class Charger:
         if pilot is self._pilot:
             if pilot is _Pilot.PWM:
                 self._update_duty(now, out)
+            elif self._f_since is not None and now >= self._f_since + STATE_F_MIN_S:
+                self._f_since = None  # F held on by a fault or a wake-up step, not the timer
             return False
         drawing = self._power_allowed and self.cp in _DRAWING
         if self._pilot is _Pilot.PWM and drawing and not self._no_grace:
