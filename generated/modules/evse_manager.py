@@ -65,6 +65,13 @@ class EvseManagerConfig(
     # AC (PWM, BASIC charging) or DC (high-level charging over the SECC wired as hlc, with
     # powersupply_DC and imd). ISO 15118 for AC is not in EvseManager yet.
     charge_mode: Literal["AC", "DC"] = "AC"
+    # evstack addition: the pilot while the EV has paused its V2G session (ISO 15118-3): X1 (no PWM,
+    # the EV may sleep; a BCB toggle brings 5 % back) or 5% (kept).
+    hlc_pause_pilot: Literal["X1", "5%"] = "X1"
+    # evstack addition: how the charger wakes an EV whose V2G session ended while the transaction
+    # stays open (the user resumes): the X1 step (X1 for T_step_X1 = 3 s, then 5 %) or the E/F step
+    # (state F for T_step_EF = 4 s, then 5 %), ISO 15118-3.
+    hlc_wake_up: Literal["X1", "EF"] = "X1"
 
 
 class EvseManagerEvseConfig(msgspec.Struct, kw_only=True, frozen=True, forbid_unknown_fields=True):

@@ -38,6 +38,7 @@ from evstack.modules.EvseManager.dc_hlc import (
     SupplyMode,
     ToSecc,
 )
+from evstack.modules.EvseManager.wakeup import V2gEnded, V2gStarted
 
 if TYPE_CHECKING:
     from evstack.modules.EvseManager.module import EvseManager
@@ -75,6 +76,7 @@ class HlcLink:
         h.subscribe_v2g_setup_finished(lambda _: self._on_hlc(ev.PowerDelivery(True)))
         h.subscribe_dc_open_contactor(lambda _: self._on_hlc(ev.PowerDelivery(False)))
         h.subscribe_session_finished(self._on_session_finished)
+        h.subscribe_evcc_id(lambda _: self.module.feed(V2gStarted()))
         self.supply.subscribe_voltage_current(self._on_supply)
         self.supply.subscribe_capabilities(self._on_capabilities)
         if self.imd is not None:
@@ -162,6 +164,7 @@ class HlcLink:
         log("V2G session finished (%s): %s", finished.protocol, finished.reason)
         self._auth_pending = False
         self._on_hlc(ev.SessionEnded(finished.reason, finished.clean, finished.response_code))
+        self.module.feed(V2gEnded(bool(finished.paused)))
 
     def _on_supply(self, reading: VoltageCurrent) -> None:
         self._perform(self.dc.on_supply(reading.voltage_V, reading.current_A))

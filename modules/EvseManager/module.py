@@ -58,6 +58,7 @@ from evstack.modules.EvseManager.signals import (
 )
 from evstack.modules.EvseManager.signals import SessionEvent as Milestone
 from evstack.modules.EvseManager.slac import SlacLink
+from evstack.modules.EvseManager.wakeup import HlcCharger, HlcInput, HlcPilot, PausePilot, WakeStep
 from evstack.runtime import CommandError, CommandEvent, ErrorEvent
 from evstack.runtime.eager import Finished, start_eagerly
 from evstack.runtime.state import ModuleState
@@ -102,7 +103,10 @@ class EvseManager(EvseManagerModuleBase):
             self.slac.subscribe()
             if self.hlc is not None:
                 self.hlc.link_ready = False
-        self.stepper: Stepper[Input, Action] = Stepper(self.charger, self.clock, self._perform)
+        # The EV's pause and BCB toggle, the charger's wake-up: inert without an SECC.
+        pilot = HlcPilot(PausePilot(c.hlc_pause_pilot), WakeStep(c.hlc_wake_up))
+        core = HlcCharger(self.charger, pilot)
+        self.stepper: Stepper[Input | HlcInput, Action] = Stepper(core, self.clock, self._perform)
         self._stopped = False
         self._announced_limit: float | None = None
         self._state = ModuleState(self.state_dir)
@@ -160,7 +164,7 @@ class EvseManager(EvseManagerModuleBase):
             await self.sessions.finish_now(running, StopReason.REBOOT)
         self._state.close()
 
-    def feed(self, event: Input) -> None:
+    def feed(self, event: Input | HlcInput) -> None:
         self.stepper.feed(event)
         if self.hlc is not None:
             match event:

@@ -268,6 +268,8 @@ class EvccSession:
         if name == "SessionSetupRes":
             self.session_id = session_id
             self.clear_phase()
+            if body.get("ResponseCode") == "OK_OldSessionJoined":
+                _log.info("EVCC joined the paused session %s again", session_id)
         elif session_id.lower() != self.session_id.lower():
             self.finish(f"session id {session_id} in {name}, not {self.session_id}", clean=False)
             return
