@@ -1,6 +1,7 @@
 """The EV's side of the negative cases for ISO 15118-2 and ISO 15118-20 (DIN's are in
 test_evcc_session.py), on a hand clock against the scripted chargers: a response out of
-sequence and a malformed EXI stream each end the session unclean, saying why, and close."""
+sequence, a malformed EXI stream and a charger gone silent each end the session unclean,
+saying why, and close (ISO-20's silent charger: test_evcc_iso20.py)."""
 
 from __future__ import annotations
 
@@ -12,6 +13,7 @@ from evstack.hlc.evcc import events as ev
 
 from .evcc_charger import ScriptedCharger
 from .evcc_charger20 import ScriptedCharger20
+from .test_evcc_session import run
 
 Charger = ScriptedCharger | ScriptedCharger20
 
@@ -59,3 +61,12 @@ def test_malformed_exi_ends_the_session(protocol: str, payload: bytes) -> None:
     session, _, setup = after_sap(protocol)
     outputs = session.receive(setup.payload_type, payload, 0.2)
     assert_ended(outputs, "undecodable")
+
+
+@pytest.mark.parametrize("silent", ["SessionSetupReq", "CurrentDemandReq"])
+def test_iso2_a_silent_charger_times_out(silent: str) -> None:
+    r = run(EvccConfig(protocols=("iso2",)), ScriptedCharger("iso2", silent=silent), loops=3)
+    ended = r.until_end()
+    assert not ended.clean
+    assert f"no response to {silent}" in ended.reason
+    assert isinstance(r.outputs[-1], ev.Close)

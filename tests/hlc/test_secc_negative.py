@@ -116,3 +116,22 @@ def test_iso20_a_silent_ev_is_closed_at_the_sequence_timeout(last: str) -> None:
     assert not end.clean
     assert "V2G_SECC_Sequence_Timeout" in end.reason
     assert last in (secc.session.record.end_reason or "")
+
+
+def test_iso2_an_unknown_session_id_fails() -> None:
+    secc = iso2.Secc()
+    iso2.to_state(secc, "SessionSetupReq")
+    res = secc.req("ServiceDiscoveryReq", session_id="ffffffffffffffff")
+    assert res["ResponseCode"] == "FAILED_UnknownSession"
+    end = assert_ended_safe(secc.events, secc.closed, "with session id ffffffffffffffff")
+    assert end.response_code == "FAILED_UnknownSession"
+
+
+def test_iso20_an_unknown_session_id_fails() -> None:
+    secc = iso20.Secc()
+    iso20.to_state(secc, "SessionSetupReq")
+    (sent,) = secc.raw(*iso20.request("AuthorizationSetupReq", "ffffffffffffffff"))
+    ((_, content),) = exi.decode_any("iso20", sent.payload).items()
+    assert content["ResponseCode"] == "FAILED_UnknownSession"
+    end = assert_ended_safe(secc.events, secc.closed, "with session id ffffffffffffffff")
+    assert end.response_code == "FAILED_UnknownSession"
