@@ -133,6 +133,10 @@ def test_a_dynamic_dc_session_the_charger_sets_the_power() -> None:
     evse.dynamic_power = 14_000
     secc.req("DC_ChargeLoopReq", dynamic_loop())
     assert ev.EvTarget(420, 40) in secc.events
+    # The energy manager lowers the EVSE's limit: the next loop follows it.
+    evse.dynamic_power, evse.max_power = None, 7_000
+    secc.req("DC_ChargeLoopReq", dynamic_loop())
+    assert ev.EvTarget(420, 20) in secc.events
     # The EV takes no more energy: no current, whatever the charger would give.
     secc.req("DC_ChargeLoopReq", dynamic_loop(max_wh=0))
     assert ev.EvTarget(420, 0) in secc.events

@@ -10,11 +10,13 @@ import pytest
 
 from evstack import exi
 from evstack.exi.v2gtp import PayloadType
-from evstack.hlc.secc import SessionEnded, timing
+from evstack.hlc.secc import Authorization, EvseState, SessionEnded, sap, timing
 from evstack.hlc.secc import events as ev
+from evstack.hlc.secc.iso20.responses import rational
 
 from . import test_secc_iso2 as iso2
 from . import test_secc_iso20 as iso20
+from .din_ev import EXI, sap_request, sap_response
 from .iso2_ev import iso2_request
 
 PAYMENT_DETAILS = {"eMAID": "DE8AAABCDEFGHIJ", "ContractSignatureCertChain": {"Certificate": "00"}}
@@ -135,3 +137,45 @@ def test_iso20_an_unknown_session_id_fails() -> None:
     assert content["ResponseCode"] == "FAILED_UnknownSession"
     end = assert_ended_safe(secc.events, secc.closed, "with session id ffffffffffffffff")
     assert end.response_code == "FAILED_UnknownSession"
+
+
+def ac_session(until: str) -> iso20.Secc:
+    """An ISO-20 AC session up to `until`: ServiceSelectionReq, ScheduleExchangeReq,
+    PowerDeliveryReq, or "stop" (the stopping PowerDeliveryReq)."""
+    evse = EvseState(power_allowed=True, energy_modes=("AC_three_phase_core",))
+    evse.auth = Authorization.ACCEPTED
+    secc = iso20.Secc(evse=evse)
+    (sent,) = secc.raw(EXI, sap_request((sap.ISO20_AC.namespace, 1, 0, 1)))
+    assert sap_response(sent.payload)["ResponseCode"] == "OK_SuccessfulNegotiation"
+    for name in iso20.ORDER[:4]:
+        secc.req(name)
+    selected = {"SelectedEnergyTransferService": {"ServiceID": 1, "ParameterSetID": 1}}
+    secc.req("ServiceSelectionReq", selected)
+    if until == "ServiceSelectionReq":
+        return secc
+    mode = {"EVMaximumChargePower": rational(11000), "EVMinimumChargePower": rational(0)}
+    secc.req("AC_ChargeParameterDiscoveryReq", {"AC_CPDReqEnergyTransferMode": mode})
+    secc.req("ScheduleExchangeReq")
+    if until != "ScheduleExchangeReq":
+        secc.req("PowerDeliveryReq")
+    if until == "stop":
+        stop = {"EVProcessing": "Finished", "ChargeProgress": "Stop"}
+        secc.req("PowerDeliveryReq", stop)
+    return secc
+
+
+@pytest.mark.parametrize("until", ["ScheduleExchangeReq", "PowerDeliveryReq", "stop"])
+@pytest.mark.parametrize("name", ["DC_CableCheckReq", "DC_ChargeLoopReq", "ScheduleExchangeReq"])
+def test_iso20_ac_a_request_out_of_sequence_is_a_sequence_error(until: str, name: str) -> None:
+    secc = ac_session(until)
+    assert secc.req(name)["ResponseCode"] == "FAILED_SequenceError"
+    end = assert_ended_safe(secc.events, secc.closed, name)
+    assert end.response_code == "FAILED_SequenceError"
+    assert not any(isinstance(e, ev.EvTarget) for e in secc.events)  # no DC target in AC
+
+
+def test_iso20_dc_parameters_in_an_ac_session_are_refused() -> None:
+    secc = ac_session("ServiceSelectionReq")
+    res = secc.req("DC_ChargeParameterDiscoveryReq")
+    assert res["ResponseCode"] == "FAILED_WrongChargeParameter"
+    assert_ended_safe(secc.events, secc.closed, "DC parameters for an AC service")

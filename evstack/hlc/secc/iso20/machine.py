@@ -219,6 +219,8 @@ class Iso20DcSecc(Machine):
         return res.ac_charge_loop("OK", self.evse, part, bpt=self.bpt)
 
     def _dc_charge_parameter_discovery(self, body: Body, now: float, out: list[Output]) -> Body:
+        if self.ac:
+            raise Refused("FAILED_WrongChargeParameter", "DC parameters for an AC service")
         key = "BPT_DC_CPDReqEnergyTransferMode" if self.bpt else "DC_CPDReqEnergyTransferMode"
         mode = body.get(key)
         if mode is None:
@@ -309,6 +311,8 @@ class Iso20DcSecc(Machine):
         return res.power_delivery("OK", self.evse)
 
     def _dc_charge_loop(self, body: Body, now: float, out: list[Output]) -> Body:
+        if self.ac:  # Charging is one state for both: the service tells them apart
+            raise Refused("FAILED_SequenceError", "DC_ChargeLoopReq in an AC session")
         mode = "Dynamic" if self.dynamic else "Scheduled"
         key = f"BPT_{mode}_DC_CLReqControlMode" if self.bpt else f"{mode}_DC_CLReqControlMode"
         control = body.get(key)
