@@ -103,12 +103,8 @@ class ChargerConfig:
 
 _PLUGGED = frozenset({CpState.B, CpState.C, CpState.D})
 _DRAWING = frozenset({CpState.C, CpState.D})
-_IN_TRANSACTION = frozenset(ChargerState) - {
-    ChargerState.DISABLED,
-    ChargerState.IDLE,
-    ChargerState.WAITING_FOR_AUTHENTICATION,
-    ChargerState.FINISHED,
-}
+_OUTSIDE = ("Disabled", "Idle", "WaitingForAuthentication", "Finished")  # no transaction
+_IN_TRANSACTION = frozenset(ChargerState) - {ChargerState(name) for name in _OUTSIDE}
 
 
 @dataclass
@@ -131,8 +127,7 @@ class Charger:
     user_paused: bool = False
     enabled: bool = True
     board_online: bool = True  # False between the board's crash and its return
-    # HLC pause and wake-up (wakeup.py): "X1" or "F" instead of 5 % at a time, or None.
-    pilot_hold: Callable[[float], str | None] | None = None
+    pilot_hold: Callable[[float], str | None] = lambda now: None  # X1/F for 5 % (wakeup.py)
 
     _pilot: _Pilot = _Pilot.UNSET
     _duty: float = 0.0
@@ -475,7 +470,7 @@ class Charger:
             pwm_states += (ChargerState.WAITING_FOR_AUTHENTICATION,)
         authorized = self.token is not None or self.config.hlc
         if self.state in pwm_states and authorized and not self._evse_wants_pause():
-            hold = self.pilot_hold(now) if self.pilot_hold is not None else None
+            hold = self.pilot_hold(now)  # HLC: the pause's X1 and the wake-up steps
             return _Pilot.PWM if hold is None else _Pilot[hold]
         return _Pilot.X1
 
