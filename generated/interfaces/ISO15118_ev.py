@@ -147,9 +147,9 @@ class ISO15118EvImplBase(ImplBase):
     @abc.abstractmethod
     async def handle_pause_charging(self) -> bool:
         """End the charge loop at its next response, then PowerDelivery(stop), welding detection
-        (DC) and SessionStop with ChargingSession Pause (ISO 15118-2): the next start_charging
-        asks the charger to join the paused session again with its id. Answers false where no ISO
-        15118-2 session runs (DIN 70121 has no pause).
+        (DC) and SessionStop with ChargingSession Pause (ISO 15118-2 and -20): the next
+        start_charging asks the charger to join the paused session again with its id. Answers
+        false where no session runs or it is DIN 70121 (which has no pause).
         """
 
     @abc.abstractmethod
@@ -245,9 +245,9 @@ class ISO15118EvClient(Client):
         timeout: float | None = None,  # noqa: ASYNC109 - a per-call deadline is the API
     ) -> bool:
         """End the charge loop at its next response, then PowerDelivery(stop), welding detection
-        (DC) and SessionStop with ChargingSession Pause (ISO 15118-2): the next start_charging
-        asks the charger to join the paused session again with its id. Answers false where no ISO
-        15118-2 session runs (DIN 70121 has no pause).
+        (DC) and SessionStop with ChargingSession Pause (ISO 15118-2 and -20): the next
+        start_charging asks the charger to join the paused session again with its id. Answers
+        false where no session runs or it is DIN 70121 (which has no pause).
         """
         result: bool = await self._call(
             ISO15118EvImplBase.COMMANDS["pause_charging"],

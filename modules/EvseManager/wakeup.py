@@ -1,9 +1,9 @@
 """Pause and wake-up on the pilot for high-level charging (ISO 15118-3, IEC 61851-1 A.5),
 with no I/O.
 
-When the EV pauses its V2G session (ISO 15118-2 SessionStop with Pause) the transaction stays
-open in ChargingPausedEV, power off, and the pilot either keeps 5 % PWM or goes to X1 (the
-`pause_pilot` setting), so that the EV may sleep. Two ways lead back:
+When the EV pauses its V2G session (ISO 15118-2 or -20 SessionStop with Pause) the
+transaction stays open in ChargingPausedEV, power off, and the pilot either keeps 5 % PWM or
+goes to X1 (the `pause_pilot` setting), so that the EV may sleep. Two ways lead back:
 
 - the EV wakes the charger with a BCB toggle (`bcb.BcbDetector`): B-C-B pulses on the pilot,
   which must not look like a resumed charge to the `Charger` core. While the EV sleeps, its B

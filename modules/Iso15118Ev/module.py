@@ -7,7 +7,7 @@ wired as `inlet`, the battery's state of charge and the inlet voltage come from 
 the module closes the EV's DC contactor when precharge is done and opens it when the charge
 loop ends, as a car's BMS does.
 
-A session paused (ISO 15118-2 SessionStop with Pause) is remembered: the next start_charging
+A session paused (ISO 15118-2 or -20 SessionStop with Pause) is remembered: the next start_charging
 asks the charger to join it again with its session id.
 """
 
@@ -139,7 +139,7 @@ class Iso15118Ev(Iso15118EvModuleBase):
     def pause_session(self) -> bool:
         session = self.session
         if session is None or session.ended or not session.pause_charging():
-            self.log.warning("pause_charging: no ISO 15118-2 session runs")
+            self.log.warning("pause_charging: no ISO 15118-2 or -20 session runs")
             return False
         return True
 

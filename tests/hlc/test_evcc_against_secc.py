@@ -206,8 +206,9 @@ def test_iso20_ac_bpt_dynamic_the_charger_asks_for_power_back() -> None:
     assert min(powers) == pytest.approx(-5000.0)
 
 
-def test_the_ev_pauses_an_iso2_session_and_joins_it_again() -> None:
-    config = EvccConfig(protocols=("iso2",))
+@pytest.mark.parametrize("protocol", ["iso2", "iso20"])
+def test_the_ev_pauses_its_session_and_joins_it_again(protocol: str) -> None:
+    config = EvccConfig(protocols=(protocol,))
     evse = secc.EvseState(power_allowed=True, energy_modes=("DC_extended",))
     battery = Battery(soc=0.4)
 

@@ -54,8 +54,8 @@ DC_ONLY = frozenset({"din"})
 
 class EvccSession:
     def __init__(self, config: EvccConfig, battery: Battery, *, resume: str | None = None):
-        """`resume`: the id of an ISO 15118-2 session this EV paused with this charger; its
-        SessionSetupReq asks to join it again."""
+        """`resume`: the id of an ISO 15118-2 or -20 session this EV paused with this charger;
+        its SessionSetupReq asks to join it again."""
         self.config = config
         self.resume = resume
         self.battery = battery
@@ -166,8 +166,8 @@ class EvccSession:
 
     def pause_charging(self) -> bool:
         """End the charge loop as `stop_charging` does, but with SessionStop(Pause): the EV
-        may come back to this session later. ISO 15118-2 only; False where it cannot."""
-        if self.protocol not in (None, "iso2"):
+        may come back to this session later. ISO 15118-2 and -20; False for DIN 70121."""
+        if self.protocol == "din":
             return False
         self._stop_requested = self._pause_requested = True
         return True
@@ -250,7 +250,7 @@ class EvccSession:
         self.protocol = self.offered[index]
         self.last_response = "supportedAppProtocolRes"
         self.flow = PROTOCOLS[self.protocol].flow(self)
-        joining = self.resume is not None and self.protocol == "iso2"
+        joining = self.resume is not None and self.protocol != "din"
         self.session_id = self.resume if joining and self.resume else self.flow.first_session_id
         self.flow.start(now)
 

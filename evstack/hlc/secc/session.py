@@ -168,7 +168,9 @@ class SeccSession:
         elif result.protocol.name == "iso2":
             self._protocol = Iso2Secc(self.evse, session_id, paused_session=self._paused_session)
         else:
-            self._protocol = Iso20DcSecc(self.evse, session_id, offer=self.config.iso20)
+            self._protocol = Iso20DcSecc(
+                self.evse, session_id, offer=self.config.iso20, paused_session=self._paused_session
+            )
         self._sequence_deadline = now + timing.SEQUENCE_TIMEOUT
         return out
 

@@ -345,7 +345,7 @@ class Iso20Flow(ProtocolFlow):
             else:
                 self.ctx.request("DC_ChargeLoopReq", self.charge_loop(), now)
         elif self.ac:
-            self.ctx.request("SessionStopReq", {"ChargingSession": "Terminate"}, now)
+            self.ctx.request("SessionStopReq", self.session_stop_body(), now)
         else:
             self.ctx.request("DC_WeldingDetectionReq", {"EVProcessing": "Ongoing"}, now)
 
@@ -486,11 +486,14 @@ class Iso20Flow(ProtocolFlow):
         self.welding_checks += 1
         present = number(body.get("EVSEPresentVoltage")) or 0.0
         if present < SAFE_VOLTAGE or self.welding_checks >= self.config.welding_checks:
-            self.ctx.request("SessionStopReq", {"ChargingSession": "Terminate"}, now)
+            self.ctx.request("SessionStopReq", self.session_stop_body(), now)
         else:
             delay = self.config.loop_interval
             body = {"EVProcessing": "Ongoing"}
             self.ctx.request("DC_WeldingDetectionReq", body, now, delay=delay)
+
+    def session_stop_body(self) -> Doc:
+        return {"ChargingSession": "Pause" if self.ctx.pause_requested else "Terminate"}
 
     def on_SessionStopRes(self, body: Doc, now: float) -> None:  # noqa: N802
         self.ctx.finish("session stopped", clean=True)

@@ -15,7 +15,8 @@ within the EV's energy requests and limits. DC_BPT and AC_BPT (services 6 and 5,
 charger is bidirectional): the EV's negative target current (DC) or present active power
 (AC, scheduled mode) asks for energy back, and a PowerDelivery(Start) while charging
 switches the channel. ISO 15118-20 requires TLS: the session layer offers it only on a TLS
-connection.
+connection. SessionStop(Pause) ends the session paused: a later SessionSetup with the same
+SessionID joins it again (OK_OldSessionJoined).
 """
 
 from __future__ import annotations
@@ -77,8 +78,10 @@ class Iso20DcSecc(Machine):
         *,
         wall_clock: Callable[[], float] = time.time,
         offer: dynamic.Offer | None = None,
+        paused_session: str | None = None,
     ):
         super().__init__(evse, new_session_id)
+        self._paused_session = paused_session  # the EV may join it again at SessionSetup
         self.offer = offer or dynamic.Offer()
         self.session_id = "0000000000000000"
         self._wall_clock = wall_clock  # for the headers' and the schedule's Unix times only
@@ -126,10 +129,13 @@ class Iso20DcSecc(Machine):
     # -- handlers ------------------------------------------------------------------------
 
     def _session_setup(self, body: Body, now: float, out: list[Output]) -> Body:
-        self.session_id = self._new_session_id
+        paused = self._paused_session
+        joined = paused is not None and self.header.get("SessionID") == paused
+        self.session_id = paused if joined and paused is not None else self._new_session_id
         out.append(ev.SessionStarted(str(body["EVCCID"] or ""), self.session_id))
         self._enter(State.AUTHORIZATION_SETUP, now)
-        return res.session_setup("OK_NewSessionEstablished", self.evse)
+        code = "OK_OldSessionJoined" if joined else "OK_NewSessionEstablished"
+        return res.session_setup(code, self.evse)
 
     def _authorization_setup(self, body: Body, now: float, out: list[Output]) -> Body:
         self._enter(State.AUTHORIZATION, now)
