@@ -23,8 +23,8 @@ $(STAMP): pyproject.toml setup.py $(wildcard ext/*/*.c ext/*/*.h ext/*/build_*.p
 # demo CSMS (tools/ocpp_demo_csms.py), which prints at the end what it received.
 CONFIG ?= sil-ac
 DEMO_RUN = $(VENV)/bin/ev-manager run config/$(CONFIG).yaml --log-level WARNING --summary-json var/demo-summary.json
-# The high-level charging configs (sil-dc-*) need the V2G link's namespaces first.
-demo: install $(if $(filter sil-dc-%,$(CONFIG)),sil-net)
+# The high-level charging configs (sil-dc-*, sil-ac-iso*) need the V2G link's namespaces first.
+demo: install $(if $(filter sil-dc-% sil-ac-iso%,$(CONFIG)),sil-net)
 	mkdir -p var
 ifeq ($(CONFIG),sil-ac-ocpp)
 	$(PY) tools/ocpp_demo_csms.py --port 9210 --summary-json var/csms-summary.json -- $(DEMO_RUN)

@@ -3,9 +3,10 @@
 (PWM) charging with its timing rules, authorization from Auth, current limits from the energy
 tree, and the session events everything else follows. With charge_mode DC it charges over
 high-level communication: 5 % PWM, the SECC (hlc) for the EV's side, the DC supply and the
-isolation monitor driven through their interfaces. With a SLAC module (slac) it starts matching
-when the pilot enters B, C or D, resets it on unplug, and lets the V2G session authorize only
-while the data link is up (D-LINK_READY).
+isolation monitor driven through their interfaces. With charge_mode AC and an SECC wired as hlc
+it charges AC over ISO 15118 (5 % PWM, the contactor closed when the EV asks for power). With a
+SLAC module (slac) it starts matching when the pilot enters B, C or D, resets it on unplug, and
+lets the V2G session authorize only while the data link is up (D-LINK_READY).
 """
 
 from __future__ import annotations
@@ -62,8 +63,8 @@ class EvseManagerConfig(
     limits_valid_for: Annotated[float, msgspec.Meta(ge=0.1)] = 5.0
     # Seconds between two requests sent up the energy tree.
     energy_request_interval: Annotated[float, msgspec.Meta(ge=0.05)] = 1.0
-    # AC (PWM, BASIC charging) or DC (high-level charging over the SECC wired as hlc, with
-    # powersupply_DC and imd). ISO 15118 for AC is not in EvseManager yet.
+    # AC (PWM, BASIC charging; with an SECC wired as hlc, ISO 15118 AC at 5 % PWM) or DC (high-level
+    # charging over the SECC wired as hlc, with powersupply_DC and imd).
     charge_mode: Literal["AC", "DC"] = "AC"
     # evstack addition: the pilot while the EV has paused its V2G session (ISO 15118-3): X1 (no PWM,
     # the EV may sleep; a BCB toggle brings 5 % back) or 5% (kept).

@@ -2,23 +2,19 @@
 isolation monitor on the bus, around the `DcHlc` core.
 
 The SECC's vars become `DcHlc` inputs; what `DcHlc` decides goes out as supply, monitor
-and SECC commands, strictly in the order decided (one worker sends them one after the
-other, so a later set point never overtakes an earlier switch-off). The `Charger` core's
-power permission, its authorization, the user's pause and the energy manager's grants
-reach `DcHlc` through `EvseManager.feed` and `_perform`.
+and SECC commands, strictly in the order decided (`SeccLink`'s worker). The `Charger`
+core's power permission, its authorization, the user's pause and the energy manager's
+grants reach `DcHlc` through `EvseManager.feed` and `_perform`.
 """
 
 from __future__ import annotations
 
-import asyncio
-from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING
 
 from evstack.generated.interfaces.ISO15118_charger import ISO15118ChargerClient
 from evstack.generated.interfaces.isolation_monitor import IsolationMonitorClient
 from evstack.generated.interfaces.power_supply_DC import PowerSupplyDCClient
 from evstack.generated.types import iso15118 as types
-from evstack.generated.types.authorization import AuthorizationStatus
 from evstack.generated.types.isolation_monitor import IsolationMeasurement
 from evstack.generated.types.power_supply_DC import (
     Capabilities,
@@ -38,17 +34,17 @@ from evstack.modules.EvseManager.dc_hlc import (
     SupplyMode,
     ToSecc,
 )
-from evstack.modules.EvseManager.wakeup import V2gEnded, V2gStarted
+from evstack.modules.EvseManager.secc_link import CALL_S, SeccLink, Send
 
 if TYPE_CHECKING:
     from evstack.modules.EvseManager.module import EvseManager
 
-CALL_S = 2.0  # wall seconds a command may take before it is given up (and logged)
 AC_VOLTS = 230.0  # grants come as AC amps per phase (see energy.py); DC power from them
-Send = Callable[[], Awaitable[None]]
 
 
-class HlcLink:
+class DcLink(SeccLink):
+    modes = (types.EnergyTransferMode.DC_extended,)
+
     def __init__(
         self,
         module: EvseManager,
@@ -56,85 +52,35 @@ class HlcLink:
         supply: PowerSupplyDCClient,
         imd: IsolationMonitorClient | None,
     ):
-        self.module = module
-        self.hlc = hlc
+        super().__init__(module, hlc)
         self.supply = supply
         self.imd = imd
         self.dc = DcHlc(SupplyLimits())
-        self._auth_pending = False
-        # D-LINK_READY from SLAC; without a SLAC module the link counts as up.
-        self.link_ready = True
-        self._outbox: asyncio.Queue[Send] = asyncio.Queue()
 
     def subscribe(self) -> None:
+        super().subscribe()
         h = self.hlc
-        h.subscribe_require_auth_eim(lambda _: self._on_require_auth())
         h.subscribe_dc_ev_maximum_limits(self._on_ev_limits)
         h.subscribe_start_cable_check(lambda _: self._on_hlc(ev.StartCableCheck()))
         h.subscribe_start_pre_charge(lambda _: self._on_hlc(ev.StartPreCharge()))
         h.subscribe_dc_ev_target_voltage_current(self._on_target)
         h.subscribe_v2g_setup_finished(lambda _: self._on_hlc(ev.PowerDelivery(True)))
         h.subscribe_dc_open_contactor(lambda _: self._on_hlc(ev.PowerDelivery(False)))
-        h.subscribe_session_finished(self._on_session_finished)
-        h.subscribe_evcc_id(lambda _: self.module.feed(V2gStarted()))
         self.supply.subscribe_voltage_current(self._on_supply)
         self.supply.subscribe_capabilities(self._on_capabilities)
         if self.imd is not None:
             self.imd.subscribe_isolation_measurement(self._on_isolation)
-
-    async def run(self) -> None:
-        """Send the commands, in order."""
-        evse_id = types.EVSEID(evse_id=self.module.config.evse_id)
-        await self.hlc.call_setup(evse_id=evse_id, timeout=CALL_S)
-        while True:
-            send = await self._outbox.get()
-            try:
-                await send()
-            except Exception as exc:
-                self.module.log.warning("HLC command failed: %s", exc)
 
     # -- from the Charger core, the API and the energy manager ---------------------------
 
     def power_allowed(self, allowed: bool) -> None:
         self._perform(self.dc.set_power_allowed(allowed))
 
-    def authorized(self) -> None:
-        self._try_auth()
-
-    def link_changed(self, ready: bool) -> None:
-        """D-LINK_READY from SLAC: a session's authorization waits for the link."""
-        self.link_ready = ready
-        self._queue(lambda: self.hlc.call_dlink_ready(value=ready, timeout=CALL_S))
-        self._try_auth()
-
-    def pause(self, paused: bool) -> None:
-        """The user paused: ask the EV to stop (the pilot's C1 grace gives it the time)."""
-        self._queue(lambda: self.hlc.call_stop_charging(stop=paused, timeout=CALL_S))
-
     def energy_limit(self, amps: float | None) -> None:
         watts = None if amps is None else amps * AC_VOLTS * self.module.config.phases
         self._perform(self.dc.set_energy_limit(watts))
 
     # -- from the SECC, the supply, the monitor ------------------------------------------
-
-    def _on_require_auth(self) -> None:
-        # Answered once Auth's verdict is in (the Charger's Authorize) and the link is up.
-        self._auth_pending = True
-        self._try_auth()
-
-    def _try_auth(self) -> None:
-        if not self._auth_pending or not self.link_ready or self.module.charger.token is None:
-            return
-        self._auth_pending = False
-        self._answer_auth()
-
-    def _answer_auth(self) -> None:
-        status = AuthorizationStatus.Accepted
-        self._queue(
-            lambda: self.hlc.call_authorization_response(
-                authorization_status=status, timeout=CALL_S
-            )
-        )
 
     def _on_hlc(self, event: ev.Event) -> None:
         self._perform(self.dc.on_hlc(event))
@@ -159,12 +105,8 @@ class HlcLink:
     def _on_target(self, target: types.DcEvTargetValues) -> None:
         self._on_hlc(ev.EvTarget(target.dc_ev_target_voltage, target.dc_ev_target_current))
 
-    def _on_session_finished(self, finished: types.V2gSessionFinished) -> None:
-        log = self.module.log.info if finished.clean else self.module.log.warning
-        log("V2G session finished (%s): %s", finished.protocol, finished.reason)
-        self._auth_pending = False
+    def session_ended(self, finished: types.V2gSessionFinished) -> None:
         self._on_hlc(ev.SessionEnded(finished.reason, finished.clean, finished.response_code))
-        self.module.feed(V2gEnded(bool(finished.paused)))
 
     def _on_supply(self, reading: VoltageCurrent) -> None:
         self._perform(self.dc.on_supply(reading.voltage_V, reading.current_A))
@@ -186,9 +128,6 @@ class HlcLink:
         self._perform(self.dc.on_isolation(measurement.resistance_F_Ohm, voltage))
 
     # -- out -----------------------------------------------------------------------------
-
-    def _queue(self, send: Send) -> None:
-        self._outbox.put_nowait(send)
 
     def _perform(self, commands: list[Command]) -> None:
         for command in commands:

@@ -26,8 +26,10 @@ from evstack.generated.types.powermeter import Powermeter
 from evstack.modules.EvseManager.api import EvseApi
 from evstack.modules.EvseManager.charger import Charger, ChargerConfig
 from evstack.modules.EvseManager.energy import EnergyLeaf
-from evstack.modules.EvseManager.hlc import HlcLink
+from evstack.modules.EvseManager.hlc import DcLink
+from evstack.modules.EvseManager.hlc_ac import AcLink
 from evstack.modules.EvseManager.journal import TransactionJournal
+from evstack.modules.EvseManager.secc_link import SeccLink
 from evstack.modules.EvseManager.sessions import METER_FAULT, SessionBook
 from evstack.modules.EvseManager.signals import (
     Action,
@@ -87,15 +89,19 @@ class EvseManager(EvseManagerModuleBase):
     async def init(self) -> None:
         c = self.config
         dc = c.charge_mode == "DC"
+        hlc = dc or bool(self.r_hlc)  # AC with an SECC wired: ISO 15118 AC
         self.charger = Charger(
-            ChargerConfig(max_current_a=c.max_current_A, has_ventilation=c.has_ventilation, hlc=dc)
+            ChargerConfig(max_current_a=c.max_current_A, has_ventilation=c.has_ventilation, hlc=hlc)
         )
-        self.hlc: HlcLink | None = None
+        self.hlc: SeccLink | None = None
         if dc:
             if not (self.r_hlc and self.r_powersupply_DC):
                 raise ValueError("charge_mode DC needs an SECC (hlc) and a powersupply_DC")
             imd = self.r_imd[0] if self.r_imd else None
-            self.hlc = HlcLink(self, self.r_hlc[0], self.r_powersupply_DC[0], imd)
+            self.hlc = DcLink(self, self.r_hlc[0], self.r_powersupply_DC[0], imd)
+        elif hlc:
+            self.hlc = AcLink(self, self.r_hlc[0])
+        if self.hlc is not None:
             self.hlc.subscribe()
         self.slac: SlacLink | None = None
         if self.r_slac:
@@ -174,6 +180,8 @@ class EvseManager(EvseManagerModuleBase):
                     self.hlc.energy_limit(amps)
                 case EnergyLost():
                     self.hlc.energy_limit(0.0)
+                case CableAmpacity(amps=amps) if isinstance(self.hlc, AcLink):
+                    self.hlc.cable_ampacity(amps)
 
     # --- inputs -------------------------------------------------------------------------
 
@@ -246,7 +254,8 @@ class EvseManager(EvseManagerModuleBase):
                 await self._to_board(bsp.call_cp_state_F(timeout=BOARD_CALL_S))
                 await self._publish_limits()
             case AllowPower(allow=allow):
-                await self._to_board(self._allow_power(allow))
+                if self.hlc is None or not self.hlc.drives_contactor:
+                    await self._to_board(self._allow_power(allow))
                 if self.hlc is not None:
                     self.hlc.power_allowed(allow)
             case EnableBoard():
@@ -259,11 +268,22 @@ class EvseManager(EvseManagerModuleBase):
                     # Plug-in and authorization change what this EVSE needs: tell the tree now.
                     await self.energy.publish_request(priority=True)
             case RaiseError(error=error):
+                if isinstance(self.hlc, AcLink):
+                    self.hlc.inoperative(True)
                 await self.api.raise_error(error, "charging is not possible: see the board")
             case ClearError(error=error):
+                if isinstance(self.hlc, AcLink):
+                    self.hlc.inoperative(False)
                 await self.api.clear_error(error)
 
+    def switch_contactor(self, closed: bool) -> None:
+        """The board's contactor, for a link that decides it (AC high-level charging)."""
+        self._send_to_board(self._allow_power(closed))
+
     async def _to_board(self, command: Coroutine[Any, Any, None]) -> None:
+        self._send_to_board(command)
+
+    def _send_to_board(self, command: Coroutine[Any, Any, None]) -> None:
         """Send a board command in order; once it is on its way, do not wait for the answer.
 
         The charging logic must keep its rhythm (the permission is repeated every second and

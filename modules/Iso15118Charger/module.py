@@ -49,9 +49,15 @@ class Charger(ISO15118ChargerImplBase):
     def evse(self) -> EvseState:
         return self.module.evse
 
-    async def handle_setup(self, evse_id: types.EVSEID) -> None:
+    async def handle_setup(
+        self,
+        evse_id: types.EVSEID,
+        supported_energy_transfer_modes: list[types.EnergyTransferMode],
+    ) -> None:
         if evse_id.evse_id_din:
             self.evse.evse_id = evse_id.evse_id_din
+        if supported_energy_transfer_modes:
+            self.evse.energy_modes = tuple(str(m) for m in supported_energy_transfer_modes)
 
     async def handle_authorization_response(
         self, authorization_status: AuthorizationStatus
@@ -71,6 +77,9 @@ class Charger(ISO15118ChargerImplBase):
 
     async def handle_stop_charging(self, stop: bool) -> None:
         self.evse.stop_requested = stop
+
+    async def handle_update_ac_max_current(self, max_current: float) -> None:
+        self.evse.ac_max_current = max_current
 
     async def handle_update_dc_maximum_limits(
         self, maximum_limits: types.DcEvseMaximumLimits
@@ -127,6 +136,7 @@ class Iso15118Charger(Iso15118ChargerModuleBase):
         self._server: V2gServer | None = None
         self._sdp: SdpResponder | None = None
         self._protocol: str | None = None  # of the session whose events are being published
+        self._ac = False  # whether that session transfers AC (its contactor vars are AC's)
         self._paused: str | None = None  # id of a session the EV paused (ISO 15118-2)
 
     def _tls_context(self) -> ssl.SSLContext | None:
@@ -248,7 +258,10 @@ class Iso15118Charger(Iso15118ChargerModuleBase):
                 await impl.publish_evcc_id(evcc_id)
             case ev.RequireAuthEim():
                 await impl.publish_require_auth_eim(None)
+            case ev.EvChargeParameters(energy_transfer_mode=mode) if mode.startswith("AC"):
+                self._ac = True
             case ev.EvChargeParameters():
+                self._ac = False
                 limits = types.DcEvMaximumLimits(
                     dc_ev_maximum_current_limit=event.max_current,
                     dc_ev_maximum_power_limit=event.max_power,
@@ -263,11 +276,17 @@ class Iso15118Charger(Iso15118ChargerModuleBase):
                 target = types.DcEvTargetValues(dc_ev_target_voltage=v, dc_ev_target_current=i)
                 await impl.publish_dc_ev_target_voltage_current(target)
             case ev.PowerDelivery(start=True):
-                await impl.publish_v2g_setup_finished(None)
+                if self._ac:
+                    await impl.publish_ac_close_contactor(None)
+                else:
+                    await impl.publish_v2g_setup_finished(None)
                 await impl.publish_current_demand_started(None)
             case ev.PowerDelivery(start=False):
                 await impl.publish_current_demand_finished(None)
-                await impl.publish_dc_open_contactor(None)
+                if self._ac:
+                    await impl.publish_ac_open_contactor(None)
+                else:
+                    await impl.publish_dc_open_contactor(None)
             case ev.EvStatus():
                 status = types.DcEvStatus(
                     dc_ev_ready=event.ready,

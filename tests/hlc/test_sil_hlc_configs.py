@@ -1,9 +1,10 @@
-"""config/sil-dc-din.yaml and config/sil-dc-iso20.yaml end to end, as `ev-manager run`
-runs them (a process per module, uvloop): the EV simulator's iso_* script, its EVCC and our
-SECC over DIN 70121 or ISO 15118-20 (TLS 1.3 with a test PKI the SECC makes), EvseManager in
-DC mode with the DcSupplySimulator, Auth and the energy manager, after SLAC (EvseSlac and
-EvSlac) matched the EV with the charger over the same link. The configs' network
-namespaces are swapped for a test-made veth pair."""
+"""The high-level charging SIL configs end to end, as `ev-manager run` runs them (a process
+per module, uvloop): the EV simulator's iso_* script, its EVCC and our SECC over DIN 70121,
+ISO 15118-2 (AC; DC over TLS 1.2) or ISO 15118-20 (TLS 1.3), with the test PKI the SECC
+makes; EvseManager in DC mode with the DcSupplySimulator or in AC mode with the board's
+contactor and meter, Auth and the energy manager, after SLAC (EvseSlac and EvSlac) matched
+the EV with the charger over the same link. The configs' network namespaces are swapped
+for a test-made veth pair; each run must end with energy metered in its summary."""
 
 from __future__ import annotations
 
@@ -22,7 +23,9 @@ from evstack.manifest import load_project_tree, load_runtime_config
 from .netns import veth_pair
 
 REPO = Path(__file__).resolve().parents[2]
-CONFIGS = [REPO / "config" / "sil-dc-din.yaml", REPO / "config" / "sil-dc-iso20.yaml"]
+# config name: its charge mode
+MODES = {"sil-dc-din": "DC", "sil-dc-iso2": "DC", "sil-dc-iso20": "DC", "sil-ac-iso2": "AC"}
+CONFIGS = [REPO / "config" / f"{name}.yaml" for name in MODES]
 EV_MANAGER = [sys.executable, "-c", "from evstack.runtime.cli import main; main()"]
 
 
@@ -30,16 +33,18 @@ EV_MANAGER = [sys.executable, "-c", "from evstack.runtime.cli import main; main(
 def test_the_config_is_valid(path: Path) -> None:
     config = load_runtime_config(path, load_project_tree())
     kinds = {m.module for m in config.modules.values()}
-    assert {"EvseManager", "Iso15118Charger", "Iso15118Ev", "DcSupplySimulator"} <= kinds
+    assert {"EvseManager", "Iso15118Charger", "Iso15118Ev"} <= kinds
     assert {"EvseSlac", "EvSlac"} <= kinds
     (evse,) = [m for m in config.modules.values() if m.module == "EvseManager"]
-    assert evse.config_module["charge_mode"] == "DC"
+    mode = MODES[path.stem]
+    assert evse.config_module["charge_mode"] == mode
+    assert ("DcSupplySimulator" in kinds) == (mode == "DC")
 
 
 @pytest.mark.slow
 @pytest.mark.timeout(240)
 @pytest.mark.parametrize("path", CONFIGS, ids=lambda p: p.stem)
-def test_the_dc_sil_charges_and_exits_0(path: Path, tmp_path: Path) -> None:
+def test_the_hlc_sil_charges_and_exits_0(path: Path, tmp_path: Path) -> None:
     raw: dict[str, Any] = yaml.safe_load(path.read_text())
     with veth_pair() as (ev_space, cs_space):
         spaces = {"evs-sil-cs": cs_space.name, "evs-sil-ev": ev_space.name}
