@@ -215,6 +215,7 @@ class ISO15118ChargerImplBase(ImplBase):
         "dc_ev_maximum_limits": VarSpec("dc_ev_maximum_limits", _iso15118.DcEvMaximumLimits, 1),
         "dc_ev_status": VarSpec("dc_ev_status", _iso15118.DcEvStatus, 1),
         "dc_charging_complete": VarSpec("dc_charging_complete", bool, 1),
+        "v2g_message": VarSpec("v2g_message", str, 1),
         "session_finished": VarSpec("session_finished", _iso15118.V2gSessionFinished, 1),
     }
     ERRORS: ClassVar[Mapping[str, ErrorSpec]] = {}
@@ -366,6 +367,13 @@ class ISO15118ChargerImplBase(ImplBase):
     async def publish_dc_charging_complete(self, value: bool) -> None:
         """Whether the EV says charging is complete (CurrentDemand)."""
         await self._publish_var("dc_charging_complete", value)
+
+    async def publish_v2g_message(self, value: str) -> None:
+        """evstack addition, for displays: the message exchange in progress, as the response's name
+        without "Res" (SessionSetup, ..., CurrentDemand, DC_ChargeLoop), published when it
+        changes.
+        """
+        await self._publish_var("v2g_message", value)
 
     async def publish_session_finished(self, value: _iso15118.V2gSessionFinished) -> None:
         """evstack addition. A V2G session ended, with why; the charger goes to its safe state."""
@@ -657,6 +665,13 @@ class ISO15118ChargerClient(Client):
     ) -> None:
         """Whether the EV says charging is complete (CurrentDemand)."""
         self._subscribe_var(ISO15118ChargerImplBase.VARS["dc_charging_complete"], handler)
+
+    def subscribe_v2g_message(self, handler: Callable[[str], Awaitable[None] | None]) -> None:
+        """evstack addition, for displays: the message exchange in progress, as the response's name
+        without "Res" (SessionSetup, ..., CurrentDemand, DC_ChargeLoop), published when it
+        changes.
+        """
+        self._subscribe_var(ISO15118ChargerImplBase.VARS["v2g_message"], handler)
 
     def subscribe_session_finished(
         self,

@@ -14,6 +14,7 @@ import msgspec
 
 from evstack.runtime import ModuleBase, ProvidedSpec, RequirementSpec
 
+from ..interfaces import ISO15118_charger as _ISO15118_charger
 from ..interfaces import evse_manager as _evse_manager
 from ..interfaces import powermeter as _powermeter
 
@@ -53,6 +54,7 @@ class ChargerDashboardModuleBase(ModuleBase):
     REQUIRES: ClassVar[Mapping[str, RequirementSpec]] = {
         "evse_manager": RequirementSpec("evse_manager", _evse_manager.EvseManagerClient, 1, 128),
         "powermeter": RequirementSpec("powermeter", _powermeter.PowermeterClient, 0, 128),
+        "hlc": RequirementSpec("hlc", _ISO15118_charger.ISO15118ChargerClient, 0, 128),
     }
 
     config: ChargerDashboardConfig
@@ -66,3 +68,8 @@ class ChargerDashboardModuleBase(ModuleBase):
     def r_powermeter(self) -> list[_powermeter.PowermeterClient]:
         """`powermeter` (interface `powermeter`, 0 to 128 connections)."""
         return cast(list[_powermeter.PowermeterClient], self._requirement("powermeter"))
+
+    @property
+    def r_hlc(self) -> list[_ISO15118_charger.ISO15118ChargerClient]:
+        """`hlc` (interface `ISO15118_charger`, 0 to 128 connections)."""
+        return cast(list[_ISO15118_charger.ISO15118ChargerClient], self._requirement("hlc"))

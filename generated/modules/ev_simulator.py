@@ -43,7 +43,9 @@ class EvSimulatorConfig(
     # DC;iso_wait_pwr_ready;iso_dc_power_on;iso_wait_for_stop
     # 15;iso_wait_v2g_session_stopped;unplug") need an ISO15118_ev wired as `ev`.
     # iso_wait_slac_matched triggers matching on the ev_slac wired as `slac` and is done when it
-    # reports MATCHED; with none wired, once plugged in. Empty to wait for the execute command.
+    # reports MATCHED; with none wired, once plugged in. iso_discharge (an evstack addition) asks a
+    # bidirectional EVCC to give energy back (ISO 15118-20 BPT). Empty to wait for the execute
+    # command.
     auto_exec_commands: str = ""
     # Whether the EV starts plugged in (state B) or unplugged (state A).
     plugged_in: bool = True

@@ -130,8 +130,16 @@ class DcEvMaximumLimits(
     dc_ev_maximum_voltage_limit: float | None = None
 
 
-class DcEvseMaximumLimits(msgspec.Struct, kw_only=True, frozen=True, forbid_unknown_fields=True):
-    """The most current, power and voltage the EVSE can deliver now."""
+class DcEvseMaximumLimits(
+    msgspec.Struct,
+    kw_only=True,
+    frozen=True,
+    omit_defaults=True,
+    forbid_unknown_fields=True,
+):
+    """The most current, power and voltage the EVSE can deliver now, and (ISO 15118-20 DC_BPT) take
+    back; without the discharge limits, or with 0 A, the EVSE offers no bidirectional service.
+    """
 
     # Maximum current in A.
     evse_maximum_current_limit: float
@@ -139,6 +147,10 @@ class DcEvseMaximumLimits(msgspec.Struct, kw_only=True, frozen=True, forbid_unkn
     evse_maximum_power_limit: float
     # Maximum voltage in V.
     evse_maximum_voltage_limit: float
+    # Maximum current the EVSE takes back from the EV in A (a positive number).
+    evse_maximum_discharge_current_limit: Annotated[float, msgspec.Meta(ge=0)] | None = None
+    # Maximum power the EVSE takes back from the EV in W (a positive number).
+    evse_maximum_discharge_power_limit: Annotated[float, msgspec.Meta(ge=0)] | None = None
 
 
 class DcEvseMinimumLimits(msgspec.Struct, kw_only=True, frozen=True, forbid_unknown_fields=True):

@@ -41,6 +41,8 @@ class Powermeter(
     timestamp: str
     meter_id: str | None = None
     energy_Wh_import: _units.Energy
+    # Energy that flowed back through the meter (from the EV), if it counts it.
+    energy_Wh_export: _units.Energy | None = None
     power_W: _units.Power | None = None
     voltage_V: _units.Voltage | None = None
     current_A: _units.Current | None = None

@@ -11,6 +11,7 @@ from typing import Any
 
 from evstack.generated.types.evse_manager import Limits, SessionEvent, SessionEventEnum
 from evstack.generated.types.powermeter import Powermeter
+from evstack.generated.types.units import Energy
 
 __all__ = ["EvseView", "Ledger", "SessionRecord"]
 
@@ -53,10 +54,19 @@ class SessionRecord:
     stop_reason: str | None = None
     # None until a meter reports a current during the transaction.
     peak_current_a: float | None = None
+    # Energy back from the EV (bidirectional DC), where the meter counts it.
+    start_export_wh: float | None = None
+    stop_export_wh: float | None = None
 
     @property
     def energy_wh(self) -> float | None:
         return None if self.stop_wh is None else self.stop_wh - self.start_wh
+
+    @property
+    def export_wh(self) -> float | None:
+        if self.start_export_wh is None or self.stop_export_wh is None:
+            return None
+        return self.stop_export_wh - self.start_export_wh
 
     @property
     def duration_s(self) -> float | None:
@@ -64,6 +74,7 @@ class SessionRecord:
 
     def as_json(self) -> dict[str, Any]:
         energy_wh = self.energy_wh
+        export_wh = self.export_wh
         duration_s = self.duration_s
         return {
             "evse": self.evse,
@@ -77,6 +88,7 @@ class SessionRecord:
             "started_s": round(self.started_s, 1),
             "stopped_s": None if self.stopped_s is None else round(self.stopped_s, 1),
             "energy_kWh": None if energy_wh is None else round(energy_wh / 1000, 4),
+            "energy_export_kWh": None if export_wh is None else round(export_wh / 1000, 4),
             "duration_s": None if duration_s is None else round(duration_s, 1),
             "peak_current_A": None
             if self.peak_current_a is None
@@ -100,6 +112,31 @@ class EvseView:
     # never accepted, a handler failed) is a failed session, not a done one.
     had_transaction: bool = False
     transaction: SessionRecord | None = None
+    present_v: float | None = None  # the meter's voltage (DC: the output's)
+    present_a: float = 0.0  # DC: signed, negative while the EV gives energy back
+    hlc: HlcView | None = None  # with an SECC wired: the V2G session's side
+
+
+@dataclass(slots=True)
+class HlcView:
+    """What the SECC says of the V2G session in progress (ISO15118_charger's vars)."""
+
+    protocol: str = ""
+    message: str = ""
+    target_v: float | None = None
+    target_a: float | None = None
+    soc: float | None = None
+
+    def describe(self, view: EvseView) -> str:
+        """The protocol, the exchange in progress, the EV's target, the present values, SoC."""
+        parts = [f"{self.protocol or 'V2G'} {self.message or '-'}".strip()]
+        if self.target_v is not None and self.target_a is not None:
+            parts.append(f"EV target {self.target_v:.1f} V {self.target_a:.1f} A")
+        volts = "" if view.present_v is None else f"{view.present_v:.1f} V "
+        parts.append(f"present {volts}{view.present_a:.1f} A")
+        if self.soc is not None:
+            parts.append(f"SoC {self.soc:.0f} %")
+        return ", ".join(parts)
 
 
 @dataclass(slots=True)
@@ -132,7 +169,7 @@ class Ledger:
         if event.event in (SessionEventEnum.TransactionFinished, SessionEventEnum.SessionFinished):
             # The contactor is open: nothing is drawn, whatever the last meter reading (up to
             # an interval old) said. A run that finishes on this event shows it so.
-            view.drawn_a = 0.0
+            view.drawn_a = view.present_a = 0.0
         if event.event is SessionEventEnum.SessionStarted:
             view.in_session = True
             view.had_transaction = False
@@ -156,6 +193,7 @@ class Ledger:
                 started_at=event.timestamp,
                 started_s=now,
                 start_wh=started.meter_value.energy_Wh_import.total,
+                start_export_wh=_total(started.meter_value.energy_Wh_export),
             )
         elif event.event is SessionEventEnum.TransactionFinished and event.transaction_finished:
             record = view.transaction
@@ -165,6 +203,7 @@ class Ledger:
             record.stopped_at = event.timestamp
             record.stopped_s = now
             record.stop_wh = finished.meter_value.energy_Wh_import.total
+            record.stop_export_wh = _total(finished.meter_value.energy_Wh_export)
             record.stop_reason = str(finished.reason or "Other")
             self.finished.append(record)
             view.transaction = None
@@ -178,9 +217,15 @@ class Ledger:
     def on_reading(self, evse: str, reading: Powermeter) -> None:
         view = self.evses[evse]
         view.meter_wh = reading.energy_Wh_import.total
-        amps = reading.current_A
+        amps, volts = reading.current_A, reading.voltage_V
         phases = [] if amps is None else [a for a in (amps.L1, amps.L2, amps.L3) if a is not None]
-        view.drawn_a = max(phases, default=0.0)
+        if amps is not None and amps.DC is not None:
+            view.present_a = amps.DC
+            view.drawn_a = abs(amps.DC)  # either way: energy back (BPT) is current too
+            view.present_v = None if volts is None else volts.DC
+        else:
+            view.drawn_a = view.present_a = max(phases, default=0.0)
+            view.present_v = None if volts is None else volts.L1
         record = view.transaction
         if record is not None:
             record.peak_current_a = max(record.peak_current_a or 0.0, view.drawn_a)
@@ -210,3 +255,7 @@ class Ledger:
                 for evse, evse_id, state in self.without_transaction
             ],
         }
+
+
+def _total(energy: Energy | None) -> float | None:
+    return None if energy is None else energy.total

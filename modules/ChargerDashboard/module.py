@@ -17,11 +17,14 @@ import functools
 from rich.console import Console, Group
 from rich.live import Live
 
+from evstack.generated.interfaces.ISO15118_charger import ISO15118ChargerClient
 from evstack.generated.modules.charger_dashboard import ChargerDashboardModuleBase
 from evstack.generated.types.evse_manager import SessionEvent
-from evstack.modules.ChargerDashboard.ledger import Ledger
+from evstack.generated.types.iso15118 import DcEvStatus, DcEvTargetValues, V2gSessionFinished
+from evstack.modules.ChargerDashboard.ledger import HlcView, Ledger
 from evstack.modules.ChargerDashboard.render import (
     event_line,
+    hlc_line,
     live_view,
     summary_table,
     table_width,
@@ -64,6 +67,36 @@ class ChargerDashboard(ChargerDashboardModuleBase):
             client.subscribe_evse_id(functools.partial(self.ledger.on_evse_id, module_id))
         for module_id, meter in zip(module_ids, meters, strict=False):
             meter.subscribe_powermeter(functools.partial(self.ledger.on_reading, module_id))
+        for module_id, secc in zip(module_ids, self.r_hlc, strict=False):
+            self._watch_secc(module_id, secc)
+
+    def _watch_secc(self, module_id: str, secc: ISO15118ChargerClient) -> None:
+        view = self.ledger.evses[module_id]
+        hlc = view.hlc = HlcView()
+
+        def on_protocol(protocol: str) -> None:
+            hlc.protocol = protocol
+
+        def on_message(message: str) -> None:
+            hlc.message = message
+            if not self.live_mode:
+                print(hlc_line(self.ledger, module_id, self.clock.now()), flush=True)
+
+        def on_target(target: DcEvTargetValues) -> None:
+            hlc.target_v = target.dc_ev_target_voltage
+            hlc.target_a = target.dc_ev_target_current
+
+        def on_status(status: DcEvStatus) -> None:
+            hlc.soc = status.dc_ev_ress_soc
+
+        def on_finished(_: V2gSessionFinished) -> None:
+            view.hlc = HlcView()  # the next session starts from nothing
+
+        secc.subscribe_selected_protocol(on_protocol)
+        secc.subscribe_v2g_message(on_message)
+        secc.subscribe_dc_ev_target_voltage_current(on_target)
+        secc.subscribe_dc_ev_status(on_status)
+        secc.subscribe_session_finished(on_finished)
 
     async def ready(self) -> None:
         self.showing = True

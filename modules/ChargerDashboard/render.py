@@ -49,6 +49,13 @@ def live_view(ledger: Ledger, now: float, expected_sessions: int, max_current_a:
             "" if energy_wh is None else f"{energy_wh / 1000:.3f} kWh",
         )
     parts: list[RenderableType] = [table]
+    sessions = [v for v in ledger.evses.values() if v.hlc is not None and v.hlc.protocol]
+    if sessions:
+        v2g = Table.grid(padding=(0, 1))
+        for view in sessions:
+            assert view.hlc is not None
+            v2g.add_row(view.evse_id or view.module_id, view.hlc.describe(view))
+        parts.append(v2g)
     if expected_sessions:
         done = min(ledger.sessions_ended, expected_sessions)
         progress = Table.grid(padding=(0, 1))
@@ -69,7 +76,16 @@ def event_line(ledger: Ledger, evse: str, event: SessionEvent, now: float) -> st
         line += f" (token {event.transaction_started.id_tag.id_token.value})"
     if event.transaction_finished is not None:
         line += f" (reason {event.transaction_finished.reason or 'Other'})"
+    if view.hlc is not None and view.hlc.protocol:
+        return f"{line}; {view.hlc.describe(view)}; offered {view.offered_a:.1f} A"
     return f"{line}; offered {view.offered_a:.1f} A, drawn {view.drawn_a:.1f} A"
+
+
+def hlc_line(ledger: Ledger, evse: str, now: float) -> str:
+    """One line per change of the V2G exchange in progress."""
+    view = ledger.evses[evse]
+    assert view.hlc is not None
+    return f"[{_clock(now)}] {view.evse_id or evse}: {view.hlc.describe(view)}"
 
 
 def summary_table(ledger: Ledger) -> Table:
@@ -117,7 +133,11 @@ def table_width(console: Console, table: Table) -> int:
 
 def _kwh(record: SessionRecord) -> str:
     energy_wh = record.energy_wh
-    return "" if energy_wh is None else f"{energy_wh / 1000:.3f} kWh"
+    text = "" if energy_wh is None else f"{energy_wh / 1000:.3f} kWh"
+    back = record.export_wh
+    if back:  # a bidirectional session: the energy the EV gave back too
+        text += f" (back {back / 1000:.3f})"
+    return text
 
 
 def _clock(seconds: float) -> str:

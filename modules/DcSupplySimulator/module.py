@@ -202,6 +202,7 @@ class Meter(PowermeterImplBase):
             timestamp=_rfc3339_now(),
             meter_id=self.module.module_id,
             energy_Wh_import=Energy(total=path.meter.import_wh),
+            energy_Wh_export=Energy(total=path.meter.export_wh),
             power_W=Power(total=volts * amps),  # negative while the EV gives power back
             voltage_V=Voltage(DC=volts),
             current_A=Current(DC=amps),

@@ -155,6 +155,11 @@ class PauseV2g:
 
 
 @dataclass(frozen=True, slots=True)
+class Discharge:
+    """ISO15118_ev set_discharge: give energy back in a bidirectional session."""
+
+
+@dataclass(frozen=True, slots=True)
 class AllowPowerOn:
     """The EV's side of the power path may close (DC: after precharge), or must open."""
 
@@ -180,6 +185,7 @@ EvAction = (
     | StartV2g
     | StopV2g
     | PauseV2g
+    | Discharge
     | AllowPowerOn
     | TriggerSlac
     | ResetSlac
@@ -393,6 +399,8 @@ class Ev:
             case "iso_draw_power_regulated":
                 self.hlc_charging, self.regulated = True, True
                 self.target_amps, self.target_phases = args[0], int(args[1])
+            case "iso_discharge":
+                out.append(Discharge())
             case "iso_stop_charging":
                 self._stop_hlc(out)
             case "iso_wait_for_stop":

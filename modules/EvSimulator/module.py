@@ -18,6 +18,7 @@ from evstack.modules.EvSimulator.ev import (
     Battery,
     BoardForgot,
     CommandDone,
+    Discharge,
     DrawCurrent,
     DutySeen,
     Ev,
@@ -192,6 +193,10 @@ class EvSimulator(EvSimulatorModuleBase):
                 for evcc in self.r_ev:
                     if not await evcc.call_pause_charging():
                         self.log.warning("the EVCC could not pause its V2G session")
+            case Discharge():
+                for evcc in self.r_ev:
+                    if not await evcc.call_set_discharge(discharge=True):
+                        self.log.warning("the EVCC refused to give energy back")
             case AllowPowerOn(on=on):
                 await board.call_allow_power_on(value=on)
             case TriggerSlac():

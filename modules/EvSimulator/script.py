@@ -37,6 +37,8 @@ ARITY: dict[str, int] = {
     "iso_pause_charging": 0,  # PowerDelivery(stop) and SessionStop(Pause) (ISO 15118-2); B
     "iso_wait_for_resume": 0,  # done when the charger wakes the EV (5 % after X1 or F)
     "iso_start_bcb_toggle": 1,  # toggles (1-3): B-C-B pulses that wake the charger
+    # evstack addition: give energy back (ISO 15118-20 BPT; the EVCC must be bidirectional)
+    "iso_discharge": 0,
 }
 """Every command the simulator understands and how many numbers it takes."""
 

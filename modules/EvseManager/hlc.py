@@ -56,6 +56,7 @@ class DcLink(SeccLink):
         self.supply = supply
         self.imd = imd
         self.dc = DcHlc(SupplyLimits())
+        self._maxima: SeccFields = {}
 
     def subscribe(self) -> None:
         super().subscribe()
@@ -171,13 +172,20 @@ class DcLink(SeccLink):
                 evse_present_current=max(0.0, float(fields["present_current"])),
             )
             await h.call_update_dc_present_values(present_voltage_current=present, timeout=t)
-        if "max_voltage" in fields:
-            limits = types.DcEvseMaximumLimits(
-                evse_maximum_current_limit=float(fields["max_current"]),
-                evse_maximum_power_limit=float(fields["max_power"]),
-                evse_maximum_voltage_limit=float(fields["max_voltage"]),
-            )
-            await h.call_update_dc_maximum_limits(maximum_limits=limits, timeout=t)
+        if "max_voltage" in fields or "max_discharge_current" in fields:
+            # The SECC takes both directions' maxima in one command: keep what came last.
+            self._maxima.update(fields)
+            m = self._maxima
+            if "max_voltage" in m:
+                limits = types.DcEvseMaximumLimits(
+                    evse_maximum_current_limit=float(m["max_current"]),
+                    evse_maximum_power_limit=float(m["max_power"]),
+                    evse_maximum_voltage_limit=float(m["max_voltage"]),
+                    evse_maximum_discharge_current_limit=float(m.get("max_discharge_current", 0)),
+                    evse_maximum_discharge_power_limit=float(m.get("max_discharge_power", 0)),
+                )
+                await h.call_update_dc_maximum_limits(maximum_limits=limits, timeout=t)
+                await self.module.publish_limits(limits.evse_maximum_current_limit)
         if "min_voltage" in fields:
             minimum = types.DcEvseMinimumLimits(
                 evse_minimum_current_limit=float(fields["min_current"]),

@@ -78,4 +78,8 @@ class AcLink(SeccLink):
         return lambda: self.hlc.call_set_power_allowed(value=allowed, timeout=CALL_S)
 
     def _current_sender(self, amps: float) -> Send:
-        return lambda: self.hlc.call_update_ac_max_current(max_current=amps, timeout=CALL_S)
+        async def send() -> None:
+            await self.hlc.call_update_ac_max_current(max_current=amps, timeout=CALL_S)
+            await self.module.publish_limits(amps)
+
+        return send

@@ -317,7 +317,11 @@ class EvseManager(EvseManagerModuleBase):
         await self.r_bsp.call_allow_power_on(value=value, timeout=BOARD_CALL_S)
 
     async def _publish_limits(self) -> None:
-        amps = self.charger.offered_current
+        if self.hlc is None:  # with HLC the duty offers nothing: the link tells the offer
+            await self.publish_limits(self.charger.offered_current)
+
+    async def publish_limits(self, amps: float) -> None:
+        """The current offered now: by the PWM, or over the V2G session (AC per phase, DC)."""
         if amps != self._announced_limit:
             self._announced_limit = amps
             await self.api.publish_limits(

@@ -10,6 +10,7 @@ asks for goes out as the interface's vars, in the order the session produced it.
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import pathlib
 import ssl
 
@@ -39,6 +40,11 @@ _ISOLATION = {
     "Fault": ev.IsolationStatus.FAULT,
     "No_IMD": ev.IsolationStatus.INVALID,  # DIN and ISO-2 have no such value
 }
+
+
+@dataclasses.dataclass(frozen=True)
+class MessageInFlight:
+    name: str
 
 
 class Charger(ISO15118ChargerImplBase):
@@ -87,6 +93,10 @@ class Charger(ISO15118ChargerImplBase):
         self.evse.max_current = maximum_limits.evse_maximum_current_limit
         self.evse.max_power = maximum_limits.evse_maximum_power_limit
         self.evse.max_voltage = maximum_limits.evse_maximum_voltage_limit
+        back = maximum_limits.evse_maximum_discharge_current_limit or 0.0
+        self.evse.bidirectional = back > 0.0  # ISO-20 offers DC_BPT only then
+        self.evse.max_discharge_current = back
+        self.evse.max_discharge_power = maximum_limits.evse_maximum_discharge_power_limit or 0.0
 
     async def handle_update_dc_minimum_limits(
         self, minimum_limits: types.DcEvseMinimumLimits
@@ -131,12 +141,13 @@ class Iso15118Charger(Iso15118ChargerModuleBase):
             iso20=Offer(modes, c.iso20_mobility_needs_mode),  # a bad value fails the start
         )
         self.ssl_context = self._tls_context()
-        self._events: asyncio.Queue[ev.Event] = asyncio.Queue()
+        self._events: asyncio.Queue[ev.Event | MessageInFlight] = asyncio.Queue()
         self._current: tuple[SeccSession, V2gtpStream] | None = None
         self._server: V2gServer | None = None
         self._sdp: SdpResponder | None = None
         self._protocol: str | None = None  # of the session whose events are being published
         self._ac = False  # whether that session transfers AC (its contactor vars are AC's)
+        self._message: str | None = None  # the exchange in progress, for displays
         self._paused: str | None = None  # id of a session the EV paused (ISO 15118-2)
 
     def _tls_context(self) -> ssl.SSLContext | None:
@@ -227,15 +238,22 @@ class Iso15118Charger(Iso15118ChargerModuleBase):
         )
         self._current = (session, stream)
         try:
-            await driver.serve(stream, session, self._events.put_nowait)
+            await driver.serve(stream, session, self._events.put_nowait, self._on_send)
         finally:
             record = session.record
             self._paused = record.session_id if record.paused else None
             if self._current is not None and self._current[0] is session:
                 self._current = None
 
+    def _on_send(self, response: ev.Send) -> None:
+        message = response.name.removesuffix("Res")
+        if message != self._message:
+            self._message = message
+            self._events.put_nowait(MessageInFlight(message))
+
     def _reset_session_state(self) -> None:
         """What belongs to one session; limits and present values stay."""
+        self._message = None
         self.evse.auth = Authorization.PENDING
         self.evse.cable_check = None
         self.evse.stop_requested = False
@@ -249,8 +267,10 @@ class Iso15118Charger(Iso15118ChargerModuleBase):
             except (OSError, ValueError) as exc:  # the broker away, a value out of its type
                 self.log.warning("could not publish %s: %s", event, exc)
 
-    async def _publish(self, impl: Charger, event: ev.Event) -> None:
+    async def _publish(self, impl: Charger, event: ev.Event | MessageInFlight) -> None:
         match event:
+            case MessageInFlight(name=name):
+                await impl.publish_v2g_message(name)
             case ev.ProtocolNegotiated(protocol=protocol):
                 self._protocol = protocol
                 await impl.publish_selected_protocol(protocol)

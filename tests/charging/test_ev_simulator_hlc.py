@@ -12,6 +12,7 @@ from evstack.modules.EvSimulator.ev import (
     AllowPowerOn,
     Battery,
     CommandDone,
+    Discharge,
     DrawCurrent,
     DutySeen,
     Ev,
@@ -128,6 +129,21 @@ def test_the_charger_stopping_ends_the_wait_early() -> None:
     drive.send(HlcSeen("stop_from_charger"))
     assert drive.done()[-1] == "iso_wait_for_stop"
     assert drive.of(StopV2g) == [StopV2g()]
+
+
+def test_iso_discharge_asks_the_evcc_to_give_energy_back_while_charging_goes_on() -> None:
+    drive = Drive(
+        "iso_start_v2g_session DC;iso_wait_pwr_ready;iso_dc_power_on;sleep 30;iso_discharge;"
+        "iso_wait_for_stop 30"
+    )
+    drive.send(HlcSeen("power_ready", True), HlcSeen("dc_power_on"))
+    drive.run_until(29.0)
+    assert drive.of(Discharge) == []
+    drive.run_until(31.0)
+    assert drive.of(Discharge) == [Discharge()]
+    assert drive.done()[-1] == "iso_discharge"
+    assert drive.ev.cp is EvCpState.C  # the session goes on, the other way
+    assert drive.of(StopV2g) == []
 
 
 def test_ac_over_iso_draws_the_chargers_limit_not_the_pwm() -> None:

@@ -8,7 +8,7 @@ import msgspec
 
 from evstack.generated.types.evse_manager import Limits, SessionEvent
 from evstack.generated.types.powermeter import Powermeter
-from evstack.modules.ChargerDashboard.ledger import Ledger
+from evstack.modules.ChargerDashboard.ledger import HlcView, Ledger
 
 
 def event(name: str, session: str = "s1", **data: Any) -> SessionEvent:
@@ -109,3 +109,30 @@ def test_the_last_frame_shows_no_current_once_the_transaction_is_over() -> None:
         "evse_1", event("TransactionFinished", **finished(1500.0, "Local")), 9.0
     )
     assert ledger.evses["evse_1"].drawn_a == 0.0
+
+
+def dc_meter(wh_in: float, wh_back: float) -> dict[str, Any]:
+    return {**meter(wh_in), "energy_Wh_export": {"total": wh_back}}
+
+
+def test_a_dc_session_counts_its_current_and_the_energy_given_back() -> None:
+    ledger = Ledger.for_evses(["evse_1"])
+    view = ledger.evses["evse_1"]
+    view.hlc = HlcView(protocol="iso20", message="DC_ChargeLoop", target_v=382.0, soc=50.0)
+    ledger.on_session_event("evse_1", event("SessionStarted", session_started=None), 0.0)
+    meter_value = {"id_tag": TOKEN, "meter_value": dc_meter(100.0, 10.0)}
+    ledger.on_session_event(
+        "evse_1", event("TransactionStarted", transaction_started=meter_value), 1.0
+    )
+    charging = {**dc_meter(200.0, 10.0), "voltage_V": {"DC": 370.0}, "current_A": {"DC": 57.8}}
+    ledger.on_reading("evse_1", msgspec.convert(charging, Powermeter))
+    back = {**dc_meter(200.0, 50.0), "voltage_V": {"DC": 361.0}, "current_A": {"DC": -29.7}}
+    ledger.on_reading("evse_1", msgspec.convert(back, Powermeter))
+    line = view.hlc.describe(view)
+    assert line == "iso20 DC_ChargeLoop, present 361.0 V -29.7 A, SoC 50 %"  # no target current yet
+    done = {"meter_value": dc_meter(200.0, 50.0), "reason": "EVDisconnected"}
+    ledger.on_session_event("evse_1", event("TransactionFinished", transaction_finished=done), 60.0)
+    (record,) = ledger.summary(complete=True, expected_sessions=1)["sessions"]
+    assert record["energy_kWh"] == 0.1
+    assert record["energy_export_kWh"] == 0.04
+    assert record["peak_current_A"] == 57.8  # DC current, not 0 for want of phases

@@ -1,10 +1,11 @@
 """The high-level charging SIL configs end to end, as `ev-manager run` runs them (a process
 per module, uvloop): the EV simulator's iso_* script, its EVCC and our SECC over DIN 70121,
-ISO 15118-2 (AC; DC over TLS 1.2) or ISO 15118-20 (TLS 1.3), with the test PKI the SECC
-makes; EvseManager in DC mode with the DcSupplySimulator or in AC mode with the board's
-contactor and meter, Auth and the energy manager, after SLAC (EvseSlac and EvSlac) matched
-the EV with the charger over the same link. The configs' network namespaces are swapped
-for a test-made veth pair; each run must end with energy metered in its summary."""
+ISO 15118-2 (AC; DC over TLS 1.2) or ISO 15118-20 (DC and DC_BPT, TLS 1.3), with the test
+PKI the SECC makes; EvseManager in DC mode with the DcSupplySimulator or in AC mode with the
+board's contactor and meter, Auth and the energy manager, after SLAC (EvseSlac and EvSlac)
+matched the EV with the charger over the same link. The configs' network namespaces are
+swapped for a test-made veth pair; each run must end with energy metered in its summary
+(and, for DC_BPT, energy given back)."""
 
 from __future__ import annotations
 
@@ -24,7 +25,14 @@ from .netns import veth_pair
 
 REPO = Path(__file__).resolve().parents[2]
 # config name: its charge mode
-MODES = {"sil-dc-din": "DC", "sil-dc-iso2": "DC", "sil-dc-iso20": "DC", "sil-ac-iso2": "AC"}
+MODES = {
+    "sil-dc-din": "DC",
+    "sil-dc-iso2": "DC",
+    "sil-dc-iso20": "DC",
+    "sil-dc-iso20-bpt": "DC",
+    "sil-ac-iso2": "AC",
+}
+BIDIRECTIONAL = {"sil-dc-iso20-bpt"}
 CONFIGS = [REPO / "config" / f"{name}.yaml" for name in MODES]
 EV_MANAGER = [sys.executable, "-c", "from evstack.runtime.cli import main; main()"]
 
@@ -70,6 +78,12 @@ def test_the_hlc_sil_charges_and_exits_0(path: Path, tmp_path: Path) -> None:
     assert session["id_token"] == "AABBCCDD"
     assert session["energy_kWh"] > 0.05, output[-4000:]
     assert session["stop_reason"] == "EVDisconnected"
+    if path.stem in BIDIRECTIONAL:
+        assert session["energy_export_kWh"] > 0.02, output[-4000:]  # given back on request
+    # The live view's lines name the protocol and the exchanges the session went through.
+    loops = ("CurrentDemand", "ChargingStatus", "DC_ChargeLoop")  # DIN/ISO-2 DC, AC, ISO-20
+    lines = done.stdout.splitlines()
+    assert any(any(loop in line for loop in loops) and "present" in line for line in lines)
     # SLAC matched the EV with the charger before the V2G session, and the match ended with
     # the unplug: in the logs of the modules (INFO), by their time stamps.
     seen = log_times(output)

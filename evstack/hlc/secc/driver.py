@@ -16,10 +16,17 @@ from evstack.hlc.secc.session import SeccSession
 from evstack.hlc.transport.stream import StreamClosedError, V2gtpStream
 
 EventSink = Callable[[ev.Event], None]
+SendSink = Callable[[ev.Send], None]
 
 
-async def serve(stream: V2gtpStream, session: SeccSession, on_event: EventSink) -> None:
-    """Serve one connection until the session ends or the connection does."""
+async def serve(
+    stream: V2gtpStream,
+    session: SeccSession,
+    on_event: EventSink,
+    on_send: SendSink | None = None,
+) -> None:
+    """Serve one connection until the session ends or the connection does; `on_send` sees
+    each response as it goes (for displays)."""
     loop = asyncio.get_running_loop()
     receiving: asyncio.Task[tuple[int, bytes]] | None = None
     try:
@@ -39,7 +46,7 @@ async def serve(stream: V2gtpStream, session: SeccSession, on_event: EventSink) 
                     outputs = session.receive(payload_type, payload, loop.time())
             else:
                 outputs = session.poll(loop.time())
-            await _carry_out(stream, outputs, on_event)
+            await _carry_out(stream, outputs, on_event, on_send)
     finally:
         if receiving is not None:
             receiving.cancel()
@@ -47,9 +54,13 @@ async def serve(stream: V2gtpStream, session: SeccSession, on_event: EventSink) 
                 await receiving
 
 
-async def _carry_out(stream: V2gtpStream, outputs: list[ev.Output], on_event: EventSink) -> None:
+async def _carry_out(
+    stream: V2gtpStream, outputs: list[ev.Output], on_event: EventSink, on_send: SendSink | None
+) -> None:
     for output in outputs:
         if isinstance(output, ev.Send):
+            if on_send is not None:
+                on_send(output)
             with contextlib.suppress(StreamClosedError):
                 await stream.send(output.payload_type, output.payload)
         elif isinstance(output, ev.Close):
