@@ -129,7 +129,7 @@ class HlcView:
 
     def describe(self, view: EvseView) -> str:
         """The protocol, the exchange in progress, the EV's target, the present values, SoC."""
-        parts = [f"{self.protocol or 'V2G'} {self.message or '-'}".strip()]
+        parts = [f"{self.protocol} {self.message or '-'}".strip()]
         if self.target_v is not None and self.target_a is not None:
             parts.append(f"EV target {self.target_v:.1f} V {self.target_a:.1f} A")
         volts = "" if view.present_v is None else f"{view.present_v:.1f} V "

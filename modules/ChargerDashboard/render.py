@@ -82,10 +82,11 @@ def event_line(ledger: Ledger, evse: str, event: SessionEvent, now: float) -> st
 
 
 def hlc_line(ledger: Ledger, evse: str, now: float) -> str:
-    """One line per change of the V2G exchange in progress."""
+    """One line per change of the V2G exchange in progress; "V2G:" sets it apart from the
+    session events' lines (`EVSE: Event; ...`), which scripts read."""
     view = ledger.evses[evse]
     assert view.hlc is not None
-    return f"[{_clock(now)}] {view.evse_id or evse}: {view.hlc.describe(view)}"
+    return f"[{_clock(now)}] {view.evse_id or evse} V2G: {view.hlc.describe(view)}"
 
 
 def summary_table(ledger: Ledger) -> Table:
