@@ -22,6 +22,10 @@ state, with the next seqNo, is saved: after a crash the outbox holds all that wa
 and the seqNo goes on from there (`recover_seq_no`). The state lives in the station's state
 folder (`TxStore`), so a restarted station continues its transactions, and `reconcile`
 squares it with each EVSE's journal (`get_transactions`).
+
+The rules for EvseManager's events and the events owed live here; the meter's schedules
+(`tx_meter`) and the reconciliation with the journals (`tx_journal`) are modules of their own
+that call back into `_start`, `_emit` and `_end`, so every event is made in one place.
 """
 
 from __future__ import annotations
@@ -40,7 +44,6 @@ from evstack.generated.ocpp.v201.datatypes import (
 )
 from evstack.generated.ocpp.v201.enums import (
     ChargingStateEnumType,
-    MeasurandEnumType,
     ReadingContextEnumType,
     ReasonEnumType,
     TransactionEventEnumType,
@@ -51,14 +54,17 @@ from evstack.generated.types.authorization import ProvidedIdToken
 from evstack.generated.types.evse_manager import SessionEvent, SessionEventEnum, TransactionRecord
 from evstack.generated.types.powermeter import Powermeter
 
+from . import tx_journal, tx_meter
 from .sampling import Reading, SampleSeries, meter_value, next_aligned
 from .tx_state import (
     CHARGING_STATES,
     PAUSE_REASONS,
-    RECONCILED,
     TRIGGERS,
     Effect,
+    EvseTx,
+    HeldAuth,
     OpenTransaction,
+    PendingAuth,
     Sink,
     StopTransaction,
     TxSettings,
@@ -66,7 +72,6 @@ from .tx_state import (
     ocpp_id_token,
     stop_reason,
     timestamp,
-    unix,
 )
 
 __all__ = ["Transactions"]
@@ -76,40 +81,6 @@ State = ChargingStateEnumType
 Reason = ReasonEnumType
 Event = SessionEventEnum
 Context = ReadingContextEnumType
-
-
-@dataclass
-class _PendingAuth:
-    """An authorization for this EVSE before its EV was plugged in."""
-
-    id_token: IdTokenType
-    remote_start_id: int | None
-    deadline: float
-
-
-@dataclass
-class _Authorized:
-    """EvseManager's transaction began (the EV is authorized) before TxStartPoint's: what the
-    station's transaction, once started, reports as its token (E01: the first event after the
-    token was presented carries it)."""
-
-    id_token: IdTokenType
-    remote_start_id: int | None
-    session_uuid: str
-
-
-@dataclass
-class _Evse:
-    evse_id: int
-    connector_id: int
-    plugged: bool = False
-    energy: bool = False
-    state: ChargingStateEnumType = State.Idle
-    reading: Reading | None = None
-    pending: _PendingAuth | None = None
-    authorized: _Authorized | None = None
-    tx: OpenTransaction | None = None
-    soc: float | None = None
 
 
 @dataclass
@@ -127,11 +98,11 @@ class Transactions:
     new_id: Callable[[], str] = lambda: str(uuid.uuid4())
     from_wall: Callable[[float], float] = lambda seconds: seconds  # EVSE times to the station's
     online: bool = True
-    _evse: dict[int, _Evse] = field(init=False)
-    _aligned_due: float | None = field(init=False, default=None)
+    _evse: dict[int, EvseTx] = field(init=False)
+    _aligned: tx_meter.AlignedClock = field(init=False, default_factory=tx_meter.AlignedClock)
 
     def __post_init__(self) -> None:
-        self._evse = {e: _Evse(e, c) for e, c in sorted(self.evses.items())}
+        self._evse = {e: EvseTx(e, c) for e, c in sorted(self.evses.items())}
         for tx in self.store.load():
             if tx.evse_id in self._evse:
                 self._evse[tx.evse_id].tx = tx
@@ -170,7 +141,7 @@ class Transactions:
 
     def settings_changed(self) -> None:
         """A setting changed: the clock-aligned schedule starts again from the new interval."""
-        self._aligned_due = None
+        self._aligned.due = None
 
     def recover_seq_no(self, transaction_id: str, owed: int) -> None:
         """The outbox still holds seqNo `owed - 1` of this transaction: a crash came between
@@ -201,7 +172,7 @@ class Transactions:
     def on_session_event(self, evse_id: int, event: SessionEvent, now: float) -> list[Effect]:
         """One of EvseManager's milestones, as it happened."""
         evse = self._evse[evse_id]
-        meter = _event_meter(event)
+        meter = tx_meter.event_meter(event)
         if meter is not None:
             evse.reading = Reading(meter, evse.soc)
         kind = event.event
@@ -229,7 +200,7 @@ class Transactions:
         if evse.plugged:
             return  # EvseManager's TransactionStarted comes at once and says it all
         deadline = now + self.settings().ev_connection_timeout_s
-        evse.pending = _PendingAuth(id_token, remote_start_id, deadline)
+        evse.pending = PendingAuth(id_token, remote_start_id, deadline)
         if evse.tx is None and "Authorized" in self.settings().start_points:
             trigger = Trigger.RemoteStart if remote_start_id is not None else Trigger.Authorized
             tx = self._start(evse, now, remote_start_id)
@@ -242,20 +213,9 @@ class Transactions:
         effects: list[Effect] = []
         for evse in self._evse.values():
             self._lapse(evse, now)
-            tx = evse.tx
-            if tx is None:
-                continue
-            if tx.updated_due is not None and now >= tx.updated_due:
-                self._periodic(evse, tx, settings, now)
-            for series, selected, context in self._series(tx, settings):
-                while series.due <= now:
-                    reading = evse.reading
-                    sample = None
-                    if reading is not None:
-                        sample = meter_value(reading, selected, context, timestamp(series.due))
-                    series.take(sample)
-                    self.store.save(tx)
-        effects += self._aligned(settings, now)
+            if evse.tx is not None:
+                tx_meter.take_due(self, evse, evse.tx, settings, now)
+        effects += self._aligned.take(self, settings, now)
         return effects
 
     def next_deadline(self) -> float | None:
@@ -269,9 +229,9 @@ class Transactions:
             if tx is not None:
                 if tx.updated_due is not None:
                     times.append(tx.updated_due)
-                times += [series.due for series, _, _ in self._series(tx, settings)]
-        if self._aligned_due is not None:
-            times.append(self._aligned_due)
+                times += [series.due for series, _, _ in tx_meter.series(tx, settings)]
+        if self._aligned.due is not None:
+            times.append(self._aligned.due)
         return min(times, default=None)
 
     def trigger(self, evse_id: int | None, now: float) -> bool:
@@ -284,7 +244,7 @@ class Transactions:
             if evse.tx is None:
                 continue
             found = True
-            values = self._meter(evse, settings.updated_measurands, Context.Trigger, now)
+            values = tx_meter.meter(evse.reading, settings.updated_measurands, Context.Trigger, now)
             self._emit(evse, now, Trigger.Trigger, meter=values, state=evse.state)
         return found
 
@@ -335,76 +295,11 @@ class Transactions:
         were, oldest first: Started, and Ended if they are over. A transaction the journal no
         longer knows at all ended with the charger (PowerLoss), at its last reading.
         """
-        evse = self._evse[evse_id]
-        seen = self.store.seen(evse_id)
-        first_run = not seen
-        tx = evse.tx
-        by_session = {r.session_uuid: r for r in records}
-        if tx is not None and tx.journaled:
-            record = by_session.get(tx.session_uuid or "")
-            if record is None or record.finished_at is not None:
-                self._end_from_journal(evse, record, now)
-        if evse.tx is not None:
-            self._resume(evse.tx, now)
-        for record in records:
-            session = record.session_uuid
-            if session in seen or (evse.tx is not None and evse.tx.session_uuid == session):
-                continue
-            if first_run and record.finished_at is not None:
-                continue  # the station's first start: the past is not ours to report
-            self._replay(evse, record, now)
-        self.store.mark_seen(evse_id, [RECONCILED, *by_session])
-
-    def _replay(self, evse: _Evse, record: TransactionRecord, now: float) -> None:
-        """An EVSE transaction that ran while the station was down, reported as it was."""
-        held, evse.tx = evse.tx, None
-        plugged, state = evse.plugged, evse.state
-        started = self.from_wall(unix(record.started_at))
-        evse.reading = Reading(record.transaction_started.meter_value, evse.soc)
-        provided = record.transaction_started.id_tag
-        token = ocpp_id_token(provided)
-        tx = self._start(evse, started, provided.request_id)
-        tx.session_uuid, tx.journaled, tx.id_token = record.session_uuid, True, token
-        trigger = Trigger.RemoteStart if provided.request_id is not None else Trigger.Authorized
-        evse.plugged, evse.state = True, State.EVConnected
-        self._emit(evse, started, trigger, id_token=token, state=evse.state, offline=True)
-        if record.finished_at is not None:
-            self._end_from_journal(evse, record, now)
-        else:
-            evse.reading = Reading(record.meter_value, evse.soc)
-            tx.last_meter = record.meter_value
-            self._resume(tx, now)
-            self.store.save(tx)
-        if held is not None:
-            evse.tx, evse.plugged, evse.state = held, plugged, state
-
-    def _end_from_journal(self, evse: _Evse, record: TransactionRecord | None, now: float) -> None:
-        tx = evse.tx
-        assert tx is not None
-        meter, ended, reason = tx.last_meter, now, Reason.PowerLoss
-        if record is not None and record.transaction_finished is not None:
-            reason = stop_reason(str(record.transaction_finished.reason or "Other"))
-            meter = record.meter_value
-            ended = self.from_wall(unix(record.finished_at)) if record.finished_at else now
-        if meter is not None:
-            evse.reading = Reading(meter, evse.soc)
-        evse.plugged, evse.energy, evse.pending, evse.state = False, False, None, State.Idle
-        self._end(evse, ended, TRIGGERS.get(reason, Trigger.AbnormalCondition), reason, True)
-
-    def _resume(self, tx: OpenTransaction, now: float) -> None:
-        """Samples that fell due while the station was down were never taken: skip them."""
-        if tx.updated_due is not None and tx.updated_due <= now:
-            interval = self.settings().updated_interval_s
-            tx.updated_due = None if interval <= 0 else now + interval
-        for series in (tx.ended_sampled, tx.ended_aligned):
-            while series is not None and series.due <= now:
-                series.take(None)
-        tx.charging_since = None  # not known to have charged while nobody watched
-        self.store.save(tx)
+        tx_journal.reconcile(self, self._evse[evse_id], records, now)
 
     # --- the rules -----------------------------------------------------------------------
 
-    def _plugged_in(self, evse: _Evse, session_uuid: str, now: float) -> None:
+    def _plugged_in(self, evse: EvseTx, session_uuid: str, now: float) -> None:
         tx = evse.tx
         if tx is not None and tx.session_uuid not in (None, session_uuid):
             # A new session, so the old one ended unseen (the station was down meanwhile).
@@ -422,7 +317,7 @@ class Transactions:
         self._emit(evse, now, Trigger.CablePluggedIn, state=State.EVConnected)
 
     def _authorized(
-        self, evse: _Evse, provided: ProvidedIdToken, session_uuid: str, now: float
+        self, evse: EvseTx, provided: ProvidedIdToken, session_uuid: str, now: float
     ) -> None:
         token = ocpp_id_token(provided)
         remote = provided.request_id
@@ -433,7 +328,7 @@ class Transactions:
         tx = evse.tx
         if tx is None:
             if not points & {"Authorized", "PowerPathClosed"}:
-                evse.authorized = _Authorized(token, remote, session_uuid)  # EnergyTransfer's
+                evse.authorized = HeldAuth(token, remote, session_uuid)  # EnergyTransfer's
                 return
             tx = self._start(evse, now, remote)
         tx.session_uuid, tx.journaled = session_uuid, True
@@ -445,7 +340,7 @@ class Transactions:
             tx.remote_start_id = remote
         self._emit(evse, now, trigger, id_token=token)
 
-    def _charging_state(self, evse: _Evse, state: ChargingStateEnumType, now: float) -> None:
+    def _charging_state(self, evse: EvseTx, state: ChargingStateEnumType, now: float) -> None:
         evse.state = state
         was_flowing, evse.energy = evse.energy, state is State.Charging
         tx = evse.tx
@@ -469,7 +364,7 @@ class Transactions:
         if tx.charging_state is not state:
             self._emit(evse, now, Trigger.ChargingStateChanged, state=state)
 
-    def _finished(self, evse: _Evse, reason: ReasonEnumType, now: float) -> None:
+    def _finished(self, evse: EvseTx, reason: ReasonEnumType, now: float) -> None:
         """EvseManager's transaction is over: authorization and power path end here."""
         evse.energy, evse.authorized = False, None
         if reason is Reason.EVDisconnected:
@@ -486,7 +381,7 @@ class Transactions:
         tx.stopped_reason = reason
         self._emit(evse, now, trigger, state=evse.state)
 
-    def _unplugged(self, evse: _Evse, now: float) -> None:
+    def _unplugged(self, evse: EvseTx, now: float) -> None:
         evse.plugged, evse.energy, evse.authorized = False, False, None
         evse.state = State.Idle
         evse.pending = None
@@ -497,7 +392,7 @@ class Transactions:
         reason = tx.stopped_reason or Reason.EVDisconnected
         self._end(evse, now, Trigger.EVCommunicationLost, reason, False)
 
-    def _lapse(self, evse: _Evse, now: float) -> None:
+    def _lapse(self, evse: EvseTx, now: float) -> None:
         """An authorization before plug-in that no EVSE transaction took up in time ends the
         transaction it started. (Auth lets go of the token after its own connection timeout.)"""
         pending = evse.pending
@@ -507,69 +402,9 @@ class Transactions:
         if evse.tx is not None and not evse.tx.journaled:
             self._end(evse, now, Trigger.EVConnectTimeout, Reason.Timeout, False)
 
-    # --- meter values --------------------------------------------------------------------
-
-    def _series(
-        self, tx: OpenTransaction, settings: TxSettings
-    ) -> list[tuple[SampleSeries, tuple[MeasurandEnumType, ...], ReadingContextEnumType]]:
-        out = []
-        if tx.ended_sampled is not None and settings.ended_measurands:
-            out.append((tx.ended_sampled, settings.ended_measurands, Context.Sample_Periodic))
-        if tx.ended_aligned is not None and settings.aligned_ended_measurands:
-            out.append((tx.ended_aligned, settings.aligned_ended_measurands, Context.Sample_Clock))
-        return out
-
-    def _meter(
-        self,
-        evse: _Evse,
-        selected: tuple[MeasurandEnumType, ...],
-        context: ReadingContextEnumType,
-        now: float,
-    ) -> list[MeterValueType]:
-        if evse.reading is None:
-            return []
-        value = meter_value(evse.reading, selected, context, timestamp(now))
-        return [] if value is None else [value]
-
-    def _periodic(self, evse: _Evse, tx: OpenTransaction, settings: TxSettings, now: float) -> None:
-        due = tx.updated_due
-        assert due is not None
-        interval = settings.updated_interval_s
-        tx.updated_due = None if interval <= 0 else due + interval * (1 + (now - due) // interval)
-        values = self._meter(evse, settings.updated_measurands, Context.Sample_Periodic, due)
-        if values:
-            self._emit(evse, due, Trigger.MeterValuePeriodic, meter=values)
-        else:
-            self.store.save(tx)
-
-    def _aligned(self, settings: TxSettings, now: float) -> list[Effect]:
-        """Clock-aligned values: in the transaction's events while one runs, else MeterValues."""
-        interval = settings.aligned_interval_s
-        if interval <= 0 or not settings.aligned_measurands:
-            self._aligned_due = None
-            return []
-        if self._aligned_due is None:
-            self._aligned_due = next_aligned(now, interval)
-            return []
-        if now < self._aligned_due:
-            return []
-        due, self._aligned_due = self._aligned_due, next_aligned(now, interval)
-        if settings.aligned_only_when_idle and any(e.tx for e in self._evse.values()):
-            return []
-        effects: list[Effect] = []
-        for evse in self._evse.values():
-            values = self._meter(evse, settings.aligned_measurands, Context.Sample_Clock, due)
-            if not values:
-                continue
-            if evse.tx is not None:
-                self._emit(evse, due, Trigger.MeterValueClock, meter=values)
-            else:
-                effects.append(MeterValuesRequest(evseId=evse.evse_id, meterValue=values))
-        return effects
-
     # --- events --------------------------------------------------------------------------
 
-    def _start(self, evse: _Evse, now: float, remote_start_id: int | None) -> OpenTransaction:
+    def _start(self, evse: EvseTx, now: float, remote_start_id: int | None) -> OpenTransaction:
         settings = self.settings()
         tx = OpenTransaction(
             transaction_id=self.new_id(),
@@ -594,7 +429,7 @@ class Transactions:
 
     def _end(
         self,
-        evse: _Evse,
+        evse: EvseTx,
         now: float,
         trigger: TriggerReasonEnumType,
         reason: ReasonEnumType,
@@ -604,17 +439,19 @@ class Transactions:
         assert tx is not None
         settings = self.settings()
         values: list[MeterValueType] = []
-        for series, _, _ in self._series(tx, settings):
+        for series, _, _ in tx_meter.series(tx, settings):
             values += series.values
         values.sort(key=lambda v: v.timestamp)
-        values += self._meter(evse, settings.ended_measurands, Context.Transaction_End, now)
+        values += tx_meter.meter(
+            evse.reading, settings.ended_measurands, Context.Transaction_End, now
+        )
         self._emit(
             evse, now, trigger, ended=reason, meter=values, state=evse.state, offline=offline
         )
 
     def _emit(
         self,
-        evse: _Evse,
+        evse: EvseTx,
         now: float,
         trigger: TriggerReasonEnumType,
         *,
@@ -633,7 +470,7 @@ class Transactions:
             kind = TransactionEventEnumType.Started
             if meter is None and evse.reading is not None:
                 started = self.settings().started_measurands
-                meter = self._meter(evse, started, Context.Transaction_Begin, now)
+                meter = tx_meter.meter(evse.reading, started, Context.Transaction_Begin, now)
         elif ended is not None:
             kind = TransactionEventEnumType.Ended
         if state is None and first:
@@ -647,7 +484,7 @@ class Transactions:
             stoppedReason=msgspec.UNSET if ended is None else ended,
             remoteStartId=msgspec.UNSET if remote is None else remote,
         )
-        phases = _phases_used(evse)
+        phases = tx_meter.phases_used(evse)
         request = TransactionEventRequest(
             eventType=kind,
             timestamp=timestamp(now),
@@ -673,30 +510,9 @@ class Transactions:
             evse.tx = None
 
     @staticmethod
-    def _track_charging(tx: OpenTransaction, evse: _Evse, now: float) -> None:
+    def _track_charging(tx: OpenTransaction, evse: EvseTx, now: float) -> None:
         if tx.charging_since is not None:
             tx.charged_s += max(now - tx.charging_since, 0.0)
             tx.charging_since = None
         if evse.energy:
             tx.charging_since = now
-
-
-def _event_meter(event: SessionEvent) -> Powermeter | None:
-    for data in (
-        event.session_started,
-        event.transaction_started,
-        event.transaction_finished,
-        event.session_finished,
-    ):
-        if data is not None:
-            return data.meter_value
-    return None
-
-
-def _phases_used(evse: _Evse) -> int | None:
-    """Phases drawing current (more than 0.5 A) while energy flows; None otherwise."""
-    if not evse.energy or evse.reading is None or evse.reading.meter.current_A is None:
-        return None
-    amps = evse.reading.meter.current_A
-    drawing = sum(1 for a in (amps.L1, amps.L2, amps.L3) if a is not None and a > 0.5)
-    return drawing or None

@@ -2,7 +2,9 @@
 
 `OpenTransaction` is one OCPP transaction that has not ended, as `TxStore` keeps it in the
 station's state folder (fsync at every write: a seqNo that went out is never handed out
-again); `TxSettings` is what the device model says about transactions and meter values now.
+again); `TxSettings` is what the device model says about transactions and meter values now;
+`EvseTx` is what the transactions core knows of one EVSE, shared by `tx_core` and the modules
+it delegates to (`tx_meter`, `tx_journal`).
 """
 
 from __future__ import annotations
@@ -33,7 +35,7 @@ from evstack.generated.types.powermeter import Powermeter
 from evstack.ocpp.v201 import DateTime
 from evstack.runtime.state import transaction
 
-from .sampling import SampleSeries
+from .sampling import Reading, SampleSeries
 
 __all__ = [
     "CHARGING_STATES",
@@ -41,7 +43,10 @@ __all__ = [
     "RECONCILED",
     "TRIGGERS",
     "Effect",
+    "EvseTx",
+    "HeldAuth",
     "OpenTransaction",
+    "PendingAuth",
     "Sink",
     "StopTransaction",
     "TxSettings",
@@ -169,6 +174,43 @@ class OpenTransaction(msgspec.Struct):
     charged_s: float = 0.0
     last_meter: Powermeter | None = None  # the newest reading, should the EVSE forget it
     energy_cap_wh: float | None = None  # MaxEnergyOnInvalidId: the register to stop at
+
+
+@dataclass
+class PendingAuth:
+    """An authorization for this EVSE before its EV was plugged in."""
+
+    id_token: IdTokenType
+    remote_start_id: int | None
+    deadline: float
+
+
+@dataclass
+class HeldAuth:
+    """EvseManager's transaction began (the EV is authorized) before TxStartPoint's: what the
+    station's transaction, once started, reports as its token (E01: the first event after the
+    token was presented carries it)."""
+
+    id_token: IdTokenType
+    remote_start_id: int | None
+    session_uuid: str
+
+
+@dataclass
+class EvseTx:
+    """What the transactions core knows of one EVSE now. Only `tx` outlives the station (in
+    `TxStore`); the rest EvseManager's events and journal tell it again after a restart."""
+
+    evse_id: int
+    connector_id: int
+    plugged: bool = False
+    energy: bool = False
+    state: ChargingStateEnumType = State.Idle
+    reading: Reading | None = None
+    pending: PendingAuth | None = None
+    authorized: HeldAuth | None = None
+    tx: OpenTransaction | None = None
+    soc: float | None = None
 
 
 class Sink(Protocol):
