@@ -4,14 +4,17 @@ by a veth pair (loopback carries no link-local multicast)."""
 from __future__ import annotations
 
 import asyncio
+import concurrent.futures
 import ipaddress
 import pathlib
 import socket
 import ssl
 import struct
-from collections.abc import AsyncIterator, Iterator
+import threading
+from collections.abc import AsyncIterator, Callable, Iterator
 
 import pytest
+import uvloop
 
 from evstack.exi import sdp as sdp_codec
 from evstack.exi import v2gtp
@@ -241,6 +244,83 @@ async def test_an_untrusted_chain_is_refused(
     await connection.send(v2gtp.PayloadType.EXI, SAP_REQ)
     assert await connection.receive() == (v2gtp.PayloadType.EXI, SAP_REQ)
     await connection.close()
+
+
+def _early_client(
+    sock: socket.socket, context: ssl.SSLContext, hello_sent: threading.Event
+) -> tuple[int, bytes]:
+    """A blocking TLS client that sends its ClientHello at once, then its first message
+    in the segment after its Finished, and reads the answer."""
+    incoming, outgoing = ssl.MemoryBIO(), ssl.MemoryBIO()
+    tls_object = context.wrap_bio(incoming, outgoing, server_side=False)
+    while True:
+        try:
+            tls_object.do_handshake()
+            break
+        except ssl.SSLWantReadError:
+            sock.sendall(outgoing.read())
+            hello_sent.set()
+            incoming.write(sock.recv(65536))
+    tls_object.write(v2gtp.frame(v2gtp.PayloadType.EXI, SAP_REQ))
+    sock.sendall(outgoing.read())  # Finished and the request together
+    answer = b""
+    while len(answer) < v2gtp.HEADER_SIZE + len(SAP_REQ):
+        try:
+            answer += tls_object.read(65536)
+        except ssl.SSLWantReadError:
+            incoming.write(sock.recv(65536))
+    return v2gtp.parse_header(answer[: v2gtp.HEADER_SIZE])[0], answer[v2gtp.HEADER_SIZE :]
+
+
+async def _early_hello_session(
+    spaces: tuple[Namespace, Namespace], files: pki.PkiFiles, profile: pki.Profile
+) -> tuple[int, bytes]:
+    ev, cs = spaces
+    secc = Secc()
+    server = await start_secc(secc, cs, tls.secc_context(profile, files.chain, files.key))
+    sock = ev.socket(socket.AF_INET6, socket.SOCK_STREAM, 0)
+    sock.settimeout(10.0)  # a stalled handshake fails the test instead of hanging it
+    scope = interface_index(sock, IF)
+    hello_sent = threading.Event()
+    try:
+        with sock:
+            # The kernel completes the TCP handshake from the listen backlog: connected
+            # while the SECC's loop, blocked here, has accepted nothing yet.
+            sock.connect((str(server.address), server.port, 0, scope))
+            context = tls.evcc_context(profile, files.root)
+            answer: concurrent.futures.Future[tuple[int, bytes]] = concurrent.futures.Future()
+
+            def client() -> None:
+                try:
+                    answer.set_result(_early_client(sock, context, hello_sent))
+                except BaseException as exc:  # handed to the test through the future
+                    answer.set_exception(exc)
+
+            threading.Thread(target=client, daemon=True).start()
+            # Blocking on purpose: the SECC's loop must not accept before the hello is out.
+            assert hello_sent.wait(10.0)
+            return await asyncio.wrap_future(answer)
+    finally:
+        await server.close()
+
+
+@pytest.mark.parametrize(
+    "loop_factory", [asyncio.new_event_loop, uvloop.new_event_loop], ids=["asyncio", "uvloop"]
+)
+@pytest.mark.parametrize("profile", [pki.Profile.ISO2, pki.Profile.ISO20])
+def test_a_client_hello_waiting_before_the_accept_is_served(
+    spaces: tuple[Namespace, Namespace],
+    credentials: dict[pki.Profile, pki.PkiFiles],
+    profile: pki.Profile,
+    loop_factory: Callable[[], asyncio.AbstractEventLoop],
+) -> None:
+    """The ClientHello is in the socket before the SECC accepts the connection: the
+    handshake must read it. Under uvloop (the runtime's loop) a plain stream upgraded
+    with start_tls had read it into its own buffer first, and both ends waited for each
+    other until the handshake timed out."""
+    with asyncio.Runner(loop_factory=loop_factory) as runner:
+        answer = runner.run(_early_hello_session(spaces, credentials[profile], profile))
+    assert answer == (v2gtp.PayloadType.EXI, SAP_REQ)
 
 
 def test_link_local_addresses_differ(spaces: tuple[Namespace, Namespace]) -> None:

@@ -21,7 +21,7 @@ from collections.abc import Awaitable, Callable, Collection
 from typing import Any, NoReturn, Protocol
 
 from evstack.exi import v2gtp
-from evstack.hlc.transport import tls_client
+from evstack.hlc.transport import tls_socket
 from evstack.hlc.transport.netif import (
     SocketFactory,
     bind_in_secc_range,
@@ -51,7 +51,7 @@ class StreamClosedError(ConnectionError):
 
 
 class Writer(Protocol):
-    """What a stream writes through: asyncio's StreamWriter, or tls_client's."""
+    """What a stream writes through: asyncio's StreamWriter, or tls_socket's."""
 
     def get_extra_info(self, name: str, default: Any = None) -> Any: ...
     def write(self, data: bytes) -> None: ...
@@ -146,11 +146,15 @@ class V2gServer:
     address: ipaddress.IPv6Address
     port: int
     tls: bool
-    _server: asyncio.Server
+    _listener: socket.socket
+    _accepting: asyncio.Task[None]
 
     async def close(self) -> None:
-        self._server.close()
-        await self._server.wait_closed()
+        """Stop accepting; sessions under way run on to their own end."""
+        self._accepting.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await self._accepting
+        self._listener.close()
 
 
 async def start_server(
@@ -179,20 +183,8 @@ async def start_server(
         sock.close()
         raise
 
-    async def serve(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        # TLS here, not in asyncio.start_server: there a failed handshake never reaches the
-        # handler and is only logged. Here the handler gets a stream already closed with the
-        # reason, so the session ends with it on record (an EV refusing the chain, say).
-        failure = None
-        if ssl_context is not None:
-            try:
-                await writer.start_tls(ssl_context, ssl_handshake_timeout=TLS_HANDSHAKE_TIMEOUT_S)
-            except (ssl.SSLError, ConnectionError, TimeoutError) as exc:
-                failure = f"TLS handshake failed: {tls_reason(exc)}"
-        stream = V2gtpStream(reader, writer, accept=accept, max_payload=max_payload)
-        if failure is not None:
-            _log.warning("V2G connection from %s: %s", writer.get_extra_info("peername"), failure)
-            await stream.close(failure)
+    async def serve(conn: socket.socket) -> None:
+        stream = await _open(conn, ssl_context, accept=accept, max_payload=max_payload)
         try:
             await handler(stream)
         except StreamClosedError:
@@ -200,8 +192,45 @@ async def start_server(
         finally:
             await stream.close("the SECC handler finished")
 
-    server = await asyncio.start_server(serve, sock=sock)
-    return V2gServer(address, port, ssl_context is not None, server)
+    sessions: set[asyncio.Task[None]] = set()
+
+    async def accepting() -> None:
+        loop = asyncio.get_running_loop()
+        while True:
+            conn, _ = await loop.sock_accept(sock)
+            conn.setblocking(False)
+            task = asyncio.ensure_future(serve(conn))
+            sessions.add(task)
+            task.add_done_callback(sessions.discard)
+
+    server_task = asyncio.ensure_future(accepting())
+    return V2gServer(address, port, ssl_context is not None, sock, server_task)
+
+
+async def _open(
+    conn: socket.socket,
+    ssl_context: ssl.SSLContext | None,
+    *,
+    accept: Collection[int],
+    max_payload: int,
+) -> V2gtpStream:
+    """An accepted connection as a stream. Its TLS handshake runs here, not in a server's
+    ssl= (where a failure never reaches the handler and is only logged): a failed one gives
+    the handler a stream already closed with the reason, so the session ends with it on
+    record (an EV refusing the chain, say)."""
+    if ssl_context is None:
+        reader, writer = await asyncio.open_connection(sock=conn)
+        return V2gtpStream(reader, writer, accept=accept, max_payload=max_payload)
+    tls_reader, tls_writer = tls_socket.wrap(conn, ssl_context, server_side=True)
+    stream = V2gtpStream(tls_reader, tls_writer, accept=accept, max_payload=max_payload)
+    try:
+        async with asyncio.timeout(TLS_HANDSHAKE_TIMEOUT_S):
+            await tls_writer.handshake(tls_reader)
+    except (ssl.SSLError, ConnectionError, TimeoutError) as exc:
+        failure = f"TLS handshake failed: {tls_reason(exc)}"
+        _log.warning("V2G connection from %s: %s", tls_writer.get_extra_info("peername"), failure)
+        await stream.close(failure)
+    return stream
 
 
 def tls_reason(exc: BaseException) -> str:
@@ -237,9 +266,9 @@ async def connect(
         await asyncio.to_thread(sock.connect, (str(address), port, 0, scope))
         sock.setblocking(False)
         if ssl_context is not None:
-            # By hand, so that a refused chain's alert reaches the charger (tls_client).
+            # By hand, so that a refused chain's alert reaches the charger (tls_socket).
             tls_reader, tls_writer = await asyncio.wait_for(
-                tls_client.handshake(sock, ssl_context), TLS_HANDSHAKE_TIMEOUT_S
+                tls_socket.handshake(sock, ssl_context), TLS_HANDSHAKE_TIMEOUT_S
             )
             return V2gtpStream(tls_reader, tls_writer, accept=accept, max_payload=max_payload)
         reader, writer = await asyncio.open_connection(sock=sock)
